@@ -1,0 +1,52 @@
+// Who may do what on the broker. Pure functions: the embedded broker calls them, and the same rules are
+// documented for Mosquitto deployments (docs/mqtt-acl.md).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { TOPIC_ROOT, topics } from '../contracts/topics.js';
+
+export type Role = 'robot' | 'updater' | 'operator' | 'viewer';
+
+export interface Account {
+  readonly username: string;
+  readonly role: Role;
+  /** For robots: the robot id whose prefix the account may publish under. */
+  readonly robot: string | null;
+  readonly passwordDigest: Buffer;
+}
+
+export function makeAccount(username: string, password: string, role: Role, robot?: string): Account {
+  return { username, role, robot: role === 'robot' ? robot ?? username : null, passwordDigest: digest(password) };
+}
+
+function digest(s: string | Buffer): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+export function checkPassword(account: Account, password: Buffer | string | undefined): boolean {
+  if (password === undefined) return false;
+  return timingSafeEqual(account.passwordDigest, digest(password));
+}
+
+export function canPublish(account: Account, topic: string): boolean {
+  if (topic.includes('+') || topic.includes('#')) return false;
+  switch (account.role) {
+    case 'robot': {
+      const id = account.robot as string;
+      // A robot publishes under its own prefix, but never commands or acks addressed to itself.
+      return topic.startsWith(topics.robotPrefix(id)) && topic !== topics.cmd(id) && topic !== topics.rolloutAck(id);
+    }
+    case 'updater':
+      return topic.startsWith(`${TOPIC_ROOT}/policy/`) || topic.startsWith(`${TOPIC_ROOT}/updater/`) || /^striatum\/v1\/[^/]+\/rollout\/ack$/.test(topic);
+    case 'operator':
+      return /^striatum\/v1\/[^/]+\/cmd$/.test(topic);
+    case 'viewer':
+      return false;
+  }
+}
+
+export function canSubscribe(account: Account, filter: string): boolean {
+  if (account.role !== 'robot') return filter === '#' || filter.startsWith(`${TOPIC_ROOT}/`) || filter.startsWith('striatum/#');
+  const id = account.robot as string;
+  if (filter === topics.cmd(id) || filter === topics.rolloutAck(id)) return true;
+  // Policy manifests are public to every robot; wildcards are allowed only below the policy level.
+  return filter.startsWith(`${TOPIC_ROOT}/policy/`);
+}

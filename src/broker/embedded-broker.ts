@@ -1,0 +1,133 @@
+// The embedded MQTT broker (aedes, MQTT 3.1.1) for a robot that has no broker of its own: TCP and WebSocket
+// listeners on loopback by default, username/password accounts and per-robot topic ACLs.
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Aedes, type AuthenticateError } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { StriatumError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { canPublish, canSubscribe, checkPassword, type Account } from './acl.js';
+
+export interface EmbeddedBrokerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** null disables the WebSocket listener. */
+  readonly wsPort: number | null;
+  readonly accounts: readonly Account[];
+  readonly logger: Logger;
+}
+
+export class EmbeddedBroker {
+  private constructor(
+    private readonly aedes: Aedes,
+    private readonly tcp: Server,
+    private readonly wss: WebSocketServer | null,
+    readonly port: number,
+    readonly wsPort: number | null,
+    readonly host: string,
+    private readonly logger: Logger,
+    /** Refusals so far, for logs and tests. */
+    readonly refused: { readonly logins: number; readonly publishes: number; readonly subscribes: number },
+  ) {}
+
+  get url(): string {
+    return `mqtt://${this.host}:${this.port}`;
+  }
+
+  static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+    const log = options.logger;
+    const byName = new Map(options.accounts.map((a) => [a.username, a]));
+    const accountOf = new WeakMap<object, Account>();
+    const counters = { logins: 0, publishes: 0, subscribes: 0 };
+
+    const aedes = await Aedes.createBroker({
+      // One slow subscriber (a dashboard on Wi-Fi) must not stall the robot's publishes.
+      drainTimeout: 2000,
+      authenticate: (client, username, password, done) => {
+        const account = username !== undefined ? byName.get(username) : undefined;
+        if (account === undefined || !checkPassword(account, password)) {
+          counters.logins++;
+          log.warn('MQTT login refused', { client: client.id, username: username ?? null });
+          const err = new Error('bad username or password') as AuthenticateError;
+          err.returnCode = 4;
+          done(err, false);
+          return;
+        }
+        accountOf.set(client, account);
+        done(null, true);
+      },
+      authorizePublish: (client, packet, callback) => {
+        if (client === null) { callback(null); return; } // the broker itself (wills are checked at connect)
+        const account = accountOf.get(client);
+        if (account === undefined || !canPublish(account, packet.topic)) {
+          counters.publishes++;
+          log.warn('MQTT publish refused by ACL', { client: client.id, username: account?.username ?? null, topic: packet.topic });
+          callback(new Error(`not authorized to publish to ${packet.topic}`));
+          return;
+        }
+        callback(null);
+      },
+      authorizeSubscribe: (client, sub, callback) => {
+        const account = accountOf.get(client);
+        if (account === undefined || !canSubscribe(account, sub.topic)) {
+          counters.subscribes++;
+          log.warn('MQTT subscribe refused by ACL', { client: client.id, username: account?.username ?? null, topic: sub.topic });
+          callback(null, null); // SUBACK 0x80 for this filter; the connection stays up
+          return;
+        }
+        callback(null, sub);
+      },
+    });
+
+    const tcp = createServer(aedes.handle);
+    const port = await listen(tcp, options.port, options.host).catch((err: unknown) => {
+      aedes.close();
+      throw new StriatumError('STRIATUM_ERR_BROKER', `embedded broker cannot listen on ${options.host}:${options.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    });
+
+    let wss: WebSocketServer | null = null;
+    let wsPort: number | null = null;
+    if (options.wsPort !== null) {
+      try {
+        wss = await new Promise<WebSocketServer>((resolve, reject) => {
+          const server = new WebSocketServer({ host: options.host, port: options.wsPort as number });
+          server.once('listening', () => resolve(server));
+          server.once('error', reject);
+        });
+      } catch (err) {
+        tcp.close();
+        aedes.close();
+        throw new StriatumError('STRIATUM_ERR_BROKER', `embedded broker cannot listen for WebSocket on ${options.host}:${options.wsPort}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      wss.on('connection', (socket, request) => {
+        const stream = createWebSocketStream(socket);
+        stream.on('error', () => socket.terminate());
+        aedes.handle(stream, request);
+      });
+      wsPort = (wss.address() as AddressInfo).port;
+    }
+
+    const broker = new EmbeddedBroker(aedes, tcp, wss, port, wsPort, options.host, log, counters);
+    log.info('embedded MQTT broker listening', { tcp: `${options.host}:${port}`, ws: wsPort === null ? null : `${options.host}:${wsPort}`, accounts: options.accounts.length });
+    return broker;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    if (this.wss !== null) {
+      for (const c of this.wss.clients) c.terminate();
+      await new Promise<void>((resolve) => (this.wss as WebSocketServer).close(() => resolve()));
+    }
+    await new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    this.logger.info('embedded MQTT broker stopped');
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

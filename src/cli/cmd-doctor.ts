@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { loadConfig } from '../config/load.js';
+import type { Logger } from '../log.js';
+import type { Command } from './commands.js';
+import { parseFlags } from './commands.js';
+import { DEFAULT_CONFIG } from './default-config.js';
+
+type Verdict = 'ok' | 'warn' | 'fail';
+interface Check { name: string; verdict: Verdict; detail: string }
+
+function run(cmd: string, args: string[], timeoutMs = 20000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function tcpReachable(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+async function checks(configFile: string): Promise<Check[]> {
+  const out: Check[] = [];
+  const major = Number(process.versions.node.split('.')[0]);
+  out.push({ name: 'node', verdict: major >= 20 ? 'ok' : 'fail', detail: `v${process.versions.node} on ${process.platform}-${process.arch}` });
+
+  try {
+    const ort = (await import('onnxruntime-node')).default;
+    const backends = ort.listSupportedBackends().map((b) => `${b.name}${b.bundled ? '' : ' (not bundled)'}`);
+    out.push({ name: 'onnxruntime', verdict: 'ok', detail: `${ort.env.versions?.common ?? ''} providers: ${backends.join(', ')}` });
+    if (process.arch === 'arm64') out.push({ name: 'onnxruntime gpu', verdict: 'warn', detail: 'the npm build for linux-arm64 is CPU-only; Jetson GPU needs ONNX Runtime built with CUDA/TensorRT' });
+  } catch (err) {
+    out.push({ name: 'onnxruntime', verdict: 'fail', detail: `onnxruntime-node does not load: ${(err as Error).message.split('\n')[0]}` });
+  }
+
+  try {
+    const { config } = loadConfig(configFile);
+    out.push({ name: 'config', verdict: 'ok', detail: `${configFile}: robot ${config.robot.id}, transport ${config.transport.kind}` });
+    if (config.mqtt.broker === 'embedded') {
+      const busy = await tcpReachable(config.mqtt.host, config.mqtt.port, 500);
+      out.push({ name: 'mqtt broker', verdict: busy ? 'warn' : 'ok', detail: busy ? `port ${config.mqtt.port} is already in use: the embedded broker will not start (another striatum or a Mosquitto?)` : `embedded broker can listen on ${config.mqtt.host}:${config.mqtt.port}` });
+    } else {
+      const u = new URL(config.mqtt.broker);
+      const port = Number(u.port || (u.protocol === 'mqtts:' ? 8883 : 1883));
+      const ok = await tcpReachable(u.hostname, port);
+      out.push({ name: 'mqtt broker', verdict: ok ? 'ok' : 'fail', detail: `${config.mqtt.broker} ${ok ? 'reachable' : 'not reachable'}` });
+    }
+  } catch (err) {
+    out.push({ name: 'config', verdict: 'fail', detail: `${configFile}: ${(err as Error).message}` });
+  }
+
+  try {
+    const { SerialPort } = await import('serialport');
+    const ports = await SerialPort.list();
+    out.push({ name: 'serial ports', verdict: 'ok', detail: ports.length === 0 ? 'none found' : ports.map((p) => `${p.path}${p.manufacturer ? ` (${p.manufacturer})` : ''}`).join(', ') });
+  } catch (err) {
+    out.push({ name: 'serial ports', verdict: 'warn', detail: `serialport unavailable: ${(err as Error).message.split('\n')[0]}` });
+  }
+
+  const distro = process.env.ROS_DISTRO;
+  if (distro === undefined) {
+    out.push({ name: 'ROS 2', verdict: 'warn', detail: 'ROS_DISTRO not set: the ros2 transport needs a sourced ROS 2 (the sim and serial transports do not)' });
+  } else {
+    try {
+      await import('rclnodejs' as string);
+      out.push({ name: 'ROS 2', verdict: 'ok', detail: `ROS_DISTRO=${distro}, rclnodejs loads` });
+    } catch {
+      out.push({ name: 'ROS 2', verdict: 'warn', detail: `ROS_DISTRO=${distro}, but rclnodejs is not installed: npm install rclnodejs with ROS 2 sourced` });
+    }
+  }
+
+  const py = await run('/usr/bin/python3', ['-c', 'import torch, onnx, numpy, json; print(json.dumps({"torch": torch.__version__, "onnx": onnx.__version__, "numpy": numpy.__version__, "blas": "openblas" if "openblas" in torch.__config__.show().lower() else "other"}))']);
+  if (py.code === 0) {
+    const v = JSON.parse(py.stdout.trim()) as Record<string, string>;
+    out.push({ name: 'python trainer', verdict: v.blas === 'openblas' ? 'ok' : 'warn', detail: `torch ${v.torch}, onnx ${v.onnx}, numpy ${v.numpy}, BLAS ${v.blas}` });
+  } else {
+    out.push({ name: 'python trainer', verdict: 'warn', detail: 'trainer dependencies missing (only needed off-robot): apt install python3-torch python3-onnx python3-numpy libopenblas0-pthread' });
+  }
+  return out;
+}
+
+export const doctorCommand: Command = {
+  summary: 'check this machine: onnxruntime, serial ports, ROS 2, broker, Python trainer',
+  help: `Usage: striatum doctor [--config FILE] [--json]
+
+Checks what Striatum needs on this machine and prints one line per check (ok / warn / fail).
+Exits 1 when a check fails.`,
+  async run(args, _logger: Logger) {
+    const { values } = parseFlags(args, { config: { type: 'string' }, json: { type: 'boolean' } });
+    const results = await checks(values.config ?? DEFAULT_CONFIG);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(results)}\n`);
+    } else {
+      for (const c of results) process.stdout.write(`${c.verdict.toUpperCase().padEnd(5)} ${c.name.padEnd(16)} ${c.detail}\n`);
+    }
+    return results.some((c) => c.verdict === 'fail') ? 1 : 0;
+  },
+};

@@ -1,0 +1,62 @@
+import { loadConfig } from '../config/load.js';
+import type { Logger } from '../log.js';
+import { RobotRuntime } from '../runtime/robot-runtime.js';
+import type { Command } from './commands.js';
+import { intFlag, numberFlag, parseFlags } from './commands.js';
+import { DEFAULT_CONFIG } from './default-config.js';
+
+export const runCommand: Command = {
+  summary: 'run the robot: policy at a fixed rate, safety, telemetry over MQTT',
+  help: `Usage: striatum run [--config FILE] [--episodes N] [--duration SECONDS] [--fast]
+
+Starts the configured robot (default: the shipped simulated pusher, examples/sim.yaml), the embedded MQTT
+broker when mqtt.broker is "embedded", loads and warms up the policy, and runs the control loop.
+
+  --config FILE      robot config (YAML)
+  --episodes N       stop after N episodes
+  --duration S       stop after S seconds
+  --fast             run the simulator faster than real time (ignores control.realtime)
+
+Signals: Ctrl-C / SIGTERM stop cleanly (motors to the safe state first, broker last);
+SIGUSR1 triggers an e-stop (latched until an "arm" command).`,
+  async run(args, logger: Logger) {
+    const { values } = parseFlags(args, {
+      config: { type: 'string' }, episodes: { type: 'string' }, duration: { type: 'string' }, fast: { type: 'boolean' },
+    });
+    const file = values.config ?? DEFAULT_CONFIG;
+    const loaded = loadConfig(file);
+    logger.info('config loaded', { file: loaded.path, robot: loaded.config.robot.id });
+    const runtime = await RobotRuntime.start({
+      loaded, logger, mqtt: true,
+      realtime: values.fast ? false : undefined,
+      episodes: intFlag('episodes', values.episodes, 1),
+    });
+    const duration = numberFlag('duration', values.duration, 0);
+    const loop = runtime.loop!;
+    let interrupts = 0;
+    const onStop = (signal: string) => () => {
+      interrupts++;
+      if (interrupts > 1) { logger.warn('second stop signal: exiting now'); process.exit(130); }
+      logger.info('stop requested', { signal });
+      loop.stop(`signal ${signal}`);
+    };
+    const onEstop = () => { loop.handleCommand('estop', 'signal SIGUSR1'); };
+    const sigint = onStop('SIGINT');
+    const sigterm = onStop('SIGTERM');
+    process.on('SIGINT', sigint);
+    process.on('SIGTERM', sigterm);
+    process.on('SIGUSR1', onEstop);
+    const timer = duration !== undefined ? setTimeout(() => loop.stop(`duration ${duration}s reached`), duration * 1000) : null;
+    let reason = 'stopped';
+    try {
+      reason = await runtime.run();
+    } finally {
+      if (timer) clearTimeout(timer);
+      await runtime.shutdown(reason);
+      process.off('SIGINT', sigint);
+      process.off('SIGTERM', sigterm);
+      process.off('SIGUSR1', onEstop);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { RobotConfigSchema } from '../config/schema.js';
+import { messageSchemas } from '../contracts/messages.js';
+import { TOPIC_ROOT } from '../contracts/topics.js';
+import { StriatumError } from '../errors.js';
+import { PolicyMetadataSchema } from '../policy/metadata.js';
+import type { Command } from './commands.js';
+import { parseFlags } from './commands.js';
+
+const MESSAGE_NAMES = Object.keys(messageSchemas);
+
+export function allSchemas(): Record<string, unknown> {
+  const messages: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(messageSchemas)) messages[name] = z.toJSONSchema(schema, { io: 'input' });
+  return {
+    topic_root: TOPIC_ROOT,
+    config: z.toJSONSchema(RobotConfigSchema, { io: 'input' }),
+    policy_metadata: z.toJSONSchema(PolicyMetadataSchema, { io: 'input' }),
+    messages,
+  };
+}
+
+export const schemaCommand: Command = {
+  summary: 'print JSON Schema for the config, policy metadata and every MQTT message',
+  help: `Usage: striatum schema [config | policy-metadata | messages | ${MESSAGE_NAMES.join(' | ')}]
+
+Prints JSON Schema (draft 2020-12) generated from the same zod schemas Striatum validates with, so clients in
+other languages can validate too. With no argument, prints everything as one JSON document.`,
+  async run(args) {
+    const { positionals } = parseFlags(args, {}, true);
+    const which = positionals[0];
+    const all = allSchemas();
+    let out: unknown;
+    if (which === undefined) out = all;
+    else if (which === 'config') out = all.config;
+    else if (which === 'policy-metadata') out = all.policy_metadata;
+    else if (which === 'messages') out = all.messages;
+    else if (MESSAGE_NAMES.includes(which)) out = (all.messages as Record<string, unknown>)[which];
+    else throw new StriatumError('STRIATUM_ERR_USAGE', `unknown schema "${which}"; choose config, policy-metadata, messages, ${MESSAGE_NAMES.join(', ')}`);
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return 0;
+  },
+};

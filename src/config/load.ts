@@ -1,0 +1,63 @@
+// Loads a robot config file: YAML → zod → one readable line per problem, naming the field path.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { StriatumError } from '../errors.js';
+import { RobotConfigSchema, type RobotConfig } from './schema.js';
+
+export interface LoadedConfig {
+  readonly config: RobotConfig;
+  /** Absolute path of the file, for messages. */
+  readonly path: string;
+  /** Resolve a path written in the config relative to the config file's folder. */
+  resolvePath(p: string): string;
+}
+
+/** Render a zod issue path as `joints[1].position.max`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+}
+
+export function parseConfigText(text: string, sourceName: string): RobotConfig {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      return pos ? `line ${pos.line}, column ${pos.col}: ${e.message.split('\n')[0]}` : e.message.split('\n')[0];
+    });
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `${sourceName} is not valid YAML`, lines);
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `${sourceName} must contain a mapping at the top level`, ['(top level): expected keys robot, joints, control, ...']);
+  }
+  const parsed = RobotConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = formatIssues(parsed.error.issues);
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `${sourceName} has ${lines.length} problem${lines.length === 1 ? '' : 's'}`, lines);
+  }
+  return parsed.data;
+}
+
+export function loadConfig(file: string): LoadedConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const config = parseConfigText(text, file);
+  const base = dirname(path);
+  return { config, path, resolvePath: (p: string) => resolve(base, p) };
+}

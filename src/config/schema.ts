@@ -1,0 +1,169 @@
+// The robot configuration, declared once with zod: the schema is also the type and the JSON Schema.
+// Keys are snake_case because the file is written by people next to ROS 2 parameter files.
+import { z } from 'zod';
+
+const finite = z.number(); // zod 4 numbers reject NaN and ±Infinity
+const positive = z.number().positive();
+
+export const JointSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, underscore)'),
+  position: z.strictObject({ min: finite, max: finite })
+    .refine((p) => p.min < p.max, { message: 'min must be below max' })
+    .describe('position limits (m or rad)'),
+  velocity: positive.describe('maximum |velocity| (m/s or rad/s)'),
+  effort: positive.describe('maximum |effort| (N or N·m)'),
+  acceleration: positive.optional().describe('maximum |acceleration|; bounds the per-tick change of velocity commands'),
+});
+
+export const NormalizationSchema = z.union([
+  z.literal('model').describe('use the mean/std shipped in the policy metadata'),
+  z.literal('none'),
+  z.strictObject({ mean: z.array(finite), std: z.array(positive) }),
+]);
+
+export const ObservationSchema = z.strictObject({
+  fields: z.array(z.string().min(1)).min(1)
+    .describe('state fields concatenated in order: joint_positions, joint_velocities, joint_efforts, or an extra field the transport provides'),
+  normalization: NormalizationSchema.default('model'),
+});
+
+export const ActionSchema = z.strictObject({
+  mode: z.enum(['position', 'velocity', 'effort']),
+  scale: z.union([positive, z.array(positive)]).default(1).describe('multiplies the denormalized policy output, per joint or for all'),
+  chunk: z.int().min(1).max(256).default(1).describe('actions predicted per policy call'),
+  execution: z.enum(['ensemble', 'sequential']).default('ensemble')
+    .describe('ensemble: query every tick and blend overlapping chunks (ACT); sequential: play a chunk open-loop'),
+  ensemble_decay: finite.min(0).default(0.01).describe('ACT temporal-ensemble weight exp(-m·i), i = 0 the oldest prediction'),
+  max_delta: z.union([positive, z.array(positive)]).optional()
+    .describe('largest change of a command between two ticks; default from joint limits and the control period'),
+});
+
+export const ExecutionProviderSchema = z.enum(['tensorrt', 'cuda', 'cpu']);
+
+export const PolicySchema = z.strictObject({
+  model: z.string().min(1).describe('path to the ONNX file, relative to the config file'),
+  metadata: z.string().min(1).optional().describe('path to the metadata JSON; default: the model path with .json'),
+  execution_providers: z.array(ExecutionProviderSchema).min(1).default(['cpu'])
+    .describe('tried in order; the first that loads is used and logged'),
+  threads: z.int().min(1).max(64).default(1).describe('intra-op threads for the policy session'),
+  warmup_runs: z.int().min(0).max(10000).default(20),
+});
+
+export const CameraSchema = z.strictObject({
+  name: z.enum(['top', 'wrist']),
+  width: z.int().min(16).max(1024).default(96),
+  height: z.int().min(16).max(1024).default(96),
+  hz: positive.max(120).default(10),
+});
+
+export const SimTransportSchema = z.strictObject({
+  kind: z.literal('sim'),
+  task: z.literal('push').default('push'),
+  time_limit_s: positive.default(15),
+  cameras: z.array(CameraSchema).default([{ name: 'top', width: 96, height: 96, hz: 10 }]),
+  state_noise_std: finite.min(0).default(0),
+});
+
+export const SerialTransportSchema = z.strictObject({
+  kind: z.literal('serial'),
+  path: z.string().min(1).describe('serial device, e.g. /dev/ttyACM0, or a pty'),
+  baud: z.int().positive().default(1000000),
+  handshake_timeout_ms: positive.default(1000),
+  link_timeout_ms: positive.default(100),
+  time_limit_s: positive.default(15),
+});
+
+export const Ros2TransportSchema = z.strictObject({
+  kind: z.literal('ros2'),
+  node_name: z.string().default('striatum'),
+  joint_states_topic: z.string().default('/joint_states'),
+  command_topic: z.string().default('/striatum/joint_commands'),
+  time_limit_s: positive.default(15),
+});
+
+export const TransportSchema = z.discriminatedUnion('kind', [SimTransportSchema, SerialTransportSchema, Ros2TransportSchema]);
+
+export const MqttUserSchema = z.strictObject({
+  username: z.string().min(1),
+  password: z.string().min(8, 'must be at least 8 characters'),
+  role: z.enum(['robot', 'updater', 'operator', 'viewer']),
+  robot: z.string().optional().describe('for role robot: the robot id this user may publish for (default: the username)'),
+});
+
+export const MqttSchema = z.strictObject({
+  broker: z.union([z.literal('embedded'), z.url({ protocol: /^(mqtts?|wss?|tcp)$/ })]).default('embedded')
+    .describe("'embedded' starts aedes in this process; otherwise a broker URL such as mqtt://10.0.0.2:1883"),
+  host: z.string().default('127.0.0.1').describe('embedded broker: address to listen on'),
+  port: z.int().min(0).max(65535).default(1883).describe('embedded broker: TCP port (0 picks a free one)'),
+  ws_port: z.int().min(0).max(65535).nullable().default(9001).describe('embedded broker: WebSocket port, null to disable'),
+  username: z.string().optional().describe('credentials this robot connects with (default: robot id)'),
+  password: z.string().optional(),
+  password_env: z.string().optional().describe('read the password from this environment variable'),
+  users: z.array(MqttUserSchema).default([]).describe('embedded broker: accounts besides the robot itself'),
+  telemetry_hz: positive.max(100).default(2),
+  keepalive_s: z.int().min(1).max(3600).default(10),
+});
+
+export const ControlSchema = z.strictObject({
+  rate_hz: finite.min(1).max(1000).describe('fixed control rate; 50–1000 Hz are supported on Linux'),
+  realtime: z.boolean().default(true).describe('false runs as fast as possible (data collection in the sim)'),
+  autostart: z.boolean().default(true).describe('enter running after start-up without an explicit command'),
+  spin_us: z.int().min(0).max(5000).default(400).describe('busy-wait this long before each deadline for precise wake-up'),
+  deadline_storm: z.strictObject({
+    window: z.int().min(1).default(100),
+    max_misses: z.int().min(1).default(20),
+  }).default({ window: 100, max_misses: 20 }).describe('more misses than max_misses in the last window ticks is a fault'),
+  link_timeout_ms: positive.default(200).describe('no fresh robot state for this long is a fault'),
+});
+
+export const EpisodesSchema = z.strictObject({
+  count: z.int().min(1).nullable().default(null).describe('stop after this many episodes; null runs until stopped'),
+  seed: z.int().min(0).default(1).describe('episode k uses seed + k'),
+});
+
+export const RecordingSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  dir: z.string().default('data/spool'),
+});
+
+export const RobotConfigSchema = z.strictObject({
+  robot: z.strictObject({
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 letters, digits, - or _ (it becomes an MQTT topic level)'),
+    task: z.string().min(1).default('push'),
+    description: z.string().optional(),
+  }),
+  joints: z.array(JointSchema).min(1).max(64),
+  control: ControlSchema,
+  observation: ObservationSchema,
+  action: ActionSchema,
+  policy: PolicySchema,
+  transport: TransportSchema,
+  mqtt: MqttSchema.default(MqttSchema.parse({})),
+  episodes: EpisodesSchema.default({ count: null, seed: 1 }),
+  recording: RecordingSchema.default({ enabled: false, dir: 'data/spool' }),
+}).superRefine((cfg, ctx) => {
+  const names = new Set<string>();
+  cfg.joints.forEach((j, i) => {
+    if (names.has(j.name)) ctx.addIssue({ code: 'custom', path: ['joints', i, 'name'], message: `duplicate joint name "${j.name}"` });
+    names.add(j.name);
+  });
+  const n = cfg.joints.length;
+  for (const key of ['scale', 'max_delta'] as const) {
+    const v = cfg.action[key];
+    if (Array.isArray(v) && v.length !== n) {
+      ctx.addIssue({ code: 'custom', path: ['action', key], message: `has ${v.length} entries but there are ${n} joints` });
+    }
+  }
+  const norm = cfg.observation.normalization;
+  if (typeof norm === 'object' && norm.mean.length !== norm.std.length) {
+    ctx.addIssue({ code: 'custom', path: ['observation', 'normalization'], message: 'mean and std differ in length' });
+  }
+  if (cfg.mqtt.password !== undefined && cfg.mqtt.password_env !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['mqtt', 'password_env'], message: 'give password or password_env, not both' });
+  }
+});
+
+export type RobotConfig = z.infer<typeof RobotConfigSchema>;
+export type JointConfig = z.infer<typeof JointSchema>;
+export type TransportConfig = z.infer<typeof TransportSchema>;
+export type MqttConfig = z.infer<typeof MqttSchema>;

@@ -1,0 +1,117 @@
+// Every MQTT message body, declared once with zod. Inbound messages are validated here, at the edge.
+// `striatum schema` turns these into JSON Schema for clients in other languages.
+import { z } from 'zod';
+
+export const CONTRACT_VERSION = 1;
+
+export const ControlStateSchema = z.enum(['idle', 'running', 'paused', 'estopped']);
+export type ControlState = z.infer<typeof ControlStateSchema>;
+
+export const StatusMessageSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  robot: z.string(),
+  online: z.boolean(),
+  state: ControlStateSchema.nullable().describe('null in the last-will message'),
+  reason: z.string().describe('why the last transition happened'),
+  policy: z.strictObject({ name: z.string(), version: z.string(), provider: z.string() }).nullable(),
+  transport: z.string().nullable(),
+  stamp: z.string().describe('ISO-8601 time of the message'),
+});
+export type StatusMessage = z.infer<typeof StatusMessageSchema>;
+
+const DistributionSchema = z.strictObject({
+  p50: z.number(), p99: z.number(), max: z.number(), count: z.int(),
+});
+
+export const TelemetryMessageSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  robot: z.string(),
+  stamp: z.string(),
+  state: ControlStateSchema,
+  rate_hz: z.number(),
+  interval_s: z.number().describe('time covered by the distributions below'),
+  loop: z.strictObject({
+    period_error_us: DistributionSchema.describe('wake-up lateness against the absolute deadline'),
+    compute_us: DistributionSchema.describe('read → policy → safety → write'),
+    policy_us: DistributionSchema,
+    ticks: z.int(), deadline_misses: z.int(), skipped_periods: z.int(), overruns: z.int(),
+  }),
+  safety: z.strictObject({
+    clamped_position: z.int(), clamped_velocity: z.int(), clamped_effort: z.int(), clamped_delta: z.int(),
+    nonfinite_actions: z.int(), faults: z.int(),
+  }),
+  link: z.strictObject({
+    frames_in: z.int(), frames_out: z.int(), crc_errors: z.int(), resyncs: z.int(), dropped_frames: z.int(),
+    watchdog_trips: z.int(), reconnects: z.int(), rtt_p50_us: z.number(), rtt_p99_us: z.number(), up: z.boolean(),
+  }),
+  episode: z.strictObject({ index: z.int(), step: z.int(), progress: z.number().nullable() }),
+  mqtt: z.strictObject({ rejected_messages: z.int() }),
+});
+export type TelemetryMessage = z.infer<typeof TelemetryMessageSchema>;
+
+export const EpisodeMessageSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  robot: z.string(),
+  event: z.enum(['start', 'end']),
+  episode: z.int().min(0),
+  seed: z.int(),
+  instruction: z.string(),
+  policy_version: z.string().nullable(),
+  stamp: z.string(),
+  steps: z.int().min(0).optional(),
+  duration_s: z.number().optional(),
+  outcome: z.enum(['success', 'timeout', 'failure', 'aborted']).optional(),
+  success: z.boolean().optional(),
+  final_progress: z.number().nullable().optional(),
+});
+export type EpisodeMessage = z.infer<typeof EpisodeMessageSchema>;
+
+export const CommandMessageSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  command: z.enum(['estop', 'arm', 'pause', 'resume', 'rollback']),
+  reason: z.string().max(200).optional(),
+  from: z.string().max(64).optional().describe('who sent it, for the log'),
+});
+export type CommandMessage = z.infer<typeof CommandMessageSchema>;
+
+export const EventMessageSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  robot: z.string(),
+  kind: z.enum(['fault', 'transition', 'rejected_message', 'policy']),
+  code: z.string(),
+  message: z.string(),
+  stamp: z.string(),
+});
+export type EventMessage = z.infer<typeof EventMessageSchema>;
+
+/** Schemas by name, for `striatum schema`. */
+export const messageSchemas = {
+  status: StatusMessageSchema,
+  telemetry: TelemetryMessageSchema,
+  episode: EpisodeMessageSchema,
+  cmd: CommandMessageSchema,
+  event: EventMessageSchema,
+} as const;
+
+/** Largest inbound message accepted before parsing, in bytes. */
+export const MAX_INBOUND_JSON_BYTES = 4096;
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Parse an inbound JSON payload against a schema, never throwing. */
+export function parseInbound<T>(schema: z.ZodType<T>, payload: Buffer): ParseResult<T> {
+  if (payload.length > MAX_INBOUND_JSON_BYTES) return { ok: false, error: `payload of ${payload.length} bytes exceeds ${MAX_INBOUND_JSON_BYTES}` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return { ok: false, error: 'payload is not JSON' };
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const where = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
+    return { ok: false, error: `${where}: ${first?.message ?? 'invalid'}` };
+  }
+  return { ok: true, value: parsed.data };
+}

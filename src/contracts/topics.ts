@@ -1,0 +1,29 @@
+// Every MQTT topic Striatum uses, in one place. Nothing else in the tree spells a topic string.
+
+export const TOPIC_ROOT = 'striatum/v1';
+
+export const topics = {
+  status: (robot: string) => `${TOPIC_ROOT}/${robot}/status`,
+  telemetry: (robot: string) => `${TOPIC_ROOT}/${robot}/telemetry`,
+  reward: (robot: string) => `${TOPIC_ROOT}/${robot}/reward`,
+  episode: (robot: string) => `${TOPIC_ROOT}/${robot}/episode`,
+  event: (robot: string) => `${TOPIC_ROOT}/${robot}/event`,
+  rollout: (robot: string) => `${TOPIC_ROOT}/${robot}/rollout`,
+  rolloutAck: (robot: string) => `${TOPIC_ROOT}/${robot}/rollout/ack`,
+  cmd: (robot: string) => `${TOPIC_ROOT}/${robot}/cmd`,
+  policyManifest: (task: string) => `${TOPIC_ROOT}/policy/${task}/manifest`,
+  updaterStatus: () => `${TOPIC_ROOT}/updater/status`,
+  /** Prefix a robot account may publish under (ACL). */
+  robotPrefix: (robot: string) => `${TOPIC_ROOT}/${robot}/`,
+  allRobots: (leaf: string) => `${TOPIC_ROOT}/+/${leaf}`,
+} as const;
+
+/** The robot id in a per-robot topic, or null when the topic is not one. */
+export function robotOfTopic(topic: string): string | null {
+  if (!topic.startsWith(`${TOPIC_ROOT}/`)) return null;
+  const rest = topic.slice(TOPIC_ROOT.length + 1);
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return null;
+  const robot = rest.slice(0, slash);
+  return robot === 'policy' || robot === 'updater' ? null : robot;
+}

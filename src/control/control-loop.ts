@@ -1,0 +1,301 @@
+// The control loop: read state → observation → policy → safety filter → write command, at a fixed rate on
+// absolute deadlines. Everything the tick touches is allocated in the constructor; the tick allocates nothing
+// itself (onnxruntime's run() does allocate its output tensors and promise; bench/policy-step measures that).
+import type { ControlState, EpisodeMessage } from '../contracts/messages.js';
+import type { Logger } from '../log.js';
+import type { ActionSource } from '../policy/action-source.js';
+import {
+  TRANSPORT_EPISODE_RUNNING, TRANSPORT_EPISODE_SUCCESS, TRANSPORT_EPISODE_TIMEOUT,
+  type JointCommand, type JointState, type RobotTransport,
+} from '../transports/types.js';
+import { LatencyHistogram } from './histogram.js';
+import { ObservationBuilder, type ObservationField } from './observation.js';
+import { SafetyFilter, type SafetyLimits } from './safety.js';
+import { TickAccounting, type LoopClock } from './scheduler.js';
+import { ControlStateMachine, type ControlEvent } from './state-machine.js';
+
+export type FaultCode = 'nan_action' | 'link_loss' | 'deadline_storm' | 'policy_error' | 'transport_error';
+
+/** A step as the recorder sees it. Arrays are the loop's own buffers: copy what must outlive the call. */
+export interface StepView {
+  readonly episode: number;
+  readonly step: number;
+  readonly stampMs: number;
+  readonly observation: Float64Array;
+  /** The policy's command before the safety filter. */
+  readonly action: Float64Array;
+  /** The command written to the robot. */
+  readonly command: Float64Array;
+  readonly progress: number;
+  readonly done: boolean;
+  readonly truncated: boolean;
+}
+
+export type EpisodeSummary = Required<Pick<EpisodeMessage, 'episode' | 'seed' | 'instruction' | 'steps' | 'duration_s' | 'outcome' | 'success'>> & {
+  final_progress: number | null;
+};
+
+export interface ControlLoopOptions {
+  readonly rateHz: number;
+  readonly transport: RobotTransport;
+  readonly source: ActionSource;
+  readonly clock: LoopClock;
+  readonly logger: Logger;
+  readonly jointState: JointState;
+  readonly observationFields: readonly ObservationField[];
+  readonly limits: SafetyLimits;
+  readonly mode: JointCommand['mode'];
+  readonly stormWindow: number;
+  readonly stormMaxMisses: number;
+  readonly linkTimeoutMs: number;
+  readonly episodeCount: number | null;
+  readonly episodeSeed: number;
+  /** Episode time limit for transports without episode control (hardware). */
+  readonly timeLimitS: number;
+  readonly autostart: boolean;
+  readonly onStep: ((step: StepView) => void) | null;
+  readonly onEpisode: ((summary: EpisodeSummary, event: 'start' | 'end') => void) | null;
+  readonly onTransition: ((from: ControlState, to: ControlState, reason: string) => void) | null;
+}
+
+export class ControlLoop {
+  readonly stateMachine = new ControlStateMachine();
+  readonly accounting: TickAccounting;
+  readonly safety: SafetyFilter;
+  readonly periodError = new LatencyHistogram();
+  readonly computeTime = new LatencyHistogram();
+  readonly policyTime = new LatencyHistogram();
+  faults = 0;
+  lastFault: FaultCode | null = null;
+  episodeIndex = 0;
+  episodeStep = 0;
+  episodesDone = 0;
+  successes = 0;
+  progress = Number.NaN;
+
+  private readonly o: ControlLoopOptions;
+  private readonly periodS: number;
+  private readonly observation: Float64Array;
+  private readonly action: Float64Array;
+  private readonly command: JointCommand;
+  private readonly hold: Float64Array;
+  private readonly builder: ObservationBuilder;
+  private readonly step: { -readonly [K in keyof StepView]: StepView[K] };
+  private lastStateMs = 0;
+  private episodeStartMs = 0;
+  private stopping = false;
+  private stopReason = '';
+  private intervalStartMs = 0;
+
+  constructor(options: ControlLoopOptions) {
+    this.o = options;
+    this.periodS = 1 / options.rateHz;
+    this.accounting = new TickAccounting(options.rateHz, options.stormWindow);
+    this.safety = new SafetyFilter(options.limits, options.mode, this.periodS);
+    this.builder = new ObservationBuilder(options.observationFields, options.jointState);
+    const n = options.limits.positionMin.length;
+    this.observation = new Float64Array(this.builder.dim);
+    this.action = new Float64Array(n);
+    this.hold = new Float64Array(n);
+    this.command = { mode: options.mode, targets: new Float64Array(n) };
+    this.step = {
+      episode: 0, step: 0, stampMs: 0, observation: this.observation, action: this.action,
+      command: this.command.targets, progress: Number.NaN, done: false, truncated: false,
+    };
+    this.stateMachine.onTransition((t) => this.transitioned(t.from, t.to, t.event, t.reason));
+  }
+
+  get state(): ControlState {
+    return this.stateMachine.state;
+  }
+
+  /** Commands from MQTT, signals and the CLI. Returns whether the state changed. */
+  handleCommand(event: ControlEvent, reason: string): boolean {
+    return this.stateMachine.handle(event, reason);
+  }
+
+  /** Ask the loop to stop after the current tick; the robot ends in its safe state. */
+  stop(reason: string): void {
+    this.stopping = true;
+    this.stopReason = reason;
+  }
+
+  /** Runs until stop() or the episode count is reached. Resolves with the reason it stopped. */
+  async run(): Promise<string> {
+    const { transport, clock, logger } = this.o;
+    transport.readState(this.o.jointState);
+    this.safety.reset(this.o.jointState.positions);
+    this.safety.safeCommand(this.o.jointState.positions, this.hold);
+    await this.startEpisode();
+    if (this.o.autostart) this.stateMachine.handle('resume', 'autostart');
+    this.accounting.start(clock.now());
+    this.lastStateMs = clock.now();
+    this.intervalStartMs = clock.now();
+    logger.info('control loop started', { rate_hz: this.o.rateHz, realtime: clock.realtime, mode: this.o.mode });
+    while (!this.stopping) {
+      await clock.sleepUntil(this.accounting.nextDeadlineMs);
+      if (this.stopping) break;
+      await this.tick();
+      if (this.episodeEnded !== 0) await this.finishEpisode();
+    }
+    this.safety.safeCommand(this.o.jointState.positions, this.command.targets);
+    transport.writeCommand(this.command);
+    logger.info('control loop stopped', { reason: this.stopReason, ticks: this.accounting.ticks, deadline_misses: this.accounting.deadlineMisses });
+    return this.stopReason;
+  }
+
+  /** 0 while the episode runs; else the transport outcome code that ended it. */
+  private episodeEnded = 0;
+
+  private async tick(): Promise<void> {
+    const { clock, transport } = this.o;
+    const state = this.o.jointState;
+    const wake = clock.now();
+    const t0 = performance.now();
+    const lateUs = this.accounting.beginTick(wake);
+
+    if (transport.readState(state)) this.lastStateMs = wake;
+    else if (wake - this.lastStateMs > this.o.linkTimeoutMs) this.fault('link_loss');
+
+    const targets = this.command.targets;
+    if (this.stateMachine.state === 'running') {
+      this.builder.build(this.observation);
+      try {
+        const pending = this.o.source.act(this.observation, this.action);
+        if (pending !== undefined) await pending;
+        this.policyTime.record(this.o.source.lastStepUs);
+        if (!this.safety.apply(this.action, state.positions, targets)) this.fault('nan_action');
+      } catch (err) {
+        this.o.logger.error('policy step failed', { error: String((err as Error).message ?? err) });
+        this.fault('policy_error');
+        targets.set(this.hold);
+      }
+    } else {
+      targets.set(this.hold);
+    }
+    transport.writeCommand(this.command);
+
+    const end = clock.now();
+    this.accounting.endTick(end);
+    // Compute time is always real time, also when the loop runs on a virtual clock.
+    this.computeTime.record((performance.now() - t0) * 1000);
+    this.periodError.record(lateUs);
+    if (clock.realtime && this.accounting.missesInWindow > this.o.stormMaxMisses) this.fault('deadline_storm');
+
+    if (transport.stepSimulation !== null) transport.stepSimulation(this.periodS);
+    this.afterTick(end);
+  }
+
+  private afterTick(nowMs: number): void {
+    const ep = this.o.transport.episodes;
+    const running = this.stateMachine.state === 'running';
+    if (running) this.episodeStep++;
+    let outcome = TRANSPORT_EPISODE_RUNNING as number;
+    if (ep !== null) {
+      outcome = ep.outcome();
+      this.progress = ep.progress();
+    } else if ((nowMs - this.episodeStartMs) / 1000 >= this.o.timeLimitS) {
+      outcome = TRANSPORT_EPISODE_TIMEOUT;
+    }
+    if (running && this.o.onStep !== null) {
+      const s = this.step;
+      s.episode = this.episodeIndex;
+      s.step = this.episodeStep - 1;
+      s.stampMs = nowMs;
+      s.progress = this.progress;
+      s.done = outcome === TRANSPORT_EPISODE_SUCCESS;
+      s.truncated = outcome === TRANSPORT_EPISODE_TIMEOUT;
+      this.o.onStep(s);
+    }
+    this.episodeEnded = outcome;
+  }
+
+  private async startEpisode(): Promise<void> {
+    const ep = this.o.transport.episodes;
+    const seed = this.o.episodeSeed + this.episodeIndex;
+    if (ep !== null) await ep.reset(seed);
+    this.o.transport.readState(this.o.jointState);
+    this.o.source.reset();
+    this.safety.reset(this.o.jointState.positions);
+    this.episodeStep = 0;
+    this.episodeEnded = 0;
+    this.episodeStartMs = this.o.clock.now();
+    this.progress = ep !== null ? ep.progress() : Number.NaN;
+    this.o.onEpisode?.(this.summary('aborted'), 'start');
+  }
+
+  private summary(outcome: EpisodeSummary['outcome']): EpisodeSummary {
+    const ep = this.o.transport.episodes;
+    return {
+      episode: this.episodeIndex,
+      seed: this.o.episodeSeed + this.episodeIndex,
+      instruction: ep !== null ? ep.instruction() : '',
+      steps: this.episodeStep,
+      duration_s: (this.o.clock.now() - this.episodeStartMs) / 1000,
+      outcome,
+      success: outcome === 'success',
+      final_progress: Number.isFinite(this.progress) ? this.progress : null,
+    };
+  }
+
+  private async finishEpisode(): Promise<void> {
+    const code = this.episodeEnded;
+    const outcome = code === TRANSPORT_EPISODE_SUCCESS ? 'success' : code === TRANSPORT_EPISODE_TIMEOUT ? 'timeout' : 'failure';
+    const summary = this.summary(outcome);
+    this.episodesDone++;
+    if (summary.success) this.successes++;
+    this.o.logger.info('episode finished', { episode: summary.episode, outcome, steps: summary.steps, progress: summary.final_progress });
+    this.o.onEpisode?.(summary, 'end');
+    if (this.o.episodeCount !== null && this.episodesDone >= this.o.episodeCount) {
+      this.stop(`completed ${this.episodesDone} episodes`);
+      return;
+    }
+    this.episodeIndex++;
+    await this.startEpisode();
+    // A reset is not the loop's lateness: restart the deadline grid after it.
+    this.accounting.start(this.o.clock.now());
+  }
+
+  private fault(code: FaultCode): void {
+    if (this.stateMachine.state === 'estopped') return;
+    this.faults++;
+    this.lastFault = code;
+    this.stateMachine.handle('fault', `fault: ${code}`);
+  }
+
+  private transitioned(from: ControlState, to: ControlState, event: ControlEvent, reason: string): void {
+    const state = this.o.jointState;
+    if (to !== 'running') this.safety.safeCommand(state.positions, this.hold);
+    if (to === 'estopped') {
+      this.o.transport.estop(reason);
+      this.command.targets.set(this.hold);
+      this.o.transport.writeCommand(this.command);
+    }
+    if (event === 'arm') {
+      this.o.transport.arm().catch((err: unknown) => this.o.logger.error('transport refused arm', { error: String(err) }));
+    }
+    if (to === 'running') {
+      this.safety.reset(state.positions);
+      this.o.source.reset();
+    }
+    const level = to === 'estopped' ? 'warn' : 'info';
+    this.o.logger[level]('state transition', { from, to, reason });
+    this.o.onTransition?.(from, to, reason);
+  }
+
+  /** Interval statistics for telemetry; resets the interval histograms. */
+  takeInterval(): { intervalS: number; periodError: ReturnType<LatencyHistogram['summary']>; compute: ReturnType<LatencyHistogram['summary']>; policy: ReturnType<LatencyHistogram['summary']> } {
+    const now = this.o.clock.now();
+    const out = {
+      intervalS: (now - this.intervalStartMs) / 1000,
+      periodError: this.periodError.summary(),
+      compute: this.computeTime.summary(),
+      policy: this.policyTime.summary(),
+    };
+    this.periodError.reset();
+    this.computeTime.reset();
+    this.policyTime.reset();
+    this.intervalStartMs = now;
+    return out;
+  }
+}

@@ -1,0 +1,142 @@
+// Fixed-rate scheduling on absolute deadlines. Accounting is pure (no clock inside) so it is tested with a fake clock.
+//
+// Definitions, per tick k with scheduled start s_k = origin + k·period:
+// - period error: wake-up time − s_k (lateness of the wake-up);
+// - deadline miss: the command was written after s_k + period (the robot saw it late);
+// - overrun: the tick's own compute time exceeded the period (too slow, not merely woken late);
+// - skipped periods: grid slots that passed with no tick. After a miss the next tick goes to the first grid slot
+//   still in the future instead of bursting to catch up (as ros2_control does).
+
+export class TickAccounting {
+  readonly periodMs: number;
+  private origin = 0;
+  private k = 0;
+  ticks = 0;
+  deadlineMisses = 0;
+  overruns = 0;
+  skippedPeriods = 0;
+  /** Wake-up time of the current tick, ms. */
+  private wakeMs = 0;
+
+  // Sliding window of recent misses for deadline-storm detection.
+  private readonly window: Uint8Array;
+  private windowPos = 0;
+  missesInWindow = 0;
+
+  constructor(rateHz: number, stormWindow = 100) {
+    this.periodMs = 1000 / rateHz;
+    this.window = new Uint8Array(stormWindow);
+  }
+
+  start(nowMs: number): void {
+    this.origin = nowMs;
+    this.k = 0;
+  }
+
+  /** Scheduled start of the next tick, ms. */
+  get nextDeadlineMs(): number {
+    return this.origin + this.k * this.periodMs;
+  }
+
+  /** Call at wake-up; returns the period error (lateness) in µs. */
+  beginTick(wakeMs: number): number {
+    this.wakeMs = wakeMs;
+    return (wakeMs - this.nextDeadlineMs) * 1000;
+  }
+
+  /** Call after the command is written; returns the compute time in µs. */
+  endTick(endMs: number): number {
+    const scheduled = this.nextDeadlineMs;
+    const computeMs = endMs - this.wakeMs;
+    const missed = endMs > scheduled + this.periodMs;
+    this.ticks++;
+    if (missed) this.deadlineMisses++;
+    if (computeMs > this.periodMs) this.overruns++;
+
+    this.missesInWindow += (missed ? 1 : 0) - this.window[this.windowPos];
+    this.window[this.windowPos] = missed ? 1 : 0;
+    this.windowPos = (this.windowPos + 1) % this.window.length;
+
+    // Next slot: k+1, or the first slot after endMs when we are already past it (skip, don't burst).
+    let next = this.k + 1;
+    const firstFuture = Math.ceil((endMs - this.origin) / this.periodMs);
+    if (firstFuture > next) {
+      this.skippedPeriods += firstFuture - next;
+      next = firstFuture;
+    }
+    this.k = next;
+    return computeMs * 1000;
+  }
+}
+
+/** Where the loop gets time and sleeps. Real time for robots, virtual time for fast data collection and tests. */
+export interface LoopClock {
+  readonly realtime: boolean;
+  now(): number;
+  /** Resolve at or just after the deadline (ms on this clock). */
+  sleepUntil(deadlineMs: number): Promise<void>;
+}
+
+/**
+ * Real-time clock: setTimeout for the bulk of the wait, then a short setImmediate spin for the last `spinUs`,
+ * because Node timers wake 1 ms or more late. The spin yields to I/O, so MQTT keeps flowing.
+ */
+export class RealtimeClock implements LoopClock {
+  readonly realtime = true;
+  private deadline = 0;
+  private resolve: (() => void) | null = null;
+  private readonly spinMs: number;
+  // Bound once so the wait allocates no closures per tick.
+  private readonly check = (): void => this.poll();
+
+  constructor(spinUs = 400) {
+    this.spinMs = spinUs / 1000;
+  }
+
+  now(): number {
+    return performance.now();
+  }
+
+  sleepUntil(deadlineMs: number): Promise<void> {
+    this.deadline = deadlineMs;
+    return new Promise<void>((resolve) => {
+      this.resolve = resolve;
+      this.poll();
+    });
+  }
+
+  private poll(): void {
+    const remaining = this.deadline - performance.now();
+    if (remaining <= 0) {
+      const r = this.resolve;
+      this.resolve = null;
+      if (r !== null) r();
+    } else if (remaining > this.spinMs + 1) {
+      setTimeout(this.check, remaining - this.spinMs - 1);
+    } else {
+      setImmediate(this.check);
+    }
+  }
+}
+
+/** Virtual clock: sleeping jumps to the deadline. Yields to the event loop every `yieldEvery` sleeps. */
+export class VirtualClock implements LoopClock {
+  readonly realtime = false;
+  private t = 0;
+  private sleeps = 0;
+  constructor(private readonly yieldEvery = 64) {}
+
+  now(): number {
+    return this.t;
+  }
+
+  advance(ms: number): void {
+    this.t += ms;
+  }
+
+  sleepUntil(deadlineMs: number): Promise<void> {
+    if (deadlineMs > this.t) this.t = deadlineMs;
+    if (++this.sleeps % this.yieldEvery === 0) return new Promise((r) => setImmediate(r));
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,18 @@
+// What the control loop asks for an action: an ONNX policy, or the simulator's scripted expert when recording.
+
+export interface ActionSource {
+  readonly name: string;
+  readonly version: string;
+  /** Execution provider in use ("cpu", "cuda", ...) or "scripted". */
+  readonly provider: string;
+  /**
+   * Write the joint command (physical units, before the safety filter) for this observation.
+   * Synchronous sources return undefined; the ONNX runner returns a promise (onnxruntime's API is async).
+   */
+  act(observation: Float64Array, out: Float64Array): Promise<void> | void;
+  /** Forget chunk history at an episode boundary. */
+  reset(): void;
+  /** Duration of the last act() in µs. */
+  readonly lastStepUs: number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,252 @@
+// Assembles one robot: embedded broker (if configured), MQTT link, transport, policy, control loop, telemetry.
+// Subsystems start in this order and stop in reverse, so shutdown always ends with the motors in their safe
+// state before the link and the broker go away.
+import { randomBytes } from 'node:crypto';
+import { makeAccount, type Account } from '../broker/acl.js';
+import { EmbeddedBroker } from '../broker/embedded-broker.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { RobotConfig } from '../config/schema.js';
+import { CONTRACT_VERSION, type StatusMessage, type TelemetryMessage } from '../contracts/messages.js';
+import { ControlLoop, type EpisodeSummary, type StepView } from '../control/control-loop.js';
+import { allocateJointState, resolveObservationFields, type ObservationField } from '../control/observation.js';
+import { RealtimeClock, VirtualClock } from '../control/scheduler.js';
+import { StriatumError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ActionSource } from '../policy/action-source.js';
+import { OnnxPolicy, type PolicyExpectations } from '../policy/onnx-policy.js';
+import { RobotLink } from '../telemetry/robot-link.js';
+import type { RobotDescription, RobotTransport } from '../transports/types.js';
+import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } from './resolve.js';
+import { createTransport } from './transport-factory.js';
+
+export interface RuntimeOptions {
+  readonly loaded: LoadedConfig;
+  readonly logger: Logger;
+  /** Replace the ONNX policy, e.g. by the simulator's expert when recording demonstrations. */
+  readonly source?: (transport: RobotTransport, robot: RobotDescription) => ActionSource;
+  /** false: no broker, no MQTT (offline recording and evaluation). */
+  readonly mqtt: boolean;
+  readonly realtime?: boolean;
+  readonly episodes?: number | null;
+  readonly onStep?: (step: StepView) => void;
+  readonly onEpisode?: (summary: EpisodeSummary, event: 'start' | 'end') => void;
+}
+
+export class RobotRuntime {
+  private broker: EmbeddedBroker | null = null;
+  private link: RobotLink | null = null;
+  private transport: RobotTransport | null = null;
+  private source: ActionSource | null = null;
+  private telemetryTimer: NodeJS.Timeout | null = null;
+  loop: ControlLoop | null = null;
+  /** Observation fields with their sizes on this robot, known once the transport is open. */
+  observationFields: readonly ObservationField[] = [];
+  private stopped = false;
+
+  private constructor(private readonly o: RuntimeOptions, readonly config: RobotConfig) {}
+
+  /** Start every subsystem; on any failure, stop what was started and rethrow. */
+  static async start(o: RuntimeOptions): Promise<RobotRuntime> {
+    const rt = new RobotRuntime(o, o.loaded.config);
+    try {
+      await rt.startAll();
+    } catch (err) {
+      await rt.shutdown('start-up failed');
+      throw err;
+    }
+    return rt;
+  }
+
+  get brokerUrl(): string | null {
+    return this.broker?.url ?? null;
+  }
+
+  get embeddedBroker(): EmbeddedBroker | null {
+    return this.broker;
+  }
+
+  private async startAll(): Promise<void> {
+    const { config: cfg, o } = this;
+    const log = o.logger;
+
+    if (o.mqtt) {
+      const { url, username, password } = await this.startBroker();
+      this.link = new RobotLink({ url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: log.child('mqtt'), connectWaitMs: 5000 });
+      await this.link.start();
+    }
+
+    const transport = await createTransport(cfg, log.child('transport'));
+    this.transport = transport;
+    const robot = await transport.open();
+    log.info('robot transport open', { kind: transport.kind, identity: robot.identity, joints: robot.jointNames });
+    checkJointsAgainstRobot(cfg, robot);
+    const fields = resolveObservationFields(cfg.observation.fields, robot);
+    this.observationFields = fields;
+
+    if (o.source) {
+      this.source = o.source(transport, robot);
+    } else {
+      const want: PolicyExpectations = {
+        observationFields: fields,
+        jointNames: cfg.joints.map((j) => j.name),
+        mode: cfg.action.mode,
+        chunk: cfg.action.chunk,
+        execution: cfg.action.execution,
+        ensembleDecay: cfg.action.ensemble_decay,
+        scale: resolveScale(cfg),
+        normalization: cfg.observation.normalization,
+      };
+      const modelPath = o.loaded.resolvePath(cfg.policy.model);
+      this.source = await OnnxPolicy.load({
+        modelPath,
+        metadataPath: cfg.policy.metadata !== undefined ? o.loaded.resolvePath(cfg.policy.metadata) : undefined,
+        providers: cfg.policy.execution_providers,
+        threads: cfg.policy.threads,
+        warmupRuns: cfg.policy.warmup_runs,
+        logger: log.child('policy'),
+      }, want);
+    }
+
+    const realtime = o.realtime ?? cfg.control.realtime;
+    const link = this.link;
+    this.loop = new ControlLoop({
+      rateHz: cfg.control.rate_hz,
+      transport,
+      source: this.source,
+      clock: realtime ? new RealtimeClock(cfg.control.spin_us) : new VirtualClock(),
+      logger: log.child('control'),
+      jointState: allocateJointState(robot),
+      observationFields: fields,
+      limits: resolveLimits(cfg),
+      mode: cfg.action.mode,
+      stormWindow: cfg.control.deadline_storm.window,
+      stormMaxMisses: cfg.control.deadline_storm.max_misses,
+      linkTimeoutMs: cfg.control.link_timeout_ms,
+      episodeCount: o.episodes !== undefined ? o.episodes : cfg.episodes.count,
+      episodeSeed: cfg.episodes.seed,
+      timeLimitS: timeLimitOf(cfg),
+      autostart: cfg.control.autostart,
+      onStep: o.onStep ?? null,
+      onEpisode: (summary, event) => {
+        o.onEpisode?.(summary, event);
+        link?.publishEpisode({
+          v: CONTRACT_VERSION, robot: cfg.robot.id, event, episode: summary.episode, seed: summary.seed,
+          instruction: summary.instruction, policy_version: this.source?.version ?? null, stamp: new Date().toISOString(),
+          ...(event === 'end' ? { steps: summary.steps, duration_s: summary.duration_s, outcome: summary.outcome, success: summary.success, final_progress: summary.final_progress } : {}),
+        });
+      },
+      onTransition: (_from, to, reason) => {
+        link?.publishStatus(this.status(true, reason));
+        if (to === 'estopped') link?.publishEvent({ kind: 'fault', code: reason, message: `safe state latched: ${reason}; send arm to leave it` });
+      },
+    });
+
+    if (link !== null) {
+      const loop = this.loop;
+      link.onCommand((cmd) => {
+        log.info('command received', { command: cmd.command, from: cmd.from ?? null, reason: cmd.reason ?? null });
+        const why = `${cmd.command} via MQTT${cmd.from ? ` from ${cmd.from}` : ''}${cmd.reason ? `: ${cmd.reason}` : ''}`;
+        if (cmd.command === 'rollback') {
+          link.publishEvent({ kind: 'policy', code: 'rollback_unavailable', message: 'no previous policy version to roll back to' });
+          return;
+        }
+        if (!loop.handleCommand(cmd.command, why)) log.warn('command ignored in this state', { command: cmd.command, state: loop.state });
+      });
+      link.publishStatus(this.status(true, 'start-up'));
+      this.telemetryTimer = setInterval(() => link.publishTelemetry(this.telemetry()), 1000 / cfg.mqtt.telemetry_hz);
+      this.telemetryTimer.unref();
+    }
+  }
+
+  private async startBroker(): Promise<{ url: string; username: string; password: string }> {
+    const m = this.config.mqtt;
+    const username = m.username ?? this.config.robot.id;
+    let password = m.password;
+    if (m.password_env !== undefined) {
+      password = process.env[m.password_env];
+      if (password === undefined) throw new StriatumError('STRIATUM_ERR_CONFIG', `mqtt.password_env: environment variable ${m.password_env} is not set`);
+    }
+    if (m.broker !== 'embedded') {
+      return { url: m.broker, username, password: password ?? '' };
+    }
+    // The robot's own account on its own broker: a random password when none is configured.
+    const robotPassword = password ?? randomBytes(18).toString('base64url');
+    const accounts: Account[] = [makeAccount(username, robotPassword, 'robot', this.config.robot.id)];
+    for (const u of m.users) accounts.push(makeAccount(u.username, u.password, u.role, u.robot));
+    this.broker = await EmbeddedBroker.start({ host: m.host, port: m.port, wsPort: m.ws_port, accounts, logger: this.o.logger.child('broker') });
+    return { url: this.broker.url, username, password: robotPassword };
+  }
+
+  /** Run the control loop until stopped or the episode count is reached. */
+  async run(): Promise<string> {
+    if (this.loop === null) throw new StriatumError('STRIATUM_ERR_INTERNAL', 'runtime not started');
+    return this.loop.run();
+  }
+
+  status(online: boolean, reason: string): StatusMessage {
+    const s = this.source;
+    return {
+      v: CONTRACT_VERSION,
+      robot: this.config.robot.id,
+      online,
+      state: online ? this.loop?.state ?? 'idle' : null,
+      reason,
+      policy: s ? { name: s.name, version: s.version, provider: s.provider } : null,
+      transport: this.transport?.kind ?? null,
+      stamp: new Date().toISOString(),
+    };
+  }
+
+  telemetry(): TelemetryMessage {
+    const loop = this.loop as ControlLoop;
+    const acc = loop.accounting;
+    const iv = loop.takeInterval();
+    const t = (this.transport as RobotTransport).stats();
+    const safety = loop.safety;
+    return {
+      v: CONTRACT_VERSION,
+      robot: this.config.robot.id,
+      stamp: new Date().toISOString(),
+      state: loop.state,
+      rate_hz: this.config.control.rate_hz,
+      interval_s: iv.intervalS,
+      loop: {
+        period_error_us: iv.periodError, compute_us: iv.compute, policy_us: iv.policy,
+        ticks: acc.ticks, deadline_misses: acc.deadlineMisses, skipped_periods: acc.skippedPeriods, overruns: acc.overruns,
+      },
+      safety: {
+        clamped_position: safety.clampedPosition, clamped_velocity: safety.clampedVelocity, clamped_effort: safety.clampedEffort,
+        clamped_delta: safety.clampedDelta, nonfinite_actions: safety.nonfiniteActions, faults: loop.faults,
+      },
+      link: {
+        frames_in: t.framesIn, frames_out: t.framesOut, crc_errors: t.crcErrors, resyncs: t.resyncs, dropped_frames: t.droppedFrames,
+        watchdog_trips: t.watchdogTrips, reconnects: t.reconnects, rtt_p50_us: t.rttP50Us, rtt_p99_us: t.rttP99Us, up: t.linkUp,
+      },
+      episode: { index: loop.episodeIndex, step: loop.episodeStep, progress: Number.isFinite(loop.progress) ? loop.progress : null },
+      mqtt: { rejected_messages: this.link?.rejectedMessages ?? 0 },
+    };
+  }
+
+  /** Stop in reverse order: loop, motors to safe state, policy, MQTT link (offline status), broker last. */
+  async shutdown(reason: string): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const log = this.o.logger;
+    this.loop?.stop(reason);
+    if (this.telemetryTimer !== null) clearInterval(this.telemetryTimer);
+    const steps: [string, () => Promise<void>][] = [
+      ['transport', async () => { await this.transport?.close(); }],
+      ['policy', async () => { await this.source?.close(); }],
+      ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],
+      ['broker', async () => { await this.broker?.close(); }],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        log.error(`error while stopping ${name}`, { error: String((err as Error).message ?? err) });
+      }
+    }
+    log.info('shutdown complete', { reason });
+  }
+}

@@ -1,0 +1,131 @@
+// The robot's MQTT connection: retained status with a last will, telemetry (QoS 0), episodes and events (QoS 1),
+// and the command topic, validated at the edge. A malformed command is rejected, counted and logged.
+import mqtt, { type MqttClient } from 'mqtt';
+import {
+  CONTRACT_VERSION, CommandMessageSchema, parseInbound,
+  type CommandMessage, type EpisodeMessage, type EventMessage, type StatusMessage, type TelemetryMessage,
+} from '../contracts/messages.js';
+import { topics } from '../contracts/topics.js';
+import type { Logger } from '../log.js';
+
+export interface RobotLinkOptions {
+  readonly url: string;
+  readonly robotId: string;
+  readonly username: string;
+  readonly password: string;
+  readonly keepaliveS: number;
+  readonly logger: Logger;
+  /** How long start() waits for the first connection before going on without it. */
+  readonly connectWaitMs: number;
+}
+
+const MAX_RECONNECT_MS = 30_000;
+
+export class RobotLink {
+  rejectedMessages = 0;
+  private readonly client: MqttClient;
+  private readonly log: Logger;
+  private commandHandler: ((cmd: CommandMessage) => void) | null = null;
+  private reconnectMs = 1000;
+  private lastStatus: StatusMessage | null = null;
+
+  constructor(private readonly o: RobotLinkOptions) {
+    this.log = o.logger;
+    const will: StatusMessage = {
+      v: CONTRACT_VERSION, robot: o.robotId, online: false, state: null, reason: 'connection lost',
+      policy: null, transport: null, stamp: new Date().toISOString(),
+    };
+    this.client = mqtt.connect(o.url, {
+      clientId: `striatum-${o.robotId}`,
+      username: o.username,
+      password: o.password,
+      keepalive: o.keepaliveS,
+      clean: true,
+      reconnectPeriod: this.reconnectMs,
+      connectTimeout: 5000,
+      // QoS 0 telemetry is worthless once stale: never queue it in memory while offline.
+      queueQoSZero: false,
+      will: { topic: topics.status(o.robotId), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
+    });
+    this.client.on('connect', () => {
+      this.reconnectMs = 1000;
+      this.client.options.reconnectPeriod = this.reconnectMs;
+      this.log.info('MQTT connected', { url: o.url, client_id: `striatum-${o.robotId}` });
+      this.client.subscribe(topics.cmd(o.robotId), { qos: 1 }, (err, granted) => {
+        if (err || granted?.some((g) => g.qos === 128)) this.log.error('MQTT subscription to commands refused', { topic: topics.cmd(o.robotId) });
+      });
+      if (this.lastStatus !== null) this.publishStatus(this.lastStatus);
+    });
+    this.client.on('close', () => {
+      // Back off up to 30 s so a fleet does not hammer a recovering broker.
+      this.reconnectMs = Math.min(this.reconnectMs * 2, MAX_RECONNECT_MS);
+      this.client.options.reconnectPeriod = this.reconnectMs;
+    });
+    this.client.on('error', (err) => this.log.warn('MQTT error', { error: err.message }));
+    this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Wait for the first connection, at most connectWaitMs; the robot runs either way. */
+  async start(): Promise<boolean> {
+    if (this.client.connected) return true;
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { this.client.off('connect', onConnect); resolve(false); }, this.o.connectWaitMs);
+      const onConnect = (): void => { clearTimeout(timer); resolve(true); };
+      this.client.once('connect', onConnect);
+    });
+    if (!ok) this.log.warn('MQTT broker not reachable yet; running without it and retrying', { url: this.o.url });
+    return ok;
+  }
+
+  onCommand(handler: (cmd: CommandMessage) => void): void {
+    this.commandHandler = handler;
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    if (topic !== topics.cmd(this.o.robotId)) return;
+    const parsed = parseInbound(CommandMessageSchema, payload);
+    if (!parsed.ok) {
+      this.rejectedMessages++;
+      this.log.warn('rejected malformed command', { topic, error: parsed.error, rejected_total: this.rejectedMessages });
+      this.publishEvent({ kind: 'rejected_message', code: 'STRIATUM_ERR_MESSAGE', message: `${topic}: ${parsed.error}` });
+      return;
+    }
+    this.commandHandler?.(parsed.value);
+  }
+
+  publishStatus(status: StatusMessage): void {
+    this.lastStatus = status;
+    if (!this.client.connected) return; // re-sent on connect
+    this.client.publish(topics.status(this.o.robotId), JSON.stringify(status), { qos: 1, retain: true });
+  }
+
+  publishTelemetry(msg: TelemetryMessage): void {
+    if (!this.client.connected) return;
+    this.client.publish(topics.telemetry(this.o.robotId), JSON.stringify(msg), { qos: 0 });
+  }
+
+  publishEpisode(msg: EpisodeMessage): void {
+    this.client.publish(topics.episode(this.o.robotId), JSON.stringify(msg), { qos: 1 });
+  }
+
+  publishEvent(e: Pick<EventMessage, 'kind' | 'code' | 'message'>): void {
+    if (!this.client.connected) return;
+    const msg: EventMessage = { v: CONTRACT_VERSION, robot: this.o.robotId, stamp: new Date().toISOString(), ...e };
+    this.client.publish(topics.event(this.o.robotId), JSON.stringify(msg), { qos: 1 });
+  }
+
+  /** Publish the final offline status, then disconnect cleanly (so the will is not sent). */
+  async close(finalStatus: StatusMessage): Promise<void> {
+    if (this.client.connected) {
+      await new Promise<void>((resolve) => {
+        this.client.publish(topics.status(this.o.robotId), JSON.stringify(finalStatus), { qos: 1, retain: true }, () => resolve());
+        setTimeout(resolve, 1000);
+      });
+    }
+    await this.client.endAsync().catch(() => undefined);
+  }
+}
