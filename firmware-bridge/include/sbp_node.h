@@ -110,6 +110,7 @@ typedef struct {
   uint16_t last_command_seq;
   sbp_command_t command;  /* last accepted command, clamped */
   float positions[SBP_MAX_JOINTS]; /* measured at the last tick */
+  float hold[SBP_MAX_JOINTS];      /* where SBP_OUTPUT_HOLD keeps the joints */
   sbp_output_t output;
   sbp_node_stats_t stats;
   sbp_message_t rx;       /* message being handled */

@@ -43,8 +43,8 @@ export interface SimTransportOptions {
   /** Seed of the first episode (open()); episodes.reset(seed) sets later ones. */
   seed: number;
   controlHz: number;
-  /** Episode time limit in simulated seconds; the outcome becomes TIMEOUT when it is reached. */
-  timeLimitS: number;
+  /** Episode time limit in simulated seconds (default 15); the outcome becomes TIMEOUT when it is reached. */
+  timeLimitS?: number;
   cameras: SimCameraOptions[];
   mode: CommandMode;
   /** Standard deviation of Gaussian noise added to measured positions (m) and velocities (m/s); default 0. */
@@ -81,7 +81,9 @@ function validateOptions(options: SimTransportOptions): string[] {
   const issues: string[] = [];
   if (typeof options.seed !== 'number' || !Number.isFinite(options.seed)) issues.push(`seed must be a finite number, got ${String(options.seed)}`);
   if (!finitePositive(options.controlHz)) issues.push(`controlHz must be > 0, got ${String(options.controlHz)}`);
-  if (!finitePositive(options.timeLimitS)) issues.push(`timeLimitS must be > 0, got ${String(options.timeLimitS)}`);
+  if (options.timeLimitS !== undefined && !finitePositive(options.timeLimitS)) {
+    issues.push(`timeLimitS must be > 0, got ${String(options.timeLimitS)}`);
+  }
   const noise = options.stateNoiseStd ?? 0;
   if (typeof noise !== 'number' || !Number.isFinite(noise) || noise < 0) issues.push(`stateNoiseStd must be >= 0, got ${String(noise)}`);
   const seen = new Set<string>();
@@ -125,11 +127,13 @@ class SimEpisodeControl implements EpisodeControl {
   }
 
   progress(): number {
-    return this.transport.world.progress();
+    const world = this.transport.worldOrNull;
+    return world === null ? Number.NaN : world.progress();
   }
 
   instruction(): string {
-    return this.transport.world.instruction;
+    const world = this.transport.worldOrNull;
+    return world === null ? '' : world.instruction;
   }
 }
 
@@ -138,13 +142,14 @@ export class SimTransport implements RobotTransport {
   readonly stepSimulation: (dtS: number) => void;
   readonly episodes: EpisodeControl;
   readonly controlPeriodS: number;
+  readonly timeLimitS: number;
   /** Latched outcome of the current episode: stays SUCCESS or TIMEOUT until the next reset. */
   currentOutcome: EpisodeOutcome = TRANSPORT_EPISODE_RUNNING;
   /** Reason given to the last estop(), '' when none is latched. */
   estopReason = '';
 
   private readonly options: SimTransportOptions;
-  private readonly description: RobotDescription;
+  private readonly cameraInfos: RobotDescription['cameras'];
   private readonly channels: SimCameraChannel[] = [];
   private readonly transportStats: TransportStats = emptyTransportStats();
   private readonly noiseStd: number;
@@ -159,13 +164,9 @@ export class SimTransport implements RobotTransport {
     if (issues.length > 0) throw new StriatumError('STRIATUM_ERR_CONFIG', 'invalid sim transport options', issues);
     this.options = options;
     this.controlPeriodS = 1 / options.controlHz;
+    this.timeLimitS = options.timeLimitS ?? SIM_DEFAULT_TIME_LIMIT_S;
     this.noiseStd = options.stateNoiseStd ?? 0;
-    this.description = Object.freeze({
-      jointNames: SIM_JOINT_NAMES,
-      extraFields: SIM_EXTRA_FIELDS,
-      cameras: Object.freeze(options.cameras.map((c) => Object.freeze({ name: c.name, width: c.width, height: c.height }))),
-      identity: 'sim:push rapier2d',
-    });
+    this.cameraInfos = Object.freeze(options.cameras.map((c) => Object.freeze({ name: c.name, width: c.width, height: c.height })));
     // Bound once here so the control loop calls a plain function with no per-tick closure.
     this.stepSimulation = (dtS: number): void => this.advance(dtS);
     this.episodes = new SimEpisodeControl(this);
@@ -183,12 +184,22 @@ export class SimTransport implements RobotTransport {
     else this.pushWorld.reset(this.options.seed);
     this.startEpisode();
     this.transportStats.linkUp = true;
-    return { ...this.description, identity: `sim:push rapier2d ${rapierVersion()}` };
+    return Object.freeze({
+      jointNames: SIM_JOINT_NAMES,
+      extraFields: SIM_EXTRA_FIELDS,
+      cameras: this.cameraInfos,
+      identity: `sim:push rapier2d ${rapierVersion()}`,
+    });
   }
 
   /** The simulated world; throws when the transport is not open. */
   get world(): PushWorld {
     if (this.pushWorld === null) throw new StriatumError('STRIATUM_ERR_TRANSPORT', 'sim transport is not open');
+    return this.pushWorld;
+  }
+
+  /** The simulated world, or null when the transport is not open. */
+  get worldOrNull(): PushWorld | null {
     return this.pushWorld;
   }
 
@@ -333,7 +344,7 @@ export class SimTransport implements RobotTransport {
     }
     if (this.currentOutcome === TRANSPORT_EPISODE_RUNNING) {
       if (world.isSuccess()) this.currentOutcome = TRANSPORT_EPISODE_SUCCESS;
-      else if (world.timeS + TIME_EPSILON_S >= this.options.timeLimitS) this.currentOutcome = TRANSPORT_EPISODE_TIMEOUT;
+      else if (world.timeS + TIME_EPSILON_S >= this.timeLimitS) this.currentOutcome = TRANSPORT_EPISODE_TIMEOUT;
     }
   }
 }

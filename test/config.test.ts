@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfigText } from '../src/config/load.js';
+import { isStriatumError } from '../src/errors.js';
+import { REPO, runCli, simConfig, tempDir, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+
+function problemsOf(config: unknown): string[] {
+  try {
+    parseConfigText(typeof config === 'string' ? config : JSON.stringify(config), 'test.yaml');
+  } catch (err) {
+    assert.ok(isStriatumError(err, 'STRIATUM_ERR_CONFIG'), `expected a config error, got ${String(err)}`);
+    return [...err.details];
+  }
+  return [];
+}
+
+const good = (): Record<string, any> => simConfig('policy.onnx');
+
+test('the shipped example configs are valid', () => {
+  const text = readFileSync(join(REPO, 'examples/sim.yaml'), 'utf8');
+  assert.deepEqual(problemsOf(text), []);
+  assert.equal(parse(text).robot.id, 'sim-pusher-1');
+});
+
+test('each problem is reported with its field path', () => {
+  const cfg = good();
+  cfg.joints[1].velocity = -1;
+  cfg.joints[0].position = { min: 1, max: 0 };
+  cfg.control.rate_hz = 5000;
+  cfg.transport.kind = 'carrier-pigeon';
+  cfg.mqtt.prot = 1883;
+  const lines = problemsOf(cfg);
+  const paths = lines.map((l) => l.split(':')[0]);
+  assert.ok(paths.includes('joints[1].velocity'), lines.join('\n'));
+  assert.ok(paths.includes('joints[0].position'), lines.join('\n'));
+  assert.ok(paths.includes('control.rate_hz'), lines.join('\n'));
+  assert.ok(paths.includes('transport.kind'), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith('mqtt') && l.includes('prot')), lines.join('\n'));
+});
+
+test('cross-field rules: duplicate joints and per-joint arrays of the wrong length', () => {
+  const cfg = good();
+  cfg.joints[1].name = 'x';
+  cfg.action.scale = [1, 2, 3];
+  const lines = problemsOf(cfg);
+  assert.ok(lines.some((l) => l.startsWith('joints[1].name') && l.includes('duplicate')), lines.join('\n'));
+  assert.ok(lines.some((l) => l.startsWith('action.scale')), lines.join('\n'));
+});
+
+test('missing sections and YAML syntax errors are named', () => {
+  const noPolicy = good();
+  delete noPolicy.policy;
+  assert.ok(problemsOf(noPolicy).some((l) => l.startsWith('policy')));
+  const lines = problemsOf('robot: { id: a\njoints: [');
+  assert.ok(lines.length > 0 && lines.every((l) => /^line \d+, column \d+/.test(l)), lines.join('\n'));
+});
+
+test('defaults fill in what a minimal config leaves out', () => {
+  const cfg = good();
+  delete cfg.mqtt;
+  delete cfg.episodes;
+  const parsed = parseConfigText(JSON.stringify(cfg), 'x');
+  assert.equal(parsed.mqtt.broker, 'embedded');
+  assert.equal(parsed.mqtt.port, 1883);
+  assert.deepEqual(parsed.policy.execution_providers, ['cpu']);
+  assert.equal(parsed.episodes.count, null);
+});
+
+test('striatum config check: exit 2 and one line per problem, no stack trace', async () => {
+  const dir = tempDir();
+  const cfg = good();
+  cfg.joints[0].effort = 'lots';
+  cfg.control.rate_hz = 0;
+  const file = writeConfig(dir, cfg);
+  const r = await runCli(['config', 'check', file]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /STRIATUM_ERR_CONFIG/);
+  assert.match(r.stderr, /^ {2}joints\[0\]\.effort: /m);
+  assert.match(r.stderr, /^ {2}control\.rate_hz: /m);
+  assert.doesNotMatch(r.stderr, /\n\s+at .+:\d+:\d+/); // no stack frames
+});
+
+test('striatum run with a broken config exits 2 before touching the robot', async () => {
+  const dir = tempDir();
+  const cfg = good();
+  cfg.action.mode = 'torque';
+  const r = await runCli(['run', '--config', writeConfig(dir, cfg)]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /action\.mode/);
+});
+
+test('config check passes on a good file; a missing file is a config error', async () => {
+  const dir = tempDir();
+  const model = writeLinearPolicy(dir);
+  const ok = await runCli(['config', 'check', writeConfig(dir, simConfig(model))]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^ok: /);
+  const missing = await runCli(['config', 'check', join(dir, 'nope.yaml')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /cannot read config file/);
+});
+
+test('an observation field the transport does not provide is refused, naming it', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir));
+  cfg.observation.fields[2] = 'cup_position';
+  cfg.mqtt.broker = 'mqtt://127.0.0.1:1';
+  const r = await runCli(['eval', '--config', writeConfig(dir, cfg), '--episodes', '1']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /observation\.fields\[2\]: "cup_position"/);
+});
+
+test('striatum schema prints JSON Schema for the config and every message', async () => {
+  const r = await runCli(['schema']);
+  assert.equal(r.code, 0, r.stderr);
+  const all = JSON.parse(r.stdout);
+  assert.equal(all.config.type, 'object');
+  assert.ok(all.config.properties.joints);
+  for (const name of ['status', 'telemetry', 'episode', 'cmd', 'event']) assert.equal(all.messages[name].type, 'object', name);
+  const cmd = await runCli(['schema', 'cmd']);
+  assert.deepEqual(JSON.parse(cmd.stdout).properties.command.enum, ['estop', 'arm', 'pause', 'resume', 'rollback']);
+  const bad = await runCli(['schema', 'nonsense']);
+  assert.equal(bad.code, 2);
+});
+
+test('every command has --help; unknown commands and flags are usage errors', async () => {
+  for (const c of ['run', 'config', 'schema', 'doctor', 'record', 'eval']) {
+    const r = await runCli([c, '--help']);
+    assert.equal(r.code, 0, c);
+    assert.match(r.stdout, /^Usage: striatum /, c);
+  }
+  assert.equal((await runCli(['fly'])).code, 2);
+  assert.equal((await runCli(['run', '--turbo'])).code, 2);
+  assert.equal((await runCli(['--log-level', 'loud', 'schema'])).code, 2);
+});

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LatencyHistogram } from '../src/control/histogram.js';
+import { TickAccounting } from '../src/control/scheduler.js';
+
+/** Drive the accounting with a fake clock: each tick wakes at `late` ms after its slot and computes `compute` ms. */
+function simulate(rateHz: number, ticks: { late: number; compute: number }[]) {
+  const acc = new TickAccounting(rateHz, 10);
+  acc.start(1000);
+  const starts: number[] = [];
+  for (const t of ticks) {
+    const wake = Math.max(acc.nextDeadlineMs + t.late, starts.length ? starts[starts.length - 1] : 0);
+    starts.push(acc.nextDeadlineMs);
+    acc.beginTick(wake);
+    acc.endTick(wake + t.compute);
+  }
+  return { acc, starts };
+}
+
+test('on-time ticks follow the absolute grid with no misses', () => {
+  const { acc, starts } = simulate(100, Array.from({ length: 5 }, () => ({ late: 0.1, compute: 1 })));
+  assert.deepEqual(starts, [1000, 1010, 1020, 1030, 1040]);
+  assert.equal(acc.deadlineMisses, 0);
+  assert.equal(acc.skippedPeriods, 0);
+  assert.equal(acc.overruns, 0);
+});
+
+test('a long tick skips the periods it ran over instead of bursting', () => {
+  // 100 Hz; the second tick computes 35 ms: slots at 1020, 1030, 1040 pass; next slot is 1050.
+  const { acc, starts } = simulate(100, [{ late: 0, compute: 1 }, { late: 0, compute: 35 }, { late: 0, compute: 1 }, { late: 0, compute: 1 }]);
+  assert.deepEqual(starts, [1000, 1010, 1050, 1060]);
+  assert.equal(acc.overruns, 1);
+  assert.equal(acc.deadlineMisses, 1);
+  assert.equal(acc.skippedPeriods, 3);
+});
+
+test('a late wake-up is a deadline miss but not an overrun', () => {
+  const { acc } = simulate(100, [{ late: 0, compute: 1 }, { late: 9.5, compute: 1 }]);
+  assert.equal(acc.deadlineMisses, 1);
+  assert.equal(acc.overruns, 0);
+  assert.equal(acc.skippedPeriods, 1, 'ended at 1020.5, after slot 1020 began: that slot is skipped');
+});
+
+test('period error is reported in µs', () => {
+  const acc = new TickAccounting(500);
+  acc.start(0);
+  assert.equal(acc.beginTick(0.25), 250);
+  assert.equal(acc.endTick(0.75), 500);
+});
+
+test('the miss window counts only recent ticks (deadline storm detection)', () => {
+  const ticks = [
+    ...Array.from({ length: 5 }, () => ({ late: 0, compute: 15 })), // 5 misses at 100 Hz
+    ...Array.from({ length: 10 }, () => ({ late: 0, compute: 1 })),
+  ];
+  const { acc } = simulate(100, ticks.slice(0, 5));
+  assert.equal(acc.missesInWindow, 5);
+  const after = simulate(100, ticks).acc;
+  assert.equal(after.deadlineMisses, 5);
+  assert.equal(after.missesInWindow, 0, 'window of 10 has slid past the misses');
+});
+
+test('histogram quantiles are within 1/16 and never under-report', () => {
+  const h = new LatencyHistogram();
+  for (let v = 1; v <= 10000; v++) h.record(v);
+  for (const [q, exact] of [[0.5, 5000], [0.99, 9900], [1, 10000]] as const) {
+    const got = h.quantile(q);
+    assert.ok(got >= exact && got <= exact * (1 + 1 / 16), `q${q}: ${got} vs ${exact}`);
+  }
+  assert.equal(h.max, 10000);
+  h.record(-5);
+  assert.equal(h.count, 10001);
+  h.reset();
+  assert.equal(h.quantile(0.5), 0);
+});
