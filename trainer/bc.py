@@ -424,7 +424,7 @@ def policy_metadata(
 def model_card(metadata: dict[str, typing.Any], args: Args, counts: dict[str, int], history: list[dict[str, typing.Any]]) -> str:
     training = metadata["training"]
     fields = ", ".join(f"{f['name']} ({f['size']})" for f in metadata["observation"]["fields"])
-    arg_rows = "\n".join(f"| `--{k.replace('_', '-')}` | `{v}` |" for k, v in dataclasses.asdict(args).items())
+    arg_rows = "\n".join(f"| `--{k.replace('_', '-')}` | {'(auto)' if v == '' else f'`{v}`'} |" for k, v in dataclasses.asdict(args).items())
     every = max(1, len(history) // 10)
     loss_rows = "\n".join(
         f"| {h['epoch']} | {h['losses/train']:.5f} | {'-' if h['losses/val'] is None else format(h['losses/val'], '.5f')} |"

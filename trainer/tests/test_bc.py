@@ -199,14 +199,19 @@ class SmokeRunTest(unittest.TestCase):
         root = Path(cls.temporary.name)
         write_dataset(root / "data", episodes=20, steps=50, failed=(3,))
         cls.out = root / "models" / "push"
-        cls.result = subprocess.run(
-            [
-                sys.executable, str(TRAINER / "bc.py"), "--data", str(root / "data"), "--out", str(cls.out),
-                "--epochs", str(cls.epochs), "--batch-size", "32", "--lr", "3e-3", "--hidden", "32", "--chunk", "3",
-                "--val-fraction", "0.2", "--version", "smoke-1", "--threads", "1",
-            ],
-            capture_output=True, text=True, timeout=300,
-        )
+
+        def train(out: Path, threads: int) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [
+                    sys.executable, str(TRAINER / "bc.py"), "--data", str(root / "data"), "--out", str(out),
+                    "--epochs", str(cls.epochs), "--batch-size", "32", "--lr", "3e-3", "--hidden", "32", "--chunk", "3",
+                    "--val-fraction", "0.2", "--version", "smoke-1", "--threads", str(threads),
+                ],
+                capture_output=True, text=True, timeout=300,
+            )
+
+        cls.result = train(cls.out, threads=1)
+        cls.rerun = train(root / "rerun", threads=2)  # same seed, other thread count: same bytes expected
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -275,6 +280,10 @@ class SmokeRunTest(unittest.TestCase):
         digest = hashlib.sha256((self.out / "policy.onnx").read_bytes()).hexdigest()
         self.assertEqual(self.metadata["sha256"], digest)
         self.assertEqual(self.events[-1]["sha256"], digest)
+
+    def test_same_seed_gives_the_same_model(self) -> None:
+        self.assertEqual(self.rerun.returncode, 0, self.rerun.stderr)
+        self.assertEqual(json.loads(self.rerun.stdout.splitlines()[-1])["sha256"], self.metadata["sha256"])
 
     def test_model_card_has_an_evaluation_section_to_fill(self) -> None:
         card = (self.out / "policy.card.md").read_text()

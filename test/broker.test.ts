@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { canPublish, canSubscribe, makeAccount } from '../src/broker/acl.js';
+import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
+import { topics } from '../src/contracts/topics.js';
+import { silentLogger } from '../src/log.js';
+import { waitFor } from './helpers/fixtures.js';
+import { connectClient, connectionRefusal, watch } from './helpers/mqtt-watch.js';
+
+const robot = makeAccount('arm-1', 'arm-1-secret', 'robot');
+const operator = makeAccount('op', 'op-secret', 'operator');
+const updater = makeAccount('upd', 'upd-secret', 'updater');
+const viewer = makeAccount('view', 'view-secret', 'viewer');
+
+test('ACL: a robot publishes only under its own prefix, never commands to itself', () => {
+  assert.equal(canPublish(robot, topics.telemetry('arm-1')), true);
+  assert.equal(canPublish(robot, topics.status('arm-1')), true);
+  assert.equal(canPublish(robot, topics.telemetry('arm-2')), false);
+  assert.equal(canPublish(robot, topics.cmd('arm-1')), false);
+  assert.equal(canPublish(robot, topics.rolloutAck('arm-1')), false);
+  assert.equal(canPublish(robot, topics.policyManifest('push')), false);
+  assert.equal(canPublish(robot, 'striatum/v1/arm-1x/telemetry'), false, 'a prefix of another id is not its own');
+});
+
+test('ACL: operators command, updaters ack and publish policies, viewers only read', () => {
+  assert.equal(canPublish(operator, topics.cmd('arm-7')), true);
+  assert.equal(canPublish(operator, topics.telemetry('arm-7')), false);
+  assert.equal(canPublish(updater, topics.rolloutAck('arm-7')), true);
+  assert.equal(canPublish(updater, topics.policyManifest('push')), true);
+  assert.equal(canPublish(updater, topics.cmd('arm-7')), false);
+  assert.equal(canPublish(viewer, topics.cmd('arm-7')), false);
+  assert.equal(canSubscribe(viewer, 'striatum/v1/#'), true);
+  assert.equal(canSubscribe(robot, topics.cmd('arm-1')), true);
+  assert.equal(canSubscribe(robot, topics.cmd('arm-2')), false);
+  assert.equal(canSubscribe(robot, 'striatum/v1/#'), false);
+  assert.equal(canSubscribe(robot, 'striatum/v1/policy/+/manifest'), true);
+});
+
+let broker: EmbeddedBroker;
+before(async () => {
+  broker = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsPort: 0, accounts: [robot, operator, updater, viewer], logger: silentLogger });
+});
+after(async () => { await broker.close(); });
+
+test('embedded broker: wrong or missing credentials are refused', async () => {
+  const bad = await connectionRefusal(broker.url, 'arm-1', 'not-the-password');
+  assert.match(bad.message, /Bad username or password|Not authorized|bad user/i);
+  await connectionRefusal(broker.url, 'nobody', 'whatever');
+  assert.ok(broker.refused.logins >= 2);
+});
+
+test('embedded broker: a robot cannot publish under another robot\'s prefix', async () => {
+  const w = await watch(broker.url, 'op', 'op-secret', 'striatum/v1/#');
+  const c = await connectClient(broker.url, 'arm-1', 'arm-1-secret');
+  const before = broker.refused.publishes;
+  await c.publishAsync(topics.telemetry('arm-1'), 'genuine', { qos: 1 });
+  await waitFor('the genuine message', () => w.messages.find((m) => m.payload === 'genuine'));
+  c.publish(topics.telemetry('arm-2'), 'forged', { qos: 0 });
+  await waitFor('the refusal to be counted', () => broker.refused.publishes > before);
+  // MQTT 3.1.1 has no negative PUBACK: aedes drops the message and closes the offending connection.
+  await waitFor('the forging client to be disconnected', () => !c.connected);
+  assert.equal(w.messages.some((m) => m.payload === 'forged'), false);
+  await c.endAsync().catch(() => undefined);
+  await w.close();
+});
+
+test('embedded broker: subscriptions outside the ACL get a failure code', async () => {
+  const c = await connectClient(broker.url, 'arm-1', 'arm-1-secret');
+  const refused = await c.subscribeAsync(topics.cmd('arm-2'), { qos: 1 }).then(
+    () => null,
+    (err: { packet?: { granted?: number[] } }) => err.packet?.granted ?? null,
+  );
+  assert.deepEqual(refused, [128]);
+  const ok = await c.subscribeAsync(topics.cmd('arm-1'), { qos: 1 });
+  assert.equal(ok[0].qos, 1);
+  await c.endAsync();
+});
+
+test('embedded broker: MQTT over WebSocket for dashboards', async () => {
+  const w = await watch(`ws://127.0.0.1:${broker.wsPort}`, 'view', 'view-secret', 'striatum/v1/#');
+  const c = await connectClient(broker.url, 'arm-1', 'arm-1-secret');
+  c.publish(topics.status('arm-1'), 'hello-ws', { qos: 1 });
+  await waitFor('message over WebSocket', () => w.messages.find((m) => m.payload === 'hello-ws'));
+  await c.endAsync();
+  await w.close();
+});

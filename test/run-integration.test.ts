@@ -1,0 +1,121 @@
+// `striatum run` as a user runs it: a child process, a real ONNX policy on the Rapier sim, a real broker
+// (the embedded aedes, then a real Mosquitto), observed by an MQTT client.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { EpisodeMessageSchema, StatusMessageSchema, TelemetryMessageSchema } from '../src/contracts/messages.js';
+import { topics } from '../src/contracts/topics.js';
+import { CLI, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+import { mosquittoSkip, startMosquitto } from './helpers/mosquitto.js';
+import { connectClient, connectionRefusal, watch, type Watcher } from './helpers/mqtt-watch.js';
+
+const ROBOT = 'sim-test';
+
+async function expectRobotOnline(w: Watcher): Promise<void> {
+  const status = await waitFor('retained online status', () => w.json('/status').find((s) => s.online && s.state === 'running'));
+  StatusMessageSchema.parse(status);
+  assert.equal(status.policy.name, 'linear-test');
+  assert.equal(status.transport, 'sim');
+  const telemetry = await waitFor('telemetry with ticks', () => w.json('/telemetry').find((t) => t.loop.ticks > 10));
+  TelemetryMessageSchema.parse(telemetry);
+  assert.equal(telemetry.rate_hz, 50);
+  assert.ok(telemetry.loop.compute_us.count > 0);
+  assert.ok(telemetry.loop.policy_us.p50 > 0, 'policy step time is measured');
+  const episode = await waitFor('a finished episode', () => w.json('/episode').find((e) => e.event === 'end'), 30_000);
+  EpisodeMessageSchema.parse(episode);
+  assert.match(episode.instruction, /^push the (red|blue) block onto the (green|yellow) pad$/);
+  assert.ok(['success', 'timeout'].includes(episode.outcome));
+  assert.ok(episode.steps > 0);
+}
+
+test('striatum run with the embedded broker: status, telemetry, episodes, commands, clean stop', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir, { gain: 3 }), { robotId: ROBOT });
+  const run = startCli(['run', '--config', writeConfig(dir, cfg)]);
+  try {
+    const listening = await waitFor('embedded broker', () => run.logs().find((l) => l.msg === 'embedded MQTT broker listening'));
+    const url = `mqtt://${listening.tcp}`;
+    const w = await watch(url, 'operator', 'operator-pass', `striatum/v1/${ROBOT}/#`);
+    await expectRobotOnline(w);
+
+    await connectionRefusal(url, 'operator', 'wrong-password');
+    await connectionRefusal(url, ROBOT, 'guessed');
+
+    // A forged publish by another robot account never reaches subscribers.
+    const other = await connectClient(url, 'other-robot', 'other-robot-pass');
+    other.publish(topics.status(ROBOT), JSON.stringify({ forged: true }), { qos: 0 });
+    await waitFor('other robot to be cut off', () => !other.connected);
+    await other.endAsync().catch(() => undefined);
+
+    // A malformed command is rejected and counted; the robot keeps running.
+    w.client.publish(topics.cmd(ROBOT), '{"v":1,"command":"self-destruct"}', { qos: 1 });
+    w.client.publish(topics.cmd(ROBOT), 'not json at all', { qos: 1 });
+    const rejected = await waitFor('rejection events', () => { const e = w.json('/event').filter((x) => x.kind === 'rejected_message'); return e.length >= 2 && e; });
+    assert.match(rejected[0].message, /command/);
+    await waitFor('rejections in telemetry', () => w.json('/telemetry').find((t) => t.mqtt.rejected_messages >= 2 && t.state === 'running'));
+
+    // E-stop latches; arm goes to paused; resume runs again.
+    const send = (command: string) => w.client.publish(topics.cmd(ROBOT), JSON.stringify({ v: 1, command, from: 'test' }), { qos: 1 });
+    send('estop');
+    await waitFor('estopped status', () => w.json('/status').find((s) => s.state === 'estopped'));
+    await waitFor('fault event', () => w.json('/event').find((e) => e.kind === 'fault'));
+    send('resume');
+    send('arm');
+    await waitFor('paused after arm', () => w.json('/status').find((s) => s.state === 'paused'));
+    assert.equal(w.json('/status').filter((s) => s.state === 'running').length, 1, 'resume alone did not leave the e-stop');
+    send('resume');
+    await waitFor('running again', () => w.json('/status').filter((s) => s.state === 'running').length === 2);
+
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0);
+    await waitFor('offline status', () => w.json('/status').find((s) => s.online === false));
+    const order = run.logs().map((l) => l.msg);
+    const loopStopped = order.indexOf('control loop stopped');
+    const brokerStopped = order.indexOf('embedded MQTT broker stopped');
+    assert.ok(loopStopped >= 0 && brokerStopped > loopStopped, 'motors safe before the broker goes away');
+    await w.close().catch(() => undefined);
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+});
+
+test('striatum run against a real Mosquitto with passwords and the shipped ACL', { skip: mosquittoSkip() }, async () => {
+  const broker = await startMosquitto({ [ROBOT]: 'robot-pass-123', operator: 'operator-pass', 'other-robot': 'other-pass-123' });
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir, { gain: 3 }), { robotId: ROBOT, broker: broker.url });
+  cfg.mqtt = { broker: broker.url, username: ROBOT, password_env: 'TEST_ROBOT_MQTT_PASSWORD', telemetry_hz: 5 };
+  const file = writeConfig(dir, cfg);
+  const child = spawn(process.execPath, [CLI, '--log-format', 'json', 'run', '--config', file], {
+    env: { ...process.env, TEST_ROBOT_MQTT_PASSWORD: 'robot-pass-123' }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  try {
+    const w = await watch(broker.url, 'operator', 'operator-pass', `striatum/v1/${ROBOT}/#`);
+    await expectRobotOnline(w).catch((e) => { throw new Error(`${(e as Error).message}\n${stderr}`); });
+
+    await connectionRefusal(broker.url, ROBOT, 'wrong-password');
+
+    // Mosquitto drops a publish outside the ACL; the genuine one after it still arrives.
+    const other = await connectClient(broker.url, 'other-robot', 'other-pass-123');
+    await other.publishAsync(topics.telemetry(ROBOT), 'forged', { qos: 1 });
+    await other.publishAsync('striatum/v1/other-robot/telemetry', 'own-prefix', { qos: 1 });
+    const ownWatcher = await watch(broker.url, 'operator', 'operator-pass', 'striatum/v1/other-robot/#');
+    await other.publishAsync('striatum/v1/other-robot/telemetry', 'own-prefix-2', { qos: 1 });
+    await waitFor('own-prefix publish', () => ownWatcher.messages.find((m) => m.payload === 'own-prefix-2'));
+    assert.equal(w.messages.some((m) => m.payload === 'forged'), false);
+    await other.endAsync();
+    await ownWatcher.close();
+
+    // kill -9: the broker publishes the robot's last will (retained offline status).
+    child.kill('SIGKILL');
+    await exited;
+    const will = await waitFor('last will', () => w.json('/status').find((s) => s.online === false), 30_000);
+    assert.equal(will.state, null);
+    await w.close();
+  } finally {
+    child.kill('SIGKILL');
+    await broker.stop();
+  }
+});
