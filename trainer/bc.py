@@ -60,7 +60,7 @@ class Args:
     layers: int = 2
     """number of hidden layers (2: observation -> hidden -> hidden -> actions)"""
     chunk: int = 1
-    """action chunk length: the policy predicts actions t .. t+chunk-1; the episode end is padded with its last action"""
+    """actions per prediction: t .. t+chunk-1, the episode's last action repeated past its end"""
     seed: int = 1
     """seed for python, numpy and torch, the episode split and the batch order"""
     val_fraction: float = 0.1
@@ -68,7 +68,7 @@ class Args:
     successful_only: bool = True
     """train only on episodes that meta.json marks successful"""
     threads: int = 2
-    """CPU threads for torch"""
+    """CPU threads for torch and OpenBLAS"""
     name: str = ""
     """policy name in the metadata; empty means '<task>-bc'"""
     version: str = ""
@@ -106,12 +106,16 @@ def parse_args(argv: list[str] | None = None) -> Args:
     for field in dataclasses.fields(Args):
         flag = "--" + field.name.replace("_", "-")
         kind = types[field.name]
+        help = docs.get(field.name, "")
         if field.default is dataclasses.MISSING:
-            parser.add_argument(flag, type=kind, required=True, help=docs.get(field.name))
-        elif kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=docs.get(field.name))
+            parser.add_argument(flag, type=kind, required=True, help=help)
+            continue
+        if field.default != "":
+            help += f" (default: {field.default})"
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help)
         else:
-            parser.add_argument(flag, type=kind, default=field.default, help=f"{docs.get(field.name)} (default: {field.default})")
+            parser.add_argument(flag, type=kind, default=field.default, help=help)
     args = Args(**vars(parser.parse_args(argv)))
     for name in ("epochs", "batch_size", "hidden", "layers", "chunk", "threads"):
         if getattr(args, name) < 1:
@@ -166,18 +170,26 @@ def load_dataset(directory: Path) -> Dataset:
     joints = meta["action"].get("joints") if isinstance(meta["action"], dict) else None
     if not isinstance(joints, list) or not joints or "mode" not in meta["action"]:
         raise TrainerError(f"{meta_path}: action must have a mode and a non-empty joints list")
+    episodes = meta["episodes"]
+    if not isinstance(episodes, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("index"), int) and isinstance(e.get("steps"), int) for e in episodes
+    ):
+        raise TrainerError(f"{meta_path}: episodes must be a list of {{index, steps, success}}")
 
     observations = load_array(directory / "observations.npy", 2)
     actions = load_array(directory / "actions.npy", 2)
     episode_index = load_array(directory / "episode_index.npy", 1)
     obs_dim = sum(f["size"] for f in fields)
     if observations.shape[1] != obs_dim:
-        raise TrainerError(f"observations.npy has {observations.shape[1]} columns but meta.json observation_fields add up to {obs_dim}")
+        raise TrainerError(
+            f"observations.npy has {observations.shape[1]} columns but meta.json observation_fields add up to {obs_dim}"
+        )
     if actions.shape[1] != len(joints):
         raise TrainerError(f"actions.npy has {actions.shape[1]} columns but meta.json names {len(joints)} joints")
     if not (len(observations) == len(actions) == len(episode_index)):
         raise TrainerError(
-            f"row counts differ: observations.npy {len(observations)}, actions.npy {len(actions)}, episode_index.npy {len(episode_index)}"
+            f"row counts differ: observations.npy {len(observations)}, actions.npy {len(actions)}, "
+            f"episode_index.npy {len(episode_index)}"
         )
     if len(observations) == 0:
         raise TrainerError(f"{directory} holds no steps")
@@ -198,10 +210,15 @@ def load_dataset(directory: Path) -> Dataset:
         if index not in steps_in_meta:
             raise TrainerError(f"episode {index} is in episode_index.npy but not in meta.json episodes")
         if steps_in_meta[index] != steps:
-            raise TrainerError(f"meta.json says episode {index} has {steps_in_meta[index]} steps but episode_index.npy has {steps} rows for it")
+            raise TrainerError(
+                f"meta.json says episode {index} has {steps_in_meta[index]} steps "
+                f"but episode_index.npy has {steps} rows for it"
+            )
     missing = sorted(set(steps_in_meta) - set(steps_in_arrays))
     if missing:
-        raise TrainerError(f"meta.json lists episode {missing[0]} but episode_index.npy has no rows for it ({len(missing)} such episodes)")
+        raise TrainerError(
+            f"meta.json lists episode {missing[0]} but episode_index.npy has no rows for it ({len(missing)} such)"
+        )
     return Dataset(observations.astype(np.float32), actions.astype(np.float32), episode_index, meta)
 
 
@@ -384,8 +401,8 @@ def verify_onnx(model_bytes: bytes, policy: Policy, obs_dim: int, chunk: int, ac
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Output files. Each is written next to its final name and renamed, and policy.json goes last, so a reader that
-# sees policy.json also sees the model it describes.
+# Output files. Each is written next to its final name and renamed, policy.json last: a reader never sees a
+# half-written file, and a fresh directory has a policy.json only once its model is complete.
 
 
 def write_atomic(path: Path, content: bytes) -> None:
@@ -421,13 +438,22 @@ def policy_metadata(
     }
 
 
-def model_card(metadata: dict[str, typing.Any], args: Args, counts: dict[str, int], history: list[dict[str, typing.Any]]) -> str:
+def model_card(
+    metadata: dict[str, typing.Any], args: Args, counts: dict[str, int], history: list[dict[str, typing.Any]]
+) -> str:
+    def loss(value: float | None) -> str:
+        return "-" if value is None else f"{value:.5f}"
+
     training = metadata["training"]
+    only_successful = " (successful only)" if args.successful_only else ""
     fields = ", ".join(f"{f['name']} ({f['size']})" for f in metadata["observation"]["fields"])
-    arg_rows = "\n".join(f"| `--{k.replace('_', '-')}` | {'(auto)' if v == '' else f'`{v}`'} |" for k, v in dataclasses.asdict(args).items())
-    every = max(1, len(history) // 10)
+    arg_rows = "\n".join(
+        f"| `--{name.replace('_', '-')}` | {'(auto)' if value == '' else f'`{value}`'} |"
+        for name, value in dataclasses.asdict(args).items()
+    )
+    every = max(1, len(history) // 10)  # about ten rows, always the first and the last epoch
     loss_rows = "\n".join(
-        f"| {h['epoch']} | {h['losses/train']:.5f} | {'-' if h['losses/val'] is None else format(h['losses/val'], '.5f')} |"
+        f"| {h['epoch']} | {loss(h['losses/train'])} | {loss(h['losses/val'])} |"
         for h in history
         if h["epoch"] % every == 0 or h["epoch"] in (1, len(history))
     )
@@ -438,7 +464,8 @@ def model_card(metadata: dict[str, typing.Any], args: Args, counts: dict[str, in
 A behaviour-cloning policy for the `{metadata['task']}` task: an MLP ({args.layers} hidden layers of {args.hidden},
 ReLU) from a normalized observation to a chunk of {metadata['action']['chunk']} normalized
 {metadata['action']['mode']} commands for joints {', '.join(metadata['action']['joints'])}.
-Created {metadata['created']} by `trainer/bc.py` (torch {training['torch']}); `policy.onnx` sha256 `{metadata['sha256']}`.
+Created {metadata['created']} by `trainer/bc.py` (torch {training['torch']}).
+`policy.onnx` sha256: `{metadata['sha256']}`.
 
 - Input `observation` [batch, {metadata['inputs'][0]['shape'][1]}]: {fields}, normalized by the runtime with
   the mean/std in `policy.json`.
@@ -448,7 +475,7 @@ Created {metadata['created']} by `trainer/bc.py` (torch {training['torch']}); `p
 ## Data
 
 `{args.data}`: {counts['episodes_total']} episodes, {counts['steps_total']} steps recorded;
-{counts['episodes_used']} episodes ({counts['steps_used']} steps) used{' (successful only)' if args.successful_only else ''},
+{counts['episodes_used']} episodes ({counts['steps_used']} steps) used{only_successful},
 split by episode into {counts['episodes_train']} for training and {counts['episodes_val']} for validation.
 
 ## Training
@@ -461,8 +488,8 @@ Mean squared error on normalized actions, Adam with a cosine learning-rate sched
 
 ## Losses
 
-Final: train {training['final_train_loss']:.5f}, validation {'-' if training['final_val_loss'] is None else format(training['final_val_loss'], '.5f')}
-(MSE in normalized action units; 1.0 is what predicting the mean would score).
+Final: train {loss(training['final_train_loss'])}, validation {loss(training['final_val_loss'])}
+(MSE in normalized action units; always predicting the mean action scores about 1.0).
 
 | epoch | train | validation |
 |---|---|---|
@@ -504,7 +531,10 @@ def train(args: Args) -> None:
     successful = {int(e["index"]) for e in meta["episodes"] if e.get("success") is True}
     used = np.array([e for e in recorded if e in successful]) if args.successful_only else recorded
     if len(used) == 0:
-        raise TrainerError(f"none of the {len(recorded)} episodes in {args.data} is marked successful; pass --no-successful-only to use them all")
+        raise TrainerError(
+            f"none of the {len(recorded)} episodes in {args.data} is marked successful; "
+            "pass --no-successful-only to use them all"
+        )
     train_episodes, val_episodes = split_episodes(used, args.val_fraction, args.seed)
     train_rows = np.isin(dataset.episode_index, train_episodes)
     val_rows = np.isin(dataset.episode_index, val_episodes)
@@ -524,7 +554,9 @@ def train(args: Args) -> None:
     policy = Policy(obs_dim, act_dim, args.chunk, args.hidden, args.layers)
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
     steps_per_epoch = -(-len(obs_train) // args.batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs * steps_per_epoch, eta_min=args.lr / 100)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=args.epochs * steps_per_epoch, eta_min=args.lr / 100
+    )
     batch_order = torch.Generator().manual_seed(args.seed)
 
     history: list[dict[str, typing.Any]] = []

@@ -24,7 +24,8 @@ export const NormalizationSchema = z.union([
 export const ObservationSchema = z.strictObject({
   fields: z.array(z.string().min(1)).min(1)
     .describe('state fields concatenated in order: joint_positions, joint_velocities, joint_efforts, or an extra field the transport provides'),
-  normalization: NormalizationSchema.default('model'),
+  normalization: NormalizationSchema.default('model')
+    .describe("'model': mean/std from the policy metadata; 'none'; or explicit {mean, std} per observation element"),
 });
 
 export const ActionSchema = z.strictObject({
@@ -46,7 +47,7 @@ export const PolicySchema = z.strictObject({
   execution_providers: z.array(ExecutionProviderSchema).min(1).default(['cpu'])
     .describe('tried in order; the first that loads is used and logged'),
   threads: z.int().min(1).max(64).default(1).describe('intra-op threads for the policy session'),
-  warmup_runs: z.int().min(0).max(10000).default(20),
+  warmup_runs: z.int().min(0).max(10000).default(20).describe('policy runs before the loop starts, so the first tick is not slow'),
 });
 
 export const CameraSchema = z.strictObject({
@@ -128,9 +129,10 @@ export const RecordingSchema = z.strictObject({
 
 export const RobotConfigSchema = z.strictObject({
   robot: z.strictObject({
-    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 letters, digits, - or _ (it becomes an MQTT topic level)'),
-    task: z.string().min(1).default('push'),
-    description: z.string().optional(),
+    id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 letters, digits, - or _ (it becomes an MQTT topic level)')
+      .describe('unique robot name; the MQTT topic level and the default MQTT username'),
+    task: z.string().min(1).default('push').describe('task name; policies are published per task'),
+    description: z.string().optional().describe('free text for operators'),
   }),
   joints: z.array(JointSchema).min(1).max(64),
   control: ControlSchema,

@@ -29,14 +29,16 @@ PUSH_FIELDS = [
 ]
 
 
-def write_dataset(directory: Path, episodes: int = 20, steps: int = 50, failed: tuple[int, ...] = (), seed: int = 0) -> None:
+def write_dataset(
+    directory: Path, episodes: int = 20, steps: int = 50, failed: tuple[int, ...] = (), seed: int = 0
+) -> None:
     """A push-shaped dataset: joints move at a constant velocity per episode and the action is a fixed linear
     function of the observation, so a whole action chunk is a linear function of its first observation.
     pad_position is constant, as on the real task, so its std must come out as 1.0."""
     rng = np.random.default_rng(seed)
     n = episodes * steps
     t = np.tile(np.arange(steps), episodes)[:, None] / 50.0
-    start, velocity, block = (np.repeat(rng.normal(0, scale, (episodes, 2)), steps, axis=0) for scale in (0.3, 0.2, 0.2))
+    start, velocity, block = (np.repeat(rng.normal(0, s, (episodes, 2)), steps, axis=0) for s in (0.3, 0.2, 0.2))
     pad = np.broadcast_to([0.5, -0.25], (n, 2))
     observations = np.concatenate([start + velocity * t, velocity, block, pad], axis=1).astype(np.float32)
     weights = rng.standard_normal((8, 2)).astype(np.float32)
@@ -179,10 +181,8 @@ class LoadDatasetTest(unittest.TestCase):
 
     def test_cli_prints_one_line_and_exits_non_zero(self) -> None:
         (self.directory / "meta.json").unlink()
-        result = subprocess.run(
-            [sys.executable, str(TRAINER / "bc.py"), "--data", str(self.directory), "--out", str(self.directory / "out")],
-            capture_output=True, text=True, timeout=120,
-        )
+        command = [sys.executable, str(TRAINER / "bc.py"), "--data", str(self.directory), "--out", str(self.directory)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         self.assertEqual(result.returncode, 1)
         self.assertEqual(result.stdout, "")
         self.assertRegex(result.stderr, r"^bc.py: error: missing .*meta.json\n$")
@@ -245,10 +245,10 @@ class SmokeRunTest(unittest.TestCase):
 
     def test_metadata_has_the_exact_schema(self) -> None:
         m = self.metadata
-        self.assertEqual(
-            list(m),
-            ["format", "name", "version", "task", "created", "model", "sha256", "inputs", "outputs", "observation", "action", "training"],
-        )
+        self.assertEqual(list(m), [
+            "format", "name", "version", "task", "created", "model", "sha256",
+            "inputs", "outputs", "observation", "action", "training",
+        ])
         self.assertEqual(
             (m["format"], m["name"], m["version"], m["task"], m["model"]),
             ("striatum.policy/v1", "push-bc", "smoke-1", "push", "policy.onnx"),
@@ -261,20 +261,31 @@ class SmokeRunTest(unittest.TestCase):
         self.assertEqual(list(m["observation"]), ["fields", "mean", "std"])
         self.assertEqual(m["observation"]["fields"], PUSH_FIELDS)
         self.assertEqual(list(m["action"]), ["mode", "joints", "chunk", "mean", "std"])
-        self.assertEqual((m["action"]["mode"], m["action"]["joints"], m["action"]["chunk"]), ("velocity", ["x", "y"], 3))
+        self.assertEqual([m["action"][k] for k in ("mode", "joints", "chunk")], ["velocity", ["x", "y"], 3])
         for part, size in (("observation", 8), ("action", 2)):
             self.assertEqual(len(m[part]["mean"]), size)
             self.assertEqual(len(m[part]["std"]), size)
             self.assertTrue(all(s > 0 for s in m[part]["std"]))
         self.assertEqual(m["observation"]["std"][6:], [1.0, 1.0])  # the constant pad_position
         training = m["training"]
-        self.assertEqual(
-            list(training),
-            ["algorithm", "dataset_episodes", "dataset_steps", "epochs", "final_train_loss", "final_val_loss", "seed", "torch"],
-        )
+        self.assertEqual(list(training), [
+            "algorithm", "dataset_episodes", "dataset_steps", "epochs",
+            "final_train_loss", "final_val_loss", "seed", "torch",
+        ])
         self.assertEqual((training["algorithm"], training["epochs"], training["seed"]), ("bc", self.epochs, 1))
         self.assertEqual((training["dataset_episodes"], training["dataset_steps"]), (19, 950))  # episode 3 failed
         self.assertIsInstance(training["final_val_loss"], float)
+
+    def test_model_and_metadata_together_reproduce_the_expert(self) -> None:
+        # What the runtime does: normalize with the metadata, run the graph, denormalize the first chunk step.
+        data = Path(self.temporary.name) / "data"
+        observations, actions = np.load(data / "observations.npy"), np.load(data / "actions.npy")
+        obs_mean, obs_std = (np.array(self.metadata["observation"][k], np.float32) for k in ("mean", "std"))
+        act_mean, act_std = (np.array(self.metadata["action"][k], np.float32) for k in ("mean", "std"))
+        model = onnx.load(str(self.out / "policy.onnx"))
+        (normalized,) = bc.run_numpy(model, {"observation": (observations - obs_mean) / obs_std})
+        predicted = normalized[:, 0] * act_std + act_mean
+        self.assertLess(float(np.mean(((predicted - actions) / act_std) ** 2)), 0.1)
 
     def test_sha256_matches_the_model_file(self) -> None:
         digest = hashlib.sha256((self.out / "policy.onnx").read_bytes()).hexdigest()

@@ -1,0 +1,127 @@
+// bench/policy-step: the control loop's policy step and tick compute time at 500 Hz on the simulated robot,
+// and garbage collections during 10,000 ticks, beside two baselines measured in the same run:
+//   - the same ONNX model called by a plain loop of session.run (no scheduler, no safety, no transport);
+//   - wake-up lateness of a C clock_nanosleep loop at the same rate (what the OS gives any process).
+// Prints one JSON object. Usage: node --expose-gc dist/bench/policy-step.js [--ticks N] [--rate HZ] [--config FILE]
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import ort from 'onnxruntime-node';
+import { loadConfig } from '../src/config/load.js';
+import { LatencyHistogram } from '../src/control/histogram.js';
+import { silentLogger } from '../src/log.js';
+import { RobotRuntime } from '../src/runtime/robot-runtime.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const { values } = parseArgs({ options: { ticks: { type: 'string' }, rate: { type: 'string' }, config: { type: 'string' } } });
+const TICKS = Number(values.ticks ?? 10000);
+const RATE = Number(values.rate ?? 500);
+const configPath = values.config ?? join(ROOT, 'examples/sim.yaml');
+
+type Gc = { start: number; kind: number };
+const gcs: Gc[] = [];
+const obs = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push({ start: e.startTime, kind: (e as unknown as { detail?: { kind: number } }).detail?.kind ?? 0 });
+});
+obs.observe({ entryTypes: ['gc'] });
+const GC_KIND: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
+const gcSummary = (from: number, to: number) => {
+  const inWindow = gcs.filter((g) => g.start >= from && g.start <= to);
+  const byKind: Record<string, number> = {};
+  for (const g of inWindow) byKind[GC_KIND[g.kind] ?? String(g.kind)] = (byKind[GC_KIND[g.kind] ?? String(g.kind)] ?? 0) + 1;
+  return { total: inWindow.length, by_kind: byKind };
+};
+
+async function plainBaseline(modelPath: string, obsDim: number) {
+  const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
+  const input = new ort.Tensor('float32', new Float32Array(obsDim), [1, obsDim]);
+  const feeds = { [session.inputNames[0]]: input };
+  for (let i = 0; i < 200; i++) await session.run(feeds);
+  const h = new LatencyHistogram();
+  global.gc?.();
+  const t0 = performance.now();
+  for (let i = 0; i < TICKS; i++) {
+    const s = performance.now();
+    await session.run(feeds);
+    h.record((performance.now() - s) * 1000);
+  }
+  const t1 = performance.now();
+  await session.release();
+  return { run_us: h.summary(), gc: gcSummary(t0, t1) };
+}
+
+function cBaseline(): unknown {
+  const out = mkdtempSync(join(tmpdir(), 'striatum-bench-'));
+  const bin = join(out, 'sleep_jitter');
+  try {
+    execFileSync('cc', ['-O2', '-o', bin, join(ROOT, 'bench/c/sleep_jitter.c')]);
+    return JSON.parse(execFileSync(bin, [String(RATE), String(Math.min(TICKS, 5000))]).toString());
+  } catch (err) {
+    return { error: `C baseline unavailable: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+async function loopRun() {
+  const loaded = loadConfig(configPath);
+  const cfg = loaded.config;
+  cfg.control.rate_hz = RATE;
+  if (cfg.transport.kind === 'sim') cfg.transport.cameras = [];
+  let ticks = 0;
+  let tStart = 0;
+  let tEnd = 0;
+  const warm = 500;
+  const rt = await RobotRuntime.start({
+    loaded, logger: silentLogger, mqtt: false, realtime: true,
+    onStep: () => {
+      ticks++;
+      if (ticks === warm) { tStart = performance.now(); rt.loop!.takeInterval(); }
+      if (ticks === warm + TICKS) { tEnd = performance.now(); rt.loop!.stop('bench done'); }
+    },
+  });
+  global.gc?.();
+  const acc0 = { misses: 0, skipped: 0, overruns: 0 };
+  const runP = rt.run();
+  await runP;
+  const loop = rt.loop!;
+  const iv = loop.takeInterval();
+  const policy = rt.status(true, '').policy;
+  acc0.misses = loop.accounting.deadlineMisses;
+  acc0.skipped = loop.accounting.skippedPeriods;
+  acc0.overruns = loop.accounting.overruns;
+  await rt.shutdown('bench');
+  return {
+    policy,
+    model: loaded.resolvePath(cfg.policy.model),
+    obs_dim: rt.observationFields.reduce((s, f) => s + f.size, 0),
+    ticks: TICKS,
+    policy_step_us: iv.policy,
+    tick_compute_us: iv.compute,
+    period_error_us: iv.periodError,
+    deadline_misses: acc0.misses, skipped_periods: acc0.skipped, overruns: acc0.overruns,
+    gc: gcSummary(tStart, tEnd),
+  };
+}
+
+const loop = await loopRun();
+const plain = await plainBaseline(loop.model, loop.obs_dim);
+const c = cBaseline();
+obs.disconnect();
+const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+process.stdout.write(`${JSON.stringify({
+  bench: 'policy-step',
+  rate_hz: RATE,
+  machine: { cpus: (await import('node:os')).cpus().length, node: process.version, ort: ort.env.versions?.common },
+  loop,
+  baseline_plain_session_run: plain,
+  baseline_c_clock_nanosleep: c,
+  ratios: {
+    policy_step_p50_vs_plain_run: ratio(loop.policy_step_us.p50, plain.run_us.p50),
+    tick_compute_p50_vs_plain_run: ratio(loop.tick_compute_us.p50, plain.run_us.p50),
+    tick_compute_p99_vs_plain_run: ratio(loop.tick_compute_us.p99, plain.run_us.p99),
+  },
+  notes: 'gc counts cover the measured ticks only; onnxruntime-node allocates its output tensors, result map and promise on every run(), so the plain baseline shows the same garbage per call',
+}, null, 2)}\n`);

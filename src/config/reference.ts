@@ -1,0 +1,72 @@
+// Generates the configuration reference (docs/config-reference.md) from the zod schema, so the docs cannot
+// drift from what `striatum config check` enforces. A test compares the file with this output.
+import { z } from 'zod';
+import { RobotConfigSchema } from './schema.js';
+
+type Json = Record<string, any>;
+
+function typeOf(s: Json): string {
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (s.enum) return s.enum.map((v: unknown) => JSON.stringify(v)).join(' \\| ');
+  const alts = s.anyOf ?? s.oneOf;
+  if (alts) return alts.map(typeOf).join(' \\| ');
+  if (s.type === 'array') return `${typeOf(s.items ?? {})}[]`;
+  if (s.type === 'integer') return 'integer';
+  if (s.type === 'object') return 'mapping';
+  return s.type ?? 'any';
+}
+
+function constraints(s: Json): string {
+  const c: string[] = [];
+  if (s.minimum !== undefined) c.push(`≥ ${s.minimum}`);
+  if (s.exclusiveMinimum !== undefined) c.push(`> ${s.exclusiveMinimum}`);
+  if (s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER) c.push(`≤ ${s.maximum}`);
+  if (s.minItems !== undefined) c.push(`${s.minItems}+ items`);
+  if (s.pattern !== undefined) c.push(`matches \`${s.pattern}\``);
+  return c.join(', ');
+}
+
+function rows(s: Json, path: string, required: boolean, out: string[][]): void {
+  const alts: Json[] | undefined = s.oneOf ?? s.anyOf;
+  const variants = alts?.filter((a) => a.type === 'object' && a.properties);
+  if (variants && variants.length > 1 && variants.every((v) => v.properties.kind?.const !== undefined)) {
+    for (const v of variants) rows(v, `${path} (kind: ${v.properties.kind.const})`, required, out);
+    return;
+  }
+  if (s.type === 'object' && s.properties) {
+    const req = new Set<string>(s.required ?? []);
+    if (s.description && path) out.push([`\`${path}\``, 'mapping', required ? 'required' : defaultOf(s), s.description]);
+    for (const [k, v] of Object.entries<Json>(s.properties)) rows(v, path ? `${path}.${k}` : k, req.has(k), out);
+    return;
+  }
+  if (s.type === 'array' && s.items?.type === 'object' && s.items.properties) {
+    out.push([`\`${path}\``, 'list', required ? 'required' : defaultOf(s), [s.description, constraints(s)].filter(Boolean).join('; ')]);
+    rows(s.items, `${path}[]`, true, out);
+    return;
+  }
+  const desc = [s.description, constraints(s)].filter(Boolean).join('; ');
+  out.push([`\`${path}\``, typeOf(s), required ? 'required' : defaultOf(s), desc]);
+}
+
+function defaultOf(s: Json): string {
+  return s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : 'optional';
+}
+
+export function configReferenceMarkdown(): string {
+  const schema = z.toJSONSchema(RobotConfigSchema, { io: 'input' }) as Json;
+  const out: string[][] = [];
+  rows(schema, '', true, out);
+  const lines = [
+    '# Robot configuration reference',
+    '',
+    'Generated from the zod schema in `src/config/schema.ts` (`npm run docs` regenerates it; a test fails when it is stale).',
+    'Validate a file with `striatum config check FILE`; `striatum schema config` prints the same rules as JSON Schema.',
+    'Paths relative to the config file are resolved from its folder.',
+    '',
+    '| key | type | default | meaning |',
+    '|---|---|---|---|',
+    ...out.map((r) => `| ${r.map((c) => c.replace(/\|(?<!\\\|)/g, '\\|')).join(' | ')} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
