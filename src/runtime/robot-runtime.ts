@@ -153,7 +153,21 @@ export class RobotRuntime {
         if (!loop.handleCommand(cmd.command, why)) log.warn('command ignored in this state', { command: cmd.command, state: loop.state });
       });
       link.publishStatus(this.status(true, 'start-up'));
-      this.telemetryTimer = setInterval(() => link.publishTelemetry(this.telemetry()), 1000 / cfg.mqtt.telemetry_hz);
+      // Telemetry on MQTT at its rate; a readable summary in the log every ~5 s, so the terminal shows progress too.
+      const logEvery = Math.max(1, Math.round(5 * cfg.mqtt.telemetry_hz));
+      let published = 0;
+      this.telemetryTimer = setInterval(() => {
+        const t = this.telemetry();
+        link.publishTelemetry(t);
+        if (++published % logEvery === 0) {
+          log.info('robot', {
+            state: t.state, episode: t.episode.index, step: t.episode.step,
+            progress: t.episode.progress === null ? null : Math.round(t.episode.progress * 100) / 100,
+            period_error_p99_us: Math.round(t.loop.period_error_us.p99), compute_p99_us: Math.round(t.loop.compute_us.p99),
+            deadline_misses: t.loop.deadline_misses, mqtt: link.connected ? 'up' : 'down',
+          });
+        }
+      }, 1000 / cfg.mqtt.telemetry_hz);
       this.telemetryTimer.unref();
     }
   }
