@@ -136,3 +136,13 @@ test('every command has --help; unknown commands and flags are usage errors', as
   assert.equal((await runCli(['run', '--turbo'])).code, 2);
   assert.equal((await runCli(['--log-level', 'loud', 'schema'])).code, 2);
 });
+
+test('striatum doctor reports onnxruntime, serial ports, ROS 2, broker and trainer checks', async () => {
+  const r = await runCli(['doctor', '--json'], { timeoutMs: 60_000 });
+  const checks = JSON.parse(r.stdout) as { name: string; verdict: string; detail: string }[];
+  const byName = new Map(checks.map((c) => [c.name, c]));
+  for (const name of ['node', 'onnxruntime', 'config', 'mqtt broker', 'serial ports', 'ROS 2', 'python trainer']) assert.ok(byName.has(name), name);
+  assert.equal(byName.get('onnxruntime')?.verdict, 'ok');
+  assert.match(byName.get('onnxruntime')?.detail ?? '', /cpu/);
+  assert.equal(r.code, checks.some((c) => c.verdict === 'fail') ? 1 : 0);
+});

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
@@ -25,6 +26,21 @@ function tcpReachable(host: string, port: number, timeoutMs = 2000): Promise<boo
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
   });
+}
+
+/** serialport's list() needs udev; fall back to the device names Linux gives serial adapters and Jetson UARTs. */
+async function serialPorts(): Promise<Check> {
+  try {
+    const { SerialPort } = await import('serialport');
+    const ports = await SerialPort.list();
+    return { name: 'serial ports', verdict: 'ok', detail: ports.length === 0 ? 'none found' : ports.map((p) => `${p.path}${p.manufacturer ? ` (${p.manufacturer})` : ''}`).join(', ') };
+  } catch {
+    let names: string[] = [];
+    try {
+      names = readdirSync('/dev').filter((n) => /^tty(ACM|USB|AMA|THS|S)\d+$/.test(n) && !/^ttyS\d+$/.test(n));
+    } catch { /* no /dev: not Linux */ }
+    return { name: 'serial ports', verdict: 'ok', detail: names.length === 0 ? 'none found (udev unavailable; looked for /dev/ttyACM*, ttyUSB*, ttyAMA*, ttyTHS*)' : names.map((n) => `/dev/${n}`).join(', ') };
+  }
 }
 
 async function checks(configFile: string): Promise<Check[]> {
@@ -57,13 +73,7 @@ async function checks(configFile: string): Promise<Check[]> {
     out.push({ name: 'config', verdict: 'fail', detail: `${configFile}: ${(err as Error).message}` });
   }
 
-  try {
-    const { SerialPort } = await import('serialport');
-    const ports = await SerialPort.list();
-    out.push({ name: 'serial ports', verdict: 'ok', detail: ports.length === 0 ? 'none found' : ports.map((p) => `${p.path}${p.manufacturer ? ` (${p.manufacturer})` : ''}`).join(', ') });
-  } catch (err) {
-    out.push({ name: 'serial ports', verdict: 'warn', detail: `serialport unavailable: ${(err as Error).message.split('\n')[0]}` });
-  }
+  out.push(await serialPorts());
 
   const distro = process.env.ROS_DISTRO;
   if (distro === undefined) {
@@ -77,10 +87,10 @@ async function checks(configFile: string): Promise<Check[]> {
     }
   }
 
-  const py = await run('/usr/bin/python3', ['-c', 'import torch, onnx, numpy, json; print(json.dumps({"torch": torch.__version__, "onnx": onnx.__version__, "numpy": numpy.__version__, "blas": "openblas" if "openblas" in torch.__config__.show().lower() else "other"}))']);
+  const py = await run('/usr/bin/python3', ['-c', 'import torch, onnx, numpy, json; torch.ones(64, 64) @ torch.ones(64, 64); print(json.dumps({"torch": torch.__version__, "onnx": onnx.__version__, "numpy": numpy.__version__, "blas": ("openblas" if "openblas" in open("/proc/self/maps").read() else "reference")}))']);
   if (py.code === 0) {
     const v = JSON.parse(py.stdout.trim()) as Record<string, string>;
-    out.push({ name: 'python trainer', verdict: v.blas === 'openblas' ? 'ok' : 'warn', detail: `torch ${v.torch}, onnx ${v.onnx}, numpy ${v.numpy}, BLAS ${v.blas}` });
+    out.push({ name: 'python trainer', verdict: v.blas === 'openblas' ? 'ok' : 'warn', detail: `torch ${v.torch}, onnx ${v.onnx}, numpy ${v.numpy}, BLAS ${v.blas}${v.blas === 'openblas' ? '' : ' (install libopenblas0-pthread: reference BLAS trains about 7x slower)'}` });
   } else {
     out.push({ name: 'python trainer', verdict: 'warn', detail: 'trainer dependencies missing (only needed off-robot): apt install python3-torch python3-onnx python3-numpy libopenblas0-pthread' });
   }
