@@ -41,6 +41,7 @@ control loop, observation builder and safety filter as \`striatum run\`, and wri
     const loaded = loadConfig(values.config ?? DEFAULT_CONFIG);
     const cfg = loaded.config;
     if (cfg.transport.kind !== 'sim') throw new StriatumError('STRIATUM_ERR_USAGE', 'record needs a config with transport.kind: sim (the expert is the simulator\'s)');
+    if (cfg.action.mode !== 'velocity') throw new StriatumError('STRIATUM_ERR_USAGE', `record needs action.mode: velocity (the expert commands joint velocities), config has ${cfg.action.mode}`);
     const seed = intFlag('seed', values.seed, 0);
     if (seed !== undefined) cfg.episodes.seed = seed;
     const episodes = intFlag('episodes', values.episodes, 1) ?? 200;

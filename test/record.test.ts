@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readNpy } from '../src/util/npy.js';
+import { runCli, simConfig, tempDir, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+
+test('striatum record writes expert demonstrations the trainer can read', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir));
+  cfg.transport.time_limit_s = 15;
+  const out = join(dir, 'demo');
+  const r = await runCli(['record', '--config', writeConfig(dir, cfg), '--out', out, '--episodes', '3', '--seed', '40']);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim());
+  assert.equal(summary.episodes, 3);
+  assert.equal(summary.successes, 3, 'the scripted expert solves these seeds');
+
+  const obs = readNpy(join(out, 'observations.npy'));
+  const act = readNpy(join(out, 'actions.npy'));
+  const ep = readNpy(join(out, 'episode_index.npy'));
+  const meta = JSON.parse(readFileSync(join(out, 'meta.json'), 'utf8'));
+  assert.deepEqual(obs.shape, [summary.steps, 8]);
+  assert.deepEqual(act.shape, [summary.steps, 2]);
+  assert.deepEqual(ep.shape, [summary.steps]);
+  assert.deepEqual(meta.observation_fields.map((f: { name: string; size: number }) => `${f.name}:${f.size}`),
+    ['joint_positions:2', 'joint_velocities:2', 'block_position:2', 'pad_position:2']);
+  assert.deepEqual(meta.episodes.map((e: { seed: number }) => e.seed), [40, 41, 42]);
+  assert.equal(meta.episodes.reduce((s: number, e: { steps: number }) => s + e.steps, 0), summary.steps);
+  for (let i = 0; i < act.data.length; i++) assert.ok(Math.abs(act.data[i]) <= 0.25 + 1e-6, 'recorded commands are within limits');
+  for (let i = 1; i < ep.data.length; i++) assert.ok(ep.data[i] === ep.data[i - 1] || ep.data[i] === ep.data[i - 1] + 1);
+
+  // NumPy reads the same arrays (an independent reader of the .npy format).
+  if (existsSync('/usr/bin/python3')) {
+    const py = JSON.parse(execFileSync('/usr/bin/python3', ['-c', 'import json, sys, numpy as np; o = np.load(sys.argv[1]); print(json.dumps([list(o.shape), str(o.dtype), float(o[3, 4])]))', join(out, 'observations.npy')]).toString());
+    assert.deepEqual(py.slice(0, 2), [[summary.steps, 8], 'float32']);
+    assert.equal(py[2], obs.data[3 * 8 + 4]);
+  }
+});
+
+test('record refuses a non-sim transport and a missing --out', async () => {
+  assert.equal((await runCli(['record', '--episodes', '1'])).code, 2);
+});
