@@ -16,7 +16,7 @@ import { RunningMoments, RunningMomentsVector } from './running-stats.js';
 /** r_int = mean of the squared differences between the predictor's and the target's features. */
 export function rndPredictionError(predicted: ArrayLike<number>, target: ArrayLike<number>): number {
   if (predicted.length !== target.length) {
-    throw new StriatumError('STRIATUM_ERR_POLICY_METADATA', `RND predictor gives ${predicted.length} features, target ${target.length}`);
+    throw new StriatumError('STRIATUM_ERR_PRM_SHAPE', `RND predictor gives ${predicted.length} features, target ${target.length}`);
   }
   let s = 0;
   for (let i = 0; i < predicted.length; i++) {

@@ -138,5 +138,5 @@ function unit(v: ArrayLike<number>, what: string): Float64Array {
 
 function checkDim(got: number, want: number, what: string): void {
   // PRM errors use the policy metadata code until errors.ts has a PRM code of its own.
-  if (got !== want) throw new StriatumError('STRIATUM_ERR_POLICY_METADATA', `${what} has ${got} dimensions, expected ${want}`);
+  if (got !== want) throw new StriatumError('STRIATUM_ERR_PRM_SHAPE', `${what} has ${got} dimensions, expected ${want}`);
 }
