@@ -59,9 +59,12 @@ static void param(uint8_t type, uint16_t id, float value) {
   sbp_message_t m;
   memset(&m, 0, sizeof m);
   m.type = type;
-  m.as.param_set.id = id; /* param_get.id shares the offset */
-  if (type == SBP_PARAM_GET) m.as.param_get.id = id;
-  m.as.param_set.value = value;
+  if (type == SBP_PARAM_GET) {
+    m.as.param_get.id = id;
+  } else {
+    m.as.param_set.id = id;
+    m.as.param_set.value = value;
+  }
   put(&m);
 }
 
@@ -103,6 +106,7 @@ static void session(void) {
   unsigned i, n = 8 + rng() % 16u;
   hello(rng() % 8u == 0 ? rng() : SBP_SCHEMA_HASH);
   if (rng() % 2u) param(SBP_PARAM_SET, (uint16_t)(1u + rng() % 4u), (float)(rng() % 30u));
+  if (rng() % 4u == 0) param(SBP_PARAM_SET, SBP_PARAM_SAFE_MODE, (float)SBP_SAFE_DISABLE);
   for (i = 0; i < n; i++) command((uint8_t)(rng() % SBP_MODE_COUNT), rng() % 10u == 0 ? 3 : 2);
   simple(SBP_ARM);
   for (i = 0; i < 4u + rng() % 8u; i++) command((uint8_t)(rng() % SBP_MODE_COUNT), 2);

@@ -344,9 +344,10 @@ SBP_NODISCARD sbp_rx_t sbp_decoder_feed(sbp_decoder_t *dec, uint8_t byte, sbp_fr
 SBP_NODISCARD sbp_rx_t sbp_decoder_push(sbp_decoder_t *dec, const uint8_t *data, size_t len, size_t *consumed,
                                         sbp_frame_t *frame);
 
-/* Decode exactly one frame from wire[0 .. wire_len); one trailing 0x00 is allowed, any other 0x00 is an error.
- * body (capacity body_cap, SBP_MAX_BODY suffices) receives the decoded bytes that frame->payload points into.
- * Reports the same error as the streaming decoder would for the same bytes. */
+/* Decode exactly one frame from wire[0 .. wire_len); one trailing 0x00 is allowed. body (body_cap at least
+ * SBP_MAX_BODY) receives the decoded bytes that frame->payload points into. For bytes without an inner 0x00
+ * the result and error are the streaming decoder's; an inner 0x00 (which the streaming decoder would take as
+ * the end of a frame) is SBP_ERR_COBS, and empty input is SBP_ERR_SHORT rather than padding. */
 SBP_NODISCARD bool sbp_frame_unpack(const uint8_t *wire, size_t wire_len, uint8_t *body, size_t body_cap,
                                     sbp_frame_t *frame, sbp_error_t *err);
 

@@ -76,7 +76,7 @@ void sbp_safety_command(sbp_safety_t *safety, uint64_t now_us);
 void sbp_safety_break_stream(sbp_safety_t *safety);
 
 /* Run the watchdog. Returns true when this call tripped it (ARMED -> SAFE, reason watchdog). */
-bool sbp_safety_check(sbp_safety_t *safety, uint64_t now_us);
+SBP_NODISCARD bool sbp_safety_check(sbp_safety_t *safety, uint64_t now_us);
 
 /* Enter the safe state for reason (ESTOP and FAULT latch their flag). Returns true if it was armed. */
 bool sbp_safety_enter_safe(sbp_safety_t *safety, sbp_reason_t reason);
@@ -87,7 +87,7 @@ SBP_NODISCARD bool sbp_safety_arm(sbp_safety_t *safety, uint64_t now_us);
 /* ---- outputs --------------------------------------------------------------------------------------------- */
 
 /* Would ARM be accepted at now_us? */
-bool sbp_safety_healthy(const sbp_safety_t *safety, uint64_t now_us);
+SBP_NODISCARD bool sbp_safety_healthy(const sbp_safety_t *safety, uint64_t now_us);
 
 /* SBP_FLAG_ARMED, the latches, SBP_FLAG_SAFE_DISABLED and SBP_FLAG_STREAM_HEALTHY. */
 uint16_t sbp_safety_flags(const sbp_safety_t *safety, uint64_t now_us);

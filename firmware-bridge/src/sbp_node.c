@@ -232,7 +232,7 @@ static void on_arm(sbp_node_t *node, uint64_t now_us) {
   event.value = node->safety.streak;
   emit(node, &event);
   send_fault(node, SBP_FAULT_ARM_REFUSED,
-             node->handshake_ok ? "ARM refused: command stream not healthy" : "ARM refused: no HELLO");
+             node->handshake_ok ? "ARM refused: command stream not healthy" : "ARM refused: no matching HELLO");
 }
 
 static void on_estop(sbp_node_t *node, uint64_t now_us) {

@@ -1,4 +1,4 @@
-/* test_vectors.c — the golden vectors (vectors/*.hex|json, written by make_vectors.py, not by this library)
+/* test_vectors.c — the golden vectors (vectors/NAME.hex and NAME.json, written by make_vectors.py, not by this library)
  * decode to their JSON fields and encode back to the exact bytes; the bad ones are rejected as their JSON
  * says; and SBP_SCHEMA_HASH is the CRC-32C of schema.txt. One cmocka test per vector file.
  * Usage: test_vectors [vectors_dir [schema_file]] (defaults are compiled in by CMake). */
