@@ -119,3 +119,35 @@ test('striatum run against a real Mosquitto with passwords and the shipped ACL',
     await broker.stop();
   }
 });
+
+test('striatum run with a process-reward model: reward messages and a VOC in the episode summary', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { channelMeanProgressModel, prmTestMetadata } = await import('./helpers/onnx-builder.js');
+  const dir = tempDir();
+  writeFileSync(join(dir, 'prm.onnx'), channelMeanProgressModel({ size: 48 }));
+  writeFileSync(join(dir, 'prm.json'), JSON.stringify(prmTestMetadata({
+    name: 'red-mean', kind: 'progress', model: 'prm.onnx', size: 48,
+    inputs: [{ name: 'pixels', role: 'image' }], outputs: [{ name: 'progress', role: 'progress' }],
+  })));
+  const cfg = simConfig(writeLinearPolicy(dir, { gain: 3 }), { robotId: ROBOT });
+  cfg.reward = { models: [{ name: 'red', kind: 'progress', model: 'prm.onnx', cameras: ['top'], rate_hz: 5, timeout_ms: 2000 }], shaping: { horizon_s: 2 } };
+  const run = startCli(['run', '--config', writeConfig(dir, cfg)]);
+  try {
+    const listening = await waitFor('embedded broker', () => run.logs().find((l) => l.msg === 'embedded MQTT broker listening'));
+    const w = await watch(`mqtt://${listening.tcp}`, 'operator', 'operator-pass', `striatum/v1/${ROBOT}/#`);
+    const reward = await waitFor('a reward message with PRM progress', () => w.json('/reward').find((r) => r.progress !== null && !r.no_reward));
+    assert.ok(reward.progress >= 0 && reward.progress <= 1, String(reward.progress));
+    const end = await waitFor('an episode end with a reward summary', () => w.json('/episode').find((e) => e.event === 'end' && e.reward), 30_000);
+    EpisodeMessageSchema.parse(end);
+    assert.ok(end.reward.updates > 0);
+    assert.ok(end.reward.voc >= -1 && end.reward.voc <= 1);
+    const t = await waitFor('telemetry with PRM stats', () => w.json('/telemetry').find((x) => x.reward && x.reward.models?.[0]?.valid_updates > 0));
+    assert.equal(t.reward.models[0].name, 'red');
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0);
+    await w.close().catch(() => undefined);
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+});

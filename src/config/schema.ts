@@ -1,6 +1,7 @@
 // The robot configuration, declared once with zod: the schema is also the type and the JSON Schema.
 // Keys are snake_case because the file is written by people next to ROS 2 parameter files.
 import { z } from 'zod';
+import { RewardConfigSchema } from '../reward/prm/config.js';
 
 const finite = z.number(); // zod 4 numbers reject NaN and ±Infinity
 const positive = z.number().positive();
@@ -67,11 +68,22 @@ export const SimTransportSchema = z.strictObject({
 
 export const SerialTransportSchema = z.strictObject({
   kind: z.literal('serial'),
-  path: z.string().min(1).describe('serial device, e.g. /dev/ttyACM0, or a pty'),
-  baud: z.int().positive().default(1000000),
-  handshake_timeout_ms: positive.default(1000),
-  link_timeout_ms: positive.default(100),
+  path: z.string().min(1)
+    .describe("serial device, e.g. /dev/ttyACM0, or a pty; 'auto-sim' starts firmware-bridge's host simulator (firmware-bridge/build/sbp_sim, or $STRIATUM_SBP_SIM) and uses its pty"),
+  baud: z.int().positive().default(1000000).describe('line rate; ignored on a pty and on USB CDC'),
+  handshake_timeout_ms: positive.default(1000).describe('wait this long for HELLO_ACK, each PARAM_VALUE and the first STATE'),
+  link_timeout_ms: positive.default(100).describe('no STATE for this long shows the link as down in telemetry'),
   time_limit_s: positive.default(15),
+  watchdog_ms: positive.max(1000).optional()
+    .describe('firmware command watchdog, sent at the handshake: no command for this long puts the robot in its safe state; default max(20, 3 control periods)'),
+  safe_mode: z.enum(['hold', 'disable']).default('hold')
+    .describe("the firmware's safe state: hold the joints where they are, or cut motor power"),
+  reconnect: z.strictObject({
+    initial_ms: positive.default(100),
+    max_ms: positive.default(2000),
+  }).default({ initial_ms: 100, max_ms: 2000 }).describe('exponential backoff between reconnect attempts after the link is lost'),
+  simulator_args: z.array(z.string()).default([])
+    .describe("with path 'auto-sim': extra sbp_sim arguments, e.g. ['--noise', '0.001']; --joints and --limits come from joints"),
 });
 
 export const Ros2TransportSchema = z.strictObject({
@@ -143,6 +155,8 @@ export const RobotConfigSchema = z.strictObject({
   mqtt: MqttSchema.default(MqttSchema.parse({})),
   episodes: EpisodesSchema.default({ count: null, seed: 1 }),
   recording: RecordingSchema.default({ enabled: false, dir: 'data/spool' }),
+  reward: RewardConfigSchema.nullable().default(null)
+    .describe('process-reward models and reward shaping; null runs the policy without learned rewards'),
 }).superRefine((cfg, ctx) => {
   const names = new Set<string>();
   cfg.joints.forEach((j, i) => {

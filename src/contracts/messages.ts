@@ -46,6 +46,8 @@ export const TelemetryMessageSchema = z.strictObject({
   }),
   episode: z.strictObject({ index: z.int(), step: z.int(), progress: z.number().nullable() }),
   mqtt: z.strictObject({ rejected_messages: z.int() }),
+  reward: z.record(z.string(), z.unknown()).nullable().optional()
+    .describe('PRM workers: per model updates/s, latency and age p50/p99, errors, timeouts, NaN results, restarts; no-reward steps; hacking alarm'),
 });
 export type TelemetryMessage = z.infer<typeof TelemetryMessageSchema>;
 
@@ -63,8 +65,34 @@ export const EpisodeMessageSchema = z.strictObject({
   outcome: z.enum(['success', 'timeout', 'failure', 'aborted']).optional(),
   success: z.boolean().optional(),
   final_progress: z.number().nullable().optional(),
+  reward: z.strictObject({
+    return: z.number().describe('sum of shaped rewards'),
+    final_progress: z.number().nullable(),
+    voc: z.number().describe('Spearman correlation of the PRM progress with time'),
+    vroc: z.number().nullable().describe('VOC on the reversed video; null when not computed'),
+    voc_f1: z.number().nullable(),
+    updates: z.int(),
+    no_reward_steps: z.int(),
+    hacking_alarm: z.boolean(),
+  }).optional().describe('learned-reward summary, when PRMs run'),
 });
 export type EpisodeMessage = z.infer<typeof EpisodeMessageSchema>;
+
+export const RewardMessageSchema = z.strictObject({
+  v: z.literal(CONTRACT_VERSION),
+  robot: z.string(),
+  episode: z.int(),
+  step: z.int(),
+  progress: z.number().nullable().describe('potential Φ(s′) from the process-reward model'),
+  shaping: z.number(),
+  gold: z.number(),
+  total: z.number(),
+  success_probability: z.number().nullable(),
+  prm_age_ms: z.number().nullable().describe('age of the frames behind the newest PRM answer'),
+  no_reward: z.boolean(),
+  done: z.boolean(),
+});
+export type RewardMessage = z.infer<typeof RewardMessageSchema>;
 
 export const CommandMessageSchema = z.strictObject({
   v: z.literal(CONTRACT_VERSION),
@@ -77,7 +105,7 @@ export type CommandMessage = z.infer<typeof CommandMessageSchema>;
 export const EventMessageSchema = z.strictObject({
   v: z.literal(CONTRACT_VERSION),
   robot: z.string(),
-  kind: z.enum(['fault', 'transition', 'rejected_message', 'policy']),
+  kind: z.enum(['fault', 'transition', 'rejected_message', 'policy', 'reward']),
   code: z.string(),
   message: z.string(),
   stamp: z.string(),
@@ -89,6 +117,7 @@ export const messageSchemas = {
   status: StatusMessageSchema,
   telemetry: TelemetryMessageSchema,
   episode: EpisodeMessageSchema,
+  reward: RewardMessageSchema,
   cmd: CommandMessageSchema,
   event: EventMessageSchema,
 } as const;

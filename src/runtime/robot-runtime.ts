@@ -14,10 +14,14 @@ import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from '../policy/action-source.js';
 import { OnnxPolicy, type PolicyExpectations } from '../policy/onnx-policy.js';
+import { RewardPipeline, type EpisodeRewardSummary } from '../reward/reward-pipeline.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
 import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } from './resolve.js';
 import { createTransport } from './transport-factory.js';
+
+/** Per-step reward messages are capped at this period (QoS 0, for dashboards). */
+const REWARD_PUBLISH_PERIOD_MS = 100;
 
 export interface RuntimeOptions {
   readonly loaded: LoadedConfig;
@@ -26,6 +30,8 @@ export interface RuntimeOptions {
   readonly source?: (transport: RobotTransport, robot: RobotDescription) => ActionSource;
   /** false: no broker, no MQTT (offline recording and evaluation). */
   readonly mqtt: boolean;
+  /** Run the configured process-reward models (default: with MQTT; their workers run in real time). */
+  readonly rewards?: boolean;
   readonly realtime?: boolean;
   readonly episodes?: number | null;
   readonly onStep?: (step: StepView) => void;
@@ -37,6 +43,7 @@ export class RobotRuntime {
   private link: RobotLink | null = null;
   private transport: RobotTransport | null = null;
   private source: ActionSource | null = null;
+  rewards: RewardPipeline | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
   loop: ControlLoop | null = null;
   /** Observation fields with their sizes on this robot, known once the transport is open. */
@@ -107,8 +114,42 @@ export class RobotRuntime {
       }, want);
     }
 
+    if (cfg.reward !== null && cfg.reward.models.length > 0 && (o.rewards ?? o.mqtt)) {
+      this.rewards = await RewardPipeline.start({
+        config: cfg.reward, cameras: robot.cameras, periodS: 1 / cfg.control.rate_hz,
+        resolvePath: o.loaded.resolvePath, logger: log.child('reward'),
+        observationDim: fields.reduce((sum, f) => sum + f.size, 0),
+      });
+    }
+
     const realtime = o.realtime ?? cfg.control.realtime;
     const link = this.link;
+    const rewards = this.rewards;
+    let lastEpisodeReward: EpisodeRewardSummary | null = null;
+    let lastRewardPublishMs = 0;
+    let alarmRaised = false;
+    // Per tick, after the command is written: frames to the PRM workers, the shaped reward, then the caller.
+    const onStep = rewards === null ? o.onStep ?? null : (s: StepView) => {
+      rewards.pollFrames(transport);
+      const r = rewards.onStep(s);
+      if (link !== null && s.stampMs - lastRewardPublishMs >= REWARD_PUBLISH_PERIOD_MS) {
+        lastRewardPublishMs = s.stampMs;
+        link.publishReward({
+          v: CONTRACT_VERSION, robot: cfg.robot.id, episode: s.episode, step: s.step,
+          progress: Number.isFinite(r.nextPotential) ? r.nextPotential : null, shaping: r.shaping, gold: r.gold, total: r.total,
+          success_probability: Number.isFinite(r.successProbability) ? r.successProbability : null,
+          prm_age_ms: Number.isFinite(r.prmAgeMs) ? r.prmAgeMs : null, no_reward: r.noReward, done: r.done,
+        });
+      }
+      if (r.hackingAlarm !== alarmRaised) {
+        alarmRaised = r.hackingAlarm;
+        if (alarmRaised) {
+          log.warn('reward-hacking alarm: the PRM claims success the success signal does not confirm', { episode: s.episode, step: s.step });
+          link?.publishEvent({ kind: 'reward', code: 'reward_hacking_alarm', message: `episode ${s.episode}: PRM success claims contradicted by the success signal` });
+        }
+      }
+      o.onStep?.(s);
+    };
     this.loop = new ControlLoop({
       rateHz: cfg.control.rate_hz,
       transport,
@@ -126,14 +167,24 @@ export class RobotRuntime {
       episodeSeed: cfg.episodes.seed,
       timeLimitS: timeLimitOf(cfg),
       autostart: cfg.control.autostart,
-      onStep: o.onStep ?? null,
+      onStep,
       onEpisode: (summary, event) => {
+        if (rewards !== null) {
+          if (event === 'start') rewards.beginEpisode(summary.instruction);
+          else lastEpisodeReward = rewards.endEpisode();
+        }
         o.onEpisode?.(summary, event);
+        const r = event === 'end' ? lastEpisodeReward : null;
         link?.publishEpisode({
           v: CONTRACT_VERSION, robot: cfg.robot.id, event, episode: summary.episode, seed: summary.seed,
           instruction: summary.instruction, policy_version: this.source?.version ?? null, stamp: new Date().toISOString(),
           ...(event === 'end' ? { steps: summary.steps, duration_s: summary.duration_s, outcome: summary.outcome, success: summary.success, final_progress: summary.final_progress } : {}),
+          ...(r !== null ? { reward: {
+            return: r.return, final_progress: Number.isFinite(r.final_progress) ? r.final_progress : null, voc: r.voc,
+            vroc: r.vroc, voc_f1: r.voc_f1, updates: r.updates, no_reward_steps: r.no_reward_steps, hacking_alarm: r.hacking_alarm.active,
+          } } : {}),
         });
+        if (r !== null) log.info('episode reward', { episode: r.episode, return: Math.round(r.return * 1000) / 1000, voc: Math.round(r.voc * 100) / 100, no_reward_steps: r.no_reward_steps });
       },
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));
@@ -238,6 +289,7 @@ export class RobotRuntime {
       },
       episode: { index: loop.episodeIndex, step: loop.episodeStep, progress: Number.isFinite(loop.progress) ? loop.progress : null },
       mqtt: { rejected_messages: this.link?.rejectedMessages ?? 0 },
+      reward: this.rewards !== null ? (this.rewards.telemetry() as unknown as Record<string, unknown>) : null,
     };
   }
 
@@ -250,6 +302,8 @@ export class RobotRuntime {
     if (this.telemetryTimer !== null) clearInterval(this.telemetryTimer);
     const steps: [string, () => Promise<void>][] = [
       ['transport', async () => { await this.transport?.close(); }],
+      // PRM workers must finish their in-flight run: onnxruntime aborts the process if one is terminated mid-run.
+      ['reward models', async () => { await this.rewards?.close(); }],
       ['policy', async () => { await this.source?.close(); }],
       ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],
       ['broker', async () => { await this.broker?.close(); }],

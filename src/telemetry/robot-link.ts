@@ -3,7 +3,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import {
   CONTRACT_VERSION, CommandMessageSchema, parseInbound,
-  type CommandMessage, type EpisodeMessage, type EventMessage, type StatusMessage, type TelemetryMessage,
+  type CommandMessage, type EpisodeMessage, type RewardMessage, type EventMessage, type StatusMessage, type TelemetryMessage,
 } from '../contracts/messages.js';
 import { topics } from '../contracts/topics.js';
 import type { Logger } from '../log.js';
@@ -106,6 +106,11 @@ export class RobotLink {
   publishTelemetry(msg: TelemetryMessage): void {
     if (!this.client.connected) return;
     this.client.publish(topics.telemetry(this.o.robotId), JSON.stringify(msg), { qos: 0 });
+  }
+
+  publishReward(msg: RewardMessage): void {
+    if (!this.client.connected) return;
+    this.client.publish(topics.reward(this.o.robotId), JSON.stringify(msg), { qos: 0 });
   }
 
   publishEpisode(msg: EpisodeMessage): void {
