@@ -33,10 +33,12 @@ SIGUSR1 triggers an e-stop (latched until an "arm" command).`,
     });
     const duration = numberFlag('duration', values.duration, 0);
     const loop = runtime.loop!;
-    let interrupts = 0;
+    let firstStopMs = -1;
     const onStop = (signal: string) => () => {
-      interrupts++;
-      if (interrupts > 1) { logger.warn('second stop signal: exiting now'); process.exit(130); }
+      // `timeout` and some supervisors signal the process and its group: one stop can arrive twice at once.
+      if (firstStopMs >= 0 && Date.now() - firstStopMs < 250) return;
+      if (firstStopMs >= 0) { logger.warn('second stop signal: exiting now'); process.exit(130); }
+      firstStopMs = Date.now();
       logger.info('stop requested', { signal });
       loop.stop(`signal ${signal}`);
     };

@@ -18,8 +18,27 @@ export async function createTransport(cfg: RobotConfig, log: Logger): Promise<Ro
         stateNoiseStd: t.state_noise_std,
       });
     }
-    case 'serial':
-      throw new StriatumError('STRIATUM_ERR_TRANSPORT', `transport.kind: serial is not available in this build (device ${t.path})`);
+    case 'serial': {
+      const { SerialTransport, AUTO_SIM_PATH } = await import('../transports/serial/serial-transport.js');
+      // The simulator gets the configured robot: one limits entry per joint (pos_min:pos_max:vel_max:effort_max).
+      const simulatorArgs = t.path === AUTO_SIM_PATH
+        ? ['--joints', String(cfg.joints.length), '--limits', cfg.joints.map((j) => `${j.position.min}:${j.position.max}:${j.velocity}:${j.effort}`).join(','), ...t.simulator_args]
+        : [];
+      return new SerialTransport({
+        path: t.path,
+        baud: t.baud,
+        jointNames: cfg.joints.map((j) => j.name),
+        controlHz: cfg.control.rate_hz,
+        handshakeTimeoutMs: t.handshake_timeout_ms,
+        linkTimeoutMs: t.link_timeout_ms,
+        watchdogMs: t.watchdog_ms,
+        safeMode: t.safe_mode,
+        reconnectInitialMs: t.reconnect.initial_ms,
+        reconnectMaxMs: t.reconnect.max_ms,
+        simulatorArgs,
+        logger: log,
+      });
+    }
     case 'ros2': {
       if (process.env.ROS_DISTRO === undefined) {
         throw new StriatumError('STRIATUM_ERR_ROS2_UNAVAILABLE', 'transport.kind: ros2 needs a sourced ROS 2 environment (ROS_DISTRO is not set); run `source /opt/ros/<distro>/setup.bash` first');

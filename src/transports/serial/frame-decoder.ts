@@ -89,20 +89,20 @@ export class FrameDecoder implements BodyCheck {
     if (this.encodedLength === 0) {
       this.error = SBP_OK; // a new frame starts: forget why the previous one was dropped
     }
-    if (this.encodedLength >= SBP_MAX_ENCODED) return this.overflow(this.encodedLength + 1);
+    if (this.encodedLength >= SBP_MAX_ENCODED) return this.overflow(this.encodedLength + 1, 0);
     this.encodedLength++;
     if (this.blockLeft === 0) {
       // A code byte. The block before it, unless it was a full 0xFF block, ended in an implied 0x00 that is
       // real only now that more data follows.
       if (this.blockCode !== 0 && this.blockCode !== 0xff) {
-        if (this.bodyLength >= SBP_MAX_BODY) return this.overflow(this.encodedLength);
+        if (this.bodyLength >= SBP_MAX_BODY) return this.overflow(this.encodedLength, 1);
         this.body[this.bodyLength++] = 0;
       }
       this.blockCode = byte;
       this.blockLeft = byte - 1;
       return RX_PENDING;
     }
-    if (this.bodyLength >= SBP_MAX_BODY) return this.overflow(this.encodedLength);
+    if (this.bodyLength >= SBP_MAX_BODY) return this.overflow(this.encodedLength, 1);
     this.body[this.bodyLength++] = byte;
     this.blockLeft--;
     return RX_PENDING;
@@ -117,7 +117,10 @@ export class FrameDecoder implements BodyCheck {
   describeError(): string {
     switch (this.error) {
       case SBP_OK: return 'no error';
-      case SBP_ERR_OVERSIZE: return `frame longer than the maximum: ${this.errorA} encoded bytes or a body over ${SBP_MAX_BODY} before the delimiter (at most ${SBP_MAX_ENCODED})`;
+      case SBP_ERR_OVERSIZE:
+        return this.errorB === 0
+          ? `frame longer than the maximum: encoded byte ${this.errorA} before the delimiter, at most ${SBP_MAX_ENCODED}`
+          : `frame longer than the maximum: decoded body passes ${SBP_MAX_BODY} bytes at encoded byte ${this.errorA}`;
       case SBP_ERR_COBS: return `COBS block with code 0x${this.errorB.toString(16).padStart(2, '0')} ends ${this.errorA} bytes short at the delimiter`;
       default: return describeBodyError(this.error, this);
     }
@@ -131,11 +134,13 @@ export class FrameDecoder implements BodyCheck {
     this.inputEnd = 0;
   }
 
-  private overflow(encodedLength: number): number {
+  /** byBody 0: the encoded length passed SBP_MAX_ENCODED; 1: the decoded body passed SBP_MAX_BODY. */
+  private overflow(encodedLength: number, byBody: number): number {
     this.discarding = true;
     if (this.error === SBP_OK) {
       this.error = SBP_ERR_OVERSIZE;
       this.errorA = encodedLength;
+      this.errorB = byBody;
     }
     return RX_PENDING;
   }
