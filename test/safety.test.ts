@@ -85,3 +85,18 @@ test('e-stop latches: only arm leaves it, to paused, and resume is needed to run
   assert.equal(sm.state, 'estopped');
   assert.deepEqual(seen, ['idle->running', 'running->estopped', 'estopped->paused', 'paused->running', 'running->estopped']);
 });
+
+test('device limits tighter than the config narrow the safety limits, and are reported', async () => {
+  const { parseConfigText } = await import('../src/config/load.js');
+  const { resolveLimits } = await import('../src/runtime/resolve.js');
+  const { simConfig } = await import('./helpers/fixtures.js');
+  const cfg = parseConfigText(JSON.stringify(simConfig('p.onnx')), 'test');
+  const narrowed: string[] = [];
+  const l = resolveLimits(cfg, [
+    { positionMin: 0.1, positionMax: 0.5, velocityMax: 1, effortMax: 5 }, // tighter position and effort than x's
+    { positionMin: 0, positionMax: 1, velocityMax: 1, effortMax: 100 }, // looser everywhere than y's
+  ], narrowed);
+  assert.deepEqual([l.positionMin[0], l.positionMax[0], l.velocityMax[0], l.effortMax[0]], [0.1, 0.5, 0.25, 5]);
+  assert.deepEqual([l.positionMin[1], l.positionMax[1], l.velocityMax[1], l.effortMax[1]], [0.03, 0.77, 0.25, 20]);
+  assert.deepEqual(narrowed, ['x']);
+});

@@ -2,7 +2,7 @@
 import type { RobotConfig } from '../config/schema.js';
 import { DEFAULT_ACCEL_PER_VMAX, type SafetyLimits } from '../control/safety.js';
 import { StriatumError } from '../errors.js';
-import type { RobotDescription } from '../transports/types.js';
+import type { JointLimits, RobotDescription } from '../transports/types.js';
 
 /** Joint names must match between config and robot, in order: a swapped pair would be a dangerous mistake. */
 export function checkJointsAgainstRobot(cfg: RobotConfig, robot: RobotDescription): void {
@@ -22,7 +22,11 @@ function perJoint(value: number | number[] | undefined, n: number): Float64Array
   return Array.isArray(value) ? Float64Array.from(value) : new Float64Array(n).fill(value);
 }
 
-export function resolveLimits(cfg: RobotConfig): SafetyLimits {
+/**
+ * The safety limits: the config's, narrowed to the device's own where the device reports tighter ones (a firmware
+ * that stops at ±1.5 rad must never be commanded to 3). Returns the joints where the device was tighter.
+ */
+export function resolveLimits(cfg: RobotConfig, device: readonly JointLimits[] | null = null, narrowed: string[] = []): SafetyLimits {
   const n = cfg.joints.length;
   const dt = 1 / cfg.control.rate_hz;
   const configured = perJoint(cfg.action.max_delta, n);
@@ -33,13 +37,25 @@ export function resolveLimits(cfg: RobotConfig): SafetyLimits {
       case 'effort': return 2 * j.effort; // no per-tick limit beyond the range unless configured
     }
   }));
-  return {
+  const limits = {
     positionMin: Float64Array.from(cfg.joints.map((j) => j.position.min)),
     positionMax: Float64Array.from(cfg.joints.map((j) => j.position.max)),
     velocityMax: Float64Array.from(cfg.joints.map((j) => j.velocity)),
     effortMax: Float64Array.from(cfg.joints.map((j) => j.effort)),
     maxDelta,
   };
+  if (device !== null) {
+    device.forEach((d, i) => {
+      if (i >= n) return;
+      const before = [limits.positionMin[i], limits.positionMax[i], limits.velocityMax[i], limits.effortMax[i]].join();
+      limits.positionMin[i] = Math.max(limits.positionMin[i], d.positionMin);
+      limits.positionMax[i] = Math.min(limits.positionMax[i], d.positionMax);
+      limits.velocityMax[i] = Math.min(limits.velocityMax[i], d.velocityMax);
+      limits.effortMax[i] = Math.min(limits.effortMax[i], d.effortMax);
+      if ([limits.positionMin[i], limits.positionMax[i], limits.velocityMax[i], limits.effortMax[i]].join() !== before) narrowed.push(cfg.joints[i].name);
+    });
+  }
+  return limits;
 }
 
 export function resolveScale(cfg: RobotConfig): Float64Array {

@@ -122,6 +122,10 @@ export class RobotRuntime {
       });
     }
 
+    const narrowed: string[] = [];
+    const limits = resolveLimits(cfg, robot.jointLimits, narrowed);
+    if (narrowed.length > 0) log.warn('the device reports tighter joint limits than the config; using the device\'s', { joints: narrowed });
+
     const realtime = o.realtime ?? cfg.control.realtime;
     const link = this.link;
     const rewards = this.rewards;
@@ -158,7 +162,7 @@ export class RobotRuntime {
       logger: log.child('control'),
       jointState: allocateJointState(robot),
       observationFields: fields,
-      limits: resolveLimits(cfg),
+      limits,
       mode: cfg.action.mode,
       stormWindow: cfg.control.deadline_storm.window,
       stormMaxMisses: cfg.control.deadline_storm.max_misses,

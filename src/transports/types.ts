@@ -20,6 +20,8 @@ export interface RobotDescription {
   readonly cameras: readonly CameraInfo[];
   /** Free text, e.g. firmware id or simulator version, for logs. */
   readonly identity: string;
+  /** Limits the device itself enforces or reports (firmware HELLO_ACK, simulator), one per joint; null if none. */
+  readonly jointLimits: readonly JointLimits[] | null;
 }
 
 export interface CameraInfo {

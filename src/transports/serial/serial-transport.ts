@@ -168,6 +168,7 @@ export class SerialTransport implements RobotTransport {
       extraFields: Object.freeze({}),
       cameras: Object.freeze([]),
       identity: `serial:${link.devicePath} ${link.firmwareId}`.trim(),
+      jointLimits: link.firmwareLimits,
     });
   }
 

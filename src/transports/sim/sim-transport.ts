@@ -189,6 +189,7 @@ export class SimTransport implements RobotTransport {
       extraFields: SIM_EXTRA_FIELDS,
       cameras: this.cameraInfos,
       identity: `sim:push rapier2d ${rapierVersion()}`,
+      jointLimits: SIM_JOINT_LIMITS,
     });
   }
 
