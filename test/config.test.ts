@@ -119,7 +119,7 @@ test('striatum schema prints JSON Schema for the config and every message', asyn
   const all = JSON.parse(r.stdout);
   assert.equal(all.config.type, 'object');
   assert.ok(all.config.properties.joints);
-  for (const name of ['status', 'telemetry', 'episode', 'cmd', 'event']) assert.equal(all.messages[name].type, 'object', name);
+  for (const name of ['status', 'telemetry', 'episode', 'reward', 'cmd', 'event', 'rollout_header', 'rollout_ack', 'updater_status']) assert.equal(all.messages[name].type, 'object', name);
   const cmd = await runCli(['schema', 'cmd']);
   assert.deepEqual(JSON.parse(cmd.stdout).properties.command.enum, ['estop', 'arm', 'pause', 'resume', 'rollback']);
   const bad = await runCli(['schema', 'nonsense']);
@@ -127,7 +127,7 @@ test('striatum schema prints JSON Schema for the config and every message', asyn
 });
 
 test('every command has --help; unknown commands and flags are usage errors', async () => {
-  for (const c of ['run', 'config', 'schema', 'doctor', 'record', 'eval']) {
+  for (const c of ['run', 'config', 'schema', 'doctor', 'record', 'eval', 'updater']) {
     const r = await runCli([c, '--help']);
     assert.equal(r.code, 0, c);
     assert.match(r.stdout, /^Usage: striatum /, c);

@@ -12,7 +12,7 @@ test('docs/config-reference.md matches the config schema (run npm run docs after
 
 test('every top-level config section is in the reference', () => {
   const md = configReferenceMarkdown();
-  for (const key of ['robot.id', 'joints[].name', 'control.rate_hz', 'observation.fields', 'action.mode', 'policy.model', 'transport (kind: sim)', 'mqtt.broker', 'episodes.count', 'recording.enabled']) {
+  for (const key of ['robot.id', 'joints[].name', 'control.rate_hz', 'observation.fields', 'action.mode', 'policy.model', 'transport (kind: sim)', 'mqtt.broker', 'episodes.count', 'rollout.chunk_steps']) {
     assert.ok(md.includes(key), key);
   }
 });

@@ -151,3 +151,36 @@ test('striatum run with a process-reward model: reward messages and a VOC in the
     run.child.kill('SIGKILL');
   }
 });
+
+test('striatum run records rollouts and striatum updater stores every step of each finished episode', async () => {
+  const { join } = await import('node:path');
+  const { execFileSync } = await import('node:child_process');
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir, { gain: 3 }), { robotId: ROBOT });
+  cfg.mqtt.users.push({ username: 'updater', password: 'updater-pass', role: 'updater' });
+  cfg.transport.time_limit_s = 1;
+  cfg.rollout = { spool_dir: join(dir, 'spool'), chunk_steps: 20, ack_timeout_ms: 1000 };
+  const run = startCli(['run', '--config', writeConfig(dir, cfg)]);
+  const store = join(dir, 'episodes.sqlite');
+  let updater: ReturnType<typeof spawn> | null = null;
+  try {
+    const listening = await waitFor('embedded broker', () => run.logs().find((l) => l.msg === 'embedded MQTT broker listening'));
+    const url = `mqtt://${listening.tcp}`;
+    const w = await watch(url, 'operator', 'operator-pass', `striatum/v1/${ROBOT}/#`);
+    updater = spawn(process.execPath, [CLI, '--log-format', 'json', 'updater', 'run', '--broker', url, '--username', 'updater', '--password-env', 'UPDATER_PW', '--store', store],
+      { env: { ...process.env, UPDATER_PW: 'updater-pass' }, stdio: 'ignore' });
+    const ends = await waitFor('two finished episodes', () => { const e = w.json('/episode').filter((x) => x.event === 'end'); return e.length >= 2 && e; }, 30_000);
+    const listed = () => execFileSync(process.execPath, [CLI, 'updater', 'episodes', '--store', store, '--complete']).toString()
+      .trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const stored = await waitFor('both episodes complete in the store', () => { try { const l = listed(); return l.length >= 2 && l; } catch { return false; } }, 30_000);
+    // Every step of each finished episode is stored exactly once: the counts match what the robot reported.
+    const byOrder = stored.slice(0, 2).map((e: { steps: number }) => e.steps).sort();
+    assert.deepEqual(byOrder, ends.slice(0, 2).map((e: { steps: number }) => e.steps).sort());
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0);
+    await w.close().catch(() => undefined);
+  } finally {
+    run.child.kill('SIGKILL');
+    updater?.kill('SIGKILL');
+  }
+});

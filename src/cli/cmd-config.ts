@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import { StriatumError } from '../errors.js';
-import type { Command } from './commands.js';
-import { parseFlags } from './commands.js';
+import type { Command } from './flags.js';
+import { parseFlags } from './flags.js';
 
 export const configCommand: Command = {
   summary: 'check a robot config file: striatum config check FILE',

@@ -3,8 +3,8 @@ import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
-import type { Command } from './commands.js';
-import { parseFlags } from './commands.js';
+import type { Command } from './flags.js';
+import { parseFlags } from './flags.js';
 import { DEFAULT_CONFIG } from './default-config.js';
 
 type Verdict = 'ok' | 'warn' | 'fail';

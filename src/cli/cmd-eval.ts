@@ -1,8 +1,8 @@
 import { loadConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { RobotRuntime } from '../runtime/robot-runtime.js';
-import type { Command } from './commands.js';
-import { intFlag, parseFlags } from './commands.js';
+import type { Command } from './flags.js';
+import { intFlag, parseFlags } from './flags.js';
 import { DEFAULT_CONFIG } from './default-config.js';
 import { Progress } from './progress.js';
 

@@ -1,17 +1,19 @@
 import { z } from 'zod';
 import { RobotConfigSchema } from '../config/schema.js';
 import { messageSchemas } from '../contracts/messages.js';
+import { rolloutSchemas } from '../contracts/rollout.js';
 import { TOPIC_ROOT } from '../contracts/topics.js';
 import { StriatumError } from '../errors.js';
 import { PolicyMetadataSchema } from '../policy/metadata.js';
-import type { Command } from './commands.js';
-import { parseFlags } from './commands.js';
+import type { Command } from './flags.js';
+import { parseFlags } from './flags.js';
 
-const MESSAGE_NAMES = Object.keys(messageSchemas);
+const ALL_MESSAGES = { ...messageSchemas, ...rolloutSchemas };
+const MESSAGE_NAMES = Object.keys(ALL_MESSAGES);
 
 export function allSchemas(): Record<string, unknown> {
   const messages: Record<string, unknown> = {};
-  for (const [name, schema] of Object.entries(messageSchemas)) messages[name] = z.toJSONSchema(schema, { io: 'input' });
+  for (const [name, schema] of Object.entries(ALL_MESSAGES)) messages[name] = z.toJSONSchema(schema as z.ZodType, { io: 'input' });
   return {
     topic_root: TOPIC_ROOT,
     config: z.toJSONSchema(RobotConfigSchema, { io: 'input' }),

@@ -33,6 +33,13 @@ function rows(s: Json, path: string, required: boolean, out: string[][]): void {
     for (const v of variants) rows(v, `${path} (kind: ${v.properties.kind.const})`, required, out);
     return;
   }
+  // A nullable section (`mapping | null`): one row for the section, then its fields.
+  const objectAlt = alts?.find((a) => a.type === 'object' && a.properties);
+  if (alts && objectAlt && alts.length === 2 && alts.some((a) => a.type === 'null')) {
+    out.push([`\`${path}\``, 'mapping \\| null', required ? 'required' : defaultOf(s), s.description ?? objectAlt.description ?? '']);
+    rows({ ...objectAlt, description: undefined }, path, false, out);
+    return;
+  }
   if (s.type === 'object' && s.properties) {
     const req = new Set<string>(s.required ?? []);
     if (s.description && path) out.push([`\`${path}\``, 'mapping', required ? 'required' : defaultOf(s), s.description]);

@@ -2,6 +2,7 @@
 // Keys are snake_case because the file is written by people next to ROS 2 parameter files.
 import { z } from 'zod';
 import { RewardConfigSchema } from '../reward/prm/config.js';
+import { RolloutConfigSchema } from '../rollout/config.js';
 
 const finite = z.number(); // zod 4 numbers reject NaN and ±Infinity
 const positive = z.number().positive();
@@ -134,10 +135,6 @@ export const EpisodesSchema = z.strictObject({
   seed: z.int().min(0).default(1).describe('episode k uses seed + k'),
 });
 
-export const RecordingSchema = z.strictObject({
-  enabled: z.boolean().default(false),
-  dir: z.string().default('data/spool'),
-});
 
 export const RobotConfigSchema = z.strictObject({
   robot: z.strictObject({
@@ -154,7 +151,8 @@ export const RobotConfigSchema = z.strictObject({
   transport: TransportSchema,
   mqtt: MqttSchema.default(MqttSchema.parse({})),
   episodes: EpisodesSchema.default({ count: null, seed: 1 }),
-  recording: RecordingSchema.default({ enabled: false, dir: 'data/spool' }),
+  rollout: RolloutConfigSchema.nullable().default(null)
+    .describe('record every step to a durable spool and stream it to the updater over MQTT; null records nothing'),
   reward: RewardConfigSchema.nullable().default(null)
     .describe('process-reward models and reward shaping; null runs the policy without learned rewards'),
 }).superRefine((cfg, ctx) => {

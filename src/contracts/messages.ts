@@ -46,6 +46,8 @@ export const TelemetryMessageSchema = z.strictObject({
   }),
   episode: z.strictObject({ index: z.int(), step: z.int(), progress: z.number().nullable() }),
   mqtt: z.strictObject({ rejected_messages: z.int() }),
+  rollout: z.record(z.string(), z.unknown()).nullable().optional()
+    .describe('rollout recorder, spool and publisher: steps recorded and skipped, spool use and backlog, chunks published, acked, resent'),
   reward: z.record(z.string(), z.unknown()).nullable().optional()
     .describe('PRM workers: per model updates/s, latency and age p50/p99, errors, timeouts, NaN results, restarts; no-reward steps; hacking alarm'),
 });

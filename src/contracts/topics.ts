@@ -13,9 +13,13 @@ export const topics = {
   cmd: (robot: string) => `${TOPIC_ROOT}/${robot}/cmd`,
   policyManifest: (task: string) => `${TOPIC_ROOT}/policy/${task}/manifest`,
   updaterStatus: () => `${TOPIC_ROOT}/updater/status`,
+  /** Benchmark traffic only (bench/rollout-throughput's bare-MQTT baseline); an updater account may use it. */
+  updaterBench: () => `${TOPIC_ROOT}/updater/bench`,
   /** Prefix a robot account may publish under (ACL). */
   robotPrefix: (robot: string) => `${TOPIC_ROOT}/${robot}/`,
   allRobots: (leaf: string) => `${TOPIC_ROOT}/+/${leaf}`,
+  /** MQTT 5 shared subscription: the broker hands each message to one member of `group`. */
+  shared: (group: string, filter: string) => `$share/${group}/${filter}`,
 } as const;
 
 /** The robot id in a per-robot topic, or null when the topic is not one. */

@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import type { ActionSource } from '../policy/action-source.js';
 import { OnnxPolicy, type PolicyExpectations } from '../policy/onnx-policy.js';
 import { RewardPipeline, type EpisodeRewardSummary } from '../reward/reward-pipeline.js';
+import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
 import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } from './resolve.js';
@@ -44,6 +45,8 @@ export class RobotRuntime {
   private transport: RobotTransport | null = null;
   private source: ActionSource | null = null;
   rewards: RewardPipeline | null = null;
+  rollouts: RolloutService | null = null;
+  private mqttLogin: { url: string; username: string; password: string } | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
   loop: ControlLoop | null = null;
   /** Observation fields with their sizes on this robot, known once the transport is open. */
@@ -78,6 +81,7 @@ export class RobotRuntime {
 
     if (o.mqtt) {
       const { url, username, password } = await this.startBroker();
+      this.mqttLogin = { url, username, password };
       this.link = new RobotLink({ url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: log.child('mqtt'), connectWaitMs: 5000 });
       await this.link.start();
     }
@@ -127,15 +131,34 @@ export class RobotRuntime {
     if (narrowed.length > 0) log.warn('the device reports tighter joint limits than the config; using the device\'s', { joints: narrowed });
 
     const realtime = o.realtime ?? cfg.control.realtime;
+    const login = this.mqttLogin;
+    if (login !== null && cfg.rollout !== null && cfg.rollout.enabled) {
+      const source = this.source;
+      this.rollouts = await RolloutService.start({
+        robotId: cfg.robot.id, task: cfg.robot.task, observationFields: fields, joints: cfg.joints.map((j) => j.name),
+        policyVersion: source.version, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
+        config: cfg.rollout, spoolDir: o.loaded.resolvePath(cfg.rollout.spool_dir),
+        mqtt: { url: login.url, username: login.username, password: login.password, keepaliveS: cfg.mqtt.keepalive_s },
+        latestFrame: (camera) => transport.latestFrame(camera), logger: log.child('rollout'),
+      });
+    }
+    const recorder = this.rollouts?.recorder ?? null;
+
     const link = this.link;
     const rewards = this.rewards;
     let lastEpisodeReward: EpisodeRewardSummary | null = null;
     let lastRewardPublishMs = 0;
     let alarmRaised = false;
     // Per tick, after the command is written: frames to the PRM workers, the shaped reward, then the caller.
-    const onStep = rewards === null ? o.onStep ?? null : (s: StepView) => {
+    const onStep = rewards === null && recorder === null ? o.onStep ?? null : (s: StepView) => {
+      if (rewards === null) {
+        recorder?.onStep(s, null);
+        o.onStep?.(s);
+        return;
+      }
       rewards.pollFrames(transport);
       const r = rewards.onStep(s);
+      recorder?.onStep(s, r);
       if (link !== null && s.stampMs - lastRewardPublishMs >= REWARD_PUBLISH_PERIOD_MS) {
         lastRewardPublishMs = s.stampMs;
         link.publishReward({
@@ -177,6 +200,8 @@ export class RobotRuntime {
           if (event === 'start') rewards.beginEpisode(summary.instruction);
           else lastEpisodeReward = rewards.endEpisode();
         }
+        if (event === 'start') recorder?.onEpisodeStart(summary);
+        else recorder?.onEpisodeEnd(summary);
         o.onEpisode?.(summary, event);
         const r = event === 'end' ? lastEpisodeReward : null;
         link?.publishEpisode({
@@ -294,6 +319,7 @@ export class RobotRuntime {
       episode: { index: loop.episodeIndex, step: loop.episodeStep, progress: Number.isFinite(loop.progress) ? loop.progress : null },
       mqtt: { rejected_messages: this.link?.rejectedMessages ?? 0 },
       reward: this.rewards !== null ? (this.rewards.telemetry() as unknown as Record<string, unknown>) : null,
+      rollout: this.rollouts !== null ? (this.rollouts.stats() as unknown as Record<string, unknown>) : null,
     };
   }
 
@@ -309,6 +335,8 @@ export class RobotRuntime {
       // PRM workers must finish their in-flight run: onnxruntime aborts the process if one is terminated mid-run.
       ['reward models', async () => { await this.rewards?.close(); }],
       ['policy', async () => { await this.source?.close(); }],
+      // The spool is durable: what is not acknowledged now is resent at the next start.
+      ['rollout', async () => { await this.rollouts?.close(reason, 2000); }],
       ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],
       ['broker', async () => { await this.broker?.close(); }],
     ];

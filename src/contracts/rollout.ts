@@ -1,0 +1,375 @@
+// Rollout chunks (robot → updater, MessagePack, binary) and their end-to-end acks (updater → robot, JSON).
+// Encoder and decoder side by side, no I/O. The updater decodes every chunk here, at the edge: size cap first,
+// then MessagePack with bounded lengths, then the version, then zod, then every column's length against the
+// layout. Nothing in a chunk is executed or deserialized into objects beyond plain maps, strings and bytes.
+//
+// Wire layout (a MessagePack map; multi-byte numbers in every column are little-endian):
+//   v, robot, episode, chunk, policy_version, task, instruction, stamp, stamp_origin_unix_ms,
+//   layout {observation [{name,size}], joints [..], reward [..], camera {name,width,height,channels} | nil},
+//   n (steps in this chunk), skipped_steps (steps not recorded just before this chunk), final, outcome,
+//   end_reason, compression (none | gzip | zstd), body_bytes (uncompressed body size), body (bytes).
+// body, once decompressed, is a MessagePack map of columns, each a byte string holding a typed array:
+//   observation f32[n·obs]  action f32[n·act] (policy output before safety)  command f32[n·act] (written)
+//   progress f32[n] (the environment's progress, NaN where unknown)
+//   reward {raw_progress, potential, next_potential, shaping, gold, task, intrinsic, total}: f32[n] each, NaN
+//   where the step had no reward record; flags u8[n] (FLAG_* bits); step i32[n]; stamp_ms f64[n];
+//   frames u8[m·h·w·c] | nil; frame_step i32[m] | nil (the step index of each frame).
+import * as zlib from 'node:zlib';
+import { decode, encode } from '@msgpack/msgpack';
+import { z } from 'zod';
+
+export const ROLLOUT_VERSION = 1;
+
+/** Reward components recorded for every step, in this order, named as in the wire format. */
+export const REWARD_COMPONENTS = [
+  'raw_progress', 'potential', 'next_potential', 'shaping', 'gold', 'task', 'intrinsic', 'total',
+] as const;
+export type RewardComponent = (typeof REWARD_COMPONENTS)[number];
+
+/** Bits of the per-step flags column. */
+export const FLAG_DONE = 1;
+export const FLAG_TRUNCATED = 2;
+export const FLAG_NO_REWARD = 4;
+export const FLAG_INTERVENTION = 8;
+/** The reward composer's done detector fired (PRM hysteresis), as opposed to the environment's own success. */
+export const FLAG_PRM_DONE = 16;
+
+/** Largest chunk the updater accepts, in bytes on the wire, unless configured otherwise. */
+export const DEFAULT_MAX_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Largest decompressed body, as a multiple of the wire cap (bounds a decompression bomb). */
+export const MAX_BODY_EXPANSION = 8;
+/** Most steps one chunk may carry. */
+export const MAX_CHUNK_STEPS = 65_536;
+
+export const RolloutCompressionSchema = z.enum(['none', 'gzip', 'zstd']);
+export type RolloutCompression = z.infer<typeof RolloutCompressionSchema>;
+
+/** zstd is in node:zlib from Node 22.15/23.8; Node 20 has none and gzip only. */
+export function compressionAvailable(c: RolloutCompression): boolean {
+  if (c !== 'zstd') return true;
+  return typeof (zlib as unknown as Record<string, unknown>).zstdCompressSync === 'function';
+}
+
+export const EpisodeOutcomeSchema = z.enum(['success', 'timeout', 'failure', 'aborted']);
+export type EpisodeOutcome = z.infer<typeof EpisodeOutcomeSchema>;
+
+/** `<run id>:<episode index>`: the run id is a fresh UUID per robot process, so ids survive restarts unique. */
+export const EPISODE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}:[0-9]{1,12}$/;
+const RobotIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
+export const RolloutLayoutSchema = z.strictObject({
+  observation: z.array(z.strictObject({ name: z.string().min(1).max(64), size: z.int().min(1).max(4096) })).max(64),
+  joints: z.array(z.string().min(1).max(64)).min(1).max(64),
+  reward: z.array(z.enum(REWARD_COMPONENTS)).max(REWARD_COMPONENTS.length),
+  camera: z.strictObject({
+    name: z.string().min(1).max(64),
+    width: z.int().min(1).max(4096),
+    height: z.int().min(1).max(4096),
+    channels: z.union([z.literal(1), z.literal(3)]),
+  }).nullable(),
+});
+export type RolloutLayout = z.infer<typeof RolloutLayoutSchema>;
+
+const BytesSchema = z.instanceof(Uint8Array);
+
+export const RolloutHeaderSchema = z.strictObject({
+  v: z.literal(ROLLOUT_VERSION),
+  robot: RobotIdSchema,
+  episode: z.string().regex(EPISODE_ID_PATTERN, 'must be <run id>:<index>'),
+  chunk: z.int().min(0).max(0x7fffffff),
+  policy_version: z.string().max(128).nullable(),
+  task: z.string().max(128),
+  instruction: z.string().max(2000),
+  stamp: z.string().max(40).describe('ISO-8601 wall time the chunk was cut'),
+  stamp_origin_unix_ms: z.number().nullable().describe('Unix ms of stamp_ms = 0 (realtime clock), null for virtual time'),
+  layout: RolloutLayoutSchema,
+  n: z.int().min(0).max(MAX_CHUNK_STEPS),
+  skipped_steps: z.int().min(0).describe('steps the robot did not record just before this chunk (spool full or stalled)'),
+  final: z.boolean(),
+  outcome: EpisodeOutcomeSchema.nullable(),
+  end_reason: z.string().max(200).nullable(),
+  compression: RolloutCompressionSchema,
+  body_bytes: z.int().min(0),
+}).refine((h) => h.final === (h.outcome !== null), { message: 'outcome is set exactly on the final chunk', path: ['outcome'] });
+export type RolloutHeader = z.infer<typeof RolloutHeaderSchema>;
+
+const RewardBodySchema = z.strictObject(Object.fromEntries(REWARD_COMPONENTS.map((k) => [k, BytesSchema.optional()])) as Record<RewardComponent, z.ZodOptional<typeof BytesSchema>>);
+
+export const RolloutBodySchema = z.strictObject({
+  observation: BytesSchema,
+  action: BytesSchema,
+  command: BytesSchema,
+  progress: BytesSchema,
+  reward: RewardBodySchema,
+  flags: BytesSchema,
+  step: BytesSchema,
+  stamp_ms: BytesSchema,
+  frames: BytesSchema.nullable(),
+  frame_step: BytesSchema.nullable(),
+});
+
+/** Columns of one chunk as typed arrays (row-major: step-major, field-minor). */
+export interface RolloutColumns {
+  observation: Float32Array;
+  action: Float32Array;
+  command: Float32Array;
+  progress: Float32Array;
+  reward: Record<RewardComponent, Float32Array>;
+  flags: Uint8Array;
+  step: Int32Array;
+  stampMs: Float64Array;
+  frames: Uint8Array | null;
+  frameStep: Int32Array | null;
+}
+
+/** What the robot encodes: the header without the body fields, and the columns (views of the filled rows). */
+export type RolloutHeaderInput = Omit<RolloutHeader, 'body_bytes' | 'compression'>;
+
+export function observationDim(layout: RolloutLayout): number {
+  let d = 0;
+  for (const f of layout.observation) d += f.size;
+  return d;
+}
+
+export function frameBytes(layout: RolloutLayout): number {
+  const c = layout.camera;
+  return c === null ? 0 : c.width * c.height * c.channels;
+}
+
+function bytesOf(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function compress(body: Uint8Array, c: RolloutCompression): Uint8Array {
+  if (c === 'none') return body;
+  if (c === 'gzip') return zlib.gzipSync(body, { level: 1 });
+  const z2 = zlib as unknown as { zstdCompressSync(b: Uint8Array): Buffer };
+  return z2.zstdCompressSync(body);
+}
+
+function decompress(body: Uint8Array, c: RolloutCompression, expected: number): Uint8Array {
+  if (c === 'none') return body;
+  // maxOutputLength bounds a decompression bomb to what the header declared (itself capped).
+  if (c === 'gzip') return zlib.gunzipSync(body, { maxOutputLength: Math.max(1, expected) });
+  const z2 = zlib as unknown as { zstdDecompressSync(b: Uint8Array, o: { maxOutputLength: number }): Buffer };
+  return z2.zstdDecompressSync(body, { maxOutputLength: Math.max(1, expected) });
+}
+
+/** Encode a chunk for the wire. Sync (runs in the spool worker, never on the control tick). */
+export function encodeRolloutChunk(header: RolloutHeaderInput, columns: RolloutColumns, compression: RolloutCompression): Uint8Array {
+  const reward: Record<string, Uint8Array> = {};
+  for (const k of header.layout.reward) reward[k] = bytesOf(columns.reward[k]);
+  const body = encode({
+    observation: bytesOf(columns.observation),
+    action: bytesOf(columns.action),
+    command: bytesOf(columns.command),
+    progress: bytesOf(columns.progress),
+    reward,
+    flags: bytesOf(columns.flags),
+    step: bytesOf(columns.step),
+    stamp_ms: bytesOf(columns.stampMs),
+    frames: columns.frames === null ? null : bytesOf(columns.frames),
+    frame_step: columns.frameStep === null ? null : bytesOf(columns.frameStep),
+  });
+  const packed = compress(body, compression);
+  return encode({ ...header, compression, body_bytes: body.byteLength, body: packed });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Decoding at the updater's edge.
+
+export const RejectCodeSchema = z.enum(['oversized', 'malformed', 'version', 'invalid', 'unsupported', 'robot_mismatch']);
+export type RejectCode = z.infer<typeof RejectCodeSchema>;
+
+export interface DecodedRolloutChunk {
+  readonly header: RolloutHeader;
+  readonly columns: RolloutColumns;
+  /** The body exactly as received (still compressed): what the store keeps. */
+  readonly body: Uint8Array;
+}
+
+/** What could be read of a rejected chunk's identity, so the robot can be told which one was refused. */
+export interface ChunkIdentity { robot: string; episode: string; chunk: number }
+
+export type DecodeResult =
+  | { ok: true; value: DecodedRolloutChunk }
+  | { ok: false; code: RejectCode; error: string; identity: ChunkIdentity | null };
+
+export interface DecodeLimits {
+  readonly maxBytes: number;
+}
+
+function reject(code: RejectCode, error: string, identity: ChunkIdentity | null = null): DecodeResult {
+  return { ok: false, code, error, identity };
+}
+
+function identityOf(raw: Record<string, unknown>): ChunkIdentity | null {
+  const { robot, episode, chunk } = raw;
+  if (typeof robot !== 'string' || typeof episode !== 'string' || typeof chunk !== 'number') return null;
+  if (!RobotIdSchema.safeParse(robot).success || !EPISODE_ID_PATTERN.test(episode) || !Number.isInteger(chunk) || chunk < 0) return null;
+  return { robot, episode, chunk };
+}
+
+function firstIssue(error: z.ZodError): string {
+  const first = error.issues[0];
+  const where = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
+  return `${where}: ${first?.message ?? 'invalid'}`;
+}
+
+/** An aligned copy of `bytes` as a typed array, or null when the length is not `count` elements. */
+function typed<T>(bytes: Uint8Array, count: number, width: number, make: (b: ArrayBuffer) => T): T | null {
+  if (bytes.byteLength !== count * width) return null;
+  const copy = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(copy).set(bytes);
+  return make(copy);
+}
+
+/** Decode and validate one chunk; never throws. */
+export function decodeRolloutChunk(payload: Uint8Array, limits: DecodeLimits): DecodeResult {
+  if (payload.byteLength > limits.maxBytes) return reject('oversized', `chunk of ${payload.byteLength} bytes exceeds ${limits.maxBytes}`);
+  let raw: unknown;
+  try {
+    raw = decode(payload, { maxStrLength: 4096, maxBinLength: limits.maxBytes, maxArrayLength: 4096, maxMapLength: 64, maxExtLength: 0 });
+  } catch (err) {
+    return reject('malformed', `not MessagePack: ${(err as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || raw instanceof Uint8Array) return reject('malformed', 'chunk is not a map');
+  const map = raw as Record<string, unknown>;
+  const identity = identityOf(map);
+  if (map.v !== ROLLOUT_VERSION) return reject('version', `unknown rollout version ${JSON.stringify(map.v ?? null)} (this updater reads ${ROLLOUT_VERSION})`, identity);
+  const body = map.body;
+  if (!(body instanceof Uint8Array)) return reject('invalid', 'body: expected bytes', identity);
+  const { body: _b, ...rest } = map;
+  const parsed = RolloutHeaderSchema.safeParse(rest);
+  if (!parsed.success) return reject('invalid', firstIssue(parsed.error), identity);
+  const header = parsed.data;
+  if (!compressionAvailable(header.compression)) return reject('unsupported', `compression ${header.compression} is not available in this Node.js`, identity);
+  const maxBody = limits.maxBytes * MAX_BODY_EXPANSION;
+  if (header.body_bytes > maxBody) return reject('oversized', `body of ${header.body_bytes} bytes exceeds ${maxBody}`, identity);
+
+  const columns = decodeRolloutBody(header, body);
+  if (!columns.ok) return reject(columns.code, columns.error, identity);
+  return { ok: true, value: { header, body, columns: columns.value } };
+}
+
+export type BodyResult = { ok: true; value: RolloutColumns } | { ok: false; code: RejectCode; error: string };
+
+/** Decompress and decode a chunk body against its (already validated) header; never throws. */
+export function decodeRolloutBody(header: RolloutHeader, body: Uint8Array): BodyResult {
+  const fail = (code: RejectCode, error: string): BodyResult => ({ ok: false, code, error });
+  let plain: Uint8Array;
+  try {
+    plain = decompress(body, header.compression, header.body_bytes);
+  } catch (err) {
+    return fail('malformed', `body does not decompress (${header.compression}): ${(err as Error).message}`);
+  }
+  if (plain.byteLength !== header.body_bytes) return fail('invalid', `body is ${plain.byteLength} bytes, header says ${header.body_bytes}`);
+  let rawBody: unknown;
+  try {
+    rawBody = decode(plain, { maxStrLength: 64, maxBinLength: Math.max(plain.byteLength, 1), maxArrayLength: 0, maxMapLength: 16, maxExtLength: 0 });
+  } catch (err) {
+    return fail('malformed', `body is not MessagePack: ${(err as Error).message}`);
+  }
+  const cols = RolloutBodySchema.safeParse(rawBody);
+  if (!cols.success) return fail('invalid', `body.${firstIssue(cols.error)}`);
+  const c = cols.data;
+
+  const n = header.n;
+  const layout = header.layout;
+  const obs = observationDim(layout);
+  const act = layout.joints.length;
+  const f32 = (b: ArrayBuffer) => new Float32Array(b);
+  const bad = (name: string, bytes: Uint8Array, want: number) =>
+    fail('invalid', `column ${name} has ${bytes.byteLength} bytes, expected ${want} for n=${n}`);
+
+  const observation = typed(c.observation, n * obs, 4, f32);
+  if (observation === null) return bad('observation', c.observation, n * obs * 4);
+  const action = typed(c.action, n * act, 4, f32);
+  if (action === null) return bad('action', c.action, n * act * 4);
+  const command = typed(c.command, n * act, 4, f32);
+  if (command === null) return bad('command', c.command, n * act * 4);
+  const progress = typed(c.progress, n, 4, f32);
+  if (progress === null) return bad('progress', c.progress, n * 4);
+  const reward = {} as Record<RewardComponent, Float32Array>;
+  for (const k of REWARD_COMPONENTS) {
+    const b = c.reward[k];
+    if (!layout.reward.includes(k)) {
+      if (b !== undefined) return fail('invalid', `column reward.${k} is not in the layout`);
+      reward[k] = new Float32Array(n).fill(Number.NaN);
+      continue;
+    }
+    if (b === undefined) return fail('invalid', `column reward.${k} is missing`);
+    const a = typed(b, n, 4, f32);
+    if (a === null) return bad(`reward.${k}`, b, n * 4);
+    reward[k] = a;
+  }
+  if (c.flags.byteLength !== n) return bad('flags', c.flags, n);
+  const flags = new Uint8Array(c.flags);
+  const step = typed(c.step, n, 4, (b) => new Int32Array(b));
+  if (step === null) return bad('step', c.step, n * 4);
+  const stampMs = typed(c.stamp_ms, n, 8, (b) => new Float64Array(b));
+  if (stampMs === null) return bad('stamp_ms', c.stamp_ms, n * 8);
+
+  let frames: Uint8Array | null = null;
+  let frameStep: Int32Array | null = null;
+  if (layout.camera === null) {
+    if (c.frames !== null || c.frame_step !== null) return fail('invalid', 'frames sent without a camera in the layout');
+  } else {
+    if (c.frames === null || c.frame_step === null) return fail('invalid', 'camera in the layout but no frames column');
+    const m = c.frame_step.byteLength / 4;
+    if (!Number.isInteger(m) || m > n) return fail('invalid', `frame_step has ${c.frame_step.byteLength} bytes, not a whole number of at most n frames`);
+    frameStep = typed(c.frame_step, m, 4, (b) => new Int32Array(b));
+    const per = frameBytes(layout);
+    if (c.frames.byteLength !== m * per) return bad('frames', c.frames, m * per);
+    frames = new Uint8Array(c.frames);
+  }
+  for (let i = 1; i < n; i++) {
+    if (step[i] <= step[i - 1]) return fail('invalid', `column step is not increasing at row ${i}`);
+  }
+  return { ok: true, value: { observation, action, command, progress, reward, flags, step, stampMs, frames, frameStep } };
+}
+
+/** Decode a body the store kept (validated when it arrived) back into columns. */
+export function decodeStoredBody(header: RolloutHeader, body: Uint8Array): RolloutColumns {
+  const r = decodeRolloutBody(header, body);
+  if (!r.ok) throw new Error(`stored chunk ${header.robot}/${header.episode}/${header.chunk} no longer decodes: ${r.code}: ${r.error}`);
+  return r.value;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Acks and the updater's status (JSON).
+
+export const RolloutAckSchema = z.strictObject({
+  v: z.literal(ROLLOUT_VERSION),
+  robot: RobotIdSchema,
+  episode: z.string().max(128),
+  chunk: z.int().min(0),
+  status: z.enum(['stored', 'duplicate', 'rejected']),
+  reason: z.string().max(300).optional(),
+});
+export type RolloutAck = z.infer<typeof RolloutAckSchema>;
+
+const counts = z.strictObject({ stored: z.int(), duplicate: z.int(), rejected: z.int() });
+
+export const UpdaterStatusSchema = z.strictObject({
+  v: z.literal(ROLLOUT_VERSION),
+  updater: z.string().describe('this updater instance'),
+  online: z.boolean(),
+  stamp: z.string(),
+  started: z.string().nullable(),
+  subscription: z.enum(['shared', 'plain']).nullable().describe('shared: MQTT 5 $share group; plain: MQTT 3.1.1 broker'),
+  chunks: counts,
+  rejected_by_code: z.record(z.string(), z.int()),
+  steps_stored: z.int(),
+  episodes_complete: z.int().describe('episodes this instance completed (final chunk and all earlier ones present)'),
+  unrecorded_steps: z.int().describe('steps robots reported as not recorded (skipped_steps), in chunks stored here'),
+  last_rejection: z.strictObject({ robot: z.string().nullable(), code: RejectCodeSchema, reason: z.string(), stamp: z.string() }).nullable(),
+});
+export type UpdaterStatus = z.infer<typeof UpdaterStatusSchema>;
+
+/** Rollout message schemas by name, for `striatum schema` (the chunk is MessagePack; its header schema is JSON-able). */
+export const rolloutSchemas = {
+  rollout_header: RolloutHeaderSchema,
+  rollout_ack: RolloutAckSchema,
+  updater_status: UpdaterStatusSchema,
+} as const;

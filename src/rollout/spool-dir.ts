@@ -1,0 +1,243 @@
+// The durable spool directory: chunk files written temp → fsync → rename → fsync dir, so a chunk file either
+// is whole under its final name or does not exist. Synchronous on purpose: it runs in the spool worker thread,
+// whose only job is this, and never on the control loop's thread or libuv's shared thread pool.
+//
+// Layout of <dir>:
+//   <seq>_<run>_<index>_<chunk>[_final].chunk   spooled chunks, published oldest first, deleted on the updater's ack
+//   open_<run>_<index>.json                      an episode with chunks spooled but no final chunk yet
+//   quarantine/                                  torn, damaged, unreadable or rejected files, kept for inspection
+//
+// Recovery on open: *.tmp files (a crash mid-write) and files whose head does not match their size are
+// quarantined; an open marker left by a process that died mid-episode becomes a zero-step final chunk with
+// outcome "aborted", numbered after every chunk of that episode still on disk or recorded in the marker.
+import {
+  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync,
+  unlinkSync, writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import {
+  ROLLOUT_VERSION, encodeRolloutChunk, REWARD_COMPONENTS, type RewardComponent, type RolloutColumns,
+  type RolloutCompression, type RolloutHeaderInput,
+} from '../contracts/rollout.js';
+import {
+  SPOOL_HEADER_BYTES, checkSpoolHead, frameSpoolFile, isOpenMarkerName, openMarkerName, parseSpoolFileName,
+  spoolFileName, unframeSpoolFile,
+} from './spool-file.js';
+
+export interface SpoolEntry {
+  readonly file: string;
+  readonly seq: number;
+  readonly episode: string;
+  readonly chunk: number;
+  readonly final: boolean;
+  /** Size of the file on disk. */
+  readonly bytes: number;
+}
+
+export interface Quarantined { readonly file: string; readonly reason: string }
+
+export interface SpoolScan {
+  /** Live chunks, oldest first. */
+  readonly entries: SpoolEntry[];
+  readonly usedBytes: number;
+  readonly quarantined: Quarantined[];
+  /** Final chunks written for episodes a previous process left open. */
+  readonly tombstones: number;
+}
+
+type MarkerBase = Pick<RolloutHeaderInput, 'v' | 'robot' | 'episode' | 'policy_version' | 'task' | 'instruction' | 'stamp_origin_unix_ms' | 'layout'>;
+interface OpenMarker { episode: string; next_chunk: number; base: MarkerBase }
+
+export const QUARANTINE_DIR = 'quarantine';
+
+export class SpoolDir {
+  private seq = 0;
+  /** Next chunk number per open episode, never lowered (a marker must not regress). */
+  private readonly nextChunk = new Map<string, number>();
+
+  constructor(readonly dir: string, readonly compression: RolloutCompression) {}
+
+  open(): SpoolScan {
+    mkdirSync(join(this.dir, QUARANTINE_DIR), { recursive: true });
+    const entries: SpoolEntry[] = [];
+    const quarantined: Quarantined[] = [];
+    const markers: string[] = [];
+    const q = (file: string, reason: string) => { this.quarantine(file, reason); quarantined.push({ file, reason }); };
+    for (const d of readdirSync(this.dir, { withFileTypes: true })) {
+      if (!d.isFile()) continue;
+      const name = d.name;
+      if (name.endsWith('.tmp')) { q(name, 'partial-write'); continue; }
+      if (isOpenMarkerName(name)) { markers.push(name); continue; }
+      const parsed = parseSpoolFileName(name);
+      if (parsed === null) { q(name, 'unknown-name'); continue; }
+      const size = statSync(join(this.dir, name)).size;
+      const problem = checkSpoolHead(this.readHead(name), size);
+      if (problem !== null) { q(name, 'torn'); continue; }
+      entries.push({ file: name, seq: parsed.seq, episode: parsed.episode, chunk: parsed.chunk, final: parsed.final, bytes: size });
+      if (parsed.seq >= this.seq) this.seq = parsed.seq + 1;
+    }
+    let tombstones = 0;
+    for (const name of markers) {
+      let marker: OpenMarker;
+      try {
+        marker = JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as OpenMarker;
+        if (typeof marker.episode !== 'string' || !Number.isInteger(marker.next_chunk) || marker.base?.v !== ROLLOUT_VERSION) throw new Error('bad marker');
+      } catch {
+        q(name, 'bad-marker');
+        continue;
+      }
+      const mine = entries.filter((e) => e.episode === marker.episode);
+      if (mine.some((e) => e.final)) { unlinkSync(join(this.dir, name)); continue; }
+      let next = marker.next_chunk;
+      for (const e of mine) if (e.chunk + 1 > next) next = e.chunk + 1;
+      this.nextChunk.set(marker.episode, next);
+      entries.push(this.writeTombstone(marker.base, next));
+      tombstones++;
+    }
+    entries.sort((a, b) => a.seq - b.seq);
+    let usedBytes = 0;
+    for (const e of entries) usedBytes += e.bytes;
+    return { entries, usedBytes, quarantined, tombstones };
+  }
+
+  /** Spool one encoded chunk durably; updates (or, for a final chunk, removes) the episode's open marker. */
+  write(header: RolloutHeaderInput, payload: Uint8Array): SpoolEntry {
+    const entry = { seq: this.seq++, episode: header.episode, chunk: header.chunk, final: header.final };
+    const file = spoolFileName(entry);
+    const framed = frameSpoolFile(payload);
+    const tmp = `${file}.tmp`;
+    try {
+      this.writeDurably(tmp, framed);
+    } catch (err) {
+      this.unlinkQuietly(tmp); // e.g. ENOSPC: do not leave a partial file taking the space
+      throw err;
+    }
+    const markerName = openMarkerName(header.episode);
+    let markerTmp: string | null = null;
+    if (!header.final) {
+      const next = Math.max(this.nextChunk.get(header.episode) ?? 0, header.chunk + 1);
+      this.nextChunk.set(header.episode, next);
+      const marker: OpenMarker = {
+        episode: header.episode, next_chunk: next,
+        base: {
+          v: header.v, robot: header.robot, episode: header.episode, policy_version: header.policy_version, task: header.task,
+          instruction: header.instruction, stamp_origin_unix_ms: header.stamp_origin_unix_ms, layout: header.layout,
+        },
+      };
+      markerTmp = `${markerName}.tmp`;
+      try {
+        // Not fsynced: the directory fsync below makes the rename durable, and ext4 (auto_da_alloc) flushes a
+        // file's data before a rename that replaces another commits. A marker only decides how an episode cut
+        // short is closed; kill -9 cannot lose it, and a power cut at worst leaves that episode without its
+        // closing chunk (its steps are all kept).
+        this.writeDurably(markerTmp, Buffer.from(JSON.stringify(marker)), false);
+      } catch (err) {
+        this.unlinkQuietly(markerTmp);
+        this.unlinkQuietly(tmp);
+        throw err;
+      }
+    }
+    // Chunk first, marker second: a crash between the renames leaves a marker that is behind the files, which
+    // recovery corrects by looking at the files.
+    renameSync(join(this.dir, tmp), join(this.dir, file));
+    if (markerTmp !== null) {
+      renameSync(join(this.dir, markerTmp), join(this.dir, markerName));
+    } else {
+      this.nextChunk.delete(header.episode);
+      if (existsSync(join(this.dir, markerName))) unlinkSync(join(this.dir, markerName));
+    }
+    this.fsyncDir();
+    return { file, ...entry, bytes: framed.byteLength };
+  }
+
+  /** The chunk bytes of a spooled file; null when it is gone or damaged (a damaged file is quarantined). */
+  read(file: string): Uint8Array | null {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(join(this.dir, file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const r = unframeSpoolFile(raw);
+    if (!r.ok) {
+      this.quarantine(file, 'corrupt');
+      return null;
+    }
+    return new Uint8Array(r.payload); // own buffer, so it can be transferred
+  }
+
+  /** Delete a chunk the updater acknowledged. Not fsynced: a delete lost to a power cut means one harmless resend. */
+  remove(file: string): boolean {
+    try {
+      unlinkSync(join(this.dir, file));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /** Move a file aside; it is never published. The reason is kept in the new name. */
+  quarantine(file: string, reason: string): void {
+    const safe = reason.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 40);
+    try {
+      renameSync(join(this.dir, file), join(this.dir, QUARANTINE_DIR, `${Date.now()}_${safe}_${file}`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+
+  private writeTombstone(base: MarkerBase, chunk: number): SpoolEntry {
+    const header: RolloutHeaderInput = {
+      ...base, chunk, stamp: new Date().toISOString(), n: 0, skipped_steps: 0, final: true, outcome: 'aborted',
+      end_reason: 'robot process ended mid-episode; closed on restart',
+    };
+    return this.write(header, encodeRolloutChunk(header, emptyColumns(base.layout.camera !== null), this.compression));
+  }
+
+  private readHead(name: string): Uint8Array {
+    const fd = openSync(join(this.dir, name), 'r');
+    try {
+      const head = Buffer.alloc(SPOOL_HEADER_BYTES);
+      const got = readSync(fd, head, 0, SPOOL_HEADER_BYTES, 0);
+      return head.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private writeDurably(name: string, data: Uint8Array, sync = true): void {
+    const fd = openSync(join(this.dir, name), 'w', 0o644);
+    try {
+      let off = 0;
+      while (off < data.byteLength) off += writeSync(fd, data, off, data.byteLength - off);
+      if (sync) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private unlinkQuietly(name: string): void {
+    try { unlinkSync(join(this.dir, name)); } catch { /* already gone */ }
+  }
+
+  private fsyncDir(): void {
+    const fd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+export function emptyColumns(camera: boolean): RolloutColumns {
+  const reward = {} as Record<RewardComponent, Float32Array>;
+  for (const k of REWARD_COMPONENTS) reward[k] = new Float32Array(0);
+  return {
+    observation: new Float32Array(0), action: new Float32Array(0), command: new Float32Array(0), progress: new Float32Array(0),
+    reward, flags: new Uint8Array(0), step: new Int32Array(0), stampMs: new Float64Array(0),
+    frames: camera ? new Uint8Array(0) : null, frameStep: camera ? new Int32Array(0) : null,
+  };
+}

@@ -1,0 +1,95 @@
+// The spool worker thread: encodes cut chunks (MessagePack, optional gzip), writes them durably and answers
+// reads, deletes and quarantines. All disk work happens here, so neither the control tick nor libuv's shared
+// thread pool (which serialport also uses) ever waits on a slow fsync. Messages are handled one at a time, in
+// order; a failed write is retried here with backoff, so chunks stay in order and the recorder sees only that
+// its buffers have not come back yet.
+import { parentPort } from 'node:worker_threads';
+import { encodeRolloutChunk, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
+import { viewColumns, type ColumnMessage } from './column-set.js';
+import { SpoolDir, type SpoolEntry, type SpoolScan } from './spool-dir.js';
+
+export type ToWorker =
+  | { op: 'open'; dir: string; compression: RolloutCompression }
+  | { op: 'write'; id: number; header: RolloutHeaderInput; set: ColumnMessage; obsDim: number; actDim: number; frameBytes: number }
+  | { op: 'read'; id: number; file: string }
+  | { op: 'remove'; file: string }
+  | { op: 'quarantine'; file: string; reason: string }
+  | { op: 'close' };
+
+export type FromWorker =
+  | { op: 'opened'; scan: SpoolScan }
+  | { op: 'open-failed'; error: string }
+  | { op: 'written'; id: number; entry: SpoolEntry; payload: Uint8Array; set: ColumnMessage; encodeUs: number; writeUs: number }
+  | { op: 'write-error'; id: number; error: string; attempt: number }
+  | { op: 'read'; id: number; payload: Uint8Array | null; error: string | null }
+  | { op: 'closed' };
+
+const port = parentPort;
+if (port === null) throw new Error('spool-worker must run as a worker thread');
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const MAX_BACKOFF_MS = 5000;
+let spool: SpoolDir | null = null;
+
+function transferOf(set: ColumnMessage): ArrayBuffer[] {
+  const list = [set.observation, set.action, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
+  if (set.frames !== null) list.push(set.frames.buffer as ArrayBuffer);
+  if (set.frameStep !== null) list.push(set.frameStep.buffer as ArrayBuffer);
+  return list;
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.op) {
+    case 'open': {
+      try {
+        spool = new SpoolDir(msg.dir, msg.compression);
+        port.postMessage({ op: 'opened', scan: spool.open() } satisfies FromWorker);
+      } catch (err) {
+        port.postMessage({ op: 'open-failed', error: String((err as Error).message ?? err) } satisfies FromWorker);
+      }
+      return;
+    }
+    case 'write': {
+      const s = spool as SpoolDir;
+      const t0 = performance.now();
+      const payload = encodeRolloutChunk(msg.header, viewColumns(msg.set, msg.obsDim, msg.actDim, msg.frameBytes), s.compression);
+      const t1 = performance.now();
+      let backoff = 100;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const entry = s.write(msg.header, payload);
+          const bytes = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength ? payload : payload.slice();
+          port.postMessage(
+            { op: 'written', id: msg.id, entry, payload: bytes, set: msg.set, encodeUs: (t1 - t0) * 1000, writeUs: (performance.now() - t1) * 1000 } satisfies FromWorker,
+            [bytes.buffer as ArrayBuffer, ...transferOf(msg.set)],
+          );
+          return;
+        } catch (err) {
+          port.postMessage({ op: 'write-error', id: msg.id, error: String((err as Error).message ?? err), attempt } satisfies FromWorker);
+          Atomics.wait(sleeper, 0, 0, backoff);
+          backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        }
+      }
+    }
+    case 'read': {
+      try {
+        const payload = (spool as SpoolDir).read(msg.file);
+        port.postMessage({ op: 'read', id: msg.id, payload, error: null } satisfies FromWorker, payload === null ? [] : [payload.buffer as ArrayBuffer]);
+      } catch (err) {
+        port.postMessage({ op: 'read', id: msg.id, payload: null, error: String((err as Error).message ?? err) } satisfies FromWorker);
+      }
+      return;
+    }
+    case 'remove':
+      try { (spool as SpoolDir).remove(msg.file); } catch { /* reported by the next scan */ }
+      return;
+    case 'quarantine':
+      try { (spool as SpoolDir).quarantine(msg.file, msg.reason); } catch { /* left in place; read() will find it again */ }
+      return;
+    case 'close':
+      port.postMessage({ op: 'closed' } satisfies FromWorker);
+      port.close();
+      return;
+  }
+});
+

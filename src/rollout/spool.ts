@@ -1,0 +1,210 @@
+// The robot-side handle on the spool worker. Everything here returns at once: a cut chunk's buffers are
+// transferred to the worker (no copy), and come back through onReleased once the chunk is on disk.
+import { Worker } from 'node:worker_threads';
+import { compressionAvailable, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
+import { StriatumError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ColumnSet } from './column-set.js';
+import type { SpoolEntry, SpoolScan } from './spool-dir.js';
+import type { FromWorker, ToWorker } from './spool-worker.js';
+
+export interface SpoolOptions {
+  readonly dir: string;
+  /** Bound on the bytes of live chunk files; the recorder pauses before it is reached. */
+  readonly maxBytes: number;
+  readonly compression: RolloutCompression;
+  readonly logger: Logger;
+}
+
+export interface SpoolStats {
+  chunksWritten: number;
+  bytesWritten: number;
+  writeErrors: number;
+  /** Worker time per chunk, for the bench: MessagePack + compression, and write + fsync + rename. */
+  lastEncodeUs: number;
+  lastWriteUs: number;
+}
+
+export class Spool {
+  /** Chunks found on disk at start (oldest first), tombstones included: the publisher drains these first. */
+  readonly backlog: readonly SpoolEntry[];
+  readonly scan: SpoolScan;
+  usedBytes: number;
+  /** Chunks handed to the worker and not yet on disk. */
+  writesPending = 0;
+  readonly stats: SpoolStats = { chunksWritten: 0, bytesWritten: 0, writeErrors: 0, lastEncodeUs: 0, lastWriteUs: 0 };
+
+  /** A chunk is durably on disk; payload is exactly what is to be published. */
+  onWritten: ((entry: SpoolEntry, payload: Uint8Array) => void) | null = null;
+  /** A set's buffers are back from the worker, empty. */
+  onReleased: ((set: ColumnSet) => void) | null = null;
+  /** usedBytes changed, or a write failed / recovered. */
+  onUsage: (() => void) | null = null;
+  /** The worker could not write a chunk (it keeps retrying). */
+  onWriteError: ((error: string, attempt: number) => void) | null = null;
+
+  private nextId = 1;
+  private readonly inFlight = new Map<number, ColumnSet>();
+  private readonly reads = new Map<number, (payload: Uint8Array | null) => void>();
+  private closing: Promise<void> | null = null;
+  private flushWaiters: (() => void)[] = [];
+  private queued: { header: RolloutHeaderInput; set: ColumnSet }[] = [];
+  private postScheduled = false;
+  /** True between a write error and the next successful write. */
+  failing = false;
+
+  private constructor(private readonly worker: Worker, readonly options: SpoolOptions, scan: SpoolScan) {
+    this.scan = scan;
+    this.backlog = scan.entries;
+    this.usedBytes = scan.usedBytes;
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    worker.on('error', (err) => options.logger.error('spool worker failed', { error: err.message }));
+  }
+
+  static async open(options: SpoolOptions): Promise<Spool> {
+    if (!compressionAvailable(options.compression)) {
+      throw new StriatumError('STRIATUM_ERR_CONFIG', `rollout compression ${options.compression} is not available in Node.js ${process.version} (zstd needs 22.15 or later); use gzip or none`);
+    }
+    const worker = new Worker(new URL('./spool-worker.js', import.meta.url));
+    const scan = await new Promise<SpoolScan>((resolve, reject) => {
+      const onMessage = (m: FromWorker) => {
+        worker.off('error', onError);
+        if (m.op === 'opened') resolve(m.scan);
+        else reject(new StriatumError('STRIATUM_ERR_IO', `rollout spool ${options.dir} cannot be opened: ${m.op === 'open-failed' ? m.error : m.op}`));
+      };
+      const onError = (err: Error) => reject(new StriatumError('STRIATUM_ERR_IO', `rollout spool worker failed: ${err.message}`));
+      worker.once('message', onMessage);
+      worker.once('error', onError);
+      worker.postMessage({ op: 'open', dir: options.dir, compression: options.compression } satisfies ToWorker);
+    }).catch(async (err: unknown) => { await worker.terminate(); throw err; });
+    const log = options.logger;
+    for (const q of scan.quarantined) log.warn('rollout spool: quarantined a file', { file: q.file, reason: q.reason });
+    if (scan.tombstones > 0) log.warn('rollout spool: closed episodes a previous process left open', { episodes: scan.tombstones });
+    log.info('rollout spool open', { dir: options.dir, backlog_chunks: scan.entries.length, backlog_bytes: scan.usedBytes, max_bytes: options.maxBytes });
+    return new Spool(worker, options, scan);
+  }
+
+  /**
+   * Hand a filled set to the worker. Returns at once: the set is queued and posted from a setImmediate, so
+   * the structured-clone cost of postMessage (tens of µs) lands between control ticks, not inside one. The
+   * set comes back, empty, through onReleased.
+   */
+  submit(header: RolloutHeaderInput, set: ColumnSet): void {
+    if (this.closing !== null) throw new StriatumError('STRIATUM_ERR_INTERNAL', 'rollout spool is closing');
+    this.writesPending++;
+    this.queued.push({ header, set });
+    if (!this.postScheduled) {
+      this.postScheduled = true;
+      setImmediate(this.postQueued);
+    }
+  }
+
+  private readonly postQueued = (): void => {
+    this.postScheduled = false;
+    const q = this.queued;
+    this.queued = [];
+    for (const { header, set } of q) {
+      const id = this.nextId++;
+      this.inFlight.set(id, set);
+      const { message, transfer } = set.toMessage();
+      const msg: ToWorker = { op: 'write', id, header, set: message, obsDim: set.obsDim, actDim: set.actDim, frameBytes: set.frameBytes };
+      this.worker.postMessage(msg, transfer);
+    }
+  };
+
+  /** The bytes of a spooled chunk, verified against its CRC; null when gone or damaged (then quarantined). */
+  read(file: string): Promise<Uint8Array | null> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.reads.set(id, resolve);
+      this.worker.postMessage({ op: 'read', id, file } satisfies ToWorker);
+    });
+  }
+
+  /** The updater has the chunk: delete it. */
+  remove(entry: SpoolEntry): void {
+    this.usedBytes -= entry.bytes;
+    this.worker.postMessage({ op: 'remove', file: entry.file } satisfies ToWorker);
+    this.onUsage?.();
+  }
+
+  quarantine(entry: SpoolEntry, reason: string): void {
+    this.usedBytes -= entry.bytes;
+    this.worker.postMessage({ op: 'quarantine', file: entry.file, reason } satisfies ToWorker);
+    this.onUsage?.();
+  }
+
+  /** A chunk found damaged on read (the worker has quarantined it): stop counting its bytes. */
+  discarded(entry: SpoolEntry): void {
+    this.usedBytes -= entry.bytes;
+    this.onUsage?.();
+  }
+
+  /** Resolves once every submitted chunk is on disk (or could not be written before close). */
+  flushed(): Promise<void> {
+    if (this.writesPending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.flushWaiters.push(resolve));
+  }
+
+  /** Let queued writes finish (at most timeoutMs), then stop the worker. */
+  close(timeoutMs = 10_000): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    this.postQueued();
+    this.closing = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.options.logger.error('rollout spool: writes did not finish in time; chunks not on disk are lost', { chunks: this.writesPending });
+        void this.worker.terminate().then(() => resolve());
+      }, timeoutMs);
+      this.worker.once('exit', () => { clearTimeout(timer); resolve(); });
+      this.worker.postMessage({ op: 'close' } satisfies ToWorker);
+    });
+    return this.closing;
+  }
+
+  private onMessage(m: FromWorker): void {
+    switch (m.op) {
+      case 'written': {
+        const set = this.inFlight.get(m.id);
+        this.inFlight.delete(m.id);
+        this.writesPending--;
+        this.usedBytes += m.entry.bytes;
+        this.stats.chunksWritten++;
+        this.stats.bytesWritten += m.entry.bytes;
+        this.stats.lastEncodeUs = m.encodeUs;
+        this.stats.lastWriteUs = m.writeUs;
+        if (this.failing) {
+          this.failing = false;
+          this.options.logger.info('rollout spool: writing again');
+        }
+        this.onWritten?.(m.entry, m.payload);
+        if (set !== undefined) {
+          set.adopt(m.set);
+          this.onReleased?.(set);
+        }
+        this.onUsage?.();
+        if (this.writesPending === 0 && this.flushWaiters.length > 0) {
+          const w = this.flushWaiters;
+          this.flushWaiters = [];
+          for (const f of w) f();
+        }
+        return;
+      }
+      case 'write-error':
+        this.stats.writeErrors++;
+        if (!this.failing || m.attempt % 10 === 0) this.options.logger.error('rollout spool: write failed; retrying', { error: m.error, attempt: m.attempt });
+        this.failing = true;
+        this.onWriteError?.(m.error, m.attempt);
+        this.onUsage?.();
+        return;
+      case 'read': {
+        const resolve = this.reads.get(m.id);
+        this.reads.delete(m.id);
+        if (m.error !== null) this.options.logger.error('rollout spool: read failed', { error: m.error });
+        resolve?.(m.payload);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}

@@ -1,0 +1,106 @@
+// `striatum updater`: run the ingest, list stored episodes, export one for training, merge two stores.
+import { StriatumError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { parseFlags, type Command } from '../cli/flags.js';
+import { loadUpdaterConfig, type UpdaterFlags } from './config.js';
+import { RolloutStore, writeEpisodeNpy } from './store.js';
+import { runUpdater } from './updater.js';
+
+const HELP = `Usage: striatum updater [run] [--config FILE] [--broker URL] [--username NAME] [--password-env VAR]
+                        [--store PATH] [--share-group NAME] [--robots ID,ID] [--id NAME]
+       striatum updater episodes --store PATH [--robot ID] [--complete | --incomplete]
+       striatum updater export --store PATH --robot ID --episode ID --out DIR [--partial]
+       striatum updater merge --store PATH --from OTHER_PATH
+
+run       subscribe to every robot's rollout chunks, validate them, store each exactly once (SQLite), then
+          acknowledge it to the robot. MQTT 5 brokers: shared subscription ($share/<group>/...), so several
+          updaters split the load; MQTT 3.1.1 brokers (embedded aedes): plain subscription.
+episodes  list stored episodes as JSON lines.
+export    write one episode's columns as .npy files + meta.json for the trainer.
+merge     copy every chunk of another store into this one (idempotent) and rebuild its episodes.
+
+Config file (YAML): broker {url, username, password | password_env, keepalive_s}, store {path},
+share_group, robots, max_chunk_bytes, status_interval_s. Flags override the file.
+Signals: Ctrl-C / SIGTERM stop cleanly (retained status goes offline).`;
+
+export const updaterCommand: Command = {
+  summary: 'offline RL updater: ingest rollout chunks into the episode store, list and export episodes',
+  help: HELP,
+  async run(args: string[], logger: Logger): Promise<number> {
+    const sub = args[0] !== undefined && !args[0].startsWith('-') ? args[0] : 'run';
+    const rest = sub === 'run' && args[0] !== 'run' ? args : args.slice(1);
+    switch (sub) {
+      case 'run': return runIngest(rest, logger);
+      case 'episodes': return listEpisodes(rest);
+      case 'export': return exportEpisode(rest, logger);
+      case 'merge': return mergeStores(rest, logger);
+      default: throw new StriatumError('STRIATUM_ERR_USAGE', `unknown updater subcommand "${sub}"; choose run, episodes, export or merge`);
+    }
+  },
+};
+
+async function runIngest(args: string[], logger: Logger): Promise<number> {
+  const { values } = parseFlags(args, {
+    config: { type: 'string' }, broker: { type: 'string' }, username: { type: 'string' }, 'password-env': { type: 'string' },
+    store: { type: 'string' }, 'share-group': { type: 'string' }, robots: { type: 'string' }, id: { type: 'string' },
+  });
+  const flags: UpdaterFlags = {
+    config: values.config, broker: values.broker, username: values.username, passwordEnv: values['password-env'],
+    store: values.store, shareGroup: values['share-group'], robots: values.robots, id: values.id,
+  };
+  const config = loadUpdaterConfig(flags);
+  const updater = await runUpdater({ config, logger });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => () => { logger.info('stop requested', { signal }); resolve(); };
+    process.once('SIGINT', stop('SIGINT'));
+    process.once('SIGTERM', stop('SIGTERM'));
+  });
+  await updater.close();
+  return 0;
+}
+
+function storeFlag(v: string | undefined): string {
+  if (v === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--store PATH is required');
+  return v;
+}
+
+async function listEpisodes(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, { store: { type: 'string' }, robot: { type: 'string' }, complete: { type: 'boolean' }, incomplete: { type: 'boolean' } });
+  const store = new RolloutStore(storeFlag(values.store));
+  try {
+    const complete = values.complete ? true : values.incomplete ? false : undefined;
+    for (const e of store.listEpisodes({ robot: values.robot, complete })) process.stdout.write(`${JSON.stringify(e)}\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}
+
+async function exportEpisode(args: string[], logger: Logger): Promise<number> {
+  const { values } = parseFlags(args, { store: { type: 'string' }, robot: { type: 'string' }, episode: { type: 'string' }, out: { type: 'string' }, partial: { type: 'boolean' } });
+  if (values.robot === undefined || values.episode === undefined || values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--robot, --episode and --out are required');
+  const store = new RolloutStore(storeFlag(values.store));
+  try {
+    const ex = store.exportEpisode(values.robot, values.episode, { requireComplete: !values.partial });
+    const files = writeEpisodeNpy(ex, values.out);
+    logger.info('episode exported', { robot: ex.robot, episode: ex.episode, steps: ex.steps, out: values.out });
+    process.stdout.write(`${JSON.stringify({ robot: ex.robot, episode: ex.episode, steps: ex.steps, outcome: ex.outcome, files })}\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}
+
+async function mergeStores(args: string[], logger: Logger): Promise<number> {
+  const { values } = parseFlags(args, { store: { type: 'string' }, from: { type: 'string' } });
+  if (values.from === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--from OTHER_PATH is required');
+  const store = new RolloutStore(storeFlag(values.store));
+  try {
+    const r = store.mergeFrom(values.from);
+    logger.info('stores merged', { new_chunks: r.chunks, episodes: r.episodes });
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}
