@@ -7,8 +7,8 @@ import type { ActionSource } from '../policy/action-source.js';
 import { RobotRuntime } from '../runtime/robot-runtime.js';
 import type { SimTransport } from '../transports/sim/sim-transport.js';
 import { RowBuffer, writeNpy } from '../util/npy.js';
-import type { Command } from './commands.js';
-import { intFlag, parseFlags } from './commands.js';
+import type { Command } from './flags.js';
+import { intFlag, parseFlags } from './flags.js';
 import { DEFAULT_CONFIG } from './default-config.js';
 import { Progress } from './progress.js';
 
