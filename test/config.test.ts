@@ -127,7 +127,7 @@ test('striatum schema prints JSON Schema for the config and every message', asyn
 });
 
 test('every command has --help; unknown commands and flags are usage errors', async () => {
-  for (const c of ['run', 'config', 'schema', 'doctor', 'record', 'eval', 'updater']) {
+  for (const c of ['run', 'config', 'schema', 'doctor', 'record', 'eval', 'updater', 'keys', 'policy']) {
     const r = await runCli([c, '--help']);
     assert.equal(r.code, 0, c);
     assert.match(r.stdout, /^Usage: striatum /, c);

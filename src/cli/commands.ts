@@ -6,6 +6,8 @@ import { doctorCommand } from './cmd-doctor.js';
 import { recordCommand } from './cmd-record.js';
 import { evalCommand } from './cmd-eval.js';
 import { updaterCommand } from '../updater/cmd-updater.js';
+import { keysCommand } from './cmd-keys.js';
+import { policyCommand } from './cmd-policy.js';
 import type { Command } from './flags.js';
 
 export type { Command } from './flags.js';
@@ -18,4 +20,6 @@ export const commands: Record<string, Command> = {
   record: recordCommand,
   eval: evalCommand,
   updater: updaterCommand,
+  keys: keysCommand,
+  policy: policyCommand,
 };

@@ -50,6 +50,13 @@ export const PolicySchema = z.strictObject({
     .describe('tried in order; the first that loads is used and logged'),
   threads: z.int().min(1).max(64).default(1).describe('intra-op threads for the policy session'),
   warmup_runs: z.int().min(0).max(10000).default(20).describe('policy runs before the loop starts, so the first tick is not slow'),
+  trusted_keys: z.array(z.string().min(1)).default([])
+    .describe('ed25519 public keys (PEM files, relative to the config file) whose signed policy manifests this robot accepts; empty: no over-the-air updates'),
+  auto_rollback: z.strictObject({
+    episodes: z.int().min(1).default(20).describe('episodes of a new policy version before its success rate is judged'),
+    margin: z.number().min(0).max(1).default(0.1).describe('roll back when the new success rate is below the previous version\'s by more than this'),
+  }).nullable().default({ episodes: 20, margin: 0.1 })
+    .describe('roll back a deployed policy automatically when it does worse than the one it replaced; null: never'),
 });
 
 export const CameraSchema = z.strictObject({

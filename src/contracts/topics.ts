@@ -12,6 +12,13 @@ export const topics = {
   rolloutAck: (robot: string) => `${TOPIC_ROOT}/${robot}/rollout/ack`,
   cmd: (robot: string) => `${TOPIC_ROOT}/${robot}/cmd`,
   policyManifest: (task: string) => `${TOPIC_ROOT}/policy/${task}/manifest`,
+  /**
+   * Retained, content-addressed by the model's sha256: a robot that comes online later still finds every piece,
+   * and a new release never overwrites the pieces of the one running. Robots may not publish under policy/,
+   * so a request/re-publish channel would need a new ACL rule; retained pieces need none.
+   */
+  policyPiece: (task: string, modelSha256: string, index: number) => `${TOPIC_ROOT}/policy/${task}/piece/${modelSha256}/${index}`,
+  policyPieces: (task: string, modelSha256: string) => `${TOPIC_ROOT}/policy/${task}/piece/${modelSha256}/+`,
   updaterStatus: () => `${TOPIC_ROOT}/updater/status`,
   /** Benchmark traffic only (bench/rollout-throughput's bare-MQTT baseline); an updater account may use it. */
   updaterBench: () => `${TOPIC_ROOT}/updater/bench`,

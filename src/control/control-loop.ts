@@ -72,8 +72,15 @@ export class ControlLoop {
   episodesDone = 0;
   successes = 0;
   progress = Number.NaN;
+  /** Policy swaps applied, and the tick count when the last one was applied (between two ticks). */
+  sourceSwaps = 0;
+  lastSwapTick = -1;
 
   private readonly o: ControlLoopOptions;
+  private source: ActionSource;
+  /** Set by requestSourceSwap(), taken at the start of the next tick; null almost always (one check per tick). */
+  private pendingSource: ActionSource | null = null;
+  private swapListener: ((previous: ActionSource, next: ActionSource) => void) | null = null;
   private readonly periodS: number;
   private readonly observation: Float64Array;
   private readonly action: Float64Array;
@@ -89,6 +96,7 @@ export class ControlLoop {
 
   constructor(options: ControlLoopOptions) {
     this.o = options;
+    this.source = options.source;
     this.periodS = 1 / options.rateHz;
     this.accounting = new TickAccounting(options.rateHz, options.stormWindow);
     this.safety = new SafetyFilter(options.limits, options.mode, this.periodS);
@@ -112,6 +120,35 @@ export class ControlLoop {
   /** Commands from MQTT, signals and the CLI. Returns whether the state changed. */
   handleCommand(event: ControlEvent, reason: string): boolean {
     return this.stateMachine.handle(event, reason);
+  }
+
+  /** The action source the loop runs now. */
+  get activeSource(): ActionSource {
+    return this.source;
+  }
+
+  /**
+   * Replace the action source between two ticks: applied at the start of the next tick. `next` must be loaded and
+   * warmed up already, so the swap itself is a pointer change and a reset. A later request replaces a pending one.
+   * The previous source is handed to the swap listener, which owns it (keeps it for rollback or closes it).
+   */
+  requestSourceSwap(next: ActionSource): void {
+    this.pendingSource = next;
+  }
+
+  onSourceSwap(listener: (previous: ActionSource, next: ActionSource) => void): void {
+    this.swapListener = listener;
+  }
+
+  private applySourceSwap(next: ActionSource): void {
+    this.pendingSource = null;
+    const previous = this.source;
+    next.reset();
+    this.source = next;
+    this.sourceSwaps++;
+    this.lastSwapTick = this.accounting.ticks;
+    this.o.logger.info('policy swapped between ticks', { from: previous.version, to: next.version, tick: this.accounting.ticks });
+    this.swapListener?.(previous, next);
   }
 
   /** Ask the loop to stop after the current tick; the robot ends in its safe state. */
@@ -153,6 +190,7 @@ export class ControlLoop {
     const wake = clock.now();
     const t0 = performance.now();
     const lateUs = this.accounting.beginTick(wake);
+    if (this.pendingSource !== null) this.applySourceSwap(this.pendingSource);
 
     if (transport.readState(state)) this.lastStateMs = wake;
     else if (wake - this.lastStateMs > this.o.linkTimeoutMs) this.fault('link_loss');
@@ -161,9 +199,9 @@ export class ControlLoop {
     if (this.stateMachine.state === 'running') {
       this.builder.build(this.observation);
       try {
-        const pending = this.o.source.act(this.observation, this.action);
+        const pending = this.source.act(this.observation, this.action);
         if (pending !== undefined) await pending;
-        this.policyTime.record(this.o.source.lastStepUs);
+        this.policyTime.record(this.source.lastStepUs);
         if (!this.safety.apply(this.action, state.positions, targets)) this.fault('nan_action');
       } catch (err) {
         this.o.logger.error('policy step failed', { error: String((err as Error).message ?? err) });
@@ -215,7 +253,7 @@ export class ControlLoop {
     const seed = this.o.episodeSeed + this.episodeIndex;
     if (ep !== null) await ep.reset(seed);
     this.o.transport.readState(this.o.jointState);
-    this.o.source.reset();
+    this.source.reset();
     this.safety.reset(this.o.jointState.positions);
     this.episodeStep = 0;
     this.episodeEnded = 0;
@@ -276,7 +314,7 @@ export class ControlLoop {
     }
     if (to === 'running') {
       this.safety.reset(state.positions);
-      this.o.source.reset();
+      this.source.reset();
     }
     const level = to === 'estopped' ? 'warn' : 'info';
     this.o.logger[level]('state transition', { from, to, reason });

@@ -14,6 +14,7 @@ import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from '../policy/action-source.js';
 import { OnnxPolicy, type PolicyExpectations } from '../policy/onnx-policy.js';
+import { PolicyManager, loadTrustedKeys } from '../policy/policy-manager.js';
 import { RewardPipeline, type EpisodeRewardSummary } from '../reward/reward-pipeline.js';
 import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
@@ -49,6 +50,8 @@ export class RobotRuntime {
   private mqttLogin: { url: string; username: string; password: string } | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
   loop: ControlLoop | null = null;
+  /** Signed over-the-air policy updates; null without MQTT or with a caller-supplied source. */
+  policyManager: PolicyManager | null = null;
   /** Observation fields with their sizes on this robot, known once the transport is open. */
   observationFields: readonly ObservationField[] = [];
   private stopped = false;
@@ -94,10 +97,11 @@ export class RobotRuntime {
     const fields = resolveObservationFields(cfg.observation.fields, robot);
     this.observationFields = fields;
 
+    let want: PolicyExpectations | null = null;
     if (o.source) {
       this.source = o.source(transport, robot);
     } else {
-      const want: PolicyExpectations = {
+      want = {
         observationFields: fields,
         jointNames: cfg.joints.map((j) => j.name),
         mode: cfg.action.mode,
@@ -213,6 +217,7 @@ export class RobotRuntime {
             vroc: r.vroc, voc_f1: r.voc_f1, updates: r.updates, no_reward_steps: r.no_reward_steps, hacking_alarm: r.hacking_alarm.active,
           } } : {}),
         });
+        if (event === 'end') this.policyManager?.onEpisodeEnd(summary.success);
         if (r !== null) log.info('episode reward', { episode: r.episode, return: Math.round(r.return * 1000) / 1000, voc: Math.round(r.voc * 100) / 100, no_reward_steps: r.no_reward_steps });
       },
       onTransition: (_from, to, reason) => {
@@ -221,12 +226,29 @@ export class RobotRuntime {
       },
     });
 
+    if (link !== null && want !== null) {
+      const policyLink = link;
+      this.policyManager = new PolicyManager({
+        task: cfg.robot.task, robotId: cfg.robot.id, expectations: want,
+        trustedKeys: loadTrustedKeys(cfg.policy.trusted_keys.map((k) => o.loaded.resolvePath(k))),
+        providers: cfg.policy.execution_providers, threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs,
+        autoRollback: cfg.policy.auto_rollback, link, loop: this.loop, logger: log.child('policy'),
+        onActivated: (next) => {
+          this.source = next;
+          this.rollouts?.recorder.setPolicyVersion(next.version);
+          setImmediate(() => policyLink.publishStatus(this.status(true, `policy ${next.version} active`)));
+        },
+      });
+      this.policyManager.start();
+    }
+
     if (link !== null) {
       const loop = this.loop;
       link.onCommand((cmd) => {
         log.info('command received', { command: cmd.command, from: cmd.from ?? null, reason: cmd.reason ?? null });
         const why = `${cmd.command} via MQTT${cmd.from ? ` from ${cmd.from}` : ''}${cmd.reason ? `: ${cmd.reason}` : ''}`;
         if (cmd.command === 'rollback') {
+          if (this.policyManager !== null) { this.policyManager.rollback(why); return; }
           link.publishEvent({ kind: 'policy', code: 'rollback_unavailable', message: 'no previous policy version to roll back to' });
           return;
         }
@@ -334,7 +356,7 @@ export class RobotRuntime {
       ['transport', async () => { await this.transport?.close(); }],
       // PRM workers must finish their in-flight run: onnxruntime aborts the process if one is terminated mid-run.
       ['reward models', async () => { await this.rewards?.close(); }],
-      ['policy', async () => { await this.source?.close(); }],
+      ['policy', async () => { await this.policyManager?.close(); await this.source?.close(); }],
       // The spool is durable: what is not acknowledged now is resent at the next start.
       ['rollout', async () => { await this.rollouts?.close(reason, 2000); }],
       ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],

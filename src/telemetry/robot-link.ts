@@ -28,6 +28,8 @@ export class RobotLink {
   private commandHandler: ((cmd: CommandMessage) => void) | null = null;
   private reconnectMs = 1000;
   private lastStatus: StatusMessage | null = null;
+  /** Extra subscriptions (policy manifests and pieces), renewed on every reconnect. Handlers get raw payloads. */
+  private readonly subscriptions = new Map<string, (topic: string, payload: Buffer) => void>();
 
   constructor(private readonly o: RobotLinkOptions) {
     this.log = o.logger;
@@ -54,6 +56,7 @@ export class RobotLink {
       this.client.subscribe(topics.cmd(o.robotId), { qos: 1 }, (err, granted) => {
         if (err || granted?.some((g) => g.qos === 128)) this.log.error('MQTT subscription to commands refused', { topic: topics.cmd(o.robotId) });
       });
+      for (const filter of this.subscriptions.keys()) this.subscribeOnBroker(filter);
       if (this.lastStatus !== null) this.publishStatus(this.lastStatus);
     });
     this.client.on('close', () => {
@@ -85,7 +88,32 @@ export class RobotLink {
     this.commandHandler = handler;
   }
 
+  /**
+   * Subscribe to a topic filter (QoS 1; + and # allowed). The handler gets the raw payload and validates it itself:
+   * this link does not know the message's schema. Kept across reconnects.
+   */
+  subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): void {
+    this.subscriptions.set(filter, handler);
+    if (this.client.connected) this.subscribeOnBroker(filter);
+  }
+
+  unsubscribe(filter: string): void {
+    if (!this.subscriptions.delete(filter)) return;
+    if (this.client.connected) this.client.unsubscribe(filter);
+  }
+
+  private subscribeOnBroker(filter: string): void {
+    this.client.subscribe(filter, { qos: 1 }, (err, granted) => {
+      if (err || granted?.some((g) => g.qos === 128)) this.log.error('MQTT subscription refused', { topic: filter });
+    });
+  }
+
   private onMessage(topic: string, payload: Buffer): void {
+    if (this.subscriptions.size > 0) {
+      for (const [filter, handler] of this.subscriptions) {
+        if (topicMatches(filter, topic)) handler(topic, payload);
+      }
+    }
     if (topic !== topics.cmd(this.o.robotId)) return;
     const parsed = parseInbound(CommandMessageSchema, payload);
     if (!parsed.ok) {
@@ -133,4 +161,16 @@ export class RobotLink {
     }
     await this.client.endAsync().catch(() => undefined);
   }
+}
+
+/** MQTT topic filter matching: + is one level, # the rest. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
 }

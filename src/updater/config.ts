@@ -26,6 +26,30 @@ export const UpdaterConfigSchema = z.strictObject({
   robots: z.array(Name).min(1).nullable().default(null).describe('only these robots (shard a fleet by robot across stores); null: all'),
   max_chunk_bytes: z.int().min(1024).default(DEFAULT_MAX_CHUNK_BYTES).describe('larger chunks are rejected before decoding'),
   status_interval_s: z.number().positive().default(5).describe('retained status on striatum/v1/updater/status at least this often'),
+  training: z.strictObject({
+    enabled: z.boolean().default(false),
+    episodes_per_round: z.int().min(1).default(20).describe('start a round after this many newly completed episodes'),
+    window_episodes: z.int().min(1).default(200).describe('train on at most this many of the most recent complete episodes'),
+    min_steps: z.int().min(1).default(1000).describe('skip a round whose snapshot holds fewer steps'),
+    task: z.string().min(1).nullable().default(null).describe('only episodes of this task; null: the base policy\'s task'),
+    python: z.string().min(1).default('/usr/bin/python3'),
+    trainer: z.string().min(1).nullable().default(null).describe('trainer script; null: trainer/awr.py of this package'),
+    base_policy_dir: z.string().min(1).describe('the current policy (policy.onnx + policy.json): the actor starts from it'),
+    out_dir: z.string().min(1).describe('each round writes <out_dir>/round-<n>-<stamp>/{snapshot,model}'),
+    shaping: z.strictObject({
+      gamma: z.number().gt(0).max(1).nullable().default(null),
+      horizon_s: z.number().positive().nullable().default(2).describe('γ = exp(−period_s/horizon_s) when gamma is null'),
+      period_s: z.number().positive().default(0.02).describe('the robots\' control period'),
+      success_margin: z.number().min(0).lt(1).default(0.05).describe('δ: progress ≥ 1 − δ earns r_gold'),
+      task_success_reward: z.number().default(1).describe('r_task of a true-terminal step recorded without a reward record (robots without a reward composer)'),
+    }).prefault({}),
+    beta: z.number().positive().default(1),
+    w_max: z.number().min(1).default(20),
+    epochs: z.int().min(1).default(20),
+    batch_size: z.int().min(1).default(256),
+    threads: z.int().min(1).default(2),
+    timeout_s: z.number().positive().default(3600).describe('a round running longer is killed and counted as failed'),
+  }).nullable().default(null).describe('training rounds (trainer/awr.py) on stored episodes; null: off'),
 });
 export type UpdaterConfig = z.infer<typeof UpdaterConfigSchema>;
 
@@ -66,6 +90,13 @@ export function loadUpdaterConfig(flags: UpdaterFlags): UpdaterConfig {
   }
   const cfg = parsed.data;
   if (cfg.store.path !== ':memory:') cfg.store.path = resolve(base, cfg.store.path);
+  const t = cfg.training;
+  if (t !== null) {
+    t.base_policy_dir = resolve(base, t.base_policy_dir);
+    t.out_dir = resolve(base, t.out_dir);
+    if (t.trainer !== null) t.trainer = resolve(base, t.trainer);
+    if (t.shaping.gamma !== null) t.shaping.horizon_s = null; // gamma given: it wins over the default horizon
+  }
   return cfg;
 }
 

@@ -12,10 +12,14 @@ import type { Logger } from '../log.js';
 import { updaterPassword, type UpdaterConfig } from './config.js';
 import { Ingest } from './ingest.js';
 import { RolloutStore } from './store.js';
+import { TRAINING_STATUS_TOPIC, TrainingRounds, type TrainingStatus } from './training.js';
+import type { PolicyMetadata } from '../policy/metadata.js';
 
 export interface UpdaterOptions {
   readonly config: UpdaterConfig;
   readonly logger: Logger;
+  /** A training round produced a validated model directory (the registry signs and publishes it). */
+  readonly onModelReady?: (dir: string, meta: PolicyMetadata) => void | Promise<void>;
 }
 
 export type SubscriptionKind = 'shared' | 'plain';
@@ -25,6 +29,8 @@ export interface RunningUpdater {
   readonly store: RolloutStore;
   readonly ingest: Ingest;
   readonly subscription: SubscriptionKind;
+  /** Training rounds, when training.enabled; null otherwise. */
+  readonly training: TrainingRounds | null;
   status(online: boolean): UpdaterStatus;
   close(): Promise<void>;
 }
@@ -129,9 +135,28 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
     client.options.reconnectPeriod = reconnectMs;
   });
   client.on('error', (err) => log.warn('updater MQTT error', { error: err.message }));
+  // Training rounds: the trigger counts completed episodes; progress goes out retained, at most ~1/s mid-epoch.
+  let lastTrainingPublishMs = 0;
+  let lastTrainingState = '';
+  const publishTraining = (s: TrainingStatus): void => {
+    if (!client.connected) return;
+    if (s.state === lastTrainingState && Date.now() - lastTrainingPublishMs < 1000) return;
+    lastTrainingState = s.state;
+    lastTrainingPublishMs = Date.now();
+    client.publish(TRAINING_STATUS_TOPIC, JSON.stringify({ ...s, updater: id }), { qos: 1, retain: true });
+  };
+  const training = cfg.training !== null && cfg.training.enabled
+    ? new TrainingRounds(store, cfg.training, log.child('training'), {
+      onStatus: publishTraining,
+      onModelReady: options.onModelReady ?? ((dir, meta) => log.info('model ready (no registry hook installed)', { dir, version: meta.version })),
+    })
+    : null;
+
   client.on('message', (topic, payload) => {
+    const completedBefore = ingest.episodesComplete;
     const r = ingest.handle(topic, payload);
     if (r.outcome === 'ignored') return;
+    if (training !== null && ingest.episodesComplete > completedBefore) training.episodeCompleted(ingest.episodesComplete - completedBefore);
     statusDirty = true;
     // Stored (committed) first, acked second: an ack always means the chunk is durably in the store.
     if (r.ack !== null && r.ackTopic !== null) client.publish(r.ackTopic, JSON.stringify(r.ack), { qos: 1 });
@@ -142,11 +167,12 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
 
   let closed = false;
   return {
-    id, store, ingest, subscription, status,
+    id, store, ingest, subscription, training, status,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      await training?.close();
       if (client.connected) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, 1000);

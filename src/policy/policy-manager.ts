@@ -1,0 +1,316 @@
+// Robot side of signed policy deployment: take the task's manifest from MQTT, verify its ed25519 signature
+// against the trusted keys, download the model in pieces and check every hash, load and warm it up off the
+// control loop, then ask the loop to swap it in between two ticks. Keeps the previous version for rollback.
+// Anything that fails a check is refused with a log line and a 'policy' event; the running policy keeps running.
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  MAX_MANIFEST_BYTES, PolicyManifestSchema, checkManifestPieces, keyIdOf, verifyManifest, type PolicyManifest,
+} from '../contracts/policy-manifest.js';
+import type { EventMessage } from '../contracts/messages.js';
+import { topics } from '../contracts/topics.js';
+import { formatIssues } from '../config/load.js';
+import { StriatumError, isStriatumError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ActionSource } from './action-source.js';
+import { OnnxPolicy, checkMetadataAgainstRobot, type ExecutionProvider, type PolicyExpectations } from './onnx-policy.js';
+
+export type RefusalCode =
+  | 'manifest_invalid' | 'unsigned' | 'untrusted_key' | 'bad_signature' | 'wrong_task' | 'shape_mismatch'
+  | 'piece_hash_mismatch' | 'model_hash_mismatch' | 'download_timeout' | 'load_failed';
+
+/** What the manager needs of the MQTT link (RobotLink implements it). */
+export interface PolicyLinkPort {
+  subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): void;
+  unsubscribe(filter: string): void;
+  publishEvent(e: Pick<EventMessage, 'kind' | 'code' | 'message'>): void;
+}
+
+/** What the manager needs of the control loop (ControlLoop implements it). */
+export interface SwappableLoop {
+  readonly activeSource: ActionSource;
+  requestSourceSwap(next: ActionSource): void;
+  onSourceSwap(listener: (previous: ActionSource, next: ActionSource) => void): void;
+}
+
+export interface PolicyManagerOptions {
+  readonly task: string;
+  readonly robotId: string;
+  readonly trustedKeys: ReadonlyMap<string, KeyObject>;
+  readonly expectations: PolicyExpectations;
+  readonly providers: readonly ExecutionProvider[];
+  readonly threads: number;
+  readonly warmupRuns: number;
+  readonly autoRollback: { episodes: number; margin: number } | null;
+  readonly link: PolicyLinkPort;
+  readonly loop: SwappableLoop;
+  readonly logger: Logger;
+  /** Where downloaded models are written (default: a per-robot folder under the OS temp dir). */
+  readonly workDir?: string;
+  readonly downloadTimeoutMs?: number;
+  /** Called inside the tick right after a swap was applied (status, episode messages): keep it cheap. */
+  readonly onActivated?: (next: ActionSource, previous: ActionSource) => void;
+}
+
+interface Download {
+  readonly manifest: PolicyManifest;
+  readonly pieces: (Buffer | null)[];
+  received: number;
+  readonly filter: string;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Read PEM public keys; each must be ed25519. Returns them by key id. */
+export function loadTrustedKeys(paths: readonly string[]): Map<string, KeyObject> {
+  const keys = new Map<string, KeyObject>();
+  for (const path of paths) {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(readFileSync(path));
+    } catch (err) {
+      throw new StriatumError('STRIATUM_ERR_CONFIG', `policy.trusted_keys: cannot read public key ${path}: ${(err as Error).message}`);
+    }
+    if (key.asymmetricKeyType !== 'ed25519') throw new StriatumError('STRIATUM_ERR_CONFIG', `policy.trusted_keys: ${path} is a ${key.asymmetricKeyType} key, ed25519 is required`);
+    keys.set(keyIdOf(key), key);
+  }
+  return keys;
+}
+
+export class PolicyManager {
+  refused = 0;
+  deployed = 0;
+  rollbacks = 0;
+  lastRefusal: RefusalCode | null = null;
+
+  private download: Download | null = null;
+  /** The source swapped out last, kept loaded for rollback; null until the first swap. */
+  private previous: ActionSource | null = null;
+  /** Versions rolled back from: their (retained) manifest is not taken again. */
+  private readonly rejectedVersions = new Set<string>();
+  /** Episode outcomes of the active version; the previous version's rate is kept when it is swapped out. */
+  private outcomes: boolean[] = [];
+  private previousRate: number | null = null;
+  private activeIsUpdate = false;
+  private skipEpisode = false;
+  private pendingVersion: string | null = null;
+  /** Handed to the loop and not applied yet. */
+  private requested: ActionSource | null = null;
+  private activeIsUpdatePending = false;
+  private readonly workDir: string;
+  private readonly manifestTopic: string;
+
+  constructor(private readonly o: PolicyManagerOptions) {
+    this.workDir = o.workDir ?? join(tmpdir(), `striatum-policy-${o.robotId}`);
+    this.manifestTopic = topics.policyManifest(o.task);
+    o.loop.onSourceSwap((previous, next) => this.swapped(previous, next));
+  }
+
+  get activeVersion(): string {
+    return this.o.loop.activeSource.version;
+  }
+
+  get previousVersion(): string | null {
+    return this.previous?.version ?? null;
+  }
+
+  start(): void {
+    if (this.o.trustedKeys.size === 0) this.o.logger.info('no trusted policy keys configured: every policy manifest will be refused');
+    this.o.link.subscribe(this.manifestTopic, (_topic, payload) => this.onManifest(payload));
+  }
+
+  /** Handle one manifest payload (exposed for tests that drive the manager without a broker). */
+  onManifest(payload: Buffer): void {
+    if (payload.length === 0) return; // a cleared retained manifest
+    if (payload.length > MAX_MANIFEST_BYTES) return this.refuse('manifest_invalid', `manifest of ${payload.length} bytes exceeds ${MAX_MANIFEST_BYTES}`, null);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return this.refuse('manifest_invalid', 'manifest is not JSON', null);
+    }
+    const parsed = PolicyManifestSchema.safeParse(raw);
+    if (!parsed.success) return this.refuse('manifest_invalid', `manifest is invalid: ${formatIssues(parsed.error.issues).slice(0, 3).join('; ')}`, null);
+    const m = parsed.data;
+    // Signature first: nothing else in an unverified manifest is believed, not even its version.
+    const verdict = verifyManifest(m, this.o.trustedKeys);
+    if (!verdict.ok) return this.refuse(verdict.code, verdict.message, m.version);
+    if (m.task !== this.o.task) return this.refuse('wrong_task', `manifest is for task ${m.task}, this robot runs ${this.o.task}`, m.version);
+    const problems = checkManifestPieces(m);
+    if (m.metadata.sha256 !== undefined && m.metadata.sha256 !== m.model.sha256) problems.push(`metadata.sha256 ${m.metadata.sha256} differs from model.sha256 ${m.model.sha256}`);
+    if (problems.length > 0) return this.refuse('manifest_invalid', `manifest ${m.version}: ${problems.join('; ')}`, m.version);
+    if (m.version === this.activeVersion || m.version === this.pendingVersion) {
+      this.o.logger.debug('policy manifest names the version already active or pending', { version: m.version });
+      return;
+    }
+    if (this.rejectedVersions.has(m.version)) {
+      this.o.logger.info('policy manifest names a version that was rolled back; not taking it again', { version: m.version });
+      return;
+    }
+    try {
+      checkMetadataAgainstRobot(m.metadata, this.o.expectations);
+    } catch (err) {
+      const details = isStriatumError(err) ? err.details.join('; ') : String(err);
+      return this.refuse('shape_mismatch', `policy ${m.version} does not fit this robot: ${details}`, m.version);
+    }
+    this.startDownload(m);
+  }
+
+  private startDownload(m: PolicyManifest): void {
+    this.cancelDownload();
+    const filter = topics.policyPieces(m.task, m.model.sha256);
+    const timer = setTimeout(() => {
+      if (this.download?.manifest !== m) return;
+      const got = this.download.received;
+      this.cancelDownload();
+      this.refuse('download_timeout', `policy ${m.version}: ${got} of ${m.pieces.length} pieces arrived in time`, m.version);
+    }, this.o.downloadTimeoutMs ?? 60_000);
+    timer.unref();
+    this.download = { manifest: m, pieces: new Array<Buffer | null>(m.pieces.length).fill(null), received: 0, filter, timer };
+    this.o.logger.info('policy update verified; downloading', { version: m.version, parent: m.parent_version, key_id: m.key_id, bytes: m.model.size, pieces: m.pieces.length });
+    this.o.link.subscribe(filter, (topic, payload) => this.onPiece(m, topic, payload));
+  }
+
+  private cancelDownload(): void {
+    const d = this.download;
+    if (d === null) return;
+    clearTimeout(d.timer);
+    this.o.link.unsubscribe(d.filter);
+    this.download = null;
+  }
+
+  private onPiece(m: PolicyManifest, topic: string, payload: Buffer): void {
+    const d = this.download;
+    if (d === null || d.manifest !== m || payload.length === 0) return;
+    const index = Number(topic.slice(topic.lastIndexOf('/') + 1));
+    if (!Number.isInteger(index) || index < 0 || index >= m.pieces.length || d.pieces[index] !== null) return;
+    const want = m.pieces[index];
+    const digest = createHash('sha256').update(payload).digest('hex');
+    if (payload.length !== want.size || digest !== want.sha256) {
+      this.cancelDownload();
+      return this.refuse('piece_hash_mismatch', `policy ${m.version}: piece ${index} has ${payload.length} bytes and sha256 ${digest}, manifest says ${want.size} bytes and ${want.sha256}`, m.version);
+    }
+    d.pieces[index] = payload;
+    if (++d.received < m.pieces.length) return;
+    this.cancelDownload();
+    const model = Buffer.concat(d.pieces as Buffer[]);
+    const whole = createHash('sha256').update(model).digest('hex');
+    if (whole !== m.model.sha256 || model.length !== m.model.size) {
+      return this.refuse('model_hash_mismatch', `policy ${m.version}: assembled model has sha256 ${whole}, manifest says ${m.model.sha256}`, m.version);
+    }
+    this.pendingVersion = m.version;
+    this.loadAndSwap(m, model).catch((err: unknown) => this.o.logger.error('policy deployment failed', { error: String(err) }));
+  }
+
+  /** Load and warm up in the background (onnxruntime runs on its own threads), then hand it to the loop. */
+  private async loadAndSwap(m: PolicyManifest, model: Buffer): Promise<void> {
+    const dir = join(this.workDir, `${m.model.sha256.slice(0, 16)}`);
+    let policy: OnnxPolicy;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const modelPath = join(dir, 'policy.onnx');
+      const metadataPath = join(dir, 'policy.json');
+      writeFileSync(modelPath, model);
+      writeFileSync(metadataPath, JSON.stringify({ ...m.metadata, model: 'policy.onnx', sha256: m.model.sha256 }));
+      policy = await OnnxPolicy.load({
+        modelPath, metadataPath, providers: this.o.providers, threads: this.o.threads, warmupRuns: this.o.warmupRuns, logger: this.o.logger,
+      }, this.o.expectations);
+    } catch (err) {
+      this.pendingVersion = null;
+      const code: RefusalCode = isStriatumError(err, 'STRIATUM_ERR_POLICY_SHAPE') ? 'shape_mismatch' : 'load_failed';
+      const details = isStriatumError(err) && err.details.length > 0 ? `: ${err.details.join('; ')}` : '';
+      return this.refuse(code, `policy ${m.version} could not be loaded: ${(err as Error).message}${details}`, m.version);
+    }
+    if (this.pendingVersion !== m.version) {
+      // A newer manifest or a rollback came in while this one loaded.
+      await policy.close();
+      return;
+    }
+    this.o.logger.info('policy update loaded and warmed up; swapping at the next tick', { version: m.version, provider: policy.provider });
+    this.requestSwap(policy, true);
+  }
+
+  /** Hand a source to the loop; a request it has not applied yet is replaced, and its source closed here. */
+  private requestSwap(next: ActionSource, isUpdate: boolean): void {
+    const replaced = this.requested;
+    this.requested = next;
+    this.activeIsUpdatePending = isUpdate;
+    this.o.loop.requestSourceSwap(next);
+    if (replaced !== null && replaced !== next && replaced !== this.previous && replaced !== this.o.loop.activeSource) {
+      replaced.close().catch((err: unknown) => this.o.logger.warn('closing a superseded policy failed', { error: String(err) }));
+    }
+  }
+
+  /** The `rollback` command: swap back to the version that ran before. */
+  rollback(reason: string): boolean {
+    const prev = this.previous;
+    if (prev === null) {
+      this.o.link.publishEvent({ kind: 'policy', code: 'rollback_unavailable', message: 'no previous policy version to roll back to' });
+      this.o.logger.warn('rollback requested, but there is no previous policy version', { reason });
+      return false;
+    }
+    const from = this.activeVersion;
+    this.rejectedVersions.add(from);
+    this.rollbacks++;
+    this.pendingVersion = null;
+    this.cancelDownload();
+    this.o.logger.warn('policy rollback', { from, to: prev.version, reason });
+    this.o.link.publishEvent({ kind: 'policy', code: 'rollback', message: `rolling back from ${from} to ${prev.version}: ${reason}` });
+    this.requestSwap(prev, false);
+    return true;
+  }
+
+  /** Episode outcomes, for automatic rollback. */
+  onEpisodeEnd(success: boolean): void {
+    if (this.skipEpisode) { this.skipEpisode = false; return; } // started under the previous version
+    this.outcomes.push(success);
+    const ar = this.o.autoRollback;
+    if (ar === null) return;
+    if (this.outcomes.length > ar.episodes) this.outcomes.shift();
+    if (!this.activeIsUpdate || this.previousRate === null || this.outcomes.length < ar.episodes) return;
+    const rate = this.outcomes.filter(Boolean).length / this.outcomes.length;
+    if (rate < this.previousRate - ar.margin) {
+      this.activeIsUpdate = false;
+      this.rollback(`automatic: success rate ${rate.toFixed(2)} over ${ar.episodes} episodes is below the previous version's ${this.previousRate.toFixed(2)} by more than ${ar.margin}`);
+    }
+  }
+
+  private swapped(previous: ActionSource, next: ActionSource): void {
+    if (this.requested === next) this.requested = null;
+    const older = this.previous;
+    this.previous = previous;
+    if (older !== null && older !== next && older !== previous) {
+      older.close().catch((err: unknown) => this.o.logger.warn('closing an old policy failed', { error: String(err) }));
+    }
+    this.previousRate = this.outcomes.length > 0 ? this.outcomes.filter(Boolean).length / this.outcomes.length : null;
+    this.outcomes = [];
+    this.skipEpisode = true;
+    this.activeIsUpdate = this.activeIsUpdatePending;
+    this.activeIsUpdatePending = false;
+    this.pendingVersion = null;
+    if (this.activeIsUpdate) this.deployed++;
+    this.o.onActivated?.(next, previous);
+    // Called inside the tick: the message goes out after it, not during it.
+    setImmediate(() => this.o.link.publishEvent({ kind: 'policy', code: 'policy_swapped', message: `policy ${next.version} active (was ${previous.version})` }));
+  }
+
+  private refuse(code: RefusalCode, message: string, version: string | null): void {
+    this.refused++;
+    this.lastRefusal = code;
+    this.o.logger.warn('policy update refused; the running policy keeps running', { code, version, active: this.activeVersion, reason: message });
+    this.o.link.publishEvent({ kind: 'policy', code: `refused_${code}`, message });
+  }
+
+  /** Stop taking updates; close the kept previous version. */
+  async close(): Promise<void> {
+    this.cancelDownload();
+    this.o.link.unsubscribe(this.manifestTopic);
+    const active = this.o.loop.activeSource;
+    for (const kept of new Set([this.previous, this.requested])) {
+      if (kept !== null && kept !== active) await kept.close();
+    }
+    this.previous = null;
+    this.requested = null;
+  }
+}

@@ -1,0 +1,321 @@
+// Training rounds: after N newly completed episodes, relabel the recent ones with the current shaping settings,
+// write a training snapshot (.npy + manifest.json), run trainer/awr.py as a child process, follow its JSON-line
+// progress (stderr progress bar on a TTY, retained status on striatum/v1/updater/training), validate its output
+// and hand the model directory to onModelReady. A failed round is logged and counted; ingest never waits on it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TOPIC_ROOT } from '../contracts/topics.js';
+import { StriatumError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { readPolicyMetadata, type PolicyMetadata } from '../policy/metadata.js';
+import { encodeNpy } from '../util/npy.js';
+import type { UpdaterConfig } from './config.js';
+import { relabelRewards, relabelSettings, type RelabelSettings } from './relabel.js';
+import type { EpisodeRow, RolloutStore } from './store.js';
+
+export type TrainingConfig = NonNullable<UpdaterConfig['training']>;
+
+export const TRAINING_STATUS_TOPIC = `${TOPIC_ROOT}/updater/training`;
+export const SNAPSHOT_FORMAT = 'striatum.training-snapshot/v1';
+/** trainer/awr.py of this package (dist/src/updater/ → repository root). */
+export const DEFAULT_TRAINER = fileURLToPath(new URL('../../../trainer/awr.py', import.meta.url));
+
+export interface TrainingStatus {
+  v: 1;
+  state: 'idle' | 'snapshot' | 'training' | 'failed' | 'done';
+  round: number;
+  stamp: string;
+  episodes_pending: number;
+  epoch: number;
+  epochs: number;
+  losses: Record<string, number | null>;
+  rounds_ok: number;
+  rounds_failed: number;
+  rounds_skipped: number;
+  last_error: string | null;
+  last_model: string | null;
+  last_round_s: number | null;
+}
+
+export interface SnapshotSummary {
+  dir: string;
+  episodes: number;
+  steps: number;
+  skippedEpisodes: number;
+  unrecordedRewardSteps: number;
+  gamma: number;
+}
+
+export type RoundResult =
+  | { outcome: 'ok'; modelDir: string; snapshot: SnapshotSummary; seconds: number; done: Record<string, unknown> }
+  | { outcome: 'skipped'; reason: string }
+  | { outcome: 'failed'; error: string };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Snapshot
+
+/**
+ * Write the snapshot awr.py reads: every step of the given episodes (those whose layout matches the base policy),
+ * rows in episode then step order; actions are the commands the robot wrote; rewards relabeled.
+ */
+export function writeTrainingSnapshot(
+  store: RolloutStore, episodes: readonly EpisodeRow[], dir: string, base: PolicyMetadata, settings: RelabelSettings,
+): SnapshotSummary {
+  const fields = base.observation.fields.map((f) => ({ name: f.name, size: f.size }));
+  const joints = base.action.joints;
+  const obsDim = fields.reduce((s, f) => s + f.size, 0);
+  const actDim = joints.length;
+  const parts: { obs: Float32Array; cmd: Float32Array; rewards: Float32Array; terminals: Int32Array; n: number }[] = [];
+  const manifestEpisodes: Record<string, unknown>[] = [];
+  let skipped = 0;
+  let unrecorded = 0;
+  for (const row of episodes) {
+    const ex = store.exportEpisode(row.robot, row.episode);
+    const sameLayout = JSON.stringify(ex.layout.observation) === JSON.stringify(fields) && JSON.stringify(ex.layout.joints) === JSON.stringify(joints);
+    if (!sameLayout || ex.steps === 0) { skipped++; continue; }
+    const r = relabelRewards(ex.columns.reward, ex.columns.flags, settings);
+    const n = ex.steps;
+    // Only the last row can end the episode: awr.py reads terminal/truncation there.
+    const terminals = new Int32Array(n);
+    terminals[n - 1] = r.terminals[n - 1];
+    unrecorded += r.unrecordedSteps;
+    manifestEpisodes.push({
+      index: parts.length, robot: ex.robot, episode: ex.episode, steps: n, outcome: ex.outcome, success: ex.outcome === 'success',
+      policy_versions: ex.policyVersions, unrecorded_reward_steps: r.unrecordedSteps, gold_steps: r.goldSteps,
+    });
+    parts.push({ obs: ex.columns.observation, cmd: ex.columns.command, rewards: r.rewards, terminals, n });
+  }
+  const total = parts.reduce((s, p) => s + p.n, 0);
+  const obs = new Float32Array(total * obsDim);
+  const cmd = new Float32Array(total * actDim);
+  const rewards = new Float32Array(total);
+  const terminals = new Int32Array(total);
+  const truncations = new Int32Array(total);
+  const index = new Int32Array(total);
+  let o = 0;
+  parts.forEach((p, e) => {
+    obs.set(p.obs, o * obsDim);
+    cmd.set(p.cmd, o * actDim);
+    rewards.set(p.rewards, o);
+    terminals.set(p.terminals, o);
+    truncations[o + p.n - 1] = p.terminals[p.n - 1] === 1 ? 0 : 1; // time limit, failure or abort: bootstrap
+    index.fill(e, o, o + p.n);
+    o += p.n;
+  });
+  mkdirSync(dir, { recursive: true });
+  const files: [string, Buffer][] = [
+    ['observations.npy', encodeNpy(obs, [total, obsDim])],
+    ['actions.npy', encodeNpy(cmd, [total, actDim])],
+    ['rewards.npy', encodeNpy(rewards, [total])],
+    ['terminals.npy', encodeNpy(terminals, [total])],
+    ['truncations.npy', encodeNpy(truncations, [total])],
+    ['episode_index.npy', encodeNpy(index, [total])],
+  ];
+  for (const [name, data] of files) writeFileSync(join(dir, name), data);
+  const manifest = {
+    format: SNAPSHOT_FORMAT, created: new Date().toISOString(), task: base.task, gamma: settings.gamma,
+    success_margin: settings.successMargin, reward: 'r_task + r_gold + γΦ′ − Φ (Φ′ = 0 at true terminals; intrinsic left out)',
+    observation_fields: fields, action: { mode: base.action.mode, joints }, base_policy: { name: base.name, version: base.version },
+    steps: total, skipped_episodes: skipped, episodes: manifestEpisodes,
+  };
+  writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`); // last: a complete snapshot has it
+  return { dir, episodes: parts.length, steps: total, skippedEpisodes: skipped, unrecordedRewardSteps: unrecorded, gamma: settings.gamma };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The trainer child process
+
+export interface TrainerRun {
+  readonly child: ChildProcess;
+  readonly result: Promise<{ ok: true; done: Record<string, unknown> } | { ok: false; error: string }>;
+}
+
+/** Spawn the trainer; every JSON line on stdout goes to onRecord; the last stderr line is the error on failure. */
+export function spawnTrainer(python: string, args: readonly string[], timeoutMs: number, onRecord: (r: Record<string, unknown>) => void): TrainerRun {
+  const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  let pending = '';
+  let stderr = '';
+  let done: Record<string, unknown> | null = null;
+  let badLines = 0;
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => {
+    pending += text;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (line === '') continue;
+      let record: unknown;
+      try { record = JSON.parse(line); } catch { badLines++; continue; }
+      if (typeof record !== 'object' || record === null) { badLines++; continue; }
+      const r = record as Record<string, unknown>;
+      if (r.event === 'done') done = r;
+      onRecord(r);
+    }
+  });
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => { stderr = (stderr + text).slice(-4096); });
+  const result = new Promise<{ ok: true; done: Record<string, unknown> } | { ok: false; error: string }>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => { clearTimeout(timer); resolve({ ok: false, error: `cannot start ${python}: ${err.message}` }); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const last = stderr.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? '';
+      if (code !== 0) resolve({ ok: false, error: `trainer exited with ${signal ?? `status ${code}`}${last === '' ? '' : `: ${last}`}` });
+      else if (done === null) resolve({ ok: false, error: `trainer exited 0 without a "done" line (${badLines} unparsable lines)` });
+      else resolve({ ok: true, done });
+    });
+  });
+  return { child, result };
+}
+
+/** The trainer's output must be a model the robot would load: metadata valid, sha256 matching, task unchanged. */
+export function checkModelDir(dir: string, base: PolicyMetadata): PolicyMetadata {
+  const meta = readPolicyMetadata(join(dir, 'policy.json'));
+  const model = join(dir, meta.model);
+  if (!existsSync(model)) throw new StriatumError('STRIATUM_ERR_POLICY_LOAD', `trainer output ${dir} has no ${meta.model}`);
+  const digest = createHash('sha256').update(readFileSync(model)).digest('hex');
+  if (meta.sha256 !== digest) throw new StriatumError('STRIATUM_ERR_POLICY_LOAD', `trainer output ${model} has sha256 ${digest}, metadata says ${meta.sha256}`);
+  if (meta.task !== base.task || JSON.stringify(meta.action.joints) !== JSON.stringify(base.action.joints)) {
+    throw new StriatumError('STRIATUM_ERR_POLICY_METADATA', `trainer output ${dir} is for another task or joints than the base policy`);
+  }
+  return meta;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Progress bar (stderr, TTY only)
+
+function progressLine(s: TrainingStatus): string {
+  const width = 24;
+  const filled = s.epochs > 0 ? Math.round((s.epoch / s.epochs) * width) : 0;
+  const losses = Object.entries(s.losses).filter(([, v]) => v !== null).map(([k, v]) => `${k.replace('losses/', '')} ${(v as number).toFixed(4)}`).join('  ');
+  return `training round ${s.round} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] epoch ${s.epoch}/${s.epochs}  ${losses}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rounds
+
+export interface TrainingHooks {
+  /** A validated model directory (policy.onnx + policy.json); the registry signs and publishes it. */
+  onModelReady?(dir: string, meta: PolicyMetadata): void | Promise<void>;
+  /** Every status change (the updater publishes it retained). */
+  onStatus?(status: TrainingStatus): void;
+}
+
+export class TrainingRounds {
+  private readonly settings: RelabelSettings;
+  private readonly trainer: string;
+  private readonly bar: NodeJS.WriteStream | null;
+  private pending = 0;
+  private running: Promise<RoundResult> | null = null;
+  private child: ChildProcess | null = null;
+  private closed = false;
+  readonly state: TrainingStatus;
+
+  constructor(private readonly store: RolloutStore, private readonly cfg: TrainingConfig, private readonly log: Logger, private readonly hooks: TrainingHooks = {}, progress: NodeJS.WriteStream | null = process.stderr.isTTY ? process.stderr : null) {
+    this.settings = relabelSettings(cfg.shaping);
+    this.trainer = cfg.trainer ?? DEFAULT_TRAINER;
+    this.bar = progress;
+    this.state = {
+      v: 1, state: 'idle', round: 0, stamp: new Date().toISOString(), episodes_pending: 0, epoch: 0, epochs: cfg.epochs, losses: {},
+      rounds_ok: 0, rounds_failed: 0, rounds_skipped: 0, last_error: null, last_model: null, last_round_s: null,
+    };
+  }
+
+  get busy(): boolean { return this.running !== null; }
+
+  /** The ingest completed an episode; starts a round once episodes_per_round have come in and none is running. */
+  episodeCompleted(count = 1): void {
+    this.pending += count;
+    this.state.episodes_pending = this.pending;
+    if (this.pending >= this.cfg.episodes_per_round && this.running === null && !this.closed) void this.runRound();
+  }
+
+  /** Run one round now (the trigger calls this; so can tests and tools). Never throws. */
+  runRound(): Promise<RoundResult> {
+    if (this.running !== null) return this.running;
+    this.pending = 0;
+    this.running = this.round().catch((err: unknown) => this.fail((err as Error).message)).finally(() => { this.running = null; this.child = null; });
+    return this.running;
+  }
+
+  private async round(): Promise<RoundResult> {
+    const started = performance.now();
+    const s = this.state;
+    s.round++;
+    s.epoch = 0;
+    s.losses = {};
+    this.update('snapshot');
+    const base = readPolicyMetadata(join(this.cfg.base_policy_dir, 'policy.json'));
+    const task = this.cfg.task ?? base.task;
+    const episodes = this.store.listEpisodes({ complete: true }).filter((e) => e.task === task).slice(-this.cfg.window_episodes);
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+    const roundDir = join(this.cfg.out_dir, `round-${s.round}-${stamp}`);
+    const snapshot = writeTrainingSnapshot(this.store, episodes, join(roundDir, 'snapshot'), base, this.settings);
+    if (snapshot.steps < this.cfg.min_steps) {
+      s.rounds_skipped++;
+      const reason = `snapshot holds ${snapshot.steps} steps (${snapshot.episodes} episodes), min_steps is ${this.cfg.min_steps}`;
+      this.log.info('training round skipped', { round: s.round, reason });
+      this.update('idle');
+      return { outcome: 'skipped', reason };
+    }
+    this.log.info('training round started', { round: s.round, episodes: snapshot.episodes, steps: snapshot.steps, skipped_episodes: snapshot.skippedEpisodes, unrecorded_reward_steps: snapshot.unrecordedRewardSteps, gamma: snapshot.gamma, dir: roundDir });
+    const modelDir = join(roundDir, 'model');
+    const args = [
+      this.trainer, '--data', snapshot.dir, '--base', this.cfg.base_policy_dir, '--out', modelDir,
+      '--epochs', String(this.cfg.epochs), '--batch-size', String(this.cfg.batch_size), '--beta', String(this.cfg.beta),
+      '--w-max', String(this.cfg.w_max), '--threads', String(this.cfg.threads), '--gamma', String(snapshot.gamma),
+    ];
+    this.update('training');
+    const run = spawnTrainer(this.cfg.python, args, this.cfg.timeout_s * 1000, (r) => this.onRecord(r));
+    this.child = run.child;
+    const result = await run.result;
+    if (this.bar !== null) this.bar.write('\n');
+    if (!result.ok) return this.fail(result.error);
+    const meta = checkModelDir(modelDir, base);
+    const seconds = (performance.now() - started) / 1000;
+    s.rounds_ok++;
+    s.last_model = modelDir;
+    s.last_round_s = seconds;
+    s.last_error = null;
+    this.update('done');
+    this.log.info('training round finished', { round: s.round, model: modelDir, version: meta.version, parent_version: base.version, seconds: Math.round(seconds * 10) / 10, losses: s.losses });
+    try {
+      await this.hooks.onModelReady?.(modelDir, meta);
+    } catch (err) {
+      this.log.error('onModelReady failed', { model: modelDir, error: (err as Error).message });
+    }
+    return { outcome: 'ok', modelDir, snapshot, seconds, done: result.done };
+  }
+
+  private onRecord(r: Record<string, unknown>): void {
+    const s = this.state;
+    if (typeof r.epoch === 'number') s.epoch = r.epoch;
+    if (typeof r.epochs === 'number') s.epochs = r.epochs;
+    for (const [k, v] of Object.entries(r)) if (k.startsWith('losses/')) s.losses[k] = typeof v === 'number' ? v : null;
+    this.update(s.state);
+  }
+
+  private fail(error: string): RoundResult {
+    this.state.rounds_failed++;
+    this.state.last_error = error.slice(0, 500);
+    this.update('failed');
+    this.log.error('training round failed; the updater keeps running', { round: this.state.round, error, rounds_failed: this.state.rounds_failed });
+    return { outcome: 'failed', error };
+  }
+
+  private update(state: TrainingStatus['state']): void {
+    this.state.state = state;
+    this.state.stamp = new Date().toISOString();
+    if (this.bar !== null && state === 'training') this.bar.write(`\r${progressLine(this.state)}`);
+    this.hooks.onStatus?.(this.state);
+  }
+
+  /** Stop: kill a running trainer and wait for its round to settle. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.child?.kill('SIGKILL');
+    await this.running;
+  }
+}

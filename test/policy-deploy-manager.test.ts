@@ -1,0 +1,176 @@
+// PolicyManager without a broker: a fake link delivers manifests and pieces by hand, a fake loop applies swaps at
+// once; models are real ONNX files loaded by onnxruntime. Covers the canonical form, refusals and auto rollback.
+import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { canonicalJson, keyIdOf, manifestSigningBytes, signManifest, type PolicyManifest } from '../src/contracts/policy-manifest.js';
+import { topics } from '../src/contracts/topics.js';
+import { silentLogger } from '../src/log.js';
+import type { ActionSource } from '../src/policy/action-source.js';
+import type { PolicyExpectations } from '../src/policy/onnx-policy.js';
+import { PolicyManager, loadTrustedKeys, type PolicyLinkPort, type SwappableLoop } from '../src/policy/policy-manager.js';
+import { buildManifest, expectationsFromMetadata, findPolicyInDir, generateKeyFiles, validateForRelease } from '../src/updater/registry.js';
+import { SIM_FIELDS, tempDir, waitFor, writeLinearPolicy } from './helpers/fixtures.js';
+
+const WANT: PolicyExpectations = {
+  observationFields: SIM_FIELDS, jointNames: ['x', 'y'], mode: 'velocity', chunk: 1, execution: 'ensemble',
+  ensembleDecay: 0.01, scale: new Float64Array([1, 1]), normalization: 'model',
+};
+
+function fakeSource(version: string): ActionSource & { closed: boolean } {
+  return { name: 'fake', version, provider: 'scripted', lastStepUs: 0, closed: false, act() {}, reset() {}, async close() { this.closed = true; } };
+}
+
+class FakeLink implements PolicyLinkPort {
+  readonly handlers = new Map<string, (topic: string, payload: Buffer) => void>();
+  readonly events: { code: string; message: string }[] = [];
+  subscribe(filter: string, handler: (topic: string, payload: Buffer) => void): void { this.handlers.set(filter, handler); }
+  unsubscribe(filter: string): void { this.handlers.delete(filter); }
+  publishEvent(e: { kind: string; code: string; message: string }): void { this.events.push(e); }
+  deliverPieces(m: PolicyManifest, chunks: readonly Buffer[]): void {
+    const h = this.handlers.get(topics.policyPieces(m.task, m.model.sha256));
+    assert.ok(h, 'subscribed to the pieces');
+    chunks.forEach((c, i) => h(topics.policyPiece(m.task, m.model.sha256, i), c));
+  }
+}
+
+class FakeLoop implements SwappableLoop {
+  activeSource: ActionSource;
+  swaps = 0;
+  private listener: ((p: ActionSource, n: ActionSource) => void) | null = null;
+  constructor(initial: ActionSource) { this.activeSource = initial; }
+  requestSourceSwap(next: ActionSource): void {
+    const prev = this.activeSource;
+    this.activeSource = next;
+    this.swaps++;
+    this.listener?.(prev, next);
+  }
+  onSourceSwap(l: (p: ActionSource, n: ActionSource) => void): void { this.listener = l; }
+}
+
+function release(dir: string, version: string, options: { gain?: number; obsDim?: number } = {}): string {
+  mkdirSync(dir, { recursive: true });
+  writeLinearPolicy(dir, options);
+  const metaPath = join(dir, 'policy.json');
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+  meta.version = version;
+  writeFileSync(metaPath, JSON.stringify(meta));
+  return dir;
+}
+
+function setup(key: KeyObject, autoRollback: { episodes: number; margin: number } | null = null) {
+  const dir = tempDir();
+  const pub = join(dir, 'trusted.pem');
+  writeFileSync(pub, createPublicKey(key).export({ type: 'spki', format: 'pem' }));
+  const link = new FakeLink();
+  const initial = fakeSource('v1');
+  const loop = new FakeLoop(initial);
+  const manager = new PolicyManager({
+    task: 'push', robotId: 'unit', trustedKeys: loadTrustedKeys([pub]), expectations: WANT, providers: ['cpu'], threads: 1,
+    warmupRuns: 1, autoRollback, link, loop, logger: silentLogger, workDir: join(dir, 'work'), downloadTimeoutMs: 10_000,
+  });
+  manager.start();
+  return { dir, link, loop, manager, initial };
+}
+
+test('canonical JSON sorts keys at every level and drops whitespace', () => {
+  assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 'é' }], c: null } }), '{"a":{"c":null,"d":[3,{"y":"é","z":1}]},"b":1}');
+  assert.throws(() => canonicalJson({ x: Number.NaN }));
+  const { manifest } = buildManifest({ modelDir: release(tempDir(), 'v9') });
+  const bytes = manifestSigningBytes(manifest).toString('utf8');
+  assert.ok(!/\s/.test(bytes.replace(/"[^"]*"/g, '')), 'no whitespace outside strings');
+  assert.ok(bytes.startsWith('{"created":'), 'keys sorted');
+});
+
+test('keys generate writes a 0600 private key and a public key with a stable id', () => {
+  const dir = tempDir();
+  const files = generateKeyFiles(join(dir, 'keys'));
+  assert.equal(statSync(files.privatePath).mode & 0o777, 0o600);
+  const keys = loadTrustedKeys([files.publicPath]);
+  assert.equal(keys.size, 1);
+  assert.throws(() => generateKeyFiles(join(dir, 'keys')), 'never overwrites a key');
+});
+
+test('validateForRelease runs the model in onnxruntime and reports action statistics', async () => {
+  const ok = findPolicyInDir(release(tempDir(), 'v2', { gain: 2 }));
+  const report = await validateForRelease(ok.modelPath, ok.metadataPath, { ...WANT, actionAbsMax: 100 });
+  assert.equal(report.ok, true, report.problems.join('\n'));
+  assert.equal(report.actionMean.length, 2);
+  const tight = await validateForRelease(ok.modelPath, ok.metadataPath, { ...WANT, actionAbsMax: 1e-6 });
+  assert.equal(tight.ok, false);
+  const bad = findPolicyInDir(release(tempDir(), 'v3', { obsDim: 6 }));
+  const shape = await validateForRelease(bad.modelPath, bad.metadataPath, expectationsFromMetadata(bad.metadata));
+  assert.equal(shape.ok, false);
+  assert.match(shape.problems[0], /STRIATUM_ERR_POLICY_SHAPE/);
+});
+
+test('a valid update is loaded and swapped; refusals leave the active version alone', async () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const other = generateKeyPairSync('ed25519').privateKey;
+  const { dir, link, loop, manager } = setup(privateKey);
+  const send = (m: unknown) => manager.onManifest(Buffer.from(JSON.stringify(m)));
+
+  const { manifest, chunks } = buildManifest({ modelDir: release(join(dir, 'r2'), 'v2') });
+  send(manifest);
+  assert.equal(link.events.at(-1)?.code, 'refused_unsigned');
+  send(signManifest(manifest, other));
+  assert.equal(link.events.at(-1)?.code, 'refused_untrusted_key');
+  const signed = signManifest(manifest, privateKey);
+  assert.equal(signed.key_id, keyIdOf(loadTrustedKeys([join(dir, 'trusted.pem')]).values().next().value!));
+  send({ ...signed, parent_version: 'forged' });
+  assert.equal(link.events.at(-1)?.code, 'refused_bad_signature');
+  send({ ...signed, pieces: 'nope' });
+  assert.equal(link.events.at(-1)?.code, 'refused_manifest_invalid');
+  assert.equal(loop.swaps, 0);
+
+  send(signed);
+  link.deliverPieces(signed, chunks);
+  await waitFor('swap', () => loop.swaps === 1);
+  assert.equal(manager.activeVersion, 'v2');
+  assert.equal(manager.previousVersion, 'v1');
+  assert.equal(manager.refused, 4);
+  await manager.close();
+  await loop.activeSource.close();
+});
+
+test('automatic rollback when the new version does worse than the old one by the margin', async () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const { dir, link, loop, manager } = setup(privateKey, { episodes: 4, margin: 0.2 });
+  for (let i = 0; i < 4; i++) manager.onEpisodeEnd(true); // v1: 100 %
+  const { manifest, chunks } = buildManifest({ modelDir: release(join(dir, 'r2'), 'v2') });
+  const signed = signManifest(manifest, privateKey);
+  manager.onManifest(Buffer.from(JSON.stringify(signed)));
+  link.deliverPieces(signed, chunks);
+  await waitFor('swap', () => loop.swaps === 1);
+  manager.onEpisodeEnd(true); // the episode the swap happened in is not counted
+  for (let i = 0; i < 3; i++) manager.onEpisodeEnd(i === 0);
+  assert.equal(loop.swaps, 1, 'not judged before K episodes');
+  manager.onEpisodeEnd(false); // v2: 1 of 4
+  assert.equal(loop.swaps, 2);
+  assert.equal(manager.activeVersion, 'v1');
+  assert.ok(link.events.some((e) => e.code === 'rollback' && /automatic/.test(e.message)));
+  // The rolled-back version's retained manifest is not taken again.
+  manager.onManifest(Buffer.from(JSON.stringify(signed)));
+  assert.equal(link.handlers.has(topics.policyPieces(signed.task, signed.model.sha256)), false);
+  await manager.close();
+});
+
+test('rollback without a previous version, and a download whose pieces never come, are refused cleanly', async () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const { dir, link, loop, manager } = setup(privateKey);
+  assert.equal(manager.rollback('test'), false);
+  assert.equal(link.events.at(-1)?.code, 'rollback_unavailable');
+  const quick = new PolicyManager({
+    task: 'push', robotId: 'unit-2', trustedKeys: loadTrustedKeys([join(dir, 'trusted.pem')]), expectations: WANT, providers: ['cpu'],
+    threads: 1, warmupRuns: 1, autoRollback: null, link, loop, logger: silentLogger, workDir: join(dir, 'work2'), downloadTimeoutMs: 50,
+  });
+  const { manifest } = buildManifest({ modelDir: release(join(dir, 'r3'), 'v3'), pieceBytes: 64 });
+  quick.onManifest(Buffer.from(JSON.stringify(signManifest(manifest, privateKey))));
+  await waitFor('timeout refusal', () => link.events.find((e) => e.code === 'refused_download_timeout'));
+  assert.equal(loop.swaps, 0);
+  assert.equal(quick.activeVersion, 'v1');
+  await quick.close();
+  await manager.close();
+});
