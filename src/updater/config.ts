@@ -50,6 +50,10 @@ export const UpdaterConfigSchema = z.strictObject({
     threads: z.int().min(1).default(2),
     timeout_s: z.number().positive().default(3600).describe('a round running longer is killed and counted as failed'),
   }).nullable().default(null).describe('training rounds (trainer/awr.py) on stored episodes; null: off'),
+  release: z.strictObject({
+    key: z.string().min(1).describe('ed25519 private key (PEM, from `striatum keys generate`) that signs each new policy'),
+    action_abs_max: z.number().positive().nullable().default(null).describe('refuse a model whose |action| on held-out observations exceeds this'),
+  }).nullable().default(null).describe('sign, validate and publish each model a training round produces; null: keep it on disk only'),
 });
 export type UpdaterConfig = z.infer<typeof UpdaterConfigSchema>;
 
@@ -90,6 +94,7 @@ export function loadUpdaterConfig(flags: UpdaterFlags): UpdaterConfig {
   }
   const cfg = parsed.data;
   if (cfg.store.path !== ':memory:') cfg.store.path = resolve(base, cfg.store.path);
+  if (cfg.release !== null) cfg.release.key = resolve(base, cfg.release.key);
   const t = cfg.training;
   if (t !== null) {
     t.base_policy_dir = resolve(base, t.base_policy_dir);

@@ -14,6 +14,7 @@ import { Ingest } from './ingest.js';
 import { RolloutStore } from './store.js';
 import { TRAINING_STATUS_TOPIC, TrainingRounds, type TrainingStatus } from './training.js';
 import type { PolicyMetadata } from '../policy/metadata.js';
+import { expectationsFromMetadata, findPolicyInDir, loadPrivateKey, releasePolicy, validateForRelease } from './registry.js';
 
 export interface UpdaterOptions {
   readonly config: UpdaterConfig;
@@ -148,7 +149,8 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
   const training = cfg.training !== null && cfg.training.enabled
     ? new TrainingRounds(store, cfg.training, log.child('training'), {
       onStatus: publishTraining,
-      onModelReady: options.onModelReady ?? ((dir, meta) => log.info('model ready (no registry hook installed)', { dir, version: meta.version })),
+      onModelReady: options.onModelReady ?? (cfg.release !== null ? releaseHook(cfg.release, client, log.child('registry'))
+        : (dir, meta) => log.info('model ready; no release key configured, so it is not published', { dir, version: meta.version })),
     })
     : null;
 
@@ -183,5 +185,21 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
       store.close();
       log.info('updater stopped', { stored: ingest.counts.stored, duplicate: ingest.counts.duplicate, rejected: ingest.counts.rejected });
     },
+  };
+}
+
+/** After a training round: validate the new model, sign its manifest and publish it with its pieces. */
+function releaseHook(release: NonNullable<UpdaterConfig['release']>, client: MqttClient, log: Logger): (dir: string, meta: PolicyMetadata) => Promise<void> {
+  const key = loadPrivateKey(release.key);
+  return async (dir, meta) => {
+    const { modelPath, metadataPath } = findPolicyInDir(dir);
+    const spec = { ...expectationsFromMetadata(meta), actionAbsMax: release.action_abs_max ?? undefined };
+    const report = await validateForRelease(modelPath, metadataPath, spec, undefined, log);
+    if (!report.ok) {
+      log.error('new policy failed release validation; not published', { version: meta.version, problems: report.problems });
+      return;
+    }
+    const manifest = await releasePolicy({ modelDir: dir, key, mqttClient: client, parentVersion: meta.parent_version ?? null, logger: log });
+    log.info('policy released', { task: manifest.task, version: manifest.version, sha256: manifest.model.sha256, key_id: manifest.key_id });
   };
 }
