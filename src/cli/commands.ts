@@ -8,6 +8,7 @@ import { evalCommand } from './cmd-eval.js';
 import { updaterCommand } from '../updater/cmd-updater.js';
 import { keysCommand } from './cmd-keys.js';
 import { policyCommand } from './cmd-policy.js';
+import { prmCommand } from './prm-eval.js';
 import type { Command } from './flags.js';
 
 export type { Command } from './flags.js';
@@ -22,4 +23,5 @@ export const commands: Record<string, Command> = {
   updater: updaterCommand,
   keys: keysCommand,
   policy: policyCommand,
+  prm: prmCommand,
 };

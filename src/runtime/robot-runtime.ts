@@ -218,7 +218,7 @@ export class RobotRuntime {
           } } : {}),
         });
         if (event === 'end') this.policyManager?.onEpisodeEnd(summary.success);
-        if (r !== null) log.info('episode reward', { episode: r.episode, return: Math.round(r.return * 1000) / 1000, voc: Math.round(r.voc * 100) / 100, no_reward_steps: r.no_reward_steps });
+        if (r !== null) log.info('episode reward', { episode: summary.episode, return: Math.round(r.return * 1000) / 1000, voc: Math.round(r.voc * 100) / 100, no_reward_steps: r.no_reward_steps });
       },
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));
@@ -265,6 +265,7 @@ export class RobotRuntime {
           log.info('robot', {
             state: t.state, episode: t.episode.index, step: t.episode.step,
             progress: t.episode.progress === null ? null : Math.round(t.episode.progress * 100) / 100,
+            ...(this.rewards !== null ? { prm_progress: Math.round(this.rewards.record.nextPotential * 100) / 100 } : {}),
             period_error_p99_us: Math.round(t.loop.period_error_us.p99), compute_p99_us: Math.round(t.loop.compute_us.p99),
             deadline_misses: t.loop.deadline_misses, mqtt: link.connected ? 'up' : 'down',
           });
