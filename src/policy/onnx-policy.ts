@@ -7,10 +7,11 @@ import ort from 'onnxruntime-node';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from './action-source.js';
+import { createSessionWithFallback, type ExecutionProvider } from './onnx-session.js';
 import { SequentialChunks, TemporalEnsemble } from './ensemble.js';
 import { readPolicyMetadata, type PolicyMetadata } from './metadata.js';
 
-export type ExecutionProvider = 'tensorrt' | 'cuda' | 'cpu';
+export type { ExecutionProvider } from './onnx-session.js';
 
 /** What the robot expects of a policy, resolved from its config and transport. */
 export interface PolicyExpectations {
@@ -146,7 +147,7 @@ export class OnnxPolicy implements ActionSource {
     }
     checkMetadataAgainstRobot(meta, want);
 
-    const { session, provider } = await createSession(bytes, options, log);
+    const { session, provider } = await createSessionWithFallback(bytes, { providers: options.providers, threads: options.threads, logger: log, what: modelPath });
     try {
       checkSessionAgainstMetadata(session, meta);
     } catch (err) {
@@ -192,29 +193,6 @@ export class OnnxPolicy implements ActionSource {
   async close(): Promise<void> {
     await this.session.release();
   }
-}
-
-async function createSession(bytes: Buffer, options: OnnxPolicyOptions, log: Logger): Promise<{ session: ort.InferenceSession; provider: string }> {
-  const failures: string[] = [];
-  for (const provider of options.providers) {
-    try {
-      const session = await ort.InferenceSession.create(bytes, {
-        executionProviders: [provider],
-        intraOpNumThreads: options.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        // Spinning threads would steal a core from the control loop between ticks.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      });
-      return { session, provider };
-    } catch (err) {
-      const first = String((err as Error).message ?? err).split('\n')[0];
-      failures.push(`${provider}: ${first}`);
-      log.warn('execution provider unavailable, trying the next one', { provider, error: first });
-    }
-  }
-  throw new StriatumError('STRIATUM_ERR_POLICY_PROVIDER', `no execution provider could load ${options.modelPath}`, failures);
 }
 
 /** The ONNX graph itself must match the metadata, so a mislabeled model is refused before it runs. */

@@ -5,6 +5,7 @@ import ort from 'onnxruntime-node';
 import { StriatumError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PrmMetadata } from '../metadata.js';
+import { createSessionWithFallback } from '../../policy/onnx-session.js';
 
 export type PrmProvider = 'tensorrt' | 'cuda' | 'cpu';
 
@@ -17,28 +18,8 @@ export interface PrmSessionOptions {
 }
 
 export async function createPrmSession(bytes: Uint8Array, options: PrmSessionOptions): Promise<{ session: ort.InferenceSession; provider: PrmProvider }> {
-  const failures: string[] = [];
-  for (const provider of options.providers) {
-    try {
-      const session = await ort.InferenceSession.create(bytes, {
-        executionProviders: [provider],
-        intraOpNumThreads: options.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        // Run failures are reported through our own log and counters; onnxruntime's stderr copy is noise.
-        logSeverityLevel: 4,
-        // Spinning threads would steal a core from the control loop between updates.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      });
-      return { session, provider };
-    } catch (err) {
-      const first = String((err as Error).message ?? err).split('\n')[0];
-      failures.push(`${provider}: ${first}`);
-      options.logger.warn('execution provider unavailable, trying the next one', { model: options.what, provider, error: first });
-    }
-  }
-  throw new StriatumError('STRIATUM_ERR_POLICY_PROVIDER', `no execution provider could load ${options.what}`, failures);
+  // Run failures are reported through our own log and counters; onnxruntime's stderr copy is noise.
+  return createSessionWithFallback(bytes, { ...options, logSeverityLevel: 4 });
 }
 
 /** A declared dimension against the graph's: -1 (or a symbolic name) is dynamic. */
