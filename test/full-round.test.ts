@@ -60,6 +60,10 @@ test('robot → updater → trainer → signed model → robot runs the new vers
     const newVersion = swapped.policy.version as string;
     assert.match(newVersion, /^awr-/);
     assert.ok(w.json('/event').some((e) => e.kind === 'policy' && e.code === 'policy_swapped'));
+    const t = await waitFor('telemetry counting the deployment', () => w.json('/telemetry').find((x) => x.policy?.version === newVersion));
+    assert.equal(t.policy.deployed, 1);
+    assert.equal(t.policy.swaps, 1);
+    assert.equal(t.policy.refused, 0);
     const laterEpisode = await waitFor('an episode driven by the new version', () =>
       w.json('/episode').find((e) => e.event === 'start' && e.policy_version === newVersion), 30_000);
     assert.equal(laterEpisode.policy_version, newVersion);

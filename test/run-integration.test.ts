@@ -21,6 +21,7 @@ async function expectRobotOnline(w: Watcher): Promise<void> {
   assert.equal(telemetry.rate_hz, 50);
   assert.ok(telemetry.loop.compute_us.count > 0);
   assert.ok(telemetry.loop.policy_us.p50 > 0, 'policy step time is measured');
+  assert.deepEqual(telemetry.policy, { version: 'test-1', swaps: 0, deployed: 0, refused: 0, rollbacks: 0 });
   const episode = await waitFor('a finished episode', () => w.json('/episode').find((e) => e.event === 'end'), 30_000);
   EpisodeMessageSchema.parse(episode);
   assert.match(episode.instruction, /^push the (red|blue) block onto the (green|yellow) pad$/);

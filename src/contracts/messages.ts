@@ -46,6 +46,9 @@ export const TelemetryMessageSchema = z.strictObject({
   }),
   episode: z.strictObject({ index: z.int(), step: z.int(), progress: z.number().nullable() }),
   mqtt: z.strictObject({ rejected_messages: z.int() }),
+  policy: z.strictObject({
+    version: z.string().nullable(), swaps: z.int(), deployed: z.int(), refused: z.int(), rollbacks: z.int(),
+  }).optional().describe('signed policy updates: swaps at tick boundaries, updates deployed, refused, rolled back'),
   rollout: z.record(z.string(), z.unknown()).nullable().optional()
     .describe('rollout recorder, spool and publisher: steps recorded and skipped, spool use and backlog, chunks published, acked, resent'),
   reward: z.record(z.string(), z.unknown()).nullable().optional()

@@ -341,6 +341,10 @@ export class RobotRuntime {
       },
       episode: { index: loop.episodeIndex, step: loop.episodeStep, progress: Number.isFinite(loop.progress) ? loop.progress : null },
       mqtt: { rejected_messages: this.link?.rejectedMessages ?? 0 },
+      policy: {
+        version: this.source?.version ?? null, swaps: loop.sourceSwaps,
+        deployed: this.policyManager?.deployed ?? 0, refused: this.policyManager?.refused ?? 0, rollbacks: this.policyManager?.rollbacks ?? 0,
+      },
       reward: this.rewards !== null ? (this.rewards.telemetry() as unknown as Record<string, unknown>) : null,
       rollout: this.rollouts !== null ? (this.rollouts.stats() as unknown as Record<string, unknown>) : null,
     };
