@@ -5,10 +5,11 @@
 //      without and then with the reward pipeline running the same model in its worker thread on the sim's
 //      camera frames (pollFrames + onStep after every tick): deadline misses, tick compute and period error
 //      p50/p99, and the pipeline's own per-tick cost, side by side.
-// Without --model it builds a small CNN progress model (3 stride-2 3×3 convs, 3→c→2c→4c channels, global
-// pooling, linear head; about 1 GFLOP per 224² frame at c = 64, a third of a ResNet-18), since models/ ships no PRM yet.
+// By default it measures the shipped demo progress model (models/push-prm/progress.onnx). `--model cnn` builds a
+// heavier CNN progress model instead (3 stride-2 3×3 convs, 3→c→2c→4c channels, global pooling, linear head;
+// about 1 GFLOP per 224² frame at c = 64, a third of a ResNet-18), to see a realistic VLM-sized cost.
 // Prints one JSON object. Usage:
-//   node dist/bench/prm.js [--model M.onnx] [--size 224] [--channels 32] [--views 2] [--seconds 5]
+//   node dist/bench/prm.js [--model M.onnx | cnn] [--size 224] [--channels 32] [--views 2] [--seconds 5]
 //                          [--rate 100] [--ticks 2000] [--prm-rate 5] [--threads 1] [--config FILE]
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -49,7 +50,8 @@ const CAMERA = 96; // the sim's frame size
 
 /** The model under test: --model, or the builder's CNN written with its metadata into a temp dir. */
 function benchModel(): { path: string; builtin: boolean } {
-  if (args.model !== undefined) return { path: resolve(args.model), builtin: false };
+  const model = args.model ?? fileURLToPath(new URL('../../models/push-prm/progress.onnx', import.meta.url));
+  if (model !== 'cnn') return { path: resolve(model), builtin: false };
   const dir = mkdtempSync(join(tmpdir(), 'striatum-prm-bench-'));
   const path = join(dir, 'cnn-progress.onnx');
   writeFileSync(path, convProgressModel({ size: SIZE, channels: CHANNELS }));
