@@ -118,6 +118,7 @@ test('striatum schema prints JSON Schema for the config and every message', asyn
   assert.equal(r.code, 0, r.stderr);
   const all = JSON.parse(r.stdout);
   assert.equal(all.config.type, 'object');
+  for (const doc of ['policy_metadata', 'prm_metadata', 'policy_manifest']) assert.equal(all[doc].type, 'object', doc);
   assert.ok(all.config.properties.joints);
   for (const name of ['status', 'telemetry', 'episode', 'reward', 'cmd', 'event', 'rollout_header', 'rollout_ack', 'updater_status']) assert.equal(all.messages[name].type, 'object', name);
   const cmd = await runCli(['schema', 'cmd']);
