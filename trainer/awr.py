@@ -107,19 +107,7 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 def bc_style_parser() -> typing.Any:
     """The same argparse-from-dataclass as bc.py (help from the docstring under each field)."""
-    import argparse
-
-    docs = bc.field_docs(Args)
-    types = typing.get_type_hints(Args)
-    parser = argparse.ArgumentParser(prog="awr.py", description=(__doc__ or "").splitlines()[0])
-    for field in dataclasses.fields(Args):
-        flag = "--" + field.name.replace("_", "-")
-        help = " ".join(docs.get(field.name, "").split())
-        if field.default is dataclasses.MISSING:
-            parser.add_argument(flag, type=types[field.name], required=True, help=help)
-        else:
-            parser.add_argument(flag, type=types[field.name], default=field.default, help=f"{help} (default: {field.default})")
-    return parser
+    return bc.dataclass_parser(Args, "awr.py", (__doc__ or "").splitlines()[0])
 
 
 # ---------------------------------------------------------------------------------------------------------------

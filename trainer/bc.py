@@ -99,11 +99,13 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def parse_args(argv: list[str] | None = None) -> Args:
-    docs = field_docs(Args)
-    types = typing.get_type_hints(Args)
-    parser = argparse.ArgumentParser(prog="bc.py", description=(__doc__ or "").splitlines()[0])
-    for field in dataclasses.fields(Args):
+def dataclass_parser(cls: type, prog: str, description: str) -> argparse.ArgumentParser:
+    """An argparse parser with one --flag per dataclass field, its help taken from the field's docstring.
+    Shared by every trainer script so their command lines behave alike."""
+    docs = field_docs(cls)
+    types = typing.get_type_hints(cls)
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    for field in dataclasses.fields(cls):
         flag = "--" + field.name.replace("_", "-")
         kind = types[field.name]
         help = docs.get(field.name, "")
@@ -116,6 +118,11 @@ def parse_args(argv: list[str] | None = None) -> Args:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help)
         else:
             parser.add_argument(flag, type=kind, default=field.default, help=help)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    parser = dataclass_parser(Args, "bc.py", (__doc__ or "").splitlines()[0])
     args = Args(**vars(parser.parse_args(argv)))
     for name in ("epochs", "batch_size", "hidden", "layers", "chunk", "threads"):
         if getattr(args, name) < 1:

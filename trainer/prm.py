@@ -16,7 +16,6 @@ Progress is one JSON line per epoch on stdout; errors in the input are one reada
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import hashlib
@@ -47,7 +46,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bc import field_docs, load_array, set_blas_threads, split_episodes, write_atomic  # noqa: E402
+from bc import dataclass_parser, load_array, set_blas_threads, split_episodes, write_atomic  # noqa: E402
 
 ONNX_OPSET = 17
 METADATA_FORMAT = "striatum.prm/v1"
@@ -130,22 +129,7 @@ class TrainerError(Exception):
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    docs = field_docs(Args)
-    types = typing.get_type_hints(Args)
-    parser = argparse.ArgumentParser(prog="prm.py", description=(__doc__ or "").splitlines()[0])
-    for field in dataclasses.fields(Args):
-        flag = "--" + field.name.replace("_", "-")
-        kind = types[field.name]
-        help = docs.get(field.name, "")
-        if field.default is dataclasses.MISSING:
-            parser.add_argument(flag, type=kind, required=True, help=help)
-            continue
-        if field.default != "":
-            help += f" (default: {field.default})"
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help)
-        else:
-            parser.add_argument(flag, type=kind, default=field.default, help=help)
+    parser = dataclass_parser(Args, "prm.py", (__doc__ or "").splitlines()[0])
     args = Args(**vars(parser.parse_args(argv)))
     for name in ("window", "epochs", "pairwise_epochs", "samples_per_epoch", "batch_size", "width", "hidden", "text_dim", "keypoints", "pool",
                  "max_length", "pair_max_gap", "threads"):
