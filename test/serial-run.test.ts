@@ -3,33 +3,20 @@
 // simulator's own clock (its JSON event log), that the firmware reached its safe state by its watchdog.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { SbpSimulator, defaultSimulatorBinary } from '../src/transports/serial/sim-process.js';
+import { SbpSimulator } from '../src/transports/serial/sim-process.js';
+import { ensureSimulator } from './helpers/sbp-sim.js';
 import { startCli, tempDir, waitFor, writeConfig } from './helpers/fixtures.js';
 import { linearPolicyModel } from './helpers/onnx-builder.js';
 
-const BRIDGE = fileURLToPath(new URL('../../firmware-bridge/', import.meta.url));
 const JOINTS = ['shoulder', 'elbow', 'wrist'];
 const TARGET = [0.6, -0.4, 1.0];
 const WATCHDOG_MS = 50;
 const SIM_RATE_HZ = 500;
 let skip: string | false = false;
 
-function ensureSimulator(): string | false {
-  const binary = defaultSimulatorBinary();
-  if (existsSync(binary)) return false;
-  if (process.env.STRIATUM_SBP_SIM !== undefined) return `STRIATUM_SBP_SIM=${binary} does not exist`;
-  try {
-    execFileSync('cmake', ['-S', BRIDGE, '-B', join(BRIDGE, 'build')], { stdio: 'ignore' });
-    execFileSync('cmake', ['--build', join(BRIDGE, 'build'), '--target', 'sbp_sim'], { stdio: 'ignore' });
-  } catch (err) {
-    return `host simulator not built and cmake failed (${(err as Error).message.split('\n')[0]})`;
-  }
-  return existsSync(binary) ? false : `cmake ran but ${binary} is missing`;
-}
 
 before(() => { skip = ensureSimulator(); });
 const sims: SbpSimulator[] = [];

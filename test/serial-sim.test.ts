@@ -2,35 +2,20 @@
 // state, commands applied, schema and joint-count refusals, e-stop and arm, link loss, reconnect, safe close.
 // The simulator is built with cmake when it is missing; without cmake and a C compiler these tests are skipped.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { isStriatumError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { SerialTransport, type SerialTransportOptions } from '../src/transports/serial/serial-transport.js';
-import { SbpSimulator, defaultSimulatorBinary, type SbpSimEvent } from '../src/transports/serial/sim-process.js';
+import { SbpSimulator, type SbpSimEvent } from '../src/transports/serial/sim-process.js';
 import { SBP_FLAG_ARMED, SBP_FLAG_ESTOPPED, SBP_FLAG_SAFE_DISABLED } from '../src/transports/serial/protocol.js';
 import type { JointCommand, JointState } from '../src/transports/types.js';
+import { ensureSimulator } from './helpers/sbp-sim.js';
 
-const BRIDGE = fileURLToPath(new URL('../../firmware-bridge/', import.meta.url));
 let skip: string | false = false;
 
-/** The simulator binary, built if missing; a skip reason when it cannot be. */
-function ensureSimulator(): string | false {
-  const binary = defaultSimulatorBinary();
-  if (existsSync(binary)) return false;
-  if (process.env.STRIATUM_SBP_SIM !== undefined) return `STRIATUM_SBP_SIM=${binary} does not exist`;
-  try {
-    execFileSync('cmake', ['-S', BRIDGE, '-B', join(BRIDGE, 'build')], { stdio: 'ignore' });
-    execFileSync('cmake', ['--build', join(BRIDGE, 'build'), '--target', 'sbp_sim'], { stdio: 'ignore' });
-  } catch (err) {
-    return `host simulator not built and cmake failed (${(err as Error).message.split('\n')[0]})`;
-  }
-  return existsSync(binary) ? false : `cmake ran but ${binary} is missing`;
-}
 
 before(() => { skip = ensureSimulator(); });
 
