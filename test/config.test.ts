@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfigText } from '../src/config/load.js';
 import { isStriatumError } from '../src/errors.js';
@@ -146,4 +146,59 @@ test('striatum doctor reports onnxruntime, serial ports, ROS 2, broker and train
   assert.equal(byName.get('onnxruntime')?.verdict, 'ok');
   assert.match(byName.get('onnxruntime')?.detail ?? '', /cpu/);
   assert.equal(r.code, checks.some((c) => c.verdict === 'fail') ? 1 : 0);
+});
+
+/** A shipped example copied into a temp dir, with `../models/` rewritten (or not) to the repo's models. */
+function copyExample(name: string, options: { keepModelPaths?: boolean } = {}): { dir: string; file: string } {
+  const dir = tempDir();
+  let text = readFileSync(join(REPO, 'examples', name), 'utf8');
+  if (!options.keepModelPaths) text = text.replaceAll('../models/', `${join(REPO, 'models')}/`);
+  return { dir, file: writeConfig(dir, text, name) };
+}
+
+test('config check names every referenced file that is missing, with its field path (exit 2)', async () => {
+  const { file } = copyExample('sim.yaml', { keepModelPaths: true });
+  const r = await runCli(['config', 'check', file]);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /STRIATUM_ERR_CONFIG/);
+  assert.match(r.stderr, /^ {2}policy\.model: /m);
+  assert.match(r.stderr, /^ {2}reward\.models\[0\]\.model: /m);
+  assert.match(r.stderr, /^ {2}reward\.models\[1\]\.model: /m);
+  const fixed = copyExample('sim.yaml');
+  const ok = await runCli(['config', 'check', fixed.file]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('config check: missing metadata, PRM tokenizer and trusted key; a spool dir that cannot be created', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir));
+  cfg.policy.metadata = 'nope.json';
+  cfg.policy.trusted_keys = ['keys/public.pem'];
+  writeFileSync(join(dir, 'not-a-dir'), '');
+  cfg.rollout = { spool_dir: 'not-a-dir/spool' };
+  copyFileSync(join(REPO, 'models/push-prm/progress.onnx'), join(dir, 'progress.onnx'));
+  const meta = JSON.parse(readFileSync(join(REPO, 'models/push-prm/progress.json'), 'utf8'));
+  meta.text.tokenizer = 'missing-tokenizer.json';
+  writeFileSync(join(dir, 'progress.json'), JSON.stringify(meta));
+  cfg.reward = { models: [{ name: 'progress', kind: 'progress', model: 'progress.onnx', cameras: ['top'] }] };
+  const r = await runCli(['config', 'check', writeConfig(dir, cfg)]);
+  assert.equal(r.code, 2, r.stdout);
+  for (const path of ['policy.metadata', 'policy.trusted_keys[0]', 'rollout.spool_dir', 'reward.models[0].metadata']) {
+    assert.match(r.stderr, new RegExp(`^ {2}${path.replace(/[.[\]]/g, '\\$&')}: `, 'm'), path);
+  }
+  assert.match(r.stderr, /missing-tokenizer\.json/);
+});
+
+test('config check and doctor refuse transport.path auto-sim when the serial simulator is not built', async () => {
+  const { file } = copyExample('serial-sim.yaml');
+  const env = { STRIATUM_SBP_SIM: join(tempDir(), 'sbp_sim') };
+  const r = await runCli(['config', 'check', file], { env });
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /^ {2}transport\.path: /m);
+  const doctor = await runCli(['doctor', '--json', '--config', file], { env, timeoutMs: 60_000 });
+  const checks = JSON.parse(doctor.stdout) as { name: string; verdict: string; detail: string }[];
+  const config = checks.find((c) => c.name === 'config');
+  assert.equal(config?.verdict, 'fail');
+  assert.match(config?.detail ?? '', /transport\.path: /);
+  assert.equal(doctor.code, 1);
 });
