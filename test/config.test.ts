@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { parseConfigText } from '../src/config/load.js';
 import { isStriatumError } from '../src/errors.js';
-import { REPO, runCli, simConfig, tempDir, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+import { loadUpdaterConfig } from '../src/updater/config.js';
+import { freePort, REPO, runCli, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
 
 function problemsOf(config: unknown): string[] {
   try {
@@ -118,11 +120,20 @@ test('striatum schema prints JSON Schema for the config and every message', asyn
   assert.equal(r.code, 0, r.stderr);
   const all = JSON.parse(r.stdout);
   assert.equal(all.config.type, 'object');
-  for (const doc of ['policy_metadata', 'prm_metadata', 'policy_manifest']) assert.equal(all[doc].type, 'object', doc);
+  for (const doc of ['policy-metadata', 'prm-metadata', 'policy-manifest', 'updater-config']) {
+    assert.equal(all[doc].type, 'object', doc);
+    assert.equal(all[doc].title, doc, doc);
+  }
+  assert.ok(all['updater-config'].properties.training);
   assert.ok(all.config.properties.joints);
   for (const name of ['status', 'telemetry', 'episode', 'reward', 'cmd', 'event', 'rollout_header', 'rollout_ack', 'updater_status']) assert.equal(all.messages[name].type, 'object', name);
   const cmd = await runCli(['schema', 'cmd']);
   assert.deepEqual(JSON.parse(cmd.stdout).properties.command.enum, ['estop', 'arm', 'pause', 'resume', 'rollback']);
+  for (const doc of ['policy-metadata', 'updater-config']) {
+    const one = await runCli(['schema', doc]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(JSON.parse(one.stdout).title, doc);
+  }
   const bad = await runCli(['schema', 'nonsense']);
   assert.equal(bad.code, 2);
 });
@@ -201,4 +212,78 @@ test('config check and doctor refuse transport.path auto-sim when the serial sim
   assert.equal(config?.verdict, 'fail');
   assert.match(config?.detail ?? '', /transport\.path: /);
   assert.equal(doctor.code, 1);
+});
+
+test('the shipped examples pass their checks: robot configs with config check, the updater config with updater check', async () => {
+  for (const name of ['sim.yaml', 'sim-rollouts.yaml']) {
+    const r = await runCli(['config', 'check', join(REPO, 'examples', name)]);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+  }
+  const updater = await runCli(['updater', 'check', join(REPO, 'examples/updater.yaml')]);
+  assert.equal(updater.code, 0, updater.stderr);
+  assert.match(updater.stdout, /^ok: .*training every 20 episodes/);
+  const cfg = loadUpdaterConfig({ config: join(REPO, 'examples/updater.yaml') });
+  const robot = parse(readFileSync(join(REPO, 'examples/sim-rollouts.yaml'), 'utf8'));
+  const account = robot.mqtt.users.find((u: { username: string }) => u.username === cfg.broker.username);
+  assert.deepEqual([account?.role, account?.password], ['updater', cfg.broker.password], 'the updater logs in with an account of the robot\'s embedded broker');
+  assert.equal(cfg.broker.url, `mqtt://127.0.0.1:${robot.mqtt.port}`);
+});
+
+test('updater check names the field of a missing training policy or release key; config check points updater files to it', async () => {
+  const dir = tempDir();
+  const file = writeConfig(dir, {
+    broker: { url: 'mqtt://127.0.0.1:1883' }, store: { path: 'episodes.sqlite' },
+    training: { enabled: true, base_policy_dir: 'no-policy', out_dir: 'rounds' }, release: { key: 'keys/private.pem' },
+  }, 'updater.yaml');
+  const r = await runCli(['updater', 'check', file]);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /STRIATUM_ERR_CONFIG/);
+  assert.match(r.stderr, /^ {2}training\.base_policy_dir: /m);
+  assert.match(r.stderr, /^ {2}release\.key: /m);
+  const schema = await runCli(['updater', 'check', writeConfig(dir, { store: { path: 'x.sqlite' }, training: { enabled: true } }, 'bad.yaml')]);
+  assert.equal(schema.code, 2);
+  assert.match(schema.stderr, /^ {2}training\.base_policy_dir: /m);
+  const asRobot = await runCli(['config', 'check', file]);
+  assert.equal(asRobot.code, 2);
+  assert.match(asRobot.stderr, /striatum updater check/);
+});
+
+test('the shipped robot config with rollouts and the shipped updater config connect: a chunk is stored', async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  const local = (text: string) => text
+    .replaceAll('../models/', `${join(REPO, 'models')}/`)
+    .replaceAll('../data/', `${join(dir, 'data')}/`)
+    .replaceAll('127.0.0.1:1883', `127.0.0.1:${port}`);
+  const robotText = local(readFileSync(join(REPO, 'examples/sim-rollouts.yaml'), 'utf8'))
+    .replace(/^ {2}port: 1883$/m, `  port: ${port}`).replace(/^ {2}ws_port: 9001$/m, '  ws_port: null');
+  assert.match(robotText, new RegExp(`port: ${port}`));
+  const robotFile = writeConfig(dir, robotText, 'sim-rollouts.yaml');
+  const updaterFile = writeConfig(dir, local(readFileSync(join(REPO, 'examples/updater.yaml'), 'utf8')), 'updater.yaml');
+  const robot = startCli(['run', '--config', robotFile, '--fast']);
+  const updater = startCli(['updater', 'run', '--config', updaterFile]);
+  const store = join(dir, 'data/episodes.sqlite');
+  let exited = '';
+  void robot.exited.then((code) => { exited += `robot exited ${code}: ${JSON.stringify(robot.logs().slice(-3))}\n`; });
+  void updater.exited.then((code) => { exited += `updater exited ${code}: ${JSON.stringify(updater.logs().slice(-3))}\n`; });
+  try {
+    const chunks = await waitFor('a stored chunk', () => {
+      if (exited !== '') throw new Error(exited);
+      if (!existsSync(store)) return false;
+      const db = new Database(store, { readonly: true, fileMustExist: true });
+      try {
+        const { n } = db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE robot = ?').get('sim-pusher-1') as { n: number };
+        return n > 0 ? n : false;
+      } catch {
+        return false; // the updater has not created its tables yet
+      } finally {
+        db.close();
+      }
+    }, 60_000);
+    assert.ok(chunks >= 1);
+  } finally {
+    robot.child.kill('SIGTERM');
+    updater.child.kill('SIGTERM');
+    await Promise.all([robot.exited, updater.exited]);
+  }
 });

@@ -41,6 +41,9 @@ export function parseConfigText(text: string, sourceName: string): RobotConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new StriatumError('STRIATUM_ERR_CONFIG', `${sourceName} must contain a mapping at the top level`, ['(top level): expected keys robot, joints, control, ...']);
   }
+  if (!('robot' in raw) && ('store' in raw || 'broker' in raw)) {
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `${sourceName} is an updater config, not a robot config`, [`(top level): check it with striatum updater check ${sourceName}`]);
+  }
   const parsed = RobotConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = formatIssues(parsed.error.issues);
