@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { DEMO_PASSWORDS } from '../src/config/cross-checks.js';
 import { parseConfigText } from '../src/config/load.js';
 import { isStriatumError } from '../src/errors.js';
 import { loadUpdaterConfig } from '../src/updater/config.js';
@@ -227,6 +228,10 @@ test('the shipped examples pass their checks: robot configs with config check, t
   const account = robot.mqtt.users.find((u: { username: string }) => u.username === cfg.broker.username);
   assert.deepEqual([account?.role, account?.password], ['updater', cfg.broker.password], 'the updater logs in with an account of the robot\'s embedded broker');
   assert.equal(cfg.broker.url, `mqtt://127.0.0.1:${robot.mqtt.port}`);
+  // Every password the examples ship is known as a demo password, so it is refused off loopback.
+  const shipped = [cfg.broker.password, ...['sim.yaml', 'sim-rollouts.yaml', 'serial-sim.yaml']
+    .flatMap((name) => parse(readFileSync(join(REPO, 'examples', name), 'utf8')).mqtt.users.map((u: { password: string }) => u.password))];
+  for (const password of shipped) assert.ok(DEMO_PASSWORDS.includes(password), password);
 });
 
 test('updater check names the field of a missing training policy or release key; config check points updater files to it', async () => {
@@ -286,4 +291,104 @@ test('the shipped robot config with rollouts and the shipped updater config conn
     updater.child.kill('SIGTERM');
     await Promise.all([robot.exited, updater.exited]);
   }
+});
+
+/** Billion laughs: nine levels of nine aliases each. */
+function aliasBomb(): string {
+  const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 9; i++) lines.push(`a${i}: &a${i} [${new Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+  return `${lines.join('\n')}\n`;
+}
+
+test('a YAML alias bomb is a config error (exit 2), not an internal error, for robot and updater configs', async () => {
+  const lines = problemsOf(aliasBomb());
+  assert.ok(lines.some((l) => /alias/i.test(l)), lines.join('\n'));
+  const dir = tempDir();
+  const robot = await runCli(['config', 'check', writeConfig(dir, aliasBomb())]);
+  assert.equal(robot.code, 2, robot.stderr);
+  assert.match(robot.stderr, /STRIATUM_ERR_CONFIG/);
+  const updater = await runCli(['updater', 'check', writeConfig(dir, `store: { path: x.sqlite }\n${aliasBomb()}`, 'updater.yaml')]);
+  assert.equal(updater.code, 2, updater.stderr);
+  assert.match(updater.stderr, /STRIATUM_ERR_CONFIG/);
+});
+
+test('observation normalization whose length differs from the observation is refused, naming the field', async () => {
+  const cfg = good();
+  cfg.observation.normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
+  const short = problemsOf(cfg);
+  assert.ok(short.some((l) => l.startsWith('observation.normalization.mean: ')), short.join('\n'));
+  const joints = good();
+  joints.observation.fields = ['joint_positions', 'joint_velocities'];
+  joints.observation.normalization = { mean: new Array(5).fill(0), std: new Array(5).fill(1) };
+  assert.ok(problemsOf(joints).some((l) => l.startsWith('observation.normalization.mean: ')), 'two joints × two fields = 4, not 5');
+  joints.observation.normalization = { mean: new Array(4).fill(0), std: new Array(4).fill(1) };
+  assert.deepEqual(problemsOf(joints), []);
+
+  // Extra fields' sizes come from the transport: the sim's are known at check time, any transport's at start-up.
+  const dir = tempDir();
+  const long = simConfig(writeLinearPolicy(dir));
+  long.observation.normalization = { mean: new Array(500_000).fill(0), std: new Array(500_000).fill(1) };
+  const check = await runCli(['config', 'check', writeConfig(dir, long, 'long.yaml')]);
+  assert.equal(check.code, 2, check.stdout);
+  assert.match(check.stderr, /^ {2}observation\.normalization\.mean: /m);
+  const nine = simConfig(writeLinearPolicy(dir));
+  nine.observation.normalization = { mean: new Array(9).fill(0), std: new Array(9).fill(1) };
+  nine.mqtt.broker = 'mqtt://127.0.0.1:1';
+  const run = await runCli(['eval', '--config', writeConfig(dir, nine, 'nine.yaml'), '--episodes', '1']);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stderr, /STRIATUM_ERR_CONFIG/);
+  assert.match(run.stderr, /^ {2}observation\.normalization\.mean: /m);
+});
+
+test('robot ids that are topic namespaces (policy, updater) are refused', () => {
+  for (const id of ['policy', 'updater']) {
+    const cfg = good();
+    cfg.robot.id = id;
+    assert.ok(problemsOf(cfg).some((l) => l.startsWith('robot.id: ')), id);
+    const user = good();
+    user.mqtt.users.push({ username: 'robot-2', password: 'robot-2-pass', role: 'robot', robot: id });
+    assert.ok(problemsOf(user).some((l) => l.startsWith('mqtt.users[2].robot: ')), `users robot ${id}`);
+  }
+});
+
+test('a duplicate mqtt.users username, or one equal to the robot\'s own, is refused', async () => {
+  const dup = good();
+  dup.mqtt.users.push({ username: 'operator', password: 'another-pass', role: 'viewer' });
+  assert.ok(problemsOf(dup).some((l) => l.startsWith('mqtt.users[2].username: ')), problemsOf(dup).join('\n'));
+  const own = good();
+  own.mqtt.users[0].username = own.robot.id;
+  assert.ok(problemsOf(own).some((l) => l.startsWith('mqtt.users[0].username: ')), problemsOf(own).join('\n'));
+  const named = good();
+  named.mqtt.username = 'robot-login';
+  named.mqtt.users[1].username = 'robot-login';
+  assert.ok(problemsOf(named).some((l) => l.startsWith('mqtt.users[1].username: ')), problemsOf(named).join('\n'));
+  const r = await runCli(['config', 'check', writeConfig(tempDir(), dup)]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /STRIATUM_ERR_CONFIG/);
+});
+
+test('a shipped demo password is refused when the embedded broker listens beyond loopback', async () => {
+  for (const host of ['0.0.0.0', '192.168.1.20', '::']) {
+    const cfg = good();
+    cfg.mqtt.host = host;
+    cfg.mqtt.users[0].password = 'striatum-demo';
+    assert.ok(problemsOf(cfg).some((l) => l.startsWith('mqtt.users[0].password: ')), host);
+  }
+  const updater = good();
+  updater.mqtt.host = '0.0.0.0';
+  updater.mqtt.users.push({ username: 'updater', password: 'striatum-demo-updater', role: 'updater' });
+  assert.ok(problemsOf(updater).some((l) => l.startsWith('mqtt.users[2].password: ')));
+  for (const host of ['127.0.0.1', 'localhost', '::1']) {
+    const loopback = good();
+    loopback.mqtt.host = host;
+    loopback.mqtt.users[0].password = 'striatum-demo';
+    assert.deepEqual(problemsOf(loopback), [], host);
+  }
+  const dir = tempDir();
+  const open = simConfig(writeLinearPolicy(dir));
+  open.mqtt.host = '0.0.0.0';
+  open.mqtt.users[0].password = 'striatum-demo';
+  const r = await runCli(['config', 'check', writeConfig(dir, open)]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^ {2}mqtt\.users\[0\]\.password: /m);
 });

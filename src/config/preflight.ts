@@ -1,5 +1,6 @@
 // What `striatum run` needs beyond the schema, checked without starting anything: every file the config names
-// exists (and metadata parses), the serial host simulator is built for `path: auto-sim`, the spool can be created.
+// exists (and metadata parses), the serial host simulator is built for `path: auto-sim`, the spool can be created,
+// and, on the simulator, normalization statistics fit the observation.
 // `config check` and `doctor` run it, so a file they pass is not refused by `run` for a missing file.
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -8,6 +9,7 @@ import { PolicyMetadataSchema } from '../policy/metadata.js';
 import { PrmMetadataSchema } from '../reward/metadata.js';
 import { defaultSimulatorBinary } from '../transports/serial/sim-process.js';
 import { formatIssues, type LoadedConfig } from './load.js';
+import { normalizationSizeProblems } from './observation-size.js';
 
 // The serial transport's auto-sim marker (src/transports/serial/serial-transport.ts); that module loads serialport.
 const AUTO_SIM_PATH = 'auto-sim';
@@ -125,6 +127,11 @@ export async function preflightProblems(loaded: LoadedConfig): Promise<string[]>
     if (why !== null) problems.push(`rollout.spool_dir: ${why}`);
   }
 
+  if (cfg.transport.kind === 'sim') {
+    // The simulator's extra fields are fixed, so the whole observation size is known before it starts.
+    const { SIM_EXTRA_FIELDS } = await import('../transports/sim/sim-transport.js');
+    problems.push(...normalizationSizeProblems(cfg.observation.fields, cfg.joints.length, cfg.observation.normalization, (name) => SIM_EXTRA_FIELDS[name]));
+  }
   return problems;
 }
 

@@ -1,9 +1,8 @@
 // Configuration of `striatum updater` (zod): a small YAML file, flags on top.
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { z } from 'zod';
-import { formatIssues } from '../config/load.js';
+import { formatIssues, parseYamlText } from '../config/load.js';
 import { unwritableDir } from '../config/preflight.js';
 import { DEFAULT_MAX_CHUNK_BYTES } from '../contracts/rollout.js';
 import { StriatumError } from '../errors.js';
@@ -75,11 +74,17 @@ export function loadUpdaterConfig(flags: UpdaterFlags): UpdaterConfig {
   let raw: Record<string, any> = {};
   let base = process.cwd();
   if (flags.config !== undefined) {
+    let text: string;
     try {
-      raw = (parse(readFileSync(flags.config, 'utf8')) ?? {}) as Record<string, any>;
+      text = readFileSync(flags.config, 'utf8');
     } catch (err) {
-      throw new StriatumError('STRIATUM_ERR_CONFIG', `updater config ${flags.config} cannot be read: ${(err as Error).message}`);
+      throw new StriatumError('STRIATUM_ERR_CONFIG', `updater config ${flags.config} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
+    const parsed = parseYamlText(text, flags.config) ?? {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new StriatumError('STRIATUM_ERR_CONFIG', `updater config ${flags.config} must contain a mapping at the top level`, ['(top level): expected keys broker, store, training, ...']);
+    }
+    raw = parsed as Record<string, any>;
     base = dirname(resolve(flags.config));
   }
   raw.broker = { ...(raw.broker ?? {}) };
