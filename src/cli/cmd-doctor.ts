@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadConfig } from '../config/load.js';
+import { preflightProblems } from '../config/preflight.js';
+import { isStriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Command } from './flags.js';
 import { parseFlags } from './flags.js';
@@ -58,8 +60,12 @@ async function checks(configFile: string): Promise<Check[]> {
   }
 
   try {
-    const { config } = loadConfig(configFile);
-    out.push({ name: 'config', verdict: 'ok', detail: `${configFile}: robot ${config.robot.id}, transport ${config.transport.kind}` });
+    const loaded = loadConfig(configFile);
+    const { config } = loaded;
+    const problems = await preflightProblems(loaded);
+    out.push(problems.length === 0
+      ? { name: 'config', verdict: 'ok', detail: `${configFile}: robot ${config.robot.id}, transport ${config.transport.kind}` }
+      : { name: 'config', verdict: 'fail', detail: `${configFile}: ${problems.join('; ')}` });
     if (config.mqtt.broker === 'embedded') {
       const busy = await tcpReachable(config.mqtt.host, config.mqtt.port, 500);
       out.push({ name: 'mqtt broker', verdict: busy ? 'warn' : 'ok', detail: busy ? `port ${config.mqtt.port} is already in use: the embedded broker will not start (another striatum or a Mosquitto?)` : `embedded broker can listen on ${config.mqtt.host}:${config.mqtt.port}` });
@@ -70,7 +76,8 @@ async function checks(configFile: string): Promise<Check[]> {
       out.push({ name: 'mqtt broker', verdict: ok ? 'ok' : 'fail', detail: `${config.mqtt.broker} ${ok ? 'reachable' : 'not reachable'}` });
     }
   } catch (err) {
-    out.push({ name: 'config', verdict: 'fail', detail: `${configFile}: ${(err as Error).message}` });
+    const details = isStriatumError(err) && err.details.length > 0 ? `: ${err.details.join('; ')}` : '';
+    out.push({ name: 'config', verdict: 'fail', detail: `${configFile}: ${(err as Error).message}${details}` });
   }
 
   out.push(await serialPorts());
@@ -102,6 +109,8 @@ export const doctorCommand: Command = {
   help: `Usage: striatum doctor [--config FILE] [--json]
 
 Checks what Striatum needs on this machine and prints one line per check (ok / warn / fail).
+With --config, the config line fails when striatum run would refuse the file (schema, or a file it names
+missing, such as the serial host simulator for transport.path auto-sim), naming the field path.
 Exits 1 when a check fails.`,
   async run(args, _logger: Logger) {
     const { values } = parseFlags(args, { config: { type: 'string' }, json: { type: 'boolean' } });

@@ -1,8 +1,10 @@
-// Writes docs/config-reference.md from the schema: `npm run docs`.
+// Writes the generated configuration references from the schemas: `npm run docs`.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { configReferenceMarkdown } from '../config/reference.js';
+import { configReferenceMarkdown, updaterConfigReferenceMarkdown } from '../config/reference.js';
 
-const target = fileURLToPath(new URL('../../../docs/config-reference.md', import.meta.url));
-writeFileSync(target, configReferenceMarkdown());
-process.stdout.write(`wrote ${target}\n`);
+for (const [name, markdown] of [['config-reference.md', configReferenceMarkdown()], ['updater-config-reference.md', updaterConfigReferenceMarkdown()]] as const) {
+  const target = fileURLToPath(new URL(`../../../docs/${name}`, import.meta.url));
+  writeFileSync(target, markdown);
+  process.stdout.write(`wrote ${target}\n`);
+}

@@ -28,7 +28,11 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
 }
 
-export function parseConfigText(text: string, sourceName: string): RobotConfig {
+/** Aliases a config file may expand; more is a billion-laughs document, refused before it eats the memory. */
+const MAX_YAML_ALIASES = 100;
+
+/** YAML text → plain data; syntax errors and alias bombs are STRIATUM_ERR_CONFIG with line numbers. */
+export function parseYamlText(text: string, sourceName: string): unknown {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
@@ -37,9 +41,21 @@ export function parseConfigText(text: string, sourceName: string): RobotConfig {
     });
     throw new StriatumError('STRIATUM_ERR_CONFIG', `${sourceName} is not valid YAML`, lines);
   }
-  const raw: unknown = doc.toJS();
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    // yaml throws a ReferenceError for an excessive alias count (and for an alias to an unknown anchor).
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `${sourceName} is not usable YAML`, [`(top level): ${(err as Error).message.split('\n')[0]} (at most ${MAX_YAML_ALIASES} alias expansions)`]);
+  }
+}
+
+export function parseConfigText(text: string, sourceName: string): RobotConfig {
+  const raw = parseYamlText(text, sourceName);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new StriatumError('STRIATUM_ERR_CONFIG', `${sourceName} must contain a mapping at the top level`, ['(top level): expected keys robot, joints, control, ...']);
+  }
+  if (!('robot' in raw) && ('store' in raw || 'broker' in raw)) {
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `${sourceName} is an updater config, not a robot config`, [`(top level): check it with striatum updater check ${sourceName}`]);
   }
   const parsed = RobotConfigSchema.safeParse(raw);
   if (!parsed.success) {

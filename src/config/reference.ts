@@ -1,6 +1,8 @@
-// Generates the configuration reference (docs/config-reference.md) from the zod schema, so the docs cannot
-// drift from what `striatum config check` enforces. A test compares the file with this output.
+// Generates the configuration references (docs/config-reference.md for the robot, docs/updater-config-reference.md
+// for the updater) from the zod schemas, so the docs cannot drift from what the checks enforce. A test compares
+// the files with this output.
 import { z } from 'zod';
+import { UpdaterConfigSchema } from '../updater/config.js';
 import { RobotConfigSchema } from './schema.js';
 
 type Json = Record<string, any>;
@@ -21,6 +23,7 @@ function constraints(s: Json): string {
   if (s.minimum !== undefined) c.push(`≥ ${s.minimum}`);
   if (s.exclusiveMinimum !== undefined) c.push(`> ${s.exclusiveMinimum}`);
   if (s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER) c.push(`≤ ${s.maximum}`);
+  if (s.exclusiveMaximum !== undefined) c.push(`< ${s.exclusiveMaximum}`);
   if (s.minItems !== undefined) c.push(`${s.minItems}+ items`);
   if (s.pattern !== undefined) c.push(`matches \`${s.pattern}\``);
   return c.join(', ');
@@ -59,16 +62,11 @@ function defaultOf(s: Json): string {
   return s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : 'optional';
 }
 
-export function configReferenceMarkdown(): string {
-  const schema = z.toJSONSchema(RobotConfigSchema, { io: 'input' }) as Json;
+function referenceMarkdown(schema: z.ZodType, intro: readonly string[]): string {
   const out: string[][] = [];
-  rows(schema, '', true, out);
+  rows(z.toJSONSchema(schema, { io: 'input' }) as Json, '', true, out);
   const lines = [
-    '# Robot configuration reference',
-    '',
-    'Generated from the zod schema in `src/config/schema.ts` (`npm run docs` regenerates it; a test fails when it is stale).',
-    'Validate a file with `striatum config check FILE`; `striatum schema config` prints the same rules as JSON Schema.',
-    'Paths relative to the config file are resolved from its folder.',
+    ...intro,
     '',
     '| key | type | default | meaning |',
     '|---|---|---|---|',
@@ -76,4 +74,30 @@ export function configReferenceMarkdown(): string {
     '',
   ];
   return lines.join('\n');
+}
+
+export function configReferenceMarkdown(): string {
+  return referenceMarkdown(RobotConfigSchema, [
+    '# Robot configuration reference',
+    '',
+    'Generated from the zod schema in `src/config/schema.ts` (`npm run docs` regenerates it; a test fails when it is stale).',
+    'Validate a file with `striatum config check FILE`; `striatum schema config` prints the same rules as JSON Schema.',
+    'Paths relative to the config file are resolved from its folder.',
+  ]);
+}
+
+export function updaterConfigReferenceMarkdown(): string {
+  return referenceMarkdown(UpdaterConfigSchema, [
+    '# Updater configuration reference',
+    '',
+    'The file `striatum updater run --config FILE` reads: broker login, episode store, training rounds and releases.',
+    'Generated from the zod schema in `src/updater/config.ts` (`npm run docs` regenerates it; a test fails when it is stale).',
+    'Validate a file with `striatum updater check FILE`; `striatum schema updater-config` prints the same rules as JSON Schema.',
+    'Paths relative to the config file are resolved from its folder; command-line flags override the file.',
+    '`examples/updater.yaml` works with the demo robot `examples/sim-rollouts.yaml`, whose embedded broker has the `updater` account.',
+    '',
+    'A `training` section runs rounds only with `enabled: true`; `base_policy_dir` and `out_dir` are required whenever the section is present.',
+    'The updater\'s broker account needs the `updater` role: on the embedded broker, an entry of the robot config\'s `mqtt.users`',
+    '(`{ username: updater, password: ..., role: updater }`); on Mosquitto, the `user updater` block of `examples/mosquitto/acl.conf`.',
+  ]);
 }

@@ -1,6 +1,7 @@
 // The robot configuration, declared once with zod: the schema is also the type and the JSON Schema.
 // Keys are snake_case because the file is written by people next to ROS 2 parameter files.
 import { z } from 'zod';
+import { robotConfigCrossChecks } from './cross-checks.js';
 import { RewardConfigSchema } from '../reward/prm/config.js';
 import { RolloutConfigSchema } from '../rollout/config.js';
 
@@ -27,7 +28,7 @@ export const ObservationSchema = z.strictObject({
   fields: z.array(z.string().min(1)).min(1)
     .describe('state fields concatenated in order: joint_positions, joint_velocities, joint_efforts, or an extra field the transport provides'),
   normalization: NormalizationSchema.default('model')
-    .describe("'model': mean/std from the policy metadata; 'none'; or explicit {mean, std} per observation element"),
+    .describe("'model': mean/std from the policy metadata; 'none'; or explicit {mean, std}, one entry per observation element"),
 });
 
 export const ActionSchema = z.strictObject({
@@ -120,7 +121,7 @@ export const MqttSchema = z.strictObject({
   username: z.string().optional().describe('credentials this robot connects with (default: robot id)'),
   password: z.string().optional(),
   password_env: z.string().optional().describe('read the password from this environment variable'),
-  users: z.array(MqttUserSchema).default([]).describe('embedded broker: accounts besides the robot itself'),
+  users: z.array(MqttUserSchema).default([]).describe('embedded broker: accounts besides the robot itself, unique usernames; the examples\' demo passwords only on a loopback host'),
   telemetry_hz: positive.max(100).default(2),
   keepalive_s: z.int().min(1).max(3600).default(10),
 });
@@ -146,7 +147,7 @@ export const EpisodesSchema = z.strictObject({
 export const RobotConfigSchema = z.strictObject({
   robot: z.strictObject({
     id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 letters, digits, - or _ (it becomes an MQTT topic level)')
-      .describe('unique robot name; the MQTT topic level and the default MQTT username'),
+      .describe('unique robot name; the MQTT topic level and the default MQTT username; policy and updater are reserved'),
     task: z.string().min(1).default('push').describe('task name; policies are published per task'),
     description: z.string().optional().describe('free text for operators'),
   }),
@@ -182,6 +183,7 @@ export const RobotConfigSchema = z.strictObject({
   if (cfg.mqtt.password !== undefined && cfg.mqtt.password_env !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['mqtt', 'password_env'], message: 'give password or password_env, not both' });
   }
+  robotConfigCrossChecks(cfg, ctx);
 });
 
 export type RobotConfig = z.infer<typeof RobotConfigSchema>;

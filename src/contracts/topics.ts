@@ -2,6 +2,9 @@
 
 export const TOPIC_ROOT = 'striatum/v1';
 
+/** Topic levels under TOPIC_ROOT that are namespaces, not robots: a robot id may not be one of them. */
+export const RESERVED_TOPIC_LEVELS: readonly string[] = Object.freeze(['policy', 'updater']);
+
 export const topics = {
   status: (robot: string) => `${TOPIC_ROOT}/${robot}/status`,
   telemetry: (robot: string) => `${TOPIC_ROOT}/${robot}/telemetry`,
@@ -36,5 +39,5 @@ export function robotOfTopic(topic: string): string | null {
   const slash = rest.indexOf('/');
   if (slash <= 0) return null;
   const robot = rest.slice(0, slash);
-  return robot === 'policy' || robot === 'updater' ? null : robot;
+  return RESERVED_TOPIC_LEVELS.includes(robot) ? null : robot;
 }

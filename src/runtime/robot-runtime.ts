@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { makeAccount, type Account } from '../broker/acl.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
+import { assertNormalizationSize } from '../config/observation-size.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { RobotConfig } from '../config/schema.js';
 import { CONTRACT_VERSION, type StatusMessage, type TelemetryMessage } from '../contracts/messages.js';
@@ -95,6 +96,7 @@ export class RobotRuntime {
     log.info('robot transport open', { kind: transport.kind, identity: robot.identity, joints: robot.jointNames });
     checkJointsAgainstRobot(cfg, robot);
     const fields = resolveObservationFields(cfg.observation.fields, robot);
+    assertNormalizationSize(cfg, fields);
     this.observationFields = fields;
 
     let want: PolicyExpectations | null = null;

@@ -2,7 +2,7 @@
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseFlags, type Command } from '../cli/flags.js';
-import { loadUpdaterConfig, type UpdaterFlags } from './config.js';
+import { checkUpdaterConfigFile, loadUpdaterConfig, type UpdaterFlags } from './config.js';
 import { RolloutStore, writeEpisodeNpy } from './store.js';
 import { runUpdater } from './updater.js';
 
@@ -11,6 +11,7 @@ const HELP = `Usage: striatum updater [run] [--config FILE] [--broker URL] [--us
        striatum updater episodes --store PATH [--robot ID] [--complete | --incomplete]
        striatum updater export --store PATH --robot ID --episode ID --out DIR [--partial]
        striatum updater merge --store PATH --from OTHER_PATH
+       striatum updater check FILE
 
 run       subscribe to every robot's rollout chunks, validate them, store each exactly once (SQLite), then
           acknowledge it to the robot. MQTT 5 brokers: shared subscription ($share/<group>/...), so several
@@ -18,9 +19,11 @@ run       subscribe to every robot's rollout chunks, validate them, store each e
 episodes  list stored episodes as JSON lines.
 export    write one episode's columns as .npy files + meta.json for the trainer.
 merge     copy every chunk of another store into this one (idempotent) and rebuild its episodes.
+check     validate an updater config file and the files it names; one line per problem naming the field
+          path, exit code 2.
 
-Config file (YAML): broker {url, username, password | password_env, keepalive_s}, store {path},
-share_group, robots, max_chunk_bytes, status_interval_s. Flags override the file.
+Config file (YAML): broker, store, share_group, robots, training, release; every key is in
+docs/updater-config-reference.md and examples/updater.yaml is the demo's. Flags override the file.
 Signals: Ctrl-C / SIGTERM stop cleanly (retained status goes offline).`;
 
 export const updaterCommand: Command = {
@@ -34,7 +37,8 @@ export const updaterCommand: Command = {
       case 'episodes': return listEpisodes(rest);
       case 'export': return exportEpisode(rest, logger);
       case 'merge': return mergeStores(rest, logger);
-      default: throw new StriatumError('STRIATUM_ERR_USAGE', `unknown updater subcommand "${sub}"; choose run, episodes, export or merge`);
+      case 'check': return checkConfig(rest);
+      default: throw new StriatumError('STRIATUM_ERR_USAGE', `unknown updater subcommand "${sub}"; choose run, episodes, export, merge or check`);
     }
   },
 };
@@ -102,5 +106,15 @@ async function mergeStores(args: string[], logger: Logger): Promise<number> {
   } finally {
     store.close();
   }
+  return 0;
+}
+
+async function checkConfig(args: string[]): Promise<number> {
+  const { positionals } = parseFlags(args, {}, true);
+  const [file, ...extra] = positionals;
+  if (file === undefined || extra.length > 0) throw new StriatumError('STRIATUM_ERR_USAGE', 'usage: striatum updater check FILE');
+  const cfg = checkUpdaterConfigFile(file);
+  const training = cfg.training === null || !cfg.training.enabled ? 'off' : `every ${cfg.training.episodes_per_round} episodes`;
+  process.stdout.write(`ok: ${file} — broker ${cfg.broker.url} as ${cfg.broker.username}, store ${cfg.store.path}, training ${training}, release ${cfg.release === null ? 'off' : 'signed'}\n`);
   return 0;
 }

@@ -1,8 +1,9 @@
 // Configuration of `striatum updater` (zod): a small YAML file, flags on top.
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { formatIssues, parseYamlText } from '../config/load.js';
+import { unwritableDir } from '../config/preflight.js';
 import { DEFAULT_MAX_CHUNK_BYTES } from '../contracts/rollout.js';
 import { StriatumError } from '../errors.js';
 
@@ -11,13 +12,13 @@ const Name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 letters, 
 export const UpdaterConfigSchema = z.strictObject({
   id: Name.optional().describe('this instance, in logs and its status topic (default: updater-<host>-<pid>)'),
   broker: z.strictObject({
-    url: z.string().min(1).default('mqtt://127.0.0.1:1883'),
-    username: z.string().min(1).default('updater'),
-    password: z.string().optional(),
+    url: z.string().min(1).default('mqtt://127.0.0.1:1883').describe('the broker the robots publish rollouts to (mqtt://, mqtts://, ws://, wss://)'),
+    username: z.string().min(1).default('updater').describe('an account with the updater role (embedded broker: an entry of the robot config\'s mqtt.users)'),
+    password: z.string().optional().describe('the account\'s password; prefer password_env outside demos'),
     password_env: z.string().optional().describe('read the password from this environment variable'),
-    keepalive_s: z.int().min(5).max(3600).default(30),
-    reconnect_min_ms: z.int().min(10).default(1000),
-    reconnect_max_ms: z.int().min(10).default(30_000),
+    keepalive_s: z.int().min(5).max(3600).default(30).describe('MQTT keepalive'),
+    reconnect_min_ms: z.int().min(10).default(1000).describe('first delay before reconnecting; doubles per attempt'),
+    reconnect_max_ms: z.int().min(10).default(30_000).describe('longest delay between reconnect attempts'),
   }).prefault({}),
   store: z.strictObject({
     path: z.string().min(1).describe('SQLite file (relative to the config file)'),
@@ -27,27 +28,27 @@ export const UpdaterConfigSchema = z.strictObject({
   max_chunk_bytes: z.int().min(1024).default(DEFAULT_MAX_CHUNK_BYTES).describe('larger chunks are rejected before decoding'),
   status_interval_s: z.number().positive().default(5).describe('retained status on striatum/v1/updater/status at least this often'),
   training: z.strictObject({
-    enabled: z.boolean().default(false),
+    enabled: z.boolean().default(false).describe('run training rounds; false keeps the section but runs none'),
     episodes_per_round: z.int().min(1).default(20).describe('start a round after this many newly completed episodes'),
     window_episodes: z.int().min(1).default(200).describe('train on at most this many of the most recent complete episodes'),
     min_steps: z.int().min(1).default(1000).describe('skip a round whose snapshot holds fewer steps'),
     task: z.string().min(1).nullable().default(null).describe('only episodes of this task; null: the base policy\'s task'),
-    python: z.string().min(1).default('/usr/bin/python3'),
+    python: z.string().min(1).default('/usr/bin/python3').describe('Python with PyTorch, ONNX and NumPy that runs the trainer'),
     trainer: z.string().min(1).nullable().default(null).describe('trainer script; null: trainer/awr.py of this package'),
     base_policy_dir: z.string().min(1).describe('the current policy (policy.onnx + policy.json): the actor starts from it'),
     out_dir: z.string().min(1).describe('each round writes <out_dir>/round-<n>-<stamp>/{snapshot,model}'),
     shaping: z.strictObject({
-      gamma: z.number().gt(0).max(1).nullable().default(null),
+      gamma: z.number().gt(0).max(1).nullable().default(null).describe('discount per control step; null: derived from horizon_s'),
       horizon_s: z.number().positive().nullable().default(2).describe('γ = exp(−period_s/horizon_s) when gamma is null'),
       period_s: z.number().positive().default(0.02).describe('the robots\' control period'),
       success_margin: z.number().min(0).lt(1).default(0.05).describe('δ: progress ≥ 1 − δ earns r_gold'),
       task_success_reward: z.number().default(1).describe('r_task of a true-terminal step recorded without a reward record (robots without a reward composer)'),
     }).prefault({}),
-    beta: z.number().positive().default(1),
-    w_max: z.number().min(1).default(20),
-    epochs: z.int().min(1).default(20),
-    batch_size: z.int().min(1).default(256),
-    threads: z.int().min(1).default(2),
+    beta: z.number().positive().default(1).describe('AWR temperature: weights w = exp(A/β), A in units of its standard deviation over the snapshot'),
+    w_max: z.number().min(1).default(20).describe('largest AWR weight of one step'),
+    epochs: z.int().min(1).default(20).describe('passes over the snapshot per round'),
+    batch_size: z.int().min(1).default(256).describe('steps per gradient step'),
+    threads: z.int().min(1).default(2).describe('PyTorch threads of the trainer process'),
     timeout_s: z.number().positive().default(3600).describe('a round running longer is killed and counted as failed'),
   }).nullable().default(null).describe('training rounds (trainer/awr.py) on stored episodes; null: off'),
   release: z.strictObject({
@@ -73,11 +74,17 @@ export function loadUpdaterConfig(flags: UpdaterFlags): UpdaterConfig {
   let raw: Record<string, any> = {};
   let base = process.cwd();
   if (flags.config !== undefined) {
+    let text: string;
     try {
-      raw = (parse(readFileSync(flags.config, 'utf8')) ?? {}) as Record<string, any>;
+      text = readFileSync(flags.config, 'utf8');
     } catch (err) {
-      throw new StriatumError('STRIATUM_ERR_CONFIG', `updater config ${flags.config} cannot be read: ${(err as Error).message}`);
+      throw new StriatumError('STRIATUM_ERR_CONFIG', `updater config ${flags.config} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
+    const parsed = parseYamlText(text, flags.config) ?? {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new StriatumError('STRIATUM_ERR_CONFIG', `updater config ${flags.config} must contain a mapping at the top level`, ['(top level): expected keys broker, store, training, ...']);
+    }
+    raw = parsed as Record<string, any>;
     base = dirname(resolve(flags.config));
   }
   raw.broker = { ...(raw.broker ?? {}) };
@@ -90,7 +97,7 @@ export function loadUpdaterConfig(flags: UpdaterFlags): UpdaterConfig {
   if (flags.id !== undefined) raw.id = flags.id;
   const parsed = UpdaterConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new StriatumError('STRIATUM_ERR_CONFIG', 'invalid updater configuration', parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`));
+    throw new StriatumError('STRIATUM_ERR_CONFIG', 'invalid updater configuration', formatIssues(parsed.error.issues));
   }
   const cfg = parsed.data;
   if (cfg.store.path !== ':memory:') cfg.store.path = resolve(base, cfg.store.path);
@@ -114,4 +121,57 @@ export function updaterPassword(cfg: UpdaterConfig): string | undefined {
     return v;
   }
   return cfg.broker.password;
+}
+
+function missing(path: string, executable = false): string | null {
+  try {
+    if (!statSync(path).isFile()) return `${path} is not a file`;
+    if (executable) accessSync(path, constants.X_OK);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return `${path} ${code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not executable' : `cannot be read (${code})`}`;
+  }
+}
+
+/**
+ * What `striatum updater run` needs beyond the schema, on a loaded config (paths resolved): the store can be
+ * created, the training round's policy, trainer and Python exist, the release key exists. One line per problem.
+ */
+export function updaterConfigProblems(cfg: UpdaterConfig): string[] {
+  const problems: string[] = [];
+  if (cfg.store.path !== ':memory:') {
+    const why = unwritableDir(dirname(cfg.store.path));
+    if (why !== null) problems.push(`store.path: ${why}`);
+  }
+  const t = cfg.training;
+  if (t !== null && t.enabled) {
+    for (const name of ['policy.onnx', 'policy.json']) {
+      const why = missing(join(t.base_policy_dir, name));
+      if (why !== null) problems.push(`training.base_policy_dir: ${why}`);
+    }
+    const why = unwritableDir(t.out_dir);
+    if (why !== null) problems.push(`training.out_dir: ${why}`);
+    const python = t.python.includes('/') ? missing(t.python, true) : null; // a bare name is looked up on PATH
+    if (python !== null) problems.push(`training.python: ${python}`);
+    if (t.trainer !== null) {
+      const trainer = missing(t.trainer);
+      if (trainer !== null) problems.push(`training.trainer: ${trainer}`);
+    }
+  }
+  if (cfg.release !== null) {
+    const why = missing(cfg.release.key);
+    if (why !== null) problems.push(`release.key: ${why}`);
+  }
+  return problems;
+}
+
+/** `striatum updater check FILE`: the schema, then updaterConfigProblems; throws STRIATUM_ERR_CONFIG. */
+export function checkUpdaterConfigFile(file: string): UpdaterConfig {
+  const cfg = loadUpdaterConfig({ config: file });
+  const problems = updaterConfigProblems(cfg);
+  if (problems.length > 0) {
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `${file} has ${problems.length} problem${problems.length === 1 ? '' : 's'} striatum updater run would refuse`, problems);
+  }
+  return cfg;
 }
