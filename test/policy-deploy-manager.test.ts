@@ -9,10 +9,12 @@ import { canonicalJson, keyIdOf, manifestSigningBytes, signManifest, type Policy
 import { topics } from '../src/contracts/topics.js';
 import { silentLogger } from '../src/log.js';
 import type { ActionSource } from '../src/policy/action-source.js';
-import type { PolicyExpectations } from '../src/policy/onnx-policy.js';
+import { OnnxPolicy, type PolicyExpectations } from '../src/policy/onnx-policy.js';
+import type { StriatumError } from '../src/errors.js';
 import { PolicyManager, loadTrustedKeys, type PolicyLinkPort, type SwappableLoop } from '../src/policy/policy-manager.js';
 import { buildManifest, expectationsFromMetadata, findPolicyInDir, generateKeyFiles, validateForRelease } from '../src/updater/registry.js';
 import { SIM_FIELDS, tempDir, waitFor, writeLinearPolicy } from './helpers/fixtures.js';
+import { buildOnnxModel } from './helpers/onnx-builder.js';
 
 const WANT: PolicyExpectations = {
   observationFields: SIM_FIELDS, jointNames: ['x', 'y'], mode: 'velocity', chunk: 1, execution: 'ensemble',
@@ -172,5 +174,56 @@ test('rollback without a previous version, and a download whose pieces never com
   assert.equal(loop.swaps, 0);
   assert.equal(quick.activeVersion, 'v1');
   await quick.close();
+  await manager.close();
+});
+
+/** A model whose output dimensions are symbolic and which returns 1 value where the robot has 2 joints. */
+function writeShortOutputPolicy(dir: string, version: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeLinearPolicy(dir);
+  writeFileSync(join(dir, 'policy.onnx'), buildOnnxModel({
+    inputs: [{ name: 'observation', shape: ['batch', 8] }],
+    outputs: [{ name: 'action', shape: ['batch', 'steps', 'joints'] }],
+    // The target shape is computed from the observation, so onnxruntime cannot infer the output shape at load.
+    nodes: [
+      { op: 'MatMul', inputs: ['observation', 'W'], outputs: ['flat'] },
+      { op: 'ReduceMax', inputs: ['observation'], outputs: ['peak'], attrs: { keepdims: 0 } },
+      { op: 'Mul', inputs: ['peak', 'zeros'], outputs: ['nothing'] },
+      { op: 'Add', inputs: ['nothing', 'target'], outputs: ['shape_f'] },
+      { op: 'Cast', inputs: ['shape_f'], outputs: ['shape'], attrs: { to: 7 } },
+      { op: 'Reshape', inputs: ['flat', 'shape'], outputs: ['action'] },
+    ],
+    initializers: [
+      { name: 'W', dims: [8, 1], values: new Array<number>(8).fill(0.5) },
+      { name: 'zeros', dims: [3], values: [0, 0, 0] }, { name: 'target', dims: [3], values: [-1, 1, 1] },
+    ],
+  }));
+  const metaPath = join(dir, 'policy.json');
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+  meta.version = version;
+  writeFileSync(metaPath, JSON.stringify(meta));
+  return dir;
+}
+
+test('a model that returns fewer action values than joints is refused at load and as an update; the old policy keeps running', async () => {
+  const dir = writeShortOutputPolicy(tempDir(), 'short-1');
+  await assert.rejects(
+    OnnxPolicy.load({ modelPath: join(dir, 'policy.onnx'), providers: ['cpu'], threads: 1, warmupRuns: 0, logger: silentLogger }, WANT),
+    (err: StriatumError) => {
+      assert.equal(err.code, 'STRIATUM_ERR_POLICY_SHAPE');
+      assert.ok(err.details.some((d) => d.includes('"action"') && d.includes('dimension 2')), err.details.join('\n'));
+      return true;
+    },
+  );
+
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const { dir: root, link, loop, manager } = setup(privateKey);
+  const { manifest, chunks } = buildManifest({ modelDir: writeShortOutputPolicy(join(root, 'short'), 'short-2') });
+  const signed = signManifest(manifest, privateKey);
+  manager.onManifest(Buffer.from(JSON.stringify(signed)));
+  link.deliverPieces(signed, chunks);
+  await waitFor('refusal', () => link.events.find((e) => e.code === 'refused_shape_mismatch'));
+  assert.equal(loop.swaps, 0);
+  assert.equal(manager.activeVersion, 'v1');
   await manager.close();
 });
