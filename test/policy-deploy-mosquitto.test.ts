@@ -1,5 +1,5 @@
 // Signed policy deployment on a real Mosquitto with the shipped password and ACL files: a robot account receives
-// the updater's manifest and pieces, and swaps the policy in.
+// the updater's manifest and pieces, swaps the policy in, and runs it again after a restart (from its state dir).
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ function modelDir(root: string, name: string, version: string, gain: number): st
   return dir;
 }
 
-test('a robot on Mosquitto with the shipped ACL receives a signed policy ', { skip: mosquittoSkip(), timeout: 180_000 }, async () => {
+test('a robot on Mosquitto with the shipped ACL receives a signed policy and runs it again after a restart', { skip: mosquittoSkip(), timeout: 180_000 }, async () => {
   const broker = await startMosquitto({ [ROBOT]: 'robot-pass-123', updater: 'updater-pass', operator: 'operator-pass' });
   const dir = tempDir();
   generateKeyFiles(join(dir, 'keys'));
@@ -31,7 +31,7 @@ test('a robot on Mosquitto with the shipped ACL receives a signed policy ', { sk
   cfg.policy.trusted_keys = ['keys/public.pem'];
   const file = writeConfig(dir, cfg);
   process.env.TEST_ROBOT_MQTT_PASSWORD = 'robot-pass-123'; // inherited by the robot process
-  const run = startCli(['run', '--config', file]);
+  let run = startCli(['run', '--config', file]);
   const w = await watch(broker.url, 'operator', 'operator-pass', `striatum/v1/${ROBOT}/#`);
   const updater = await connectClient(broker.url, 'updater', 'updater-pass');
   try {
@@ -40,6 +40,14 @@ test('a robot on Mosquitto with the shipped ACL receives a signed policy ', { sk
     await waitFor('status with v2', () => w.json('/status').find((s) => s.state === 'running' && s.policy?.version === 'v2'), 30_000);
     assert.ok(run.logs().some((l) => l.msg === 'policy swapped between ticks'));
 
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0);
+    run = startCli(['run', '--config', file]);
+    // The second run starts with v2 from its state directory, before it hears the retained manifest.
+    const restored = await waitFor('restored policy', () => run.logs().find((l) => l.msg === 'policy restored from the state directory'), 30_000);
+    assert.equal(restored.version, 'v2');
+    await waitFor('running with v2 after restart', () => w.json('/status').filter((s) => s.state === 'running' && s.policy?.version === 'v2').length >= 2, 30_000);
+    assert.ok(!run.logs().some((l) => l.msg === 'policy swapped between ticks'), 'no swap was needed');
     run.child.kill('SIGINT');
     assert.equal(await run.exited, 0);
   } finally {

@@ -145,9 +145,17 @@ export class OnnxPolicy implements ActionSource {
         throw new StriatumError('STRIATUM_ERR_POLICY_LOAD', `policy model ${modelPath} has sha256 ${digest}, metadata says ${meta.sha256}`);
       }
     }
-    checkMetadataAgainstRobot(meta, want);
+    return OnnxPolicy.fromBytes(bytes, meta, { ...options, what: modelPath }, want);
+  }
 
-    const { session, provider } = await createSessionWithFallback(bytes, { providers: options.providers, threads: options.threads, logger: log, what: modelPath });
+  /**
+   * Load a model already in memory with its metadata (a verified over-the-air release: nothing is read back from
+   * disk between the hash check and the session). Runs the same checks as load().
+   */
+  static async fromBytes(bytes: Uint8Array, meta: PolicyMetadata, options: Omit<OnnxPolicyOptions, 'modelPath' | 'metadataPath'> & { what: string }, want: PolicyExpectations): Promise<OnnxPolicy> {
+    const log = options.logger;
+    checkMetadataAgainstRobot(meta, want);
+    const { session, provider } = await createSessionWithFallback(bytes, { providers: options.providers, threads: options.threads, logger: log, what: options.what });
     try {
       checkSessionAgainstMetadata(session, meta);
     } catch (err) {
