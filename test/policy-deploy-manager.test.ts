@@ -2,17 +2,23 @@
 // once; models are real ONNX files loaded by onnxruntime. Covers the canonical form, refusals and auto rollback.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { canonicalJson, keyIdOf, manifestSigningBytes, signManifest, type PolicyManifest } from '../src/contracts/policy-manifest.js';
 import { topics } from '../src/contracts/topics.js';
 import { silentLogger } from '../src/log.js';
 import type { ActionSource } from '../src/policy/action-source.js';
-import type { PolicyExpectations } from '../src/policy/onnx-policy.js';
+import { OnnxPolicy, type PolicyExpectations } from '../src/policy/onnx-policy.js';
+import type { StriatumError } from '../src/errors.js';
 import { PolicyManager, loadTrustedKeys, type PolicyLinkPort, type SwappableLoop } from '../src/policy/policy-manager.js';
+import { restorePolicies } from '../src/policy/policy-restore.js';
+import { PolicyStore } from '../src/policy/policy-store.js';
 import { buildManifest, expectationsFromMetadata, findPolicyInDir, generateKeyFiles, validateForRelease } from '../src/updater/registry.js';
 import { SIM_FIELDS, tempDir, waitFor, writeLinearPolicy } from './helpers/fixtures.js';
+import { buildOnnxModel } from './helpers/onnx-builder.js';
 
 const WANT: PolicyExpectations = {
   observationFields: SIM_FIELDS, jointNames: ['x', 'y'], mode: 'velocity', chunk: 1, execution: 'ensemble',
@@ -69,7 +75,7 @@ function setup(key: KeyObject, autoRollback: { episodes: number; margin: number 
   const loop = new FakeLoop(initial);
   const manager = new PolicyManager({
     task: 'push', robotId: 'unit', trustedKeys: loadTrustedKeys([pub]), expectations: WANT, providers: ['cpu'], threads: 1,
-    warmupRuns: 1, autoRollback, link, loop, logger: silentLogger, workDir: join(dir, 'work'), downloadTimeoutMs: 10_000,
+    warmupRuns: 1, autoRollback, link, loop, logger: silentLogger, store: null, downloadTimeoutMs: 10_000,
   });
   manager.start();
   return { dir, link, loop, manager, initial };
@@ -164,7 +170,7 @@ test('rollback without a previous version, and a download whose pieces never com
   assert.equal(link.events.at(-1)?.code, 'rollback_unavailable');
   const quick = new PolicyManager({
     task: 'push', robotId: 'unit-2', trustedKeys: loadTrustedKeys([join(dir, 'trusted.pem')]), expectations: WANT, providers: ['cpu'],
-    threads: 1, warmupRuns: 1, autoRollback: null, link, loop, logger: silentLogger, workDir: join(dir, 'work2'), downloadTimeoutMs: 50,
+    threads: 1, warmupRuns: 1, autoRollback: null, link, loop, logger: silentLogger, store: null, downloadTimeoutMs: 50,
   });
   const { manifest } = buildManifest({ modelDir: release(join(dir, 'r3'), 'v3'), pieceBytes: 64 });
   quick.onManifest(Buffer.from(JSON.stringify(signManifest(manifest, privateKey))));
@@ -173,4 +179,200 @@ test('rollback without a previous version, and a download whose pieces never com
   assert.equal(quick.activeVersion, 'v1');
   await quick.close();
   await manager.close();
+});
+
+/** A model whose output dimensions are symbolic and which returns 1 value where the robot has 2 joints. */
+function writeShortOutputPolicy(dir: string, version: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeLinearPolicy(dir);
+  writeFileSync(join(dir, 'policy.onnx'), buildOnnxModel({
+    inputs: [{ name: 'observation', shape: ['batch', 8] }],
+    outputs: [{ name: 'action', shape: ['batch', 'steps', 'joints'] }],
+    // The target shape is computed from the observation, so onnxruntime cannot infer the output shape at load.
+    nodes: [
+      { op: 'MatMul', inputs: ['observation', 'W'], outputs: ['flat'] },
+      { op: 'ReduceMax', inputs: ['observation'], outputs: ['peak'], attrs: { keepdims: 0 } },
+      { op: 'Mul', inputs: ['peak', 'zeros'], outputs: ['nothing'] },
+      { op: 'Add', inputs: ['nothing', 'target'], outputs: ['shape_f'] },
+      { op: 'Cast', inputs: ['shape_f'], outputs: ['shape'], attrs: { to: 7 } },
+      { op: 'Reshape', inputs: ['flat', 'shape'], outputs: ['action'] },
+    ],
+    initializers: [
+      { name: 'W', dims: [8, 1], values: new Array<number>(8).fill(0.5) },
+      { name: 'zeros', dims: [3], values: [0, 0, 0] }, { name: 'target', dims: [3], values: [-1, 1, 1] },
+    ],
+  }));
+  const metaPath = join(dir, 'policy.json');
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+  meta.version = version;
+  writeFileSync(metaPath, JSON.stringify(meta));
+  return dir;
+}
+
+test('a model that returns fewer action values than joints is refused at load and as an update; the old policy keeps running', async () => {
+  const dir = writeShortOutputPolicy(tempDir(), 'short-1');
+  await assert.rejects(
+    OnnxPolicy.load({ modelPath: join(dir, 'policy.onnx'), providers: ['cpu'], threads: 1, warmupRuns: 0, logger: silentLogger }, WANT),
+    (err: StriatumError) => {
+      assert.equal(err.code, 'STRIATUM_ERR_POLICY_SHAPE');
+      assert.ok(err.details.some((d) => d.includes('"action"') && d.includes('dimension 2')), err.details.join('\n'));
+      return true;
+    },
+  );
+
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const { dir: root, link, loop, manager } = setup(privateKey);
+  const { manifest, chunks } = buildManifest({ modelDir: writeShortOutputPolicy(join(root, 'short'), 'short-2') });
+  const signed = signManifest(manifest, privateKey);
+  manager.onManifest(Buffer.from(JSON.stringify(signed)));
+  link.deliverPieces(signed, chunks);
+  await waitFor('refusal', () => link.events.find((e) => e.code === 'refused_shape_mismatch'));
+  assert.equal(loop.swaps, 0);
+  assert.equal(manager.activeVersion, 'v1');
+  await manager.close();
+});
+
+/** One robot start on a state folder: restore what it ran, then take manifests (fake link and loop). */
+async function boot(stateDir: string, pub: string, robotId = 'unit') {
+  const link = new FakeLink();
+  const shipped = fakeSource('v1');
+  const store = await PolicyStore.open(stateDir, 'push', silentLogger);
+  const trustedKeys = loadTrustedKeys([pub]);
+  const common = { task: 'push', trustedKeys, expectations: WANT, providers: ['cpu'] as const, threads: 1, warmupRuns: 1, link, logger: silentLogger };
+  const restored = await restorePolicies({ ...common, store, shipped });
+  const loop = new FakeLoop(restored.active);
+  const manager = new PolicyManager({ ...common, robotId, autoRollback: null, loop, store, restored, downloadTimeoutMs: 10_000 });
+  manager.start();
+  const deploy = async (m: PolicyManifest, chunks: readonly Buffer[]): Promise<void> => {
+    const swaps = loop.swaps;
+    manager.onManifest(Buffer.from(JSON.stringify(m)));
+    link.deliverPieces(m, chunks);
+    await waitFor(`swap to ${m.version}`, () => loop.swaps === swaps + 1);
+  };
+  const stop = async (): Promise<void> => {
+    await new Promise((r) => setImmediate(r)); // the state write is queued after the swap
+    await manager.close();
+    await loop.activeSource.close();
+  };
+  return { link, loop, manager, shipped, deploy, stop };
+}
+
+function keyFile(dir: string, key: KeyObject): string {
+  const pub = join(dir, 'trusted.pem');
+  writeFileSync(pub, createPublicKey(key).export({ type: 'spki', format: 'pem' }));
+  return pub;
+}
+
+test('a deployed policy survives a restart; an older release replayed is refused before and after it; rollback is remembered', async () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const dir = tempDir();
+  const pub = keyFile(dir, privateKey);
+  const state = join(dir, 'state');
+  const sign = (version: string, gain: number) => {
+    const { manifest, chunks } = buildManifest({ modelDir: release(join(dir, version), version, { gain }) });
+    return { signed: signManifest(manifest, privateKey), chunks };
+  };
+  const v2 = sign('v2', 3);
+  const v3 = sign('v3', 4);
+  assert.ok(v3.signed.sequence > v2.signed.sequence);
+
+  let robot = await boot(state, pub);
+  await robot.deploy(v2.signed, v2.chunks);
+  await robot.deploy(v3.signed, v3.chunks);
+  robot.manager.onManifest(Buffer.from(JSON.stringify(v2.signed))); // replayed
+  assert.equal(robot.link.events.at(-1)?.code, 'refused_stale_version');
+  assert.equal(robot.manager.activeVersion, 'v3');
+  await robot.stop();
+
+  // Restart: v3 runs from the state folder, v2 is kept for rollback, the replay is still refused.
+  robot = await boot(state, pub);
+  assert.equal(robot.manager.activeVersion, 'v3');
+  assert.equal(robot.manager.previousVersion, 'v2');
+  assert.equal(robot.shipped.closed, true, 'the shipped model is not needed');
+  robot.manager.onManifest(Buffer.from(JSON.stringify(v2.signed)));
+  assert.equal(robot.link.events.at(-1)?.code, 'refused_stale_version');
+  assert.equal(robot.manager.refused, 1);
+  assert.equal(robot.loop.swaps, 0);
+
+  // Rollback, restart: v2 runs and the retained v3 manifest is not taken again.
+  assert.equal(robot.manager.rollback('test'), true);
+  assert.equal(robot.manager.activeVersion, 'v2');
+  await robot.stop();
+  robot = await boot(state, pub);
+  assert.equal(robot.manager.activeVersion, 'v2');
+  robot.manager.onManifest(Buffer.from(JSON.stringify(v3.signed)));
+  assert.equal(robot.link.handlers.has(topics.policyPieces('push', v3.signed.model.sha256)), false, 'v3 is not downloaded again');
+  assert.equal(robot.manager.activeVersion, 'v2');
+
+  // A newer release ends the refusal.
+  const v4 = sign('v4', 5);
+  await robot.deploy(v4.signed, v4.chunks);
+  assert.equal(robot.manager.activeVersion, 'v4');
+  await robot.stop();
+  robot = await boot(state, pub);
+  assert.equal(robot.manager.activeVersion, 'v4', JSON.stringify(robot.link.events));
+  await robot.stop();
+});
+
+test('a stored release that no longer verifies is refused at start-up with an event, and the shipped policy runs', async () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const dir = tempDir();
+  const pub = keyFile(dir, privateKey);
+  const state = join(dir, 'state');
+  const { manifest, chunks } = buildManifest({ modelDir: release(join(dir, 'v2'), 'v2', { gain: 3 }) });
+  const v2 = signManifest(manifest, privateKey);
+  let robot = await boot(state, pub);
+  await robot.deploy(v2, chunks);
+  await robot.stop();
+  assert.equal(statSync(state).mode & 0o777, 0o700);
+  const stored = join(state, 'models', v2.model.sha256);
+
+  // The metadata (inside the signed manifest) altered on disk: the signature no longer verifies.
+  const original = readFileSync(join(stored, 'manifest.json'), 'utf8');
+  const tampered = JSON.parse(original);
+  tampered.metadata.action.mean = [5, 5];
+  writeFileSync(join(stored, 'manifest.json'), JSON.stringify(tampered));
+  robot = await boot(state, pub);
+  assert.equal(robot.manager.activeVersion, 'v1');
+  assert.ok(robot.link.events.some((e) => e.code === 'restore_failed'));
+  // The genuine retained manifest of the same release brings it back.
+  await robot.deploy(v2, chunks);
+  assert.equal(robot.manager.activeVersion, 'v2');
+  await robot.stop();
+
+  // The model replaced by a FIFO: refused without waiting on it.
+  rmSync(join(stored, 'policy.onnx'));
+  execFileSync('mkfifo', [join(stored, 'policy.onnx')]);
+  robot = await boot(state, pub);
+  assert.equal(robot.manager.activeVersion, 'v1');
+  assert.ok(robot.link.events.some((e) => e.code === 'restore_failed'));
+  await robot.stop();
+
+  // A state folder that is a symbolic link is refused.
+  symlinkSync(dir, join(dir, 'linked-state'));
+  await assert.rejects(PolicyStore.open(join(dir, 'linked-state'), 'push', silentLogger), (e: StriatumError) => e.code === 'STRIATUM_ERR_IO');
+});
+
+test('a symlink and a FIFO planted in the old temporary download folder change nothing', async () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const dir = tempDir();
+  const pub = keyFile(dir, privateKey);
+  const robotId = `unit-planted-${process.pid}`;
+  const { manifest, chunks } = buildManifest({ modelDir: release(join(dir, 'v2'), 'v2', { gain: 3 }) });
+  const v2 = signManifest(manifest, privateKey);
+  const planted = join(tmpdir(), `striatum-policy-${robotId}`, v2.model.sha256.slice(0, 16));
+  mkdirSync(planted, { recursive: true });
+  const victim = join(dir, 'victim.txt');
+  writeFileSync(victim, 'precious');
+  try {
+    symlinkSync(victim, join(planted, 'policy.onnx'));
+    execFileSync('mkfifo', [join(planted, 'policy.json')]);
+    const robot = await boot(join(dir, 'state'), pub, robotId);
+    await robot.deploy(v2, chunks);
+    assert.equal(robot.manager.activeVersion, 'v2');
+    assert.equal(readFileSync(victim, 'utf8'), 'precious');
+    await robot.stop();
+  } finally {
+    rmSync(join(tmpdir(), `striatum-policy-${robotId}`), { recursive: true, force: true });
+  }
 });

@@ -7,13 +7,22 @@ import { expectationsFromMetadata, findPolicyInDir, loadPrivateKey, releasePolic
 import { numberFlag, parseFlags, type Command } from './flags.js';
 
 const HELP = `Usage: striatum policy publish --model DIR --key FILE --broker URL [--username NAME] [--password-env VAR]
-                             [--version V] [--parent-version V] [--action-abs-max X] [--skip-validation]
+                             [--version V] [--parent-version V] [--sequence N] [--action-abs-max X] [--skip-validation]
 
 publish   DIR holds one striatum.policy/v1 metadata JSON and the ONNX model it names. The model is loaded in
           onnxruntime and run on test observations (no NaN, |action| ≤ --action-abs-max when given), then its
           manifest is signed with the ed25519 private key FILE and published, retained, to
           striatum/v1/policy/{task}/manifest after its 64 KiB pieces (striatum/v1/policy/{task}/piece/{sha256}/{i}).
+          --sequence numbers the release (default: the current time in ms); robots take only a release
+          with a higher sequence than the one they have run, so an old manifest published again is refused.
           The MQTT account needs the updater role.`;
+
+function sequenceFlag(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new StriatumError('STRIATUM_ERR_USAGE', `--sequence: expected a whole number ≥ 1, got "${text}"`);
+  return n;
+}
 
 export const policyCommand: Command = {
   summary: 'validate, sign and publish a policy to the robots of its task',
@@ -23,7 +32,7 @@ export const policyCommand: Command = {
     const { values } = parseFlags(args.slice(1), {
       model: { type: 'string' }, key: { type: 'string' }, broker: { type: 'string' }, username: { type: 'string' },
       'password-env': { type: 'string' }, version: { type: 'string' }, 'parent-version': { type: 'string' },
-      'action-abs-max': { type: 'string' }, 'skip-validation': { type: 'boolean' },
+      sequence: { type: 'string' }, 'action-abs-max': { type: 'string' }, 'skip-validation': { type: 'boolean' },
     });
     for (const flag of ['model', 'key', 'broker'] as const) {
       if (values[flag] === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', `policy publish needs --${flag}`);
@@ -50,9 +59,9 @@ export const policyCommand: Command = {
     try {
       const manifest = await releasePolicy({
         modelDir: values.model as string, key, mqttClient: client, version: values.version,
-        parentVersion: values['parent-version'], logger,
+        parentVersion: values['parent-version'], sequence: sequenceFlag(values.sequence), logger,
       });
-      process.stdout.write(`${JSON.stringify({ task: manifest.task, version: manifest.version, sha256: manifest.model.sha256, pieces: manifest.pieces.length, key_id: manifest.key_id })}\n`);
+      process.stdout.write(`${JSON.stringify({ task: manifest.task, version: manifest.version, sequence: manifest.sequence, sha256: manifest.model.sha256, pieces: manifest.pieces.length, key_id: manifest.key_id })}\n`);
     } finally {
       await client.endAsync().catch(() => undefined);
     }

@@ -53,6 +53,8 @@ export const PolicySchema = z.strictObject({
   warmup_runs: z.int().min(0).max(10000).default(20).describe('policy runs before the loop starts, so the first tick is not slow'),
   trusted_keys: z.array(z.string().min(1)).default([])
     .describe('ed25519 public keys (PEM files, relative to the config file) whose signed policy manifests this robot accepts; empty: no over-the-air updates'),
+  state_dir: z.string().min(1).default('run/policy')
+    .describe('private folder (relative to the config file) where the robot keeps the signed policy it runs, the one before, and its release record, so they survive a restart'),
   auto_rollback: z.strictObject({
     episodes: z.int().min(1).default(20).describe('episodes of a new policy version before its success rate is judged'),
     margin: z.number().min(0).max(1).default(0.1).describe('roll back when the new success rate is below the previous version\'s by more than this'),

@@ -29,6 +29,8 @@ export const PolicyManifestSchema = z.strictObject({
   task: z.string().min(1).regex(/^[^/+#]+$/, 'no MQTT topic separators or wildcards'),
   version: z.string().min(1).max(128),
   parent_version: z.string().nullable(),
+  sequence: z.int().min(1)
+    .describe('release number, increasing per task: a robot takes only a release newer than the one it runs (so an old manifest replayed is refused)'),
   created: z.string().describe('ISO-8601 time of the release'),
   model: z.strictObject({ sha256: sha256Hex, size: z.int().min(1) }),
   metadata: PolicyMetadataSchema.describe('the striatum.policy/v1 JSON, embedded'),
@@ -94,6 +96,20 @@ export function verifyManifest(manifest: PolicyManifest, trusted: ReadonlyMap<st
     good = false;
   }
   return good ? { ok: true } : { ok: false, code: 'bad_signature', message: `manifest ${manifest.task} ${manifest.version}: signature does not verify with key ${manifest.key_id}` };
+}
+
+export type ManifestRefusal = { code: 'unsigned' | 'untrusted_key' | 'bad_signature' | 'wrong_task' | 'manifest_invalid'; message: string };
+
+/** Everything a robot checks on a manifest before it believes it: signature, task, pieces. Null when it passes. */
+export function checkManifestForRobot(m: PolicyManifest, trusted: ReadonlyMap<string, KeyObject>, task: string): ManifestRefusal | null {
+  // Signature first: nothing else in an unverified manifest is believed, not even its version.
+  const verdict = verifyManifest(m, trusted);
+  if (!verdict.ok) return verdict;
+  if (m.task !== task) return { code: 'wrong_task', message: `manifest is for task ${m.task}, this robot runs ${task}` };
+  const problems = checkManifestPieces(m);
+  if (m.metadata.sha256 !== undefined && m.metadata.sha256 !== m.model.sha256) problems.push(`metadata.sha256 ${m.metadata.sha256} differs from model.sha256 ${m.model.sha256}`);
+  if (problems.length > 0) return { code: 'manifest_invalid', message: `manifest ${m.version}: ${problems.join('; ')}` };
+  return null;
 }
 
 /** Cross-field checks the schema cannot express: pieces in order, sizes adding up to the model. */

@@ -145,9 +145,17 @@ export class OnnxPolicy implements ActionSource {
         throw new StriatumError('STRIATUM_ERR_POLICY_LOAD', `policy model ${modelPath} has sha256 ${digest}, metadata says ${meta.sha256}`);
       }
     }
-    checkMetadataAgainstRobot(meta, want);
+    return OnnxPolicy.fromBytes(bytes, meta, { ...options, what: modelPath }, want);
+  }
 
-    const { session, provider } = await createSessionWithFallback(bytes, { providers: options.providers, threads: options.threads, logger: log, what: modelPath });
+  /**
+   * Load a model already in memory with its metadata (a verified over-the-air release: nothing is read back from
+   * disk between the hash check and the session). Runs the same checks as load().
+   */
+  static async fromBytes(bytes: Uint8Array, meta: PolicyMetadata, options: Omit<OnnxPolicyOptions, 'modelPath' | 'metadataPath'> & { what: string }, want: PolicyExpectations): Promise<OnnxPolicy> {
+    const log = options.logger;
+    checkMetadataAgainstRobot(meta, want);
+    const { session, provider } = await createSessionWithFallback(bytes, { providers: options.providers, threads: options.threads, logger: log, what: options.what });
     try {
       checkSessionAgainstMetadata(session, meta);
     } catch (err) {
@@ -155,9 +163,35 @@ export class OnnxPolicy implements ActionSource {
       throw err;
     }
     const policy = new OnnxPolicy(meta, session, provider, want);
+    try {
+      await policy.checkOutputShape();
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
     await policy.warmUp(options.warmupRuns);
     log.info('policy loaded', { name: meta.name, version: meta.version, provider, warmup_runs: options.warmupRuns, chunk: want.chunk });
     return policy;
+  }
+
+  /**
+   * One run on a zero observation, before any warm-up: symbolic output dimensions pass the load-time checks, and
+   * a graph that returns fewer values than the robot reads would otherwise fail on the first tick.
+   */
+  private async checkOutputShape(): Promise<void> {
+    const declared = this.metadata.outputs[0].shape;
+    const actDim = this.want.jointNames.length;
+    const want = declared.length === 2 ? [1, actDim] : [1, this.want.chunk, actDim];
+    const got = (await this.session.run(this.feeds))[this.outputName].dims;
+    const problems: string[] = [];
+    if (got.length !== want.length) {
+      problems.push(`output tensor "${this.outputName}": returned rank ${got.length} [${got.join(', ')}] for one observation, robot needs [${want.join(', ')}]`);
+    } else {
+      for (let d = 0; d < want.length; d++) {
+        if (got[d] !== want[d]) problems.push(`output tensor "${this.outputName}": dimension ${d} is ${got[d]} when run, robot needs ${want[d]} (returned [${got.join(', ')}])`);
+      }
+    }
+    if (problems.length > 0) throw new StriatumError('STRIATUM_ERR_POLICY_SHAPE', `policy ${this.name} ${this.version} returns actions of the wrong shape`, problems);
   }
 
   private async warmUp(runs: number): Promise<void> {

@@ -1,13 +1,14 @@
 // Robot side of signed policy deployment: take the task's manifest from MQTT, verify its ed25519 signature
 // against the trusted keys, download the model in pieces and check every hash, load and warm it up off the
 // control loop, then ask the loop to swap it in between two ticks. Keeps the previous version for rollback.
+// Releases are numbered (manifest.sequence): only one newer than what the robot has run is taken, so a replayed
+// old manifest is refused; `rollback` is the only way back. What runs, what ran before, the highest sequence and
+// the versions rolled back from are kept in the state folder (PolicyStore) and hold across restarts.
 // Anything that fails a check is refused with a log line and a 'policy' event; the running policy keeps running.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
-  MAX_MANIFEST_BYTES, PolicyManifestSchema, checkManifestPieces, keyIdOf, verifyManifest, type PolicyManifest,
+  MAX_MANIFEST_BYTES, PolicyManifestSchema, checkManifestForRobot, keyIdOf, type PolicyManifest,
 } from '../contracts/policy-manifest.js';
 import type { EventMessage } from '../contracts/messages.js';
 import { topics } from '../contracts/topics.js';
@@ -16,10 +17,12 @@ import { StriatumError, isStriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from './action-source.js';
 import { OnnxPolicy, checkMetadataAgainstRobot, type ExecutionProvider, type PolicyExpectations } from './onnx-policy.js';
+import type { RestoredPolicies } from './policy-restore.js';
+import type { PolicyState, PolicyStore, StoredRelease } from './policy-store.js';
 
 export type RefusalCode =
   | 'manifest_invalid' | 'unsigned' | 'untrusted_key' | 'bad_signature' | 'wrong_task' | 'shape_mismatch'
-  | 'piece_hash_mismatch' | 'model_hash_mismatch' | 'download_timeout' | 'load_failed';
+  | 'piece_hash_mismatch' | 'model_hash_mismatch' | 'download_timeout' | 'load_failed' | 'stale_version' | 'store_failed';
 
 /** What the manager needs of the MQTT link (RobotLink implements it). */
 export interface PolicyLinkPort {
@@ -47,8 +50,10 @@ export interface PolicyManagerOptions {
   readonly link: PolicyLinkPort;
   readonly loop: SwappableLoop;
   readonly logger: Logger;
-  /** Where downloaded models are written (default: a per-robot folder under the OS temp dir). */
-  readonly workDir?: string;
+  /** The state folder: verified releases and the deployment record; null keeps nothing across restarts. */
+  readonly store: PolicyStore | null;
+  /** What restorePolicies() brought back at start-up (the loop already runs its active source). */
+  readonly restored?: RestoredPolicies;
   readonly downloadTimeoutMs?: number;
   /** Called inside the tick right after a swap was applied (status, episode messages): keep it cheap. */
   readonly onActivated?: (next: ActionSource, previous: ActionSource) => void;
@@ -56,6 +61,8 @@ export interface PolicyManagerOptions {
 
 interface Download {
   readonly manifest: PolicyManifest;
+  /** The manifest as received (signed), kept in the state folder. */
+  readonly manifestBytes: Buffer;
   readonly pieces: (Buffer | null)[];
   received: number;
   readonly filter: string;
@@ -87,23 +94,30 @@ export class PolicyManager {
   private download: Download | null = null;
   /** The source swapped out last, kept loaded for rollback; null until the first swap. */
   private previous: ActionSource | null = null;
-  /** Versions rolled back from: their (retained) manifest is not taken again. */
-  private readonly rejectedVersions = new Set<string>();
+  /** Versions rolled back from: their (retained) manifest is not taken again until a newer release runs. */
+  private readonly rejectedVersions: Set<string>;
+  /** The newest release run; an older sequence, or another model under the same one, is a replay. */
+  private highest: PolicyState['highest'];
+  /** The stored release behind each source this manager loaded (the shipped model has none). */
+  private readonly releases = new Map<ActionSource, StoredRelease>();
   /** Episode outcomes of the active version; the previous version's rate is kept when it is swapped out. */
   private outcomes: boolean[] = [];
   private previousRate: number | null = null;
   private activeIsUpdate = false;
   private skipEpisode = false;
   private pendingVersion: string | null = null;
+  private pendingSequence: number | null = null;
   /** Handed to the loop and not applied yet. */
   private requested: ActionSource | null = null;
   private activeIsUpdatePending = false;
-  private readonly workDir: string;
   private readonly manifestTopic: string;
 
   constructor(private readonly o: PolicyManagerOptions) {
-    this.workDir = o.workDir ?? join(tmpdir(), `striatum-policy-${o.robotId}`);
     this.manifestTopic = topics.policyManifest(o.task);
+    this.rejectedVersions = new Set(o.store?.state.rolled_back ?? []);
+    this.highest = o.store?.state.highest ?? null;
+    this.previous = o.restored?.previous ?? null;
+    for (const [source, release] of o.restored?.releases ?? []) this.releases.set(source, { version: release.version, sha256: release.sha256, sequence: release.sequence });
     o.loop.onSourceSwap((previous, next) => this.swapped(previous, next));
   }
 
@@ -118,6 +132,7 @@ export class PolicyManager {
   start(): void {
     if (this.o.trustedKeys.size === 0) this.o.logger.info('no trusted policy keys configured: every policy manifest will be refused');
     this.o.link.subscribe(this.manifestTopic, (_topic, payload) => this.onManifest(payload));
+    this.persist(); // the record now says what actually runs (a stored release that failed to verify is dropped)
   }
 
   /** Handle one manifest payload (exposed for tests that drive the manager without a broker). */
@@ -133,13 +148,8 @@ export class PolicyManager {
     const parsed = PolicyManifestSchema.safeParse(raw);
     if (!parsed.success) return this.refuse('manifest_invalid', `manifest is invalid: ${formatIssues(parsed.error.issues).slice(0, 3).join('; ')}`, null);
     const m = parsed.data;
-    // Signature first: nothing else in an unverified manifest is believed, not even its version.
-    const verdict = verifyManifest(m, this.o.trustedKeys);
-    if (!verdict.ok) return this.refuse(verdict.code, verdict.message, m.version);
-    if (m.task !== this.o.task) return this.refuse('wrong_task', `manifest is for task ${m.task}, this robot runs ${this.o.task}`, m.version);
-    const problems = checkManifestPieces(m);
-    if (m.metadata.sha256 !== undefined && m.metadata.sha256 !== m.model.sha256) problems.push(`metadata.sha256 ${m.metadata.sha256} differs from model.sha256 ${m.model.sha256}`);
-    if (problems.length > 0) return this.refuse('manifest_invalid', `manifest ${m.version}: ${problems.join('; ')}`, m.version);
+    const refusal = checkManifestForRobot(m, this.o.trustedKeys, this.o.task);
+    if (refusal !== null) return this.refuse(refusal.code, refusal.message, m.version);
     if (m.version === this.activeVersion || m.version === this.pendingVersion) {
       this.o.logger.debug('policy manifest names the version already active or pending', { version: m.version });
       return;
@@ -148,16 +158,24 @@ export class PolicyManager {
       this.o.logger.info('policy manifest names a version that was rolled back; not taking it again', { version: m.version });
       return;
     }
+    const h = this.highest;
+    if (h !== null && (m.sequence < h.sequence || (m.sequence === h.sequence && m.model.sha256 !== h.sha256))) {
+      return this.refuse('stale_version', `policy ${m.version} has release sequence ${m.sequence}, this robot has run sequence ${h.sequence}: an older release is taken only by the rollback command`, m.version);
+    }
+    const inFlight = this.download?.manifest.sequence ?? this.pendingSequence;
+    if (inFlight !== null && m.sequence <= inFlight) {
+      return this.refuse('stale_version', `policy ${m.version} has release sequence ${m.sequence}, a release with sequence ${inFlight} is being deployed`, m.version);
+    }
     try {
       checkMetadataAgainstRobot(m.metadata, this.o.expectations);
     } catch (err) {
       const details = isStriatumError(err) ? err.details.join('; ') : String(err);
       return this.refuse('shape_mismatch', `policy ${m.version} does not fit this robot: ${details}`, m.version);
     }
-    this.startDownload(m);
+    this.startDownload(m, payload);
   }
 
-  private startDownload(m: PolicyManifest): void {
+  private startDownload(m: PolicyManifest, manifestBytes: Buffer): void {
     this.cancelDownload();
     const filter = topics.policyPieces(m.task, m.model.sha256);
     const timer = setTimeout(() => {
@@ -167,7 +185,7 @@ export class PolicyManager {
       this.refuse('download_timeout', `policy ${m.version}: ${got} of ${m.pieces.length} pieces arrived in time`, m.version);
     }, this.o.downloadTimeoutMs ?? 60_000);
     timer.unref();
-    this.download = { manifest: m, pieces: new Array<Buffer | null>(m.pieces.length).fill(null), received: 0, filter, timer };
+    this.download = { manifest: m, manifestBytes, pieces: new Array<Buffer | null>(m.pieces.length).fill(null), received: 0, filter, timer };
     this.o.logger.info('policy update verified; downloading', { version: m.version, parent: m.parent_version, key_id: m.key_id, bytes: m.model.size, pieces: m.pieces.length });
     this.o.link.subscribe(filter, (topic, payload) => this.onPiece(m, topic, payload));
   }
@@ -191,7 +209,7 @@ export class PolicyManager {
       this.cancelDownload();
       return this.refuse('piece_hash_mismatch', `policy ${m.version}: piece ${index} has ${payload.length} bytes and sha256 ${digest}, manifest says ${want.size} bytes and ${want.sha256}`, m.version);
     }
-    d.pieces[index] = payload;
+    d.pieces[index] = Buffer.from(payload); // a copy: the MQTT client may reuse its buffer
     if (++d.received < m.pieces.length) return;
     this.cancelDownload();
     const model = Buffer.concat(d.pieces as Buffer[]);
@@ -200,33 +218,44 @@ export class PolicyManager {
       return this.refuse('model_hash_mismatch', `policy ${m.version}: assembled model has sha256 ${whole}, manifest says ${m.model.sha256}`, m.version);
     }
     this.pendingVersion = m.version;
-    this.loadAndSwap(m, model).catch((err: unknown) => this.o.logger.error('policy deployment failed', { error: String(err) }));
+    this.pendingSequence = m.sequence;
+    this.loadAndSwap(m, model, d.manifestBytes).catch((err: unknown) => this.o.logger.error('policy deployment failed', { error: String(err) }));
   }
 
-  /** Load and warm up in the background (onnxruntime runs on its own threads), then hand it to the loop. */
-  private async loadAndSwap(m: PolicyManifest, model: Buffer): Promise<void> {
-    const dir = join(this.workDir, `${m.model.sha256.slice(0, 16)}`);
+  /**
+   * Load and warm up in the background (onnxruntime runs on its own threads), keep the release in the state
+   * folder, then hand it to the loop. The session is made from the verified bytes in memory and the metadata of
+   * the signed manifest: nothing is read back from disk in between.
+   */
+  private async loadAndSwap(m: PolicyManifest, model: Buffer, manifestBytes: Buffer): Promise<void> {
     let policy: OnnxPolicy;
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const modelPath = join(dir, 'policy.onnx');
-      const metadataPath = join(dir, 'policy.json');
-      writeFileSync(modelPath, model);
-      writeFileSync(metadataPath, JSON.stringify({ ...m.metadata, model: 'policy.onnx', sha256: m.model.sha256 }));
-      policy = await OnnxPolicy.load({
-        modelPath, metadataPath, providers: this.o.providers, threads: this.o.threads, warmupRuns: this.o.warmupRuns, logger: this.o.logger,
+      policy = await OnnxPolicy.fromBytes(model, m.metadata, {
+        providers: this.o.providers, threads: this.o.threads, warmupRuns: this.o.warmupRuns, logger: this.o.logger, what: `policy ${m.version}`,
       }, this.o.expectations);
     } catch (err) {
       this.pendingVersion = null;
+      this.pendingSequence = null;
       const code: RefusalCode = isStriatumError(err, 'STRIATUM_ERR_POLICY_SHAPE') ? 'shape_mismatch' : 'load_failed';
       const details = isStriatumError(err) && err.details.length > 0 ? `: ${err.details.join('; ')}` : '';
       return this.refuse(code, `policy ${m.version} could not be loaded: ${(err as Error).message}${details}`, m.version);
+    }
+    if (this.pendingVersion === m.version && this.o.store !== null) {
+      try {
+        await this.o.store.saveRelease(manifestBytes, model, m.model.sha256);
+      } catch (err) {
+        this.pendingVersion = null;
+        this.pendingSequence = null;
+        await policy.close();
+        return this.refuse('store_failed', `policy ${m.version} could not be kept in ${this.o.store.dir}, so it would not survive a restart: ${(err as Error).message}`, m.version);
+      }
     }
     if (this.pendingVersion !== m.version) {
       // A newer manifest or a rollback came in while this one loaded.
       await policy.close();
       return;
     }
+    this.releases.set(policy, { version: m.version, sha256: m.model.sha256, sequence: m.sequence });
     this.o.logger.info('policy update loaded and warmed up; swapping at the next tick', { version: m.version, provider: policy.provider });
     this.requestSwap(policy, true);
   }
@@ -254,6 +283,7 @@ export class PolicyManager {
     this.rejectedVersions.add(from);
     this.rollbacks++;
     this.pendingVersion = null;
+    this.pendingSequence = null;
     this.cancelDownload();
     this.o.logger.warn('policy rollback', { from, to: prev.version, reason });
     this.o.link.publishEvent({ kind: 'policy', code: 'rollback', message: `rolling back from ${from} to ${prev.version}: ${reason}` });
@@ -289,10 +319,39 @@ export class PolicyManager {
     this.activeIsUpdate = this.activeIsUpdatePending;
     this.activeIsUpdatePending = false;
     this.pendingVersion = null;
+    this.pendingSequence = null;
     if (this.activeIsUpdate) this.deployed++;
     this.o.onActivated?.(next, previous);
-    // Called inside the tick: the message goes out after it, not during it.
-    setImmediate(() => this.o.link.publishEvent({ kind: 'policy', code: 'policy_swapped', message: `policy ${next.version} active (was ${previous.version})` }));
+    // Called inside the tick: the message and the state file go out after it, not during it.
+    const isUpdate = this.activeIsUpdate;
+    setImmediate(() => {
+      const release = this.releases.get(next);
+      if (isUpdate && release !== undefined) {
+        this.highest = { sequence: release.sequence, sha256: release.sha256 };
+        this.rejectedVersions.clear(); // a newer release runs: versions rolled back from are older still
+      }
+      this.persist();
+      this.o.link.publishEvent({ kind: 'policy', code: 'policy_swapped', message: `policy ${next.version} active (was ${previous.version})` });
+    });
+  }
+
+  /** Write what runs, what ran before, the highest sequence and the rolled-back versions to the state folder. */
+  private persist(): void {
+    const store = this.o.store;
+    if (store === null) return;
+    const active = this.o.loop.activeSource;
+    const prev = this.previous;
+    const state: PolicyState = {
+      format: 'striatum.policy-state/v1', task: this.o.task,
+      current: this.releases.get(active) ?? null,
+      previous: prev === null ? null : this.releases.get(prev) ?? 'shipped',
+      highest: this.highest,
+      rolled_back: [...this.rejectedVersions],
+    };
+    store.save(state).catch((err: unknown) => {
+      this.o.logger.error('policy state could not be written; the running policy will not survive a restart', { dir: store.dir, error: String(err) });
+      this.o.link.publishEvent({ kind: 'policy', code: 'state_write_failed', message: `policy state in ${store.dir} could not be written: ${String(err)}` });
+    });
   }
 
   private refuse(code: RefusalCode, message: string, version: string | null): void {
@@ -312,5 +371,6 @@ export class PolicyManager {
     }
     this.previous = null;
     this.requested = null;
+    await this.o.store?.flush();
   }
 }

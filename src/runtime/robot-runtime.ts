@@ -1,7 +1,7 @@
 // Assembles one robot: embedded broker (if configured), MQTT link, transport, policy, control loop, telemetry.
 // Subsystems start in this order and stop in reverse, so shutdown always ends with the motors in their safe
 // state before the link and the broker go away.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { makeAccount, type Account } from '../broker/acl.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
 import { assertNormalizationSize } from '../config/observation-size.js';
@@ -16,6 +16,8 @@ import type { Logger } from '../log.js';
 import type { ActionSource } from '../policy/action-source.js';
 import { OnnxPolicy, type PolicyExpectations } from '../policy/onnx-policy.js';
 import { PolicyManager, loadTrustedKeys } from '../policy/policy-manager.js';
+import { restorePolicies, type RestoredPolicies } from '../policy/policy-restore.js';
+import { PolicyStore } from '../policy/policy-store.js';
 import { RewardPipeline, type EpisodeRewardSummary } from '../reward/reward-pipeline.js';
 import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
@@ -100,6 +102,8 @@ export class RobotRuntime {
     this.observationFields = fields;
 
     let want: PolicyExpectations | null = null;
+    let restored: RestoredPolicies | undefined;
+    let policyStore: { store: PolicyStore; trustedKeys: Map<string, KeyObject> } | null = null;
     if (o.source) {
       this.source = o.source(transport, robot);
     } else {
@@ -122,6 +126,17 @@ export class RobotRuntime {
         warmupRuns: cfg.policy.warmup_runs,
         logger: log.child('policy'),
       }, want);
+      // Over-the-air releases kept from before a restart are verified again and run instead of the shipped model.
+      if (this.link !== null && cfg.policy.trusted_keys.length > 0) {
+        const trustedKeys = loadTrustedKeys(cfg.policy.trusted_keys.map((k) => o.loaded.resolvePath(k)));
+        const store = await PolicyStore.open(o.loaded.resolvePath(cfg.policy.state_dir), cfg.robot.task, log.child('policy'));
+        restored = await restorePolicies({
+          store, shipped: this.source, task: cfg.robot.task, trustedKeys, expectations: want, providers: cfg.policy.execution_providers,
+          threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs, link: this.link, logger: log.child('policy'),
+        });
+        this.source = restored.active;
+        policyStore = { store, trustedKeys };
+      }
     }
 
     if (cfg.reward !== null && cfg.reward.models.length > 0 && (o.rewards ?? o.mqtt)) {
@@ -232,7 +247,7 @@ export class RobotRuntime {
       const policyLink = link;
       this.policyManager = new PolicyManager({
         task: cfg.robot.task, robotId: cfg.robot.id, expectations: want,
-        trustedKeys: loadTrustedKeys(cfg.policy.trusted_keys.map((k) => o.loaded.resolvePath(k))),
+        trustedKeys: policyStore?.trustedKeys ?? loadTrustedKeys([]), store: policyStore?.store ?? null, restored,
         providers: cfg.policy.execution_providers, threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs,
         autoRollback: cfg.policy.auto_rollback, link, loop: this.loop, logger: log.child('policy'),
         onActivated: (next) => {

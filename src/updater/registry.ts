@@ -172,10 +172,20 @@ export interface ReleaseOptions {
   readonly task?: string;
   readonly version?: string;
   readonly parentVersion?: string | null;
+  /** Release number, increasing per task (default: the release time in ms, kept increasing within this process). */
+  readonly sequence?: number;
   readonly training?: Record<string, unknown>;
   readonly pieceBytes?: number;
   readonly created?: string;
   readonly logger?: Logger;
+}
+
+let lastSequence = 0;
+
+/** The release time in ms, one more than the last one when two releases fall in the same millisecond. */
+function nextSequence(): number {
+  lastSequence = Math.max(Date.now(), lastSequence + 1);
+  return lastSequence;
 }
 
 /** Build the unsigned manifest for a model folder (exposed so tests can tamper with it). */
@@ -189,6 +199,7 @@ export function buildManifest(o: Omit<ReleaseOptions, 'key' | 'mqttClient'>): { 
   const embedded: PolicyMetadata = { ...metadata, version, task, sha256 };
   const manifest = {
     format: MANIFEST_FORMAT, task, version, parent_version: o.parentVersion ?? metadata.parent_version ?? null,
+    sequence: o.sequence ?? nextSequence(),
     created: o.created ?? new Date().toISOString(), model: { sha256, size: model.length }, metadata: embedded, pieces,
     training: o.training ?? metadata.training ?? {}, key_id: '0'.repeat(16),
   } satisfies Omit<PolicyManifest, 'signature'>;
