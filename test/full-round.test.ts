@@ -2,26 +2,18 @@
 // `striatum updater run` (store, relabel, trainer/awr.py, validation, ed25519 signature) → the robot verifies,
 // warms up and swaps in the new version, which then drives the episodes.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CLI, REPO, runCli, simConfig, startCli, tempDir, waitFor, writeConfig } from './helpers/fixtures.js';
 import { watch } from './helpers/mqtt-watch.js';
+import { requirePython } from './helpers/required-tools.js';
 
 const ROBOT = 'round-bot';
 
-function pythonTrainerSkip(): string | false {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch, onnx, numpy'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    if (process.env.CI) throw new Error('the trainer needs python3-torch, python3-onnx and python3-numpy (.ci/run installs them)');
-    return 'Debian python3 with torch, onnx and numpy is not installed';
-  }
-}
-
-test('robot → updater → trainer → signed model → robot runs the new version', { skip: pythonTrainerSkip(), timeout: 240_000 }, async () => {
+test('robot → updater → trainer → signed model → robot runs the new version', { timeout: 240_000 }, async () => {
+  requirePython(['torch', 'onnx', 'numpy']);
   const dir = tempDir();
   const keys = join(dir, 'keys');
   const gen = await runCli(['keys', 'generate', '--out', keys]);

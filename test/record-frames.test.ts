@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { evaluateProgressModel, preprocessFrame, readNpyArray, WordLevelTokenizer } from '../src/cli/prm-eval.js';
 import { REPO, runCli, simConfig, tempDir, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+import { requirePython } from './helpers/required-tools.js';
 
 const CONTROL_HZ = 50;
 const CAMERA_HZ = 10;
@@ -96,10 +97,9 @@ test('record --frames writes camera frames aligned with the step rows, and groun
   assert.ok(image(0).includes(Buffer.from([200, 200, 200])), 'the top view shows the table');
 
   // NumPy reads the uint8 frames (an independent reader of the .npy format).
-  if (existsSync('/usr/bin/python3')) {
-    const py = JSON.parse(execFileSync('/usr/bin/python3', ['-c', 'import json, sys, numpy as np; f = np.load(sys.argv[1]); print(json.dumps([list(f.shape), str(f.dtype), int(f[1, 5, 7, 2])]))', join(out, 'frames_top.npy')]).toString());
-    assert.deepEqual(py, [[frames, 32, 32, 3], 'uint8', top.data[frameBytes + (5 * 32 + 7) * 3 + 2]]);
-  }
+  const python = requirePython(['numpy']);
+  const py = JSON.parse(execFileSync(python, ['-c', 'import json, sys, numpy as np; f = np.load(sys.argv[1]); print(json.dumps([list(f.shape), str(f.dtype), int(f[1, 5, 7, 2])]))', join(out, 'frames_top.npy')]).toString());
+  assert.deepEqual(py, [[frames, 32, 32, 3], 'uint8', top.data[frameBytes + (5 * 32 + 7) * 3 + 2]]);
 });
 
 test('record --source stall and random give episodes that do not succeed, and are seeded', async () => {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readNpy } from '../src/util/npy.js';
 import { runCli, simConfig, tempDir, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+import { requirePython } from './helpers/required-tools.js';
 
 test('striatum record writes expert demonstrations the trainer can read', async () => {
   const dir = tempDir();
@@ -32,11 +33,10 @@ test('striatum record writes expert demonstrations the trainer can read', async 
   for (let i = 1; i < ep.data.length; i++) assert.ok(ep.data[i] === ep.data[i - 1] || ep.data[i] === ep.data[i - 1] + 1);
 
   // NumPy reads the same arrays (an independent reader of the .npy format).
-  if (existsSync('/usr/bin/python3')) {
-    const py = JSON.parse(execFileSync('/usr/bin/python3', ['-c', 'import json, sys, numpy as np; o = np.load(sys.argv[1]); print(json.dumps([list(o.shape), str(o.dtype), float(o[3, 4])]))', join(out, 'observations.npy')]).toString());
-    assert.deepEqual(py.slice(0, 2), [[summary.steps, 8], 'float32']);
-    assert.equal(py[2], obs.data[3 * 8 + 4]);
-  }
+  const python = requirePython(['numpy']);
+  const py = JSON.parse(execFileSync(python, ['-c', 'import json, sys, numpy as np; o = np.load(sys.argv[1]); print(json.dumps([list(o.shape), str(o.dtype), float(o[3, 4])]))', join(out, 'observations.npy')]).toString());
+  assert.deepEqual(py.slice(0, 2), [[summary.steps, 8], 'float32']);
+  assert.equal(py[2], obs.data[3 * 8 + 4]);
 });
 
 test('record refuses a non-sim transport and a missing --out', async () => {

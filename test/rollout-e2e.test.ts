@@ -25,7 +25,8 @@ import { RolloutService } from '../src/rollout/rollout-service.js';
 import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { runUpdater } from '../src/updater/updater.js';
 import { freePort, tempDir, waitFor } from './helpers/fixtures.js';
-import { MOSQUITTO, mosquittoSkip, startMosquitto } from './helpers/mosquitto.js';
+import { startMosquitto } from './helpers/mosquitto.js';
+import { requireMosquitto } from './helpers/required-tools.js';
 
 const ROBOT = 'arm-7';
 const PASS = { [ROBOT]: 'arm-7-pass', updater: 'updater-pass' };
@@ -160,7 +161,7 @@ async function brokerOf(kind: 'aedes' | 'mosquitto'): Promise<Broker> {
         }
       },
       async start() {
-        proc = spawn(MOSQUITTO as string, conf, { stdio: 'ignore' });
+        proc = spawn(requireMosquitto(), conf, { stdio: 'ignore' });
         let open = false;
         await waitFor('mosquitto to listen again', () => {
           void portOpen(handle.port).then((o) => { open = o; });
@@ -194,7 +195,7 @@ function storedChunks(storePath: string): number {
 
 function registerTests(): void {
   for (const kind of ['aedes', 'mosquitto'] as const) {
-    describe(`rollouts survive crashes and restarts over ${kind}`, { skip: kind === 'mosquitto' ? mosquittoSkip() : false }, () => {
+    describe(`rollouts survive crashes and restarts over ${kind}`, () => {
       test('kill -9 of the robot, a broker restart and kill -9 of the updater lose and duplicate nothing', { timeout: 180_000 }, async (t) => {
         const dir = tempDir('striatum-e2e-');
         const spoolDir = join(dir, 'spool');

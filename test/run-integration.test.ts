@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { EpisodeMessageSchema, StatusMessageSchema, TelemetryMessageSchema } from '../src/contracts/messages.js';
 import { topics } from '../src/contracts/topics.js';
 import { CLI, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
-import { mosquittoSkip, startMosquitto } from './helpers/mosquitto.js';
+import { startMosquitto } from './helpers/mosquitto.js';
 import { connectClient, connectionRefusal, watch, type Watcher } from './helpers/mqtt-watch.js';
 
 const ROBOT = 'sim-test';
@@ -80,7 +80,7 @@ test('striatum run with the embedded broker: status, telemetry, episodes, comman
   }
 });
 
-test('striatum run against a real Mosquitto with passwords and the shipped ACL', { skip: mosquittoSkip() }, async () => {
+test('striatum run against a real Mosquitto with passwords and the shipped ACL', async () => {
   const broker = await startMosquitto({ [ROBOT]: 'robot-pass-123', operator: 'operator-pass', 'other-robot': 'other-pass-123' });
   const dir = tempDir();
   const cfg = simConfig(writeLinearPolicy(dir, { gain: 3 }), { robotId: ROBOT, broker: broker.url });

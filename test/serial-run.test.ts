@@ -15,10 +15,8 @@ const JOINTS = ['shoulder', 'elbow', 'wrist'];
 const TARGET = [0.6, -0.4, 1.0];
 const WATCHDOG_MS = 50;
 const SIM_RATE_HZ = 500;
-let skip: string | false = false;
 
-
-before(() => { skip = ensureSimulator(); });
+before(() => { ensureSimulator(); });
 const sims: SbpSimulator[] = [];
 after(async () => { for (const s of sims) await s.stop(); });
 
@@ -68,7 +66,6 @@ async function startSim(): Promise<SbpSimulator> {
 }
 
 test('kill -9 of striatum run mid-motion: the firmware is safe within its watchdog, on its own clock', async (ctx) => {
-  if (skip) return ctx.skip(skip);
   const dir = tempDir();
   const sim = await startSim();
   const run = startCli(['run', '--config', writeConfig(dir, serialConfig(writeTrackingPolicy(dir), sim.ptyPath))]);
@@ -100,7 +97,6 @@ test('kill -9 of striatum run mid-motion: the firmware is safe within its watchd
 });
 
 test('SIGINT stops cleanly: last safe command, the watchdog takes the device safe, no e-stop latched', async (ctx) => {
-  if (skip) return ctx.skip(skip);
   const dir = tempDir();
   const sim = await startSim();
   const run = startCli(['run', '--config', writeConfig(dir, serialConfig(writeTrackingPolicy(dir), sim.ptyPath))]);
@@ -124,7 +120,6 @@ test('SIGINT stops cleanly: last safe command, the watchdog takes the device saf
 });
 
 test('path auto-sim: the controller starts the simulator itself and stops it on exit', async (ctx) => {
-  if (skip) return ctx.skip(skip);
   const dir = tempDir();
   const cfg = serialConfig(writeTrackingPolicy(dir), 'auto-sim', { simulator_args: ['--noise', '0.0001'] });
   const run = startCli(['run', '--config', writeConfig(dir, cfg), '--duration', '1.5']);
@@ -144,7 +139,6 @@ test('path auto-sim: the controller starts the simulator itself and stops it on 
 });
 
 test('path auto-sim: a simulator started by a controller that is killed -9 does not outlive it', async (ctx) => {
-  if (skip) return ctx.skip(skip);
   const dir = tempDir();
   const run = startCli(['run', '--config', writeConfig(dir, serialConfig(writeTrackingPolicy(dir), 'auto-sim'))]);
   try {

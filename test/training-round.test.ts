@@ -1,7 +1,6 @@
 // An end-to-end training round: episodes stored through the updater's ingest, relabeled, snapshotted, trained by
 // the real trainer/awr.py from models/push, and the result loaded by OnnxPolicy exactly as the sim robot loads it.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,17 +15,7 @@ import { Ingest } from '../src/updater/ingest.js';
 import { RolloutStore } from '../src/updater/store.js';
 import { TrainingRounds, type TrainingStatus } from '../src/updater/training.js';
 import { SIM_FIELDS, tempDir } from './helpers/fixtures.js';
-
-const PYTHON = '/usr/bin/python3';
-
-/** Why the real trainer cannot run here, or null. In CI a missing trainer is a failure, never a skip. */
-function trainerSkip(): string | false {
-  const r = spawnSync(PYTHON, ['-c', 'import torch, onnx, numpy'], { encoding: 'utf8' });
-  if (r.status === 0) return false;
-  const reason = `${PYTHON} with torch, onnx and numpy is not available (${(r.error?.message ?? r.stderr.trim().split('\n').pop()) || 'import failed'})`;
-  if (process.env.CI) return false; // the test runs and fails with the import error
-  return reason;
-}
+import { requirePython } from './helpers/required-tools.js';
 
 const RUN = '99999999-2222-4333-8444-555555555555';
 const LAYOUT: RolloutLayout = { observation: SIM_FIELDS.map((f) => ({ ...f })), joints: ['x', 'y'], reward: [...REWARD_COMPONENTS], camera: null };
@@ -69,7 +58,8 @@ function storeEpisode(ingest: Ingest, index: number, steps: number, success: boo
   }
 }
 
-test('training round end to end: stored episodes → relabel → snapshot → awr.py → a model the sim robot loads', { skip: trainerSkip(), timeout: 300_000 }, async () => {
+test('training round end to end: stored episodes → relabel → snapshot → awr.py → a model the sim robot loads', { timeout: 300_000 }, async () => {
+  requirePython(['torch', 'onnx', 'numpy']);
   const dir = tempDir();
   const store = new RolloutStore(join(dir, 'episodes.sqlite'));
   const ingest = new Ingest(store, { maxChunkBytes: 1 << 22, logger: silentLogger });

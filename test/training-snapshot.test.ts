@@ -19,6 +19,7 @@ import { RolloutStore } from '../src/updater/store.js';
 import { TrainingRounds, writeTrainingSnapshot, type TrainingStatus } from '../src/updater/training.js';
 import { readNpy } from '../src/util/npy.js';
 import { SIM_FIELDS, tempDir } from './helpers/fixtures.js';
+import { requirePython } from './helpers/required-tools.js';
 
 const RUN = '11111111-2222-4333-8444-555555555555';
 const LAYOUT: RolloutLayout = { observation: SIM_FIELDS.map((f) => ({ ...f })), joints: ['x', 'y'], reward: [...REWARD_COMPONENTS], camera: null };
@@ -111,10 +112,9 @@ test('snapshot: arrays and manifest match the stored episodes row for row, rewar
   assert.deepEqual(manifest.observation_fields, base.observation.fields);
   assert.deepEqual(manifest.action, { mode: 'velocity', joints: ['x', 'y'] });
   assert.deepEqual(manifest.episodes.map((e: { steps: number; success: boolean }) => [e.steps, e.success]), [[60, true], [40, false]]);
-  if (existsSync('/usr/bin/python3')) {
-    const out = execFileSync('/usr/bin/python3', ['-c', 'import sys, numpy as np; d = sys.argv[1]; print(np.load(d + "/observations.npy").shape, np.load(d + "/terminals.npy").sum(), np.load(d + "/episode_index.npy").dtype)', join(dir, 'snap')]).toString().trim();
-    assert.equal(out, '(100, 8) 1 int32');
-  }
+  const python = requirePython(['numpy']);
+  const out = execFileSync(python, ['-c', 'import sys, numpy as np; d = sys.argv[1]; print(np.load(d + "/observations.npy").shape, np.load(d + "/terminals.npy").sum(), np.load(d + "/episode_index.npy").dtype)', join(dir, 'snap')]).toString().trim();
+  assert.equal(out, '(100, 8) 1 int32');
   store.close();
 });
 

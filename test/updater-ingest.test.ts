@@ -18,7 +18,7 @@ import { createLogger, type Logger } from '../src/log.js';
 import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { runUpdater, type RunningUpdater } from '../src/updater/updater.js';
 import { tempDir, waitFor } from './helpers/fixtures.js';
-import { mosquittoSkip, startMosquitto } from './helpers/mosquitto.js';
+import { startMosquitto } from './helpers/mosquitto.js';
 import { connectClient, watch } from './helpers/mqtt-watch.js';
 
 const ROBOT = 'arm-1';
@@ -59,7 +59,7 @@ async function startBroker(kind: 'aedes' | 'mosquitto'): Promise<Broker> {
 }
 
 for (const kind of ['aedes', 'mosquitto'] as const) {
-  describe(`updater ingest over ${kind}`, { skip: kind === 'mosquitto' ? mosquittoSkip() : false }, () => {
+  describe(`updater ingest over ${kind}`, () => {
     let broker: Broker;
     let updater: RunningUpdater;
     let robot: MqttClient;

@@ -16,6 +16,7 @@ import { Ingest } from '../src/updater/ingest.js';
 import { RolloutStore, writeEpisodeNpy } from '../src/updater/store.js';
 import { readNpy } from '../src/util/npy.js';
 import { tempDir } from './helpers/fixtures.js';
+import { requirePython } from './helpers/required-tools.js';
 
 const RUN = '11111111-2222-4333-8444-555555555555';
 const LAYOUT: RolloutLayout = { observation: [{ name: 'o', size: 3 }], joints: ['x', 'y'], reward: [...REWARD_COMPONENTS], camera: null };
@@ -116,10 +117,9 @@ test('store: export concatenates an episode\'s columns in step order and writes 
   assert.deepEqual(obs.shape, [16, 3]);
   const meta = JSON.parse(readFileSync(join(dir, 'ep', 'meta.json'), 'utf8'));
   assert.equal(meta.steps, 16);
-  if (existsSync('/usr/bin/python3')) {
-    const py = execFileSync('/usr/bin/python3', ['-c', 'import sys, numpy as np; a = np.load(sys.argv[1]); print(a.shape, a.dtype, a[15, 2])', join(dir, 'ep', 'observation.npy')]).toString().trim();
-    assert.equal(py, `(16, 3) float32 ${7 * 10_000 + 15 * 8 + 2}.0`);
-  }
+  const python = requirePython(['numpy']);
+  const py = execFileSync(python, ['-c', 'import sys, numpy as np; a = np.load(sys.argv[1]); print(a.shape, a.dtype, a[15, 2])', join(dir, 'ep', 'observation.npy')]).toString().trim();
+  assert.equal(py, `(16, 3) float32 ${7 * 10_000 + 15 * 8 + 2}.0`);
   store.close();
 });
 

@@ -1,6 +1,8 @@
 /* sim_main.c — the host simulator: SBP firmware (the same sbp_node an MCU runs) on a pseudo-terminal, with
  * simulated joints and fault injection. stdout: first line "PTY /dev/pts/N", then one JSON event a line, each
- * stamped with the simulator's own clock (mcu_us, microseconds since start) so tests can measure on it. */
+ * stamped with the simulator's own clock (mcu_us, microseconds since start) so tests can measure on it.
+ * With --step-clock-us the firmware clock is driven by the host's frames instead of the wall clock, so a test's
+ * outcome cannot depend on how the machine schedules either process. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +28,8 @@ typedef struct {
   uint64_t injected_drops;
   uint64_t injected_flips;
   uint64_t overruns;        /* control periods skipped because the loop ran late */
+  uint64_t stepped_us;      /* the firmware clock under --step-clock-us */
+  uint64_t param_replies_dropped; /* --drop-param-replies */
 } sim_t;
 
 static volatile sig_atomic_t stop_requested = 0;
@@ -44,7 +48,12 @@ static uint64_t mono_us(const sim_t *sim) {
          (uint64_t)(sim->start.tv_nsec / 1000);
 }
 
-static uint64_t node_clock(void *ctx) { return mono_us((const sim_t *)ctx); }
+/* The firmware's clock: the wall clock, or under --step-clock-us one step per frame received. */
+static uint64_t firmware_us(const sim_t *sim) {
+  return sim->options.step_clock_us > 0.0 ? sim->stepped_us : mono_us(sim);
+}
+
+static uint64_t node_clock(void *ctx) { return firmware_us((const sim_t *)ctx); }
 
 static struct timespec abs_time(const sim_t *sim, uint64_t us) {
   struct timespec t = sim->start;
@@ -103,7 +112,7 @@ static void on_event(void *ctx, const sbp_node_event_t *e) {
 }
 
 static void sim_event(const sim_t *sim, const char *name) {
-  printf("{\"event\":\"%s\",\"mcu_us\":%llu}\n", name, (unsigned long long)mono_us(sim));
+  printf("{\"event\":\"%s\",\"mcu_us\":%llu}\n", name, (unsigned long long)firmware_us(sim));
 }
 
 /* ---- outbound frames, with fault injection ----------------------------------------------------------------- */
@@ -113,6 +122,13 @@ static void send_frame(void *ctx, const uint8_t *wire, size_t len) {
   uint8_t mangled[SBP_MAX_FRAME];
   size_t i;
   if (sim->link_down) return;
+  /* sbp_node sends only its tx message, so its type is the type of this frame. */
+  if (sim->node.tx.type == SBP_PARAM_VALUE && sim->param_replies_dropped < sim->options.drop_param_replies) {
+    sim->param_replies_dropped++;
+    printf("{\"event\":\"param_reply_dropped\",\"mcu_us\":%llu,\"count\":%llu}\n",
+           (unsigned long long)firmware_us(sim), (unsigned long long)sim->param_replies_dropped);
+    return;
+  }
   if (sim->options.drop_rate > 0.0 && sim_uniform(&sim->fault_rng) < sim->options.drop_rate) {
     sim->injected_drops++;
     return;
@@ -218,7 +234,7 @@ static void print_exit(const sim_t *sim) {
   printf("{\"event\":\"exit\",\"mcu_us\":%llu,\"frames_in\":%lu,\"frames_out\":%lu,\"crc_errors\":%lu,"
          "\"resyncs\":%lu,\"commands_accepted\":%lu,\"commands_rejected\":%lu,\"watchdog_trips\":%lu,"
          "\"overruns\":%llu,\"injected_drops\":%llu,\"injected_flips\":%llu,\"tx_overflow\":%llu}\n",
-         (unsigned long long)mono_us(sim), (unsigned long)d->frames, (unsigned long)s->frames_sent,
+         (unsigned long long)firmware_us(sim), (unsigned long)d->frames, (unsigned long)s->frames_sent,
          (unsigned long)d->crc_errors, (unsigned long)d->resyncs, (unsigned long)s->commands_accepted,
          (unsigned long)s->commands_rejected, (unsigned long)s->watchdog_trips, (unsigned long long)sim->overruns,
          (unsigned long long)sim->injected_drops, (unsigned long long)sim->injected_flips,
@@ -270,6 +286,47 @@ static void run(sim_t *sim) {
   }
 }
 
+/* --step-clock-us: nothing happens between the host's frames. Each frame is handled at the current firmware time,
+ * then the clock advances one step and the node ticks once, so the safety rules see the host's frame count: a
+ * command stream is exactly one step apart and HEARTBEATs let time pass towards the watchdog. */
+static void run_stepped(sim_t *sim) {
+  const sim_options_t *o = &sim->options;
+  uint64_t step_us = (uint64_t)(o->step_clock_us + 0.5);
+  const sbp_output_t *out = sbp_node_tick(&sim->node, sim->physics.measured_position,
+                                          sim->physics.measured_velocity, sim->physics.measured_effort);
+  while (!stop_requested) {
+    uint8_t buf[4096];
+    struct timespec wait = {0, 5000000L}; /* only how often stop and connection changes are looked at */
+    fd_set readable;
+    size_t n, i;
+    int change = sim_pty_poll_connection(&sim->pty);
+    if (change > 0) sim_event(sim, "connected");
+    if (change < 0) {
+      sim_event(sim, "disconnected");
+      sbp_node_disconnected(&sim->node);
+    }
+    if (!sim->pty.connected) { /* a hung-up master is always "readable": no pselect then */
+      (void)clock_nanosleep(CLOCK_MONOTONIC, 0, &wait, NULL);
+      continue;
+    }
+    FD_ZERO(&readable);
+    FD_SET(sim->pty.master, &readable);
+    if (pselect(sim->pty.master + 1, &readable, NULL, NULL, &wait, NULL) <= 0) continue;
+    n = sim_pty_read(&sim->pty, buf, sizeof buf);
+    for (i = 0; i < n; i++) { /* byte by byte: two frames in one read still get a step each */
+      uint32_t frames = sim->node.decoder.stats.frames;
+      sbp_node_rx(&sim->node, buf + i, 1);
+      if (sim->node.decoder.stats.frames == frames) continue;
+      sim->stepped_us += step_us;
+      if (o->duration_s > 0.0 && (double)sim->stepped_us / 1e6 >= o->duration_s) return;
+      sim_physics_step(&sim->physics, out, (double)step_us / 1e6);
+      out = sbp_node_tick(&sim->node, sim->physics.measured_position, sim->physics.measured_velocity,
+                          sim->physics.measured_effort);
+    }
+    sim_pty_flush(&sim->pty);
+  }
+}
+
 int main(int argc, char **argv) {
   static sim_t sim; /* ~70 KB: the pty queue */
   struct sigaction sa;
@@ -288,10 +345,11 @@ int main(int argc, char **argv) {
   printf("PTY %s\n", sim.pty.slave_path);
   printf("{\"event\":\"start\",\"mcu_us\":%llu,\"joints\":%u,\"rate_hz\":%g,\"watchdog_ms\":%g,\"safe_mode\":\"%s\","
          "\"healthy_count\":%u,\"schema_hash\":\"0x%08lX\"}\n",
-         (unsigned long long)mono_us(&sim), sim.options.joints, sim.options.rate_hz, sim.options.watchdog_ms,
+         (unsigned long long)firmware_us(&sim), sim.options.joints, sim.options.rate_hz, sim.options.watchdog_ms,
          sim.options.safe_mode == SBP_SAFE_DISABLE ? "disable" : "hold", sim.options.healthy_count,
          (unsigned long)sim.node.config.schema_hash);
-  run(&sim);
+  if (sim.options.step_clock_us > 0.0) run_stepped(&sim);
+  else run(&sim);
   print_exit(&sim);
   return 0;
 }

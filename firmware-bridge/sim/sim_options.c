@@ -31,8 +31,11 @@ static const char usage[] =
     "                          S seconds (default S = 1); a stall longer than the watchdog trips it\n"
     "  --disconnect-after-s S  the link goes dead (nothing read or written) after S seconds...\n"
     "  --disconnect-for-s D    ...for D seconds (default 1; 0 = for good)\n"
+    "  --drop-param-replies N  drop the first N PARAM_VALUE replies (a deterministic lost reply)\n"
     "run\n"
     "  --duration-s S          exit after S seconds (default: run until SIGINT/SIGTERM)\n"
+    "  --step-clock-us US      a controlled clock for tests: the firmware clock stands still and each frame\n"
+    "                          received advances it by US and runs one tick (one STATE); HEARTBEAT passes time\n"
     "  --help                  this text\n";
 
 static int bad(const char *flag, const char *value, const char *why) {
@@ -152,6 +155,11 @@ int sim_options_parse(sim_options_t *o, int argc, char **argv) {
       rc = number(flag, value, 0, 1e6, &o->disconnect_after_s);
     } else if (strcmp(flag, "--disconnect-for-s") == 0) {
       rc = number(flag, value, 0, 1e6, &o->disconnect_for_s);
+    } else if (strcmp(flag, "--drop-param-replies") == 0) {
+      rc = number(flag, value, 0, 1e6, &v);
+      o->drop_param_replies = (unsigned)v;
+    } else if (strcmp(flag, "--step-clock-us") == 0) {
+      rc = number(flag, value, 1, 1e7, &o->step_clock_us);
     } else if (strcmp(flag, "--duration-s") == 0) {
       rc = number(flag, value, 0, 1e7, &o->duration_s);
     } else if (strcmp(flag, "--schema-hash") == 0) {

@@ -23,6 +23,8 @@ typedef struct {
   double disconnect_after_s;     /* --disconnect-after-s (0: never) */
   double disconnect_for_s;       /* --disconnect-for-s (0: for good) */
   double duration_s;             /* --duration-s (0: until SIGINT/SIGTERM) */
+  double step_clock_us;          /* --step-clock-us (0: the wall clock) */
+  unsigned drop_param_replies;   /* --drop-param-replies N: drop the first N PARAM_VALUE frames */
   bool schema_hash_set;
   uint32_t schema_hash;          /* --schema-hash */
   sbp_joint_limits_t limits[SBP_MAX_JOINTS]; /* --limits */

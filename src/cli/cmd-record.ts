@@ -12,7 +12,7 @@ import { JOINT_VELOCITY_MAX_M_S } from '../sim/push-world.js';
 import { PushCamera, type SimCameraName } from '../sim/render.js';
 import { SeededRng } from '../sim/rng.js';
 import type { SimTransport } from '../transports/sim/sim-transport.js';
-import { RowBuffer, writeNpy } from '../util/npy.js';
+import { RowBuffer, npyHeader, writeNpy } from '../util/npy.js';
 import type { Command } from './flags.js';
 import { intFlag, parseFlags } from './flags.js';
 import { DEFAULT_CONFIG } from './default-config.js';
@@ -172,19 +172,9 @@ export function writeUint8Npy(path: string, parts: readonly Uint8Array[], shape:
   const count = shape.reduce((p, d) => p * d, 1);
   const bytes = parts.reduce((s, p) => s + p.length, 0);
   if (count !== bytes) throw new StriatumError('STRIATUM_ERR_INTERNAL', `npy: shape [${shape.join(',')}] holds ${count} values, got ${bytes}`);
-  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': ${shapeText}, }`;
-  const total = Math.ceil((10 + header.length + 1) / 64) * 64;
-  header = header.padEnd(total - 10 - 1, ' ') + '\n';
-  const head = Buffer.alloc(10);
-  head.write('\x93NUMPY', 0, 'latin1');
-  head[6] = 1;
-  head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
   const fd = openSync(path, 'w');
   try {
-    writeSync(fd, head);
-    writeSync(fd, Buffer.from(header, 'latin1'));
+    writeSync(fd, npyHeader('|u1', shape));
     for (const p of parts) writeSync(fd, p);
   } finally {
     closeSync(fd);

@@ -4,16 +4,18 @@ import { StriatumError } from '../errors.js';
 
 type Typed = Float32Array | Int32Array;
 
-function descr(a: Typed): string {
+function descr(a: Typed): NpyDescr {
   return a instanceof Float32Array ? '<f4' : '<i4';
 }
 
-export function encodeNpy(data: Typed, shape: readonly number[]): Buffer {
-  const count = shape.reduce((p, d) => p * d, 1);
-  if (count !== data.length) throw new StriatumError('STRIATUM_ERR_INTERNAL', `npy: shape [${shape.join(',')}] holds ${count} values, array has ${data.length}`);
+/** The element types Striatum writes: float32, int32 (little-endian) and uint8 (camera frames). */
+export type NpyDescr = '<f4' | '<i4' | '|u1';
+
+/** The format 1.0 preamble: magic, version 1.0, header length (u16 LE), then the header dict padded with spaces
+ * so the data starts at a multiple of 64 bytes, ending in \n. The one header writer for every .npy Striatum writes. */
+export function npyHeader(descr: NpyDescr, shape: readonly number[]): Buffer {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '${descr(data)}', 'fortran_order': False, 'shape': ${shapeText}, }`;
-  // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;
   header = header.padEnd(total - 10 - 1, ' ') + '\n';
   const head = Buffer.alloc(10);
@@ -21,7 +23,13 @@ export function encodeNpy(data: Typed, shape: readonly number[]): Buffer {
   head[6] = 1;
   head[7] = 0;
   head.writeUInt16LE(header.length, 8);
-  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+  return Buffer.concat([head, Buffer.from(header, 'latin1')]);
+}
+
+export function encodeNpy(data: Typed, shape: readonly number[]): Buffer {
+  const count = shape.reduce((p, d) => p * d, 1);
+  if (count !== data.length) throw new StriatumError('STRIATUM_ERR_INTERNAL', `npy: shape [${shape.join(',')}] holds ${count} values, array has ${data.length}`);
+  return Buffer.concat([npyHeader(descr(data), shape), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
 }
 
 export function writeNpy(path: string, data: Typed, shape: readonly number[]): void {

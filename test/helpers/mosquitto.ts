@@ -1,23 +1,20 @@
-// Starts a real Mosquitto on a free loopback port with password and ACL files (the shipped examples).
+// Starts a real Mosquitto on a free loopback port with password and ACL files (the shipped examples). A missing
+// Mosquitto fails the test that needs it (MissingToolError names the package), in CI and at a desk alike.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { REPO, freePort, tempDir, waitFor } from './fixtures.js';
+import { requireMosquitto } from './required-tools.js';
 
 const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];
 export const MOSQUITTO = CANDIDATES.find((p) => existsSync(p)) ?? null;
 
-/** Skip reason when Mosquitto is absent outside CI; in CI a missing Mosquitto is a failure. */
-export function mosquittoSkip(): string | false {
-  if (MOSQUITTO !== null) return false;
-  if (process.env.CI) throw new Error('mosquitto is not installed but CI must run the real-broker tests (.ci/run installs it)');
-  return 'mosquitto not installed (apt install mosquitto mosquitto-clients)';
-}
 
 export interface MosquittoHandle { port: number; url: string; stop(): Promise<void>; proc: ChildProcess }
 
 export async function startMosquitto(accounts: Record<string, string>): Promise<MosquittoHandle> {
+  const mosquitto = requireMosquitto();
   const dir = tempDir('striatum-mosq-');
   const passwd = join(dir, 'passwd');
   writeFileSync(passwd, '');
@@ -30,7 +27,7 @@ export async function startMosquitto(accounts: Record<string, string>): Promise<
   // Started as root, mosquitto drops to its own user: it must be able to read these files.
   chmodSync(dir, 0o755);
   for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o644);
-  const proc = spawn(MOSQUITTO as string, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(mosquitto, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let exited = false;
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });

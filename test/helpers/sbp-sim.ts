@@ -1,29 +1,29 @@
-// The firmware-bridge host simulator for serial tests: built with cmake when missing. Outside CI a missing
-// toolchain is a skip reason; in CI it is a failure (.ci/run installs cmake and builds firmware-bridge first).
+// The firmware-bridge host simulator for serial tests: built with cmake when missing. A simulator that cannot
+// be built fails the serial tests with the packages to install (.ci/run installs them and builds it first).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultSimulatorBinary } from '../../src/transports/serial/sim-process.js';
+import { MissingToolError, requireCommand } from './required-tools.js';
 
 const BRIDGE = fileURLToPath(new URL('../../../firmware-bridge/', import.meta.url));
 
-/** The simulator binary, built if missing; a skip reason when it cannot be. */
-export function ensureSimulator(): string | false {
-  const reason = buildIfMissing();
-  if (reason !== false && process.env.CI) throw new Error(`serial tests need the host simulator: ${reason}`);
-  return reason;
-}
-
-function buildIfMissing(): string | false {
+/** The simulator binary, built if missing; throws (MissingToolError when a tool is absent) when it cannot be. */
+export function ensureSimulator(): string {
   const binary = defaultSimulatorBinary();
-  if (existsSync(binary)) return false;
-  if (process.env.STRIATUM_SBP_SIM !== undefined) return `STRIATUM_SBP_SIM=${binary} does not exist`;
+  if (existsSync(binary)) return binary;
+  if (process.env.STRIATUM_SBP_SIM !== undefined) throw new Error(`STRIATUM_SBP_SIM=${binary} does not exist`);
+  requireCommand('cmake', ['cmake', 'gcc', 'libc6-dev']);
+  requireCommand('cc', ['gcc', 'libc6-dev']);
   try {
-    execFileSync('cmake', ['-S', BRIDGE, '-B', join(BRIDGE, 'build')], { stdio: 'ignore' });
-    execFileSync('cmake', ['--build', join(BRIDGE, 'build'), '--target', 'sbp_sim'], { stdio: 'ignore' });
+    execFileSync('cmake', ['-S', BRIDGE, '-B', join(BRIDGE, 'build')], { stdio: 'pipe' });
+    execFileSync('cmake', ['--build', join(BRIDGE, 'build'), '--target', 'sbp_sim'], { stdio: 'pipe' });
   } catch (err) {
-    return `host simulator not built and cmake failed (${(err as Error).message.split('\n')[0]})`;
+    const e = err as { message: string; stderr?: Buffer };
+    throw new MissingToolError(`building the host simulator failed (${e.stderr?.toString().trim().split('\n').pop() ?? e.message})`,
+      ['cmake', 'gcc', 'libc6-dev']);
   }
-  return existsSync(binary) ? false : `cmake ran but ${binary} is missing`;
+  if (!existsSync(binary)) throw new Error(`cmake ran but ${binary} is missing`);
+  return binary;
 }

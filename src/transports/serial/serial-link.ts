@@ -42,6 +42,8 @@ export interface SbpLinkHandlers {
 }
 
 const PARAM_RESULTS = ['OK', 'UNKNOWN_ID', 'OUT_OF_RANGE', 'REFUSED_WHILE_ARMED'];
+/** PARAM_SETs sent for one parameter before the start fails; spread over the handshake timeout. */
+export const PARAM_SET_ATTEMPTS = 4;
 
 function fail(message: string, details: readonly string[] = []): StriatumError {
   return new StriatumError('STRIATUM_ERR_TRANSPORT', message, details);
@@ -54,6 +56,8 @@ export class SbpLink {
   /** Limits from the last HELLO_ACK, per joint. */
   firmwareLimits: readonly JointLimits[] = [];
   firmwareId = '';
+  /** PARAM_SETs sent again because no PARAM_VALUE came back in time, over every handshake of this link. */
+  paramResends = 0;
   /** Where the device is; the owner may set it before connect() (the simulator's pty). */
   devicePath: string;
 
@@ -116,7 +120,7 @@ export class SbpLink {
     this.keepAlive = true;
     this.log.info('serial link ready', {
       device: this.devicePath, firmware: this.firmwareId, joints: this.o.jointNames.length, schema_hash: hex32(this.o.schemaHash),
-      watchdog_ms: this.o.watchdogMs, healthy_gap_ms: this.o.healthyGapMs, safe_mode: this.o.safeMode,
+      watchdog_ms: this.o.watchdogMs, healthy_gap_ms: this.o.healthyGapMs, safe_mode: this.o.safeMode, param_resends: this.paramResends,
     });
   }
 
@@ -181,21 +185,36 @@ export class SbpLink {
     this.firmwareId = ack.firmwareId;
   }
 
+  /**
+   * PARAM_SET until its PARAM_VALUE arrives, at most PARAM_SET_ATTEMPTS times within the handshake timeout: a
+   * reply lost to line noise must not fail the start. PARAM_SET is idempotent, so a late reply to an earlier
+   * attempt is as good as the last one's.
+   */
   private setParam(id: number, name: string, value: number): Promise<void> {
     const timeoutMs = this.o.handshakeTimeoutMs;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pendingParam = null;
-        reject(fail(`no PARAM_VALUE for ${name} from ${this.devicePath} within ${timeoutMs} ms`));
-      }, timeoutMs);
+      let attempts = 0;
+      const send = () => {
+        if (attempts === PARAM_SET_ATTEMPTS) {
+          this.pendingParam = null;
+          reject(fail(`no PARAM_VALUE for ${name} from ${this.devicePath}: ${attempts} PARAM_SETs within ${timeoutMs} ms (handshake_timeout_ms) went unanswered`,
+            ['is the link losing frames? the stats show crc_errors and resyncs']));
+          return;
+        }
+        if (attempts > 0) this.paramResends++;
+        attempts++;
+        this.writer.message({ type: 'PARAM_SET', seq: 0, id, value });
+        timer = setTimeout(send, Math.max(50, timeoutMs / PARAM_SET_ATTEMPTS));
+      };
+      let timer: NodeJS.Timeout | null = null;
       this.pendingParam = (reply) => {
         if (reply.id !== id) return;
-        clearTimeout(timer);
+        if (timer !== null) clearTimeout(timer);
         this.pendingParam = null;
         if (reply.result === 0) resolve();
         else reject(fail(`firmware refused PARAM_SET ${name} = ${value}: ${PARAM_RESULTS[reply.result] ?? reply.result} (value in effect: ${reply.value})`));
       };
-      this.writer.message({ type: 'PARAM_SET', seq: 0, id, value });
+      send();
     });
   }
 
