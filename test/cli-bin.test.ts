@@ -1,0 +1,38 @@
+// The `striatum` command as a fresh checkout gets it: `npm install` builds dist (prepare), the bin entry point
+// runs on its own (shebang, executable bit), and every command in the README uses the form that works then.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO } from './helpers/fixtures.js';
+
+const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
+const BIN = join(REPO, pkg.bin.striatum);
+
+test('npm install builds dist: a prepare script runs the build', () => {
+  assert.match(pkg.scripts.prepare ?? '', /npm run build/);
+  assert.match(pkg.scripts.build, /chmod \+x dist\/src\/cli\/main\.js/, 'the build marks the bin executable');
+});
+
+test('the bin entry point starts with a node shebang and is executable', () => {
+  assert.equal(pkg.bin.striatum, 'dist/src/cli/main.js');
+  assert.ok(readFileSync(BIN, 'utf8').startsWith('#!/usr/bin/env node\n'));
+  assert.notEqual(statSync(BIN).mode & 0o111, 0, `${pkg.bin.striatum} has no executable bit`);
+});
+
+test('the bin entry point runs on its own: --help exits 0 with the usage', () => {
+  // Run the file itself, not `node FILE`: this is what npx and node_modules/.bin do.
+  const out = execFileSync(BIN, ['--help'], { encoding: 'utf8' });
+  assert.match(out, /Usage: striatum <command>/);
+});
+
+test('every striatum command in the README is written as npx striatum', () => {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```(?:sh|bash)?\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const commands = blocks.flatMap((b) => b.split('\n')).map((l) => l.trim()).filter((l) => l !== '');
+  const invoking = commands.filter((l) => /(^|&&\s*|\|\s*)(striatum|node dist\/src\/cli\/main\.js)\s/.test(l) || l.includes('npx striatum'));
+  assert.ok(invoking.length >= 8, `found only ${invoking.length} striatum commands in the README`);
+  const wrong = invoking.filter((l) => /node dist\/src\/cli\/main\.js/.test(l) || /(^|&&\s*)striatum\s/.test(l));
+  assert.deepEqual(wrong, []);
+});
