@@ -29,8 +29,13 @@ test('the bin entry point runs on its own: --help exits 0 with the usage', () =>
 
 test('every striatum command in the README is written as npx striatum', () => {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const blocks = [...readme.matchAll(/```(?:sh|bash)?\n([\s\S]*?)```/g)].map((m) => m[1]);
-  const commands = blocks.flatMap((b) => b.split('\n')).map((l) => l.trim()).filter((l) => l !== '');
+  // Lines of the shell code blocks (```sh, ```bash or untagged); other blocks (```text) are not commands.
+  const commands: string[] = [];
+  let fence: string | null = null;
+  for (const line of readme.split('\n')) {
+    if (line.startsWith('```')) { fence = fence === null ? line.slice(3).trim() : null; continue; }
+    if (fence !== null && ['', 'sh', 'bash'].includes(fence) && line.trim() !== '') commands.push(line.trim());
+  }
   const invoking = commands.filter((l) => /(^|&&\s*|\|\s*)(striatum|node dist\/src\/cli\/main\.js)\s/.test(l) || l.includes('npx striatum'));
   assert.ok(invoking.length >= 8, `found only ${invoking.length} striatum commands in the README`);
   const wrong = invoking.filter((l) => /node dist\/src\/cli\/main\.js/.test(l) || /(^|&&\s*)striatum\s/.test(l));
