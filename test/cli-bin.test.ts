@@ -41,3 +41,8 @@ test('every striatum command in the README is written as npx striatum', () => {
   const wrong = invoking.filter((l) => /node dist\/src\/cli\/main\.js/.test(l) || /(^|&&\s*)striatum\s/.test(l));
   assert.deepEqual(wrong, []);
 });
+
+test('the signing keys folder of the README (keys/, with private.pem) is ignored by git', () => {
+  const ignored = readFileSync(join(REPO, '.gitignore'), 'utf8').split('\n').map((l) => l.trim());
+  assert.ok(ignored.includes('/keys/') || ignored.includes('keys/'), '.gitignore lists keys/');
+});

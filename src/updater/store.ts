@@ -284,9 +284,12 @@ export function writeEpisodeNpy(ex: ExportedEpisode, dir: string): string[] {
   const obs = ex.layout.observation.reduce((s, f) => s + f.size, 0);
   const act = ex.layout.joints.length;
   const files: [string, Buffer][] = [
-    ['observation.npy', encodeNpy(ex.columns.observation, [n, obs])],
-    ['action.npy', encodeNpy(ex.columns.action, [n, act])],
-    ['command.npy', encodeNpy(ex.columns.command, [n, act])],
+    // The names `striatum record` and the training snapshot use: actions.npy holds the commands the robot wrote
+    // (after the safety filter), what trainer/bc.py and trainer/awr.py learn from; the policy's own output,
+    // before the filter, is policy_actions.npy.
+    ['observations.npy', encodeNpy(ex.columns.observation, [n, obs])],
+    ['actions.npy', encodeNpy(ex.columns.command, [n, act])],
+    ['policy_actions.npy', encodeNpy(ex.columns.action, [n, act])],
     ['progress.npy', encodeNpy(ex.columns.progress, [n])],
     ['flags.npy', encodeNpy(Int32Array.from(ex.columns.flags), [n])],
     ['step.npy', encodeNpy(ex.columns.step, [n])],
