@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { EpisodeMessageSchema, StatusMessageSchema, TelemetryMessageSchema } from '../src/contracts/messages.js';
 import { topics } from '../src/contracts/topics.js';
-import { CLI, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+import { CLI, runCli, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
 import { mosquittoSkip, startMosquitto } from './helpers/mosquitto.js';
 import { connectClient, connectionRefusal, watch, type Watcher } from './helpers/mqtt-watch.js';
 
@@ -245,5 +245,17 @@ test('striatum run records rollouts and striatum updater stores every step of ea
   } finally {
     run.child.kill('SIGKILL');
     updater?.kill('SIGKILL');
+  }
+});
+
+test('striatum run with transport.kind ros2 stops with a clear error and exit 4, sourced ROS 2 or not', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir), { robotId: ROBOT });
+  cfg.transport = { kind: 'ros2' };
+  const config = writeConfig(dir, cfg);
+  for (const env of [{ ROS_DISTRO: undefined }, { ROS_DISTRO: 'jazzy' }]) {
+    const r = await runCli(['run', '--config', config], { env: env as NodeJS.ProcessEnv });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /STRIATUM_ERR_ROS2_UNAVAILABLE/);
   }
 });
