@@ -4,6 +4,7 @@
 export const ErrorCodes = {
   STRIATUM_ERR_CONFIG: { exit: 2, summary: 'invalid configuration' },
   STRIATUM_ERR_USAGE: { exit: 2, summary: 'invalid command line' },
+  STRIATUM_ERR_OUTPUT_EXISTS: { exit: 2, summary: 'output folder is not empty (--force writes over it)' },
   STRIATUM_ERR_POLICY_LOAD: { exit: 3, summary: 'policy model could not be loaded' },
   STRIATUM_ERR_POLICY_SHAPE: { exit: 3, summary: 'policy tensors do not match the robot' },
   STRIATUM_ERR_POLICY_METADATA: { exit: 3, summary: 'policy metadata is invalid' },

@@ -5,11 +5,15 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 export const LOG_LEVELS = Object.keys(LEVELS) as LogLevel[];
 
+/**
+ * `readable`: the line a person reads on a terminal (pretty format), in place of `msg` and the fields, for lines
+ * whose fields would read as noise (an episode's outcome, where to watch the robot). JSON keeps msg and fields.
+ */
 export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>, readable?: string): void;
+  info(msg: string, fields?: Record<string, unknown>, readable?: string): void;
+  warn(msg: string, fields?: Record<string, unknown>, readable?: string): void;
+  error(msg: string, fields?: Record<string, unknown>, readable?: string): void;
   child(component: string): Logger;
   enabled(level: LogLevel): boolean;
 }
@@ -36,10 +40,12 @@ class LineLogger implements Logger {
     return new LineLogger(this.sink, this.threshold, component);
   }
 
-  private emit(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+  private emit(level: LogLevel, msg: string, fields?: Record<string, unknown>, readable?: string): void {
     if (LEVELS[level] < this.threshold) return;
     const time = new Date().toISOString();
-    if (this.sink.pretty) {
+    if (this.sink.pretty && readable !== undefined) {
+      this.sink.write(`${time.slice(11, 23)} ${COLORS[level]}${level.padEnd(5)}\x1b[0m [${this.component}] ${readable}\n`);
+    } else if (this.sink.pretty) {
       let extra = '';
       if (fields) for (const [k, v] of Object.entries(fields)) extra += ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`;
       this.sink.write(`${time.slice(11, 23)} ${COLORS[level]}${level.padEnd(5)}\x1b[0m [${this.component}] ${msg}\x1b[90m${extra}\x1b[0m\n`);
@@ -48,10 +54,10 @@ class LineLogger implements Logger {
     }
   }
 
-  debug(msg: string, fields?: Record<string, unknown>): void { this.emit('debug', msg, fields); }
-  info(msg: string, fields?: Record<string, unknown>): void { this.emit('info', msg, fields); }
-  warn(msg: string, fields?: Record<string, unknown>): void { this.emit('warn', msg, fields); }
-  error(msg: string, fields?: Record<string, unknown>): void { this.emit('error', msg, fields); }
+  debug(msg: string, fields?: Record<string, unknown>, readable?: string): void { this.emit('debug', msg, fields, readable); }
+  info(msg: string, fields?: Record<string, unknown>, readable?: string): void { this.emit('info', msg, fields, readable); }
+  warn(msg: string, fields?: Record<string, unknown>, readable?: string): void { this.emit('warn', msg, fields, readable); }
+  error(msg: string, fields?: Record<string, unknown>, readable?: string): void { this.emit('error', msg, fields, readable); }
 }
 
 export function createLogger(options: { level?: LogLevel; pretty?: boolean; sink?: LogSink; component?: string } = {}): Logger {

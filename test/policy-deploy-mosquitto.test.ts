@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateKeyFiles, loadPrivateKey, releasePolicy } from '../src/updater/registry.js';
 import { simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
-import { mosquittoSkip, startMosquitto } from './helpers/mosquitto.js';
+import { startMosquitto } from './helpers/mosquitto.js';
 import { connectClient, watch } from './helpers/mqtt-watch.js';
 
 const ROBOT = 'sim-deploy-mosq';
@@ -22,7 +22,7 @@ function modelDir(root: string, name: string, version: string, gain: number): st
   return dir;
 }
 
-test('a robot on Mosquitto with the shipped ACL receives a signed policy and runs it again after a restart', { skip: mosquittoSkip(), timeout: 180_000 }, async () => {
+test('a robot on Mosquitto with the shipped ACL receives a signed policy and runs it again after a restart', { timeout: 180_000 }, async () => {
   const broker = await startMosquitto({ [ROBOT]: 'robot-pass-123', updater: 'updater-pass', operator: 'operator-pass' });
   const dir = tempDir();
   generateKeyFiles(join(dir, 'keys'));

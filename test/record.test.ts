@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readNpy } from '../src/util/npy.js';
@@ -41,4 +41,29 @@ test('striatum record writes expert demonstrations the trainer can read', async 
 
 test('record refuses a non-sim transport and a missing --out', async () => {
   assert.equal((await runCli(['record', '--episodes', '1'])).code, 2);
+});
+
+test('record refuses an --out folder that holds files, before recording; --force replaces the recording there', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir));
+  cfg.transport.time_limit_s = 15;
+  const config = writeConfig(dir, cfg);
+  const out = join(dir, 'demo');
+  mkdirSync(out);
+  writeFileSync(join(out, 'observations.npy'), 'five earlier episodes');
+  writeFileSync(join(out, 'frames_top.npy'), 'frames of an earlier recording');
+  writeFileSync(join(out, 'notes.txt'), 'mine');
+
+  const refused = await runCli(['record', '--config', config, '--out', out, '--episodes', '1', '--seed', '40']);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /STRIATUM_ERR_OUTPUT_EXISTS/);
+  assert.equal(refused.stdout, '', 'nothing was recorded');
+  assert.equal(readFileSync(join(out, 'observations.npy'), 'utf8'), 'five earlier episodes');
+
+  const forced = await runCli(['record', '--config', config, '--out', out, '--episodes', '1', '--seed', '40', '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(JSON.parse(readFileSync(join(out, 'meta.json'), 'utf8')).episodes.length, 1);
+  assert.equal(readNpy(join(out, 'observations.npy')).shape[0], JSON.parse(forced.stdout.trim()).steps);
+  assert.equal(existsSync(join(out, 'frames_top.npy')), false, 'no file of the earlier recording is left beside the new one');
+  assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine', 'files that are not the recording\'s stay');
 });

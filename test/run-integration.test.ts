@@ -1,11 +1,13 @@
 // `striatum run` as a user runs it: a child process, a real ONNX policy on the Rapier sim, a real broker
 // (the embedded aedes, then a real Mosquitto), observed by an MQTT client.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { EpisodeMessageSchema, StatusMessageSchema, TelemetryMessageSchema } from '../src/contracts/messages.js';
 import { topics } from '../src/contracts/topics.js';
-import { CLI, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+import { CLI, runCli, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { connectClient, connectionRefusal, watch, type Watcher } from './helpers/mqtt-watch.js';
 
@@ -80,6 +82,62 @@ test('striatum run with the embedded broker: status, telemetry, episodes, comman
   }
 });
 
+test('striatum run says where to watch: MQTT URLs, a mosquitto_sub line that works as pasted, the model card', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir, { gain: 3 }), { robotId: ROBOT, wsPort: 0 });
+  writeFileSync(join(dir, 'policy.card.md'), [
+    '# linear-test', '', '## Evaluation', '', '| episodes | successes | success rate | mean steps |', '|---|---|---|---|',
+    '| 40 | 18 | **45%** | 300.5 |', '',
+  ].join('\n'));
+  const run = startCli(['run', '--config', writeConfig(dir, cfg)]);
+  try {
+    const listening = await waitFor('embedded broker', () => run.logs().find((l) => l.msg === 'embedded MQTT broker listening'));
+    const where = await waitFor('where to watch', () => run.logs().find((l) => l.msg === 'watch the robot'));
+    assert.equal(where.mqtt, `mqtt://${listening.tcp}`);
+    assert.equal(where.ws, `ws://${listening.ws}`);
+    assert.equal(where.topics, `striatum/v1/${ROBOT}/#`);
+    // The operator account from the config, ready to paste: it receives the robot's messages.
+    assert.match(where.mosquitto_sub, /^mosquitto_sub .*-u operator -P 'operator-pass'/);
+    const received = execFileSync('sh', ['-c', `${where.mosquitto_sub} -C 1 -W 20`], { encoding: 'utf8' });
+    assert.match(received, new RegExp(`^striatum/v1/${ROBOT}/`));
+    const card = run.logs().find((l) => l.msg === 'policy model card');
+    assert.ok(card, 'the model card line is logged at start-up');
+    assert.equal(card.success_rate, 0.45);
+    assert.equal(card.episodes, 40);
+    assert.equal(card.card, join(dir, 'policy.card.md'));
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0);
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+});
+
+test('striatum run logs one line per episode with its outcome and the running success rate (virtual clock)', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir, { gain: 3 }), { robotId: ROBOT });
+  const run = startCli(['run', '--config', writeConfig(dir, cfg), '--fast', '--episodes', '6']);
+  try {
+    assert.equal(await run.exited, 0);
+    const lines = run.logs().filter((l) => l.msg === 'episode finished');
+    assert.equal(lines.length, 6);
+    let succeeded = 0;
+    lines.forEach((e, i) => {
+      assert.equal(e.episode, i);
+      assert.match(e.instruction, /^push the (red|blue) block onto the (green|yellow) pad$/);
+      assert.ok(['success', 'timeout', 'failure'].includes(e.outcome), e.outcome);
+      assert.ok(e.steps > 0 && e.duration_s > 0);
+      assert.ok(e.progress === null || (e.progress >= 0 && e.progress <= 1.0001));
+      if (e.outcome === 'success') succeeded++;
+      assert.equal(e.finished, i + 1);
+      assert.equal(e.succeeded, succeeded);
+      assert.equal(e.success_rate, succeeded / (i + 1));
+    });
+    assert.equal(run.logs().filter((l) => l.msg === 'watch the robot').length, 1);
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+});
+
 test('striatum run against a real Mosquitto with passwords and the shipped ACL', async () => {
   const broker = await startMosquitto({ [ROBOT]: 'robot-pass-123', operator: 'operator-pass', 'other-robot': 'other-pass-123' });
   const dir = tempDir();
@@ -145,6 +203,10 @@ test('striatum run with a process-reward model: reward messages and a VOC in the
     assert.ok(end.reward.voc >= -1 && end.reward.voc <= 1);
     const t = await waitFor('telemetry with PRM stats', () => w.json('/telemetry').find((x) => x.reward && x.reward.models?.[0]?.valid_updates > 0));
     assert.equal(t.reward.models[0].name, 'red');
+    // The log's episode line carries the same VOC.
+    const line = await waitFor('the episode line', () => run.logs().find((l) => l.msg === 'episode finished' && l.episode === end.episode));
+    assert.ok(Math.abs(line.voc - end.reward.voc) < 0.001, `${line.voc} vs ${end.reward.voc}`);
+    assert.ok(Math.abs(line.return - end.reward.return) < 0.001);
     run.child.kill('SIGINT');
     assert.equal(await run.exited, 0);
     await w.close().catch(() => undefined);
@@ -183,5 +245,17 @@ test('striatum run records rollouts and striatum updater stores every step of ea
   } finally {
     run.child.kill('SIGKILL');
     updater?.kill('SIGKILL');
+  }
+});
+
+test('striatum run with transport.kind ros2 stops with a clear error and exit 4, sourced ROS 2 or not', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir), { robotId: ROBOT });
+  cfg.transport = { kind: 'ros2' };
+  const config = writeConfig(dir, cfg);
+  for (const env of [{ ROS_DISTRO: undefined }, { ROS_DISTRO: 'jazzy' }]) {
+    const r = await runCli(['run', '--config', config], { env: env as NodeJS.ProcessEnv });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /STRIATUM_ERR_ROS2_UNAVAILABLE/);
   }
 });

@@ -113,12 +113,12 @@ test('store: export concatenates an episode\'s columns in step order and writes 
   assert.equal(ex.outcome, 'aborted');
   const files = writeEpisodeNpy(ex, join(dir, 'ep'));
   assert.ok(files.includes('reward_total.npy'));
-  const obs = readNpy(join(dir, 'ep', 'observation.npy'));
+  const obs = readNpy(join(dir, 'ep', 'observations.npy'));
   assert.deepEqual(obs.shape, [16, 3]);
   const meta = JSON.parse(readFileSync(join(dir, 'ep', 'meta.json'), 'utf8'));
   assert.equal(meta.steps, 16);
   const python = requirePython(['numpy']);
-  const py = execFileSync(python, ['-c', 'import sys, numpy as np; a = np.load(sys.argv[1]); print(a.shape, a.dtype, a[15, 2])', join(dir, 'ep', 'observation.npy')]).toString().trim();
+  const py = execFileSync(python, ['-c', 'import sys, numpy as np; a = np.load(sys.argv[1]); print(a.shape, a.dtype, a[15, 2])', join(dir, 'ep', 'observations.npy')]).toString().trim();
   assert.equal(py, `(16, 3) float32 ${7 * 10_000 + 15 * 8 + 2}.0`);
   store.close();
 });

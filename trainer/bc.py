@@ -4,7 +4,7 @@ Reads a dataset directory written by `striatum record` and writes OUT/policy.onn
 robot validates at load) and OUT/policy.card.md. Progress is one JSON line per epoch on stdout; errors in the
 input are one readable line on stderr and exit status 1.
 
-    /usr/bin/python3 trainer/bc.py --data data/push-expert --out models/push
+    /usr/bin/python3 trainer/bc.py --data data/push-expert --out data/push-bc
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Args:
     data: str
     """dataset directory written by `striatum record` (observations.npy, actions.npy, episode_index.npy, meta.json)"""
     out: str
-    """output directory for policy.onnx, policy.json and policy.card.md, e.g. models/push"""
+    """output directory for policy.onnx, policy.json and policy.card.md, e.g. data/push-bc; must be new or empty"""
     epochs: int = 50
     """passes over the training episodes"""
     batch_size: int = 256
@@ -73,6 +73,8 @@ class Args:
     """policy name in the metadata; empty means '<task>-bc'"""
     version: str = ""
     """policy version in the metadata; empty means 'bc-YYYYmmddHHMMSS' (UTC)"""
+    force: bool = False
+    """write into an --out directory that already holds files (its policy.onnx, .json and .card.md are replaced)"""
 
 
 class TrainerError(Exception):
@@ -517,6 +519,20 @@ small errors can compound over an episode. Check the evaluation above before run
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def check_out_dir(out: Path, force: bool) -> None:
+    """Never write over earlier results silently (the shipped models/push, say): an --out directory that already
+    holds files is refused unless --force. Checked before training, so a refusal costs nothing."""
+    if out.exists() and not out.is_dir():
+        raise TrainerError(f"--out {out} is a file, not a directory")
+    held = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if held and not force:
+        shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
+        raise TrainerError(
+            f"--out {out} already holds {len(held)} file(s) ({shown}); "
+            "choose a new directory, e.g. data/push-bc, or pass --force to replace the policy there"
+        )
+
+
 def train(args: Args) -> None:
     started = time.perf_counter()
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -530,6 +546,7 @@ def train(args: Args) -> None:
     set_blas_threads(args.threads)
 
     dataset = load_dataset(Path(args.data))
+    check_out_dir(Path(args.out), args.force)
     meta = dataset.meta
     obs_dim, act_dim = dataset.observations.shape[1], dataset.actions.shape[1]
     targets = chunk_targets(dataset.actions, dataset.episode_index, args.chunk)

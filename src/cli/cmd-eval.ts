@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import { RobotRuntime } from '../runtime/robot-runtime.js';
@@ -8,13 +9,20 @@ import { Progress } from './progress.js';
 
 export const evalCommand: Command = {
   summary: 'evaluate the configured policy over seeded simulator episodes (success rate)',
-  help: `Usage: striatum eval [--config FILE] [--episodes N] [--seed S]
+  help: `Usage: striatum eval [--config FILE] [--model FILE] [--episodes N] [--seed S]
 
 Runs the configured policy faster than real time over N seeded episodes (default 100) without MQTT and prints
-one JSON line: episodes, successes, success_rate, mean steps, policy name and version.`,
+one JSON line: episodes, successes, success_rate, mean steps, policy name and version.
+
+  --model FILE   evaluate this ONNX policy (its metadata: the same path with .json) in place of policy.model,
+                 e.g. a freshly trained data/push-bc/policy.onnx`,
   async run(args, logger: Logger) {
-    const { values } = parseFlags(args, { config: { type: 'string' }, episodes: { type: 'string' }, seed: { type: 'string' } });
+    const { values } = parseFlags(args, { config: { type: 'string' }, model: { type: 'string' }, episodes: { type: 'string' }, seed: { type: 'string' } });
     const loaded = loadConfig(values.config ?? DEFAULT_CONFIG);
+    if (values.model !== undefined) {
+      loaded.config.policy.model = resolve(values.model);
+      loaded.config.policy.metadata = undefined;
+    }
     const seed = intFlag('seed', values.seed, 0);
     if (seed !== undefined) loaded.config.episodes.seed = seed;
     const episodes = intFlag('episodes', values.episodes, 1) ?? 100;

@@ -1,7 +1,7 @@
 // `striatum record`: runs the simulator with a scripted action source through the real control loop and writes
 // what the trainers read — observations and commands (trainer/bc.py), camera frames and ground-truth progress
 // (trainer/prm.py).
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { StriatumError } from '../errors.js';
@@ -16,6 +16,7 @@ import { RowBuffer, npyHeader, writeNpy } from '../util/npy.js';
 import type { Command } from './flags.js';
 import { intFlag, parseFlags } from './flags.js';
 import { DEFAULT_CONFIG } from './default-config.js';
+import { checkOutDir, prepareOutDir } from './out-dir.js';
 import { Progress } from './progress.js';
 
 export const RECORD_SOURCES = ['expert', 'noisy-expert', 'random', 'stall'] as const;
@@ -277,7 +278,7 @@ class FrameRecorder {
 export const recordCommand: Command = {
   summary: 'record demonstrations (and failures) from the simulator to .npy files for the trainers',
   help: `Usage: striatum record --out DIR [--config FILE] [--episodes N] [--seed S]
-                       [--source expert|noisy-expert|random|stall] [--frames CAMERAS] [--progress]
+                       [--source expert|noisy-expert|random|stall] [--frames CAMERAS] [--progress] [--force]
 
 Runs the simulator faster than real time with a scripted action source in place of the policy, through the
 same control loop, observation builder and safety filter as \`striatum run\`, and writes:
@@ -297,6 +298,9 @@ With --frames top,wrist (cameras of the config, all at one rate):
   DIR/frame_success.npy    int32 [F]  1 when that state is a success
   Frames are the camera's, at its rate, plus the reset image and the state that ended each episode.
 
+DIR must be new or empty: a folder that holds anything is refused (exit 2) before recording starts.
+
+  --force        write into a folder that is not empty; the .npy files and meta.json there are removed first
   --episodes N   number of episodes (default 200)
   --seed S       seed of the first episode (default: episodes.seed from the config)
   --source K     expert (default); noisy-expert: the expert with smooth noise and full-speed pushes in
@@ -306,7 +310,7 @@ With --frames top,wrist (cameras of the config, all at one rate):
   async run(args, logger: Logger) {
     const { values } = parseFlags(args, {
       config: { type: 'string' }, out: { type: 'string' }, episodes: { type: 'string' }, seed: { type: 'string' },
-      source: { type: 'string' }, frames: { type: 'string' }, progress: { type: 'boolean' },
+      source: { type: 'string' }, frames: { type: 'string' }, progress: { type: 'boolean' }, force: { type: 'boolean' },
     });
     if (values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', 'record needs --out DIR');
     const sourceKind = (values.source ?? 'expert') as RecordSource;
@@ -335,6 +339,9 @@ With --frames top,wrist (cameras of the config, all at one rate):
     const seed = intFlag('seed', values.seed, 0);
     if (seed !== undefined) cfg.episodes.seed = seed;
     const episodes = intFlag('episodes', values.episodes, 1) ?? 200;
+    const dir = resolve(values.out);
+    const force = values.force === true;
+    checkOutDir(dir, force);
 
     const n = cfg.joints.length;
     let obs: RowBuffer<Float32Array> | null = null;
@@ -387,8 +394,7 @@ With --frames top,wrist (cameras of the config, all at one rate):
     } finally {
       await runtime.shutdown('recording done');
     }
-    const dir = resolve(values.out);
-    mkdirSync(dir, { recursive: true });
+    prepareOutDir(dir, force, (name) => name.endsWith('.npy') || name === 'meta.json');
     const o = obs as RowBuffer<Float32Array> | null;
     if (o === null) throw new StriatumError('STRIATUM_ERR_INTERNAL', 'no steps were recorded');
     writeNpy(join(dir, 'observations.npy'), o.view(), [o.rows, o.width]);

@@ -4,6 +4,7 @@ import { RobotRuntime } from '../runtime/robot-runtime.js';
 import type { Command } from './flags.js';
 import { intFlag, numberFlag, parseFlags } from './flags.js';
 import { DEFAULT_CONFIG } from './default-config.js';
+import { logStartUpHints } from './start-up-hints.js';
 
 export const runCommand: Command = {
   summary: 'run the robot: policy at a fixed rate, safety, telemetry over MQTT',
@@ -31,6 +32,7 @@ SIGUSR1 triggers an e-stop (latched until an "arm" command).`,
       realtime: values.fast ? false : undefined,
       episodes: intFlag('episodes', values.episodes, 1),
     });
+    logStartUpHints(runtime, loaded, logger);
     const duration = numberFlag('duration', values.duration, 0);
     const loop = runtime.loop!;
     let firstStopMs = -1;

@@ -282,7 +282,8 @@ export class ControlLoop {
     const summary = this.summary(outcome);
     this.episodesDone++;
     if (summary.success) this.successes++;
-    this.o.logger.info('episode finished', { episode: summary.episode, outcome, steps: summary.steps, progress: summary.final_progress });
+    // The readable per-episode line (with rewards and the running success rate) is the runtime's.
+    this.o.logger.debug('episode ended', { episode: summary.episode, outcome, steps: summary.steps, progress: summary.final_progress });
     this.o.onEpisode?.(summary, 'end');
     if (this.o.episodeCount !== null && this.episodesDone >= this.o.episodeCount) {
       this.stop(`completed ${this.episodesDone} episodes`);

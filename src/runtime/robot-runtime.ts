@@ -23,6 +23,7 @@ import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
 import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } from './resolve.js';
+import { episodeLine, type EpisodeTally } from './episode-line.js';
 import { createTransport } from './transport-factory.js';
 
 /** Per-step reward messages are capped at this period (QoS 0, for dashboards). */
@@ -170,6 +171,7 @@ export class RobotRuntime {
     let lastEpisodeReward: EpisodeRewardSummary | null = null;
     let lastRewardPublishMs = 0;
     let alarmRaised = false;
+    const tally: EpisodeTally = { finished: 0, succeeded: 0 };
     // Per tick, after the command is written: frames to the PRM workers, the shaped reward, then the caller.
     const onStep = rewards === null && recorder === null ? o.onStep ?? null : (s: StepView) => {
       if (rewards === null) {
@@ -235,7 +237,12 @@ export class RobotRuntime {
           } } : {}),
         });
         if (event === 'end') this.policyManager?.onEpisodeEnd(summary.success);
-        if (r !== null) log.info('episode reward', { episode: summary.episode, return: Math.round(r.return * 1000) / 1000, voc: Math.round(r.voc * 100) / 100, no_reward_steps: r.no_reward_steps });
+        if (event === 'end') {
+          tally.finished++;
+          if (summary.success) tally.succeeded++;
+          const line = episodeLine(summary, r, tally);
+          log.info('episode finished', line.fields, line.readable);
+        }
       },
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));

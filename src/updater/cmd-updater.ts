@@ -1,7 +1,9 @@
 // `striatum updater`: run the ingest, list stored episodes, export one for training, merge two stores.
+import { existsSync } from 'node:fs';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseFlags, type Command } from '../cli/flags.js';
+import { checkOutDir, prepareOutDir } from '../cli/out-dir.js';
 import { checkUpdaterConfigFile, loadUpdaterConfig, type UpdaterFlags } from './config.js';
 import { RolloutStore, writeEpisodeNpy } from './store.js';
 import { runUpdater } from './updater.js';
@@ -9,7 +11,7 @@ import { runUpdater } from './updater.js';
 const HELP = `Usage: striatum updater [run] [--config FILE] [--broker URL] [--username NAME] [--password-env VAR]
                         [--store PATH] [--share-group NAME] [--robots ID,ID] [--id NAME]
        striatum updater episodes --store PATH [--robot ID] [--complete | --incomplete]
-       striatum updater export --store PATH --robot ID --episode ID --out DIR [--partial]
+       striatum updater export --store PATH --robot ID --episode ID --out DIR [--partial] [--force]
        striatum updater merge --store PATH --from OTHER_PATH
        striatum updater check FILE
 
@@ -17,10 +19,14 @@ run       subscribe to every robot's rollout chunks, validate them, store each e
           acknowledge it to the robot. MQTT 5 brokers: shared subscription ($share/<group>/...), so several
           updaters split the load; MQTT 3.1.1 brokers (embedded aedes): plain subscription.
 episodes  list stored episodes as JSON lines.
-export    write one episode's columns as .npy files + meta.json for the trainer.
+export    write one episode's columns as .npy files + meta.json for the trainer. DIR must be new or empty
+          unless --force (which removes the .npy, .u8 and meta.json files there first).
 merge     copy every chunk of another store into this one (idempotent) and rebuild its episodes.
 check     validate an updater config file and the files it names; one line per problem naming the field
           path, exit code 2.
+
+episodes and export only read the store, and merge only reads OTHER_PATH: a path that does not exist is an
+error (exit 7), never a new empty store.
 
 Config file (YAML): broker, store, share_group, robots, training, release; every key is in
 docs/updater-config-reference.md and examples/updater.yaml is the demo's. Flags override the file.
@@ -70,7 +76,7 @@ function storeFlag(v: string | undefined): string {
 
 async function listEpisodes(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { store: { type: 'string' }, robot: { type: 'string' }, complete: { type: 'boolean' }, incomplete: { type: 'boolean' } });
-  const store = new RolloutStore(storeFlag(values.store));
+  const store = RolloutStore.openExisting(storeFlag(values.store));
   try {
     const complete = values.complete ? true : values.incomplete ? false : undefined;
     for (const e of store.listEpisodes({ robot: values.robot, complete })) process.stdout.write(`${JSON.stringify(e)}\n`);
@@ -81,11 +87,16 @@ async function listEpisodes(args: string[]): Promise<number> {
 }
 
 async function exportEpisode(args: string[], logger: Logger): Promise<number> {
-  const { values } = parseFlags(args, { store: { type: 'string' }, robot: { type: 'string' }, episode: { type: 'string' }, out: { type: 'string' }, partial: { type: 'boolean' } });
+  const { values } = parseFlags(args, {
+    store: { type: 'string' }, robot: { type: 'string' }, episode: { type: 'string' }, out: { type: 'string' }, partial: { type: 'boolean' }, force: { type: 'boolean' },
+  });
   if (values.robot === undefined || values.episode === undefined || values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--robot, --episode and --out are required');
-  const store = new RolloutStore(storeFlag(values.store));
+  const force = values.force === true;
+  checkOutDir(values.out, force);
+  const store = RolloutStore.openExisting(storeFlag(values.store));
   try {
     const ex = store.exportEpisode(values.robot, values.episode, { requireComplete: !values.partial });
+    prepareOutDir(values.out, force, (name) => name.endsWith('.npy') || name.endsWith('.u8') || name === 'meta.json');
     const files = writeEpisodeNpy(ex, values.out);
     logger.info('episode exported', { robot: ex.robot, episode: ex.episode, steps: ex.steps, out: values.out });
     process.stdout.write(`${JSON.stringify({ robot: ex.robot, episode: ex.episode, steps: ex.steps, outcome: ex.outcome, files })}\n`);
@@ -98,6 +109,8 @@ async function exportEpisode(args: string[], logger: Logger): Promise<number> {
 async function mergeStores(args: string[], logger: Logger): Promise<number> {
   const { values } = parseFlags(args, { store: { type: 'string' }, from: { type: 'string' } });
   if (values.from === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--from OTHER_PATH is required');
+  // SQLite's ATTACH would create a missing file as an empty database, and the merge would succeed with nothing.
+  if (!existsSync(values.from)) throw new StriatumError('STRIATUM_ERR_IO', `--from ${values.from}: no such rollout store`);
   const store = new RolloutStore(storeFlag(values.store));
   try {
     const r = store.mergeFrom(values.from);

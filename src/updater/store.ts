@@ -5,7 +5,7 @@
 //
 // A chunk's body is kept exactly as it arrived (MessagePack columns, compressed or not) with its header as
 // JSON beside it; exportEpisode() decodes and concatenates the columns for training.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -91,21 +91,43 @@ export class RolloutStore {
   private readonly wasComplete: Database.Statement;
   private readonly storeTx: (chunk: DecodedRolloutChunk, wireBytes: number) => StoreResult;
 
-  constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  /**
+   * An existing store, opened read-only: for the commands that only read (episodes, export). A missing path is
+   * an error, never a new empty store (a mistyped --store must not look like a store with no episodes).
+   */
+  static openExisting(path: string): RolloutStore {
+    if (!existsSync(path)) throw new StriatumError('STRIATUM_ERR_IO', `no rollout store at ${path} (check --store)`);
+    return new RolloutStore(path, { readonly: true });
+  }
+
+  constructor(readonly path: string, options: { readonly?: boolean } = {}) {
+    const readonly = options.readonly === true;
+    if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true });
     try {
-      this.db = new Database(path);
+      this.db = new Database(path, readonly ? { readonly: true, fileMustExist: true } : {});
     } catch (err) {
       throw new StriatumError('STRIATUM_ERR_IO', `rollout store ${path} cannot be opened: ${(err as Error).message}`);
     }
     const db = this.db;
-    db.pragma('journal_mode = WAL');
-    // FULL: the commit is on disk before the ack goes out, so a power cut cannot lose an acknowledged chunk.
-    db.pragma('synchronous = FULL');
     // Several updater processes on one machine may share the file; writers wait for each other.
     db.pragma('busy_timeout = 10000');
-    db.exec(SCHEMA);
+    if (readonly) {
+      let meta: unknown;
+      try {
+        meta = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+      } catch (err) {
+        db.close();
+        throw new StriatumError('STRIATUM_ERR_IO', `${path} is not a Striatum rollout store: ${(err as Error).message}`);
+      }
+      if (meta === undefined) { db.close(); throw new StriatumError('STRIATUM_ERR_IO', `${path} is not a Striatum rollout store`); }
+    } else {
+      db.pragma('journal_mode = WAL');
+      // FULL: the commit is on disk before the ack goes out, so a power cut cannot lose an acknowledged chunk.
+      db.pragma('synchronous = FULL');
+      db.exec(SCHEMA);
+    }
     const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;
+    if (v === undefined && readonly) { db.close(); throw new StriatumError('STRIATUM_ERR_IO', `${path} is not a Striatum rollout store`); }
     if (v === undefined) db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(STORE_SCHEMA_VERSION));
     else if (Number(v.value) !== STORE_SCHEMA_VERSION) throw new StriatumError('STRIATUM_ERR_IO', `rollout store ${path} has schema ${v.value}; this updater reads ${STORE_SCHEMA_VERSION}`);
 
@@ -262,9 +284,12 @@ export function writeEpisodeNpy(ex: ExportedEpisode, dir: string): string[] {
   const obs = ex.layout.observation.reduce((s, f) => s + f.size, 0);
   const act = ex.layout.joints.length;
   const files: [string, Buffer][] = [
-    ['observation.npy', encodeNpy(ex.columns.observation, [n, obs])],
-    ['action.npy', encodeNpy(ex.columns.action, [n, act])],
-    ['command.npy', encodeNpy(ex.columns.command, [n, act])],
+    // The names `striatum record` and the training snapshot use: actions.npy holds the commands the robot wrote
+    // (after the safety filter), what trainer/bc.py and trainer/awr.py learn from; the policy's own output,
+    // before the filter, is policy_actions.npy.
+    ['observations.npy', encodeNpy(ex.columns.observation, [n, obs])],
+    ['actions.npy', encodeNpy(ex.columns.command, [n, act])],
+    ['policy_actions.npy', encodeNpy(ex.columns.action, [n, act])],
     ['progress.npy', encodeNpy(ex.columns.progress, [n])],
     ['flags.npy', encodeNpy(Int32Array.from(ex.columns.flags), [n])],
     ['step.npy', encodeNpy(ex.columns.step, [n])],

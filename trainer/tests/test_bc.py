@@ -188,6 +188,36 @@ class LoadDatasetTest(unittest.TestCase):
         self.assertRegex(result.stderr, r"^bc.py: error: missing .*meta.json\n$")
 
 
+class OutputDirectoryTest(unittest.TestCase):
+    """An --out directory that already holds files (the shipped models/push) is refused unless --force."""
+
+    def setUp(self) -> None:
+        self.root = Path(self.enterContext(tempfile.TemporaryDirectory()))
+
+    def test_new_and_empty_directories_are_accepted(self) -> None:
+        bc.check_out_dir(self.root / "new", force=False)
+        (self.root / "empty").mkdir()
+        bc.check_out_dir(self.root / "empty", force=False)
+
+    def test_non_empty_directory_needs_force(self) -> None:
+        (self.root / "policy.onnx").write_bytes(b"shipped")
+        with self.assertRaisesRegex(bc.TrainerError, "already holds 1 file"):
+            bc.check_out_dir(self.root, force=False)
+        bc.check_out_dir(self.root, force=True)
+
+    def test_cli_refuses_before_training_and_leaves_the_files(self) -> None:
+        write_dataset(self.root / "data", episodes=4, steps=5)
+        out = self.root / "models" / "push"
+        out.mkdir(parents=True)
+        (out / "policy.onnx").write_bytes(b"shipped")
+        command = [sys.executable, str(TRAINER / "bc.py"), "--data", str(self.root / "data"), "--out", str(out)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stdout, "", "no training progress: refused before the first epoch")
+        self.assertRegex(result.stderr, r"^bc.py: error: --out .* already holds 1 file.*--force[^\n]*\n$")
+        self.assertEqual((out / "policy.onnx").read_bytes(), b"shipped")
+
+
 class SmokeRunTest(unittest.TestCase):
     """Train a few epochs on a linear synthetic task and check every output file."""
 

@@ -1,0 +1,34 @@
+// The log line a person reads after each episode: what was asked, how it went, and the running success rate.
+import type { EpisodeSummary } from '../control/control-loop.js';
+import type { EpisodeRewardSummary } from '../reward/reward-pipeline.js';
+
+/** Episodes finished and succeeded so far in this run. */
+export interface EpisodeTally {
+  finished: number;
+  succeeded: number;
+}
+
+const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Fields for JSON logs and one readable line, e.g. `episode 12 success 'push …' 212 steps 4.2 s … — 7/12 succeeded (58%)`. */
+export function episodeLine(summary: EpisodeSummary, reward: EpisodeRewardSummary | null, tally: EpisodeTally): { fields: Record<string, unknown>; readable: string } {
+  const rate = tally.finished > 0 ? tally.succeeded / tally.finished : 0;
+  const fields: Record<string, unknown> = {
+    episode: summary.episode, outcome: summary.outcome, instruction: summary.instruction,
+    steps: summary.steps, duration_s: round(summary.duration_s, 3), progress: summary.final_progress === null ? null : round(summary.final_progress, 3),
+    finished: tally.finished, succeeded: tally.succeeded, success_rate: rate,
+  };
+  let readable = `episode ${summary.episode} ${summary.outcome}`;
+  if (summary.instruction !== '') readable += ` '${summary.instruction}'`;
+  readable += ` ${summary.steps} steps ${summary.duration_s.toFixed(1)} s`;
+  if (summary.final_progress !== null) readable += ` progress ${summary.final_progress.toFixed(2)}`;
+  if (reward !== null) {
+    fields.return = round(reward.return, 4);
+    fields.voc = Number.isFinite(reward.voc) ? round(reward.voc, 4) : null;
+    fields.no_reward_steps = reward.no_reward_steps;
+    readable += ` return ${reward.return.toFixed(2)}`;
+    if (Number.isFinite(reward.voc)) readable += ` VOC ${reward.voc.toFixed(2)}`;
+  }
+  readable += ` — ${tally.succeeded}/${tally.finished} succeeded (${Math.round(rate * 100)}%)`;
+  return { fields, readable };
+}
