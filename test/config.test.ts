@@ -181,6 +181,14 @@ test('config check names every referenced file that is missing, with its field p
   assert.equal(ok.code, 0, ok.stderr);
 });
 
+test('striatum run refuses a config whose model file is missing as a config error naming the field (exit 2)', async () => {
+  const { file } = copyExample('sim.yaml', { keepModelPaths: true });
+  const r = await runCli(['run', '--config', file, '--fast', '--episodes', '1']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /STRIATUM_ERR_CONFIG/);
+  assert.match(r.stderr, /policy\.model: /);
+});
+
 test('config check: missing metadata, PRM tokenizer and trusted key; a spool dir that cannot be created', async () => {
   const dir = tempDir();
   const cfg = simConfig(writeLinearPolicy(dir));

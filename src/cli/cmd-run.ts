@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/load.js';
+import { assertPreflight } from '../config/preflight.js';
 import type { Logger } from '../log.js';
 import { RobotRuntime } from '../runtime/robot-runtime.js';
 import type { Command } from './flags.js';
@@ -26,6 +27,9 @@ SIGUSR1 triggers an e-stop (latched until an "arm" command).`,
     });
     const file = values.config ?? DEFAULT_CONFIG;
     const loaded = loadConfig(file);
+    // Files the config names (model, metadata, PRMs, keys, simulator, spool) are checked before anything starts,
+    // so a missing one is a config error naming its field, as `striatum config check` reports it.
+    await assertPreflight(loaded, loaded.path);
     logger.info('config loaded', { file: loaded.path, robot: loaded.config.robot.id });
     const runtime = await RobotRuntime.start({
       loaded, logger, mqtt: true,
