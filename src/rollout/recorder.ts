@@ -232,11 +232,11 @@ export class Recorder {
     this.beginEpisode(summary.episode, summary.instruction, null);
   }
 
-  /** Closes the episode: its last chunk is cut with final = true and the outcome. */
-  onEpisodeEnd(summary: Pick<EpisodeSummary, 'episode' | 'instruction' | 'outcome'>): void {
+  /** Closes the episode: its last chunk is cut with final = true, the outcome and (for "aborted") the reason. */
+  onEpisodeEnd(summary: Pick<EpisodeSummary, 'episode' | 'instruction' | 'outcome'> & { readonly end_reason?: string | null }): void {
     if (this.closed) return;
     if (!this.episodeOpen || summary.episode !== this.episodeIndex) this.beginEpisode(summary.episode, summary.instruction, null);
-    this.cut(true, summary.outcome, null);
+    this.cut(true, summary.outcome, summary.end_reason?.slice(0, 200) ?? null);
     this.episodeOpen = false;
   }
 

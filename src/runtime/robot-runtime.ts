@@ -211,18 +211,21 @@ export class RobotRuntime {
         link?.publishEpisode({
           v: CONTRACT_VERSION, robot: cfg.robot.id, event, episode: summary.episode, seed: summary.seed,
           instruction: summary.instruction, policy_version: this.source?.version ?? null, stamp: new Date().toISOString(),
-          ...(event === 'end' ? { steps: summary.steps, duration_s: summary.duration_s, outcome: summary.outcome, success: summary.success, final_progress: summary.final_progress } : {}),
+          ...(event === 'end' ? { steps: summary.steps, duration_s: summary.duration_s, outcome: summary.outcome, end_reason: summary.end_reason, success: summary.success, final_progress: summary.final_progress } : {}),
           ...(r !== null ? { reward: {
             return: r.return, final_progress: Number.isFinite(r.final_progress) ? r.final_progress : null, voc: r.voc,
             vroc: r.vroc, voc_f1: r.voc_f1, updates: r.updates, no_reward_steps: r.no_reward_steps, hacking_alarm: r.hacking_alarm.active,
           } } : {}),
         });
-        if (event === 'end') this.policyManager?.onEpisodeEnd(summary.success);
+        // An aborted episode (pause, e-stop, fault) says nothing about the policy: not counted for auto-rollback.
+        if (event === 'end' && summary.outcome !== 'aborted') this.policyManager?.onEpisodeEnd(summary.success);
         if (r !== null) log.info('episode reward', { episode: summary.episode, return: Math.round(r.return * 1000) / 1000, voc: Math.round(r.voc * 100) / 100, no_reward_steps: r.no_reward_steps });
       },
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));
         if (to === 'estopped') link?.publishEvent({ kind: 'fault', code: reason, message: `safe state latched: ${reason}; send arm to leave it` });
+        // Without MQTT nobody can arm: the latch is final, and a run with an episode count would wait forever.
+        if (to === 'estopped' && link === null) this.loop?.stop(`safe state latched with no operator link: ${reason}`);
       },
     });
 
