@@ -239,7 +239,7 @@ export class ControlLoop {
     // Compute time is always real time, also when the loop runs on a virtual clock.
     this.computeTime.record((performance.now() - t0) * 1000);
     this.periodError.record(lateUs);
-    if (clock.realtime && this.accounting.missesInWindow > this.o.stormMaxMisses) this.fault('deadline_storm');
+    if (clock.realtime && this.accounting.stormCount > this.o.stormMaxMisses) this.fault('deadline_storm');
 
     if (transport.stepSimulation !== null) transport.stepSimulation(this.periodS);
     this.afterTick(end);
