@@ -55,7 +55,11 @@ export class SpoolDir {
   /** Next chunk number per open episode, never lowered (a marker must not regress). */
   private readonly nextChunk = new Map<string, number>();
 
-  constructor(readonly dir: string, readonly compression: RolloutCompression) {}
+  /**
+   * capacityBytes: the size of the file system under the spool, for tests (a full disk, deterministically): a chunk
+   * write that would take the directory's files past it fails with ENOSPC, as a full disk does. null: no such limit.
+   */
+  constructor(readonly dir: string, readonly compression: RolloutCompression, private readonly capacityBytes: number | null = null) {}
 
   open(): SpoolScan {
     mkdirSync(join(this.dir, QUARANTINE_DIR), { recursive: true });
@@ -208,6 +212,9 @@ export class SpoolDir {
   }
 
   private writeDurably(name: string, data: Uint8Array, sync = true): void {
+    if (this.capacityBytes !== null && this.bytesInDir() + data.byteLength > this.capacityBytes) {
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write '${name}'`), { code: 'ENOSPC' });
+    }
     const fd = openSync(join(this.dir, name), 'w', 0o644);
     try {
       let off = 0;
@@ -216,6 +223,12 @@ export class SpoolDir {
     } finally {
       closeSync(fd);
     }
+  }
+
+  private bytesInDir(): number {
+    let total = 0;
+    for (const d of readdirSync(this.dir, { withFileTypes: true })) if (d.isFile()) total += statSync(join(this.dir, d.name)).size;
+    return total;
   }
 
   private unlinkQuietly(name: string): void {

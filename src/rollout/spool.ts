@@ -14,6 +14,8 @@ export interface SpoolOptions {
   readonly maxBytes: number;
   readonly compression: RolloutCompression;
   readonly logger: Logger;
+  /** Simulated size of the file system under the spool (tests of a full disk); writes past it fail with ENOSPC. */
+  readonly capacityBytes?: number;
 }
 
 export interface SpoolStats {
@@ -75,7 +77,7 @@ export class Spool {
       const onError = (err: Error) => reject(new StriatumError('STRIATUM_ERR_IO', `rollout spool worker failed: ${err.message}`));
       worker.once('message', onMessage);
       worker.once('error', onError);
-      worker.postMessage({ op: 'open', dir: options.dir, compression: options.compression } satisfies ToWorker);
+      worker.postMessage({ op: 'open', dir: options.dir, compression: options.compression, capacityBytes: options.capacityBytes ?? null } satisfies ToWorker);
     }).catch(async (err: unknown) => { await worker.terminate(); throw err; });
     const log = options.logger;
     for (const q of scan.quarantined) log.warn('rollout spool: quarantined a file', { file: q.file, reason: q.reason });
