@@ -282,6 +282,12 @@ export class Recorder {
     this.episodeId = this.episodeIdOf(index);
     this.instruction = instruction ?? '';
     this.chunkSeq = 0;
+    // Once per episode (not per tick): marked open on disk now, so kill -9 before the first chunk still leaves a
+    // record the next start closes as aborted.
+    this.o.spool.beginEpisode({
+      v: ROLLOUT_VERSION, robot: this.o.robotId, episode: this.episodeId, policy_version: this.policyVersion, task: this.o.task,
+      instruction: this.instruction, stamp_origin_unix_ms: this.o.stampOriginUnixMs, layout: this.layout,
+    });
   }
 
   private cut(final: boolean, outcome: EpisodeOutcome | null, endReason: string | null): void {

@@ -45,7 +45,7 @@ export interface SpoolScan {
   readonly tombstones: number;
 }
 
-type MarkerBase = Pick<RolloutHeaderInput, 'v' | 'robot' | 'episode' | 'policy_version' | 'task' | 'instruction' | 'stamp_origin_unix_ms' | 'layout'>;
+export type MarkerBase = Pick<RolloutHeaderInput, 'v' | 'robot' | 'episode' | 'policy_version' | 'task' | 'instruction' | 'stamp_origin_unix_ms' | 'layout'>;
 interface OpenMarker { episode: string; next_chunk: number; base: MarkerBase }
 
 export const QUARANTINE_DIR = 'quarantine';
@@ -102,6 +102,26 @@ export class SpoolDir {
     let usedBytes = 0;
     for (const e of entries) usedBytes += e.bytes;
     return { entries, usedBytes, quarantined, tombstones };
+  }
+
+  /**
+   * An episode began: its open marker is written now, before any chunk, so a process killed before the first
+   * chunk still leaves a record that the next start closes as aborted. Rename, no fsync: kill -9 cannot lose it.
+   */
+  markOpen(base: MarkerBase): void {
+    const name = openMarkerName(base.episode);
+    if (this.nextChunk.has(base.episode) || existsSync(join(this.dir, name))) return;
+    this.nextChunk.set(base.episode, 0);
+    const marker: OpenMarker = { episode: base.episode, next_chunk: 0, base };
+    const tmp = `${name}.tmp`;
+    try {
+      this.writeDurably(tmp, Buffer.from(JSON.stringify(marker)), false);
+      renameSync(join(this.dir, tmp), join(this.dir, name));
+    } catch (err) {
+      this.unlinkQuietly(tmp);
+      this.nextChunk.delete(base.episode);
+      throw err;
+    }
   }
 
   /** Spool one encoded chunk durably; updates (or, for a final chunk, removes) the episode's open marker. */

@@ -7,12 +7,13 @@
 import { parentPort } from 'node:worker_threads';
 import { encodeRolloutChunk, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
 import { viewColumns, type ColumnMessage } from './column-set.js';
-import { SpoolDir, type SpoolEntry, type SpoolScan } from './spool-dir.js';
+import { SpoolDir, type MarkerBase, type SpoolEntry, type SpoolScan } from './spool-dir.js';
 
 export type ToWorker =
   | { op: 'open'; dir: string; compression: RolloutCompression; capacityBytes: number | null }
   | { op: 'write'; id: number; header: RolloutHeaderInput; set: ColumnMessage; obsDim: number; actDim: number; frameBytes: number }
   | { op: 'read'; id: number; file: string }
+  | { op: 'begin'; base: MarkerBase }
   | { op: 'remove'; file: string }
   | { op: 'quarantine'; file: string; reason: string }
   | { op: 'close' };
@@ -71,6 +72,10 @@ port.on('message', (msg: ToWorker) => {
       }
       return;
     }
+    case 'begin':
+      // Best effort: without it an episode killed before its first chunk is only missing its closing record.
+      try { (spool as SpoolDir).markOpen(msg.base); } catch { /* a failing disk is reported by the writes */ }
+      return;
     case 'remove':
       try { (spool as SpoolDir).remove(msg.file); } catch { /* reported by the next scan */ }
       retrySoon(); // space came back: a failing write need not wait out its backoff

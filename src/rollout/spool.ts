@@ -5,7 +5,7 @@ import { compressionAvailable, type RolloutCompression, type RolloutHeaderInput 
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ColumnSet } from './column-set.js';
-import type { SpoolEntry, SpoolScan } from './spool-dir.js';
+import type { MarkerBase, SpoolEntry, SpoolScan } from './spool-dir.js';
 import type { FromWorker, ToWorker } from './spool-worker.js';
 
 export interface SpoolOptions {
@@ -50,7 +50,7 @@ export class Spool {
   private readonly reads = new Map<number, (payload: Uint8Array | null) => void>();
   private closing: Promise<void> | null = null;
   private flushWaiters: (() => void)[] = [];
-  private queued: { header: RolloutHeaderInput; set: ColumnSet }[] = [];
+  private queued: ({ header: RolloutHeaderInput; set: ColumnSet } | { begin: MarkerBase })[] = [];
   private postScheduled = false;
   /** True between a write error and the next successful write. */
   failing = false;
@@ -101,11 +101,26 @@ export class Spool {
     }
   }
 
+  /** An episode began: the worker marks it open on disk before its first chunk (posted between ticks, in order). */
+  beginEpisode(base: MarkerBase): void {
+    if (this.closing !== null) return;
+    this.queued.push({ begin: base });
+    if (!this.postScheduled) {
+      this.postScheduled = true;
+      setImmediate(this.postQueued);
+    }
+  }
+
   private readonly postQueued = (): void => {
     this.postScheduled = false;
     const q = this.queued;
     this.queued = [];
-    for (const { header, set } of q) {
+    for (const item of q) {
+      if ('begin' in item) {
+        this.worker.postMessage({ op: 'begin', base: item.begin } satisfies ToWorker);
+        continue;
+      }
+      const { header, set } = item;
       const id = this.nextId++;
       this.inFlight.set(id, set);
       const { message, transfer } = set.toMessage();
