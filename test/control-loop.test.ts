@@ -89,7 +89,37 @@ test('an e-stop during a run stops the robot and stays latched', async () => {
   assert.equal(stoppedAt, 10);
   assert.equal(loop.state, 'estopped');
   assert.equal(transport.isEstopped, true);
+  // The interrupted episode ends as aborted, which completes the run's one episode: the loop stops at once, so
+  // let the simulated world run half a second under the latched e-stop before looking at the pusher.
+  for (let i = 0; i < 25; i++) transport.stepSimulation(1 / 50);
   const v = transport.world.pusherVelocity;
   assert.ok(Math.hypot(v[0], v[1]) < 1e-3, `pusher stopped after e-stop, velocity ${v[0]}, ${v[1]}`);
+  await transport.close();
+});
+
+test('a 3 s freeze of the control loop is a deadline storm fault', async () => {
+  // A clock the test controls, marked real-time so the storm rule applies: sleeping jumps to the deadline, and a
+  // freeze is a jump of the clock between two ticks.
+  class FreezableClock {
+    readonly realtime = true;
+    t = 0;
+    now(): number { return this.t; }
+    sleepUntil(deadlineMs: number): Promise<void> {
+      if (deadlineMs > this.t) this.t = deadlineMs;
+      return new Promise((r) => setImmediate(r));
+    }
+  }
+  const clock = new FreezableClock();
+  const dir = tempDir();
+  const { loop, transport, transitions } = await simLoop(writeLinearPolicy(dir, { gain: 3 }), {
+    episodes: 1, timeLimitS: 2, clock,
+    onStep: (s) => { if (s.step === 20) clock.t += 3000; },
+  });
+  await loop.run();
+  assert.equal(loop.accounting.deadlineMisses, 1, 'the freeze is one late tick');
+  assert.ok(loop.accounting.skippedPeriods >= 140, `and about 150 skipped periods: ${loop.accounting.skippedPeriods}`);
+  assert.equal(loop.lastFault, 'deadline_storm');
+  assert.equal(loop.state, 'estopped');
+  assert.ok(transitions.includes('running->estopped (fault: deadline_storm)'), transitions.join(', '));
   await transport.close();
 });

@@ -13,10 +13,10 @@ function capture(pretty: boolean): { lines: string[]; logger: ReturnType<typeof 
   return { lines, logger: createLogger({ sink: { pretty, write: (l) => { lines.push(l); } } }) };
 }
 
-const summary = { episode: 11, seed: 12, instruction: 'push the red block onto the green pad', steps: 212, duration_s: 4.24, outcome: 'success' as const, success: true, final_progress: 0.97 };
+const summary = { episode: 11, seed: 12, instruction: 'push the red block onto the green pad', steps: 212, duration_s: 4.24, outcome: 'success' as const, success: true, final_progress: 0.97, end_reason: null };
 
 test('pretty format prints the readable line in place of the message and fields; JSON keeps the fields', () => {
-  const line = episodeLine(summary, null, { finished: 12, succeeded: 7 });
+  const line = episodeLine(summary, null, { finished: 12, succeeded: 7, aborted: 0 });
   const pretty = capture(true);
   pretty.logger.info('episode finished', line.fields, line.readable);
   assert.ok(pretty.lines[0].includes(line.readable));
@@ -31,10 +31,18 @@ test('pretty format prints the readable line in place of the message and fields;
 });
 
 test('the episode line reads: episode, outcome, instruction, steps, duration, progress, then the running rate', () => {
-  const line = episodeLine(summary, null, { finished: 12, succeeded: 7 });
+  const line = episodeLine(summary, null, { finished: 12, succeeded: 7, aborted: 0 });
   assert.equal(line.readable, "episode 11 success 'push the red block onto the green pad' 212 steps 4.2 s progress 0.97 — 7/12 succeeded (58%)");
   assert.equal(line.fields.success_rate, 7 / 12);
   assert.equal('voc' in line.fields, false, 'no VOC without reward models');
+});
+
+test('an aborted episode names why and is left out of the running success rate', () => {
+  const aborted = { ...summary, outcome: 'aborted' as const, success: false, end_reason: 'estopped: estop via MQTT' };
+  const line = episodeLine(aborted, null, { finished: 12, succeeded: 7, aborted: 1 });
+  assert.equal(line.readable, "episode 11 aborted (estopped: estop via MQTT) 'push the red block onto the green pad' 212 steps 4.2 s progress 0.97 — 7/12 succeeded (58%), 1 aborted (not counted)");
+  assert.equal(line.fields.aborted, 1);
+  assert.equal(line.fields.success_rate, 7 / 12);
 });
 
 test('the shipped demo policy card reports its evaluation: 100 episodes, 50% success', () => {

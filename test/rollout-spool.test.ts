@@ -133,8 +133,8 @@ class SyntheticSteps {
   }
 }
 
-async function openRecorder(dir: string, over: { chunkSteps?: number; chunkMs?: number; maxBytes?: number; buffers?: number } = {}) {
-  const spool = await Spool.open({ dir, maxBytes: over.maxBytes ?? 64 << 20, compression: 'gzip', logger: silentLogger });
+async function openRecorder(dir: string, over: { chunkSteps?: number; chunkMs?: number; maxBytes?: number; buffers?: number; capacityBytes?: number } = {}) {
+  const spool = await Spool.open({ dir, maxBytes: over.maxBytes ?? 64 << 20, compression: 'gzip', logger: silentLogger, capacityBytes: over.capacityBytes });
   const recorder = new Recorder({
     robotId: 'arm-1', task: 'push', observationFields: [{ name: 'o', size: 4 }], joints: ['x', 'y'], chunkSteps: over.chunkSteps ?? 10,
     chunkMs: over.chunkMs ?? 1e9, spool, camera: null, policyVersion: 'v1', stampOriginUnixMs: null, maxChunkBytes: 8 << 20,
@@ -254,4 +254,38 @@ test('recorder: when every buffer set is still on its way to disk, steps are cou
   await spool.close();
   const chunks = decodeAll(dir);
   assert.deepEqual(chunks.map((c) => [c.header.n, c.header.skipped_steps]), [[10, 0], [10, 0], [1, 15]]);
+});
+
+test('spool: on a full disk, deletes of acknowledged chunks still run, the failed write then succeeds and recording resumes', { timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  // The configured bound (64 MB) is far above what the disk holds (about 3 chunks): the disk fills first.
+  const { spool, recorder, alarms } = await openRecorder(dir, { chunkSteps: 10, buffers: 3, capacityBytes: 4000 });
+  const written: Parameters<NonNullable<typeof spool.onWritten>>[0][] = [];
+  spool.onWritten = (entry) => written.push(entry);
+  const steps = new SyntheticSteps();
+  let fed = 0;
+  for (let batch = 0; batch < 200 && recorder.recording; batch++) {
+    for (let i = 0; i < 10; i++) recorder.onStep(steps.next(0, fed++), null);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(recorder.recording, false, 'the disk filled up and every buffer set is waiting on a failed write');
+  assert.equal(alarms[0]?.state, 'paused');
+  await waitFor('the pause to name the failing disk', () => recorder.pauseReason === 'spool_error');
+  assert.ok(spool.stats.writeErrors > 0);
+  const before = written.length;
+  assert.ok(before >= 1, 'some chunks were written before the disk filled');
+
+  // The updater acknowledges what was written: the deletes run although a write is failing, space comes back.
+  for (const e of written.splice(0)) spool.remove(e);
+  await waitFor('recording to resume once the disk has space again', () => recorder.recording, 20_000);
+  assert.equal(alarms.at(-1)?.state, 'resumed');
+  for (let i = 0; i < 5; i++) recorder.onStep(steps.next(0, fed++), null);
+  recorder.onEpisodeEnd({ episode: 0, instruction: '', outcome: 'timeout' });
+  await spool.flushed();
+  await spool.close();
+  const left = decodeAll(dir);
+  assert.equal(left.at(-1)?.header.final, true, 'the episode\'s final chunk reached the disk');
+  const recordedLeft = left.reduce((n, c) => n + c.header.n, 0);
+  assert.equal(recorder.stats.stepsRecorded + recorder.stats.unrecordedSteps, fed, 'every step is either recorded or counted');
+  assert.ok(recordedLeft > 0);
 });

@@ -73,3 +73,24 @@ test('histogram quantiles are within 1/16 and never under-report', () => {
   h.reset();
   assert.equal(h.quantile(0.5), 0);
 });
+
+test('a freeze counts its skipped periods toward the deadline storm, not just its one late tick', () => {
+  // 50 Hz, window 100: 20 good ticks, then one tick that ends 3 s late (the loop froze), then good ticks again.
+  const acc = new TickAccounting(50, 100);
+  acc.start(0);
+  const tick = (computeMs: number) => {
+    const wake = acc.nextDeadlineMs;
+    acc.beginTick(wake);
+    acc.endTick(wake + computeMs);
+  };
+  for (let i = 0; i < 20; i++) tick(1);
+  tick(3000);
+  assert.equal(acc.deadlineMisses, 1);
+  assert.equal(acc.skippedPeriods, 149, 'slots 21 to 169 passed with no tick (the tick began in slot 20, ended at slot 170)');
+  assert.equal(acc.missesInWindow, 1);
+  assert.equal(acc.stormCount, 150, 'one miss and 149 skipped periods');
+  for (let i = 0; i < 99; i++) tick(1);
+  assert.equal(acc.stormCount, 150, 'still within the last 100 ticks');
+  tick(1);
+  assert.equal(acc.stormCount, 0, 'the window has slid past the freeze');
+});

@@ -15,6 +15,7 @@ import { loadUpdaterConfig, updaterPassword } from '../src/updater/config.js';
 import { Ingest } from '../src/updater/ingest.js';
 import { RolloutStore, writeEpisodeNpy } from '../src/updater/store.js';
 import { readNpy } from '../src/util/npy.js';
+import { crc32c } from '../src/transports/serial/crc32c.js';
 import { tempDir } from './helpers/fixtures.js';
 import { requirePython } from './helpers/required-tools.js';
 
@@ -64,8 +65,13 @@ test('ingest: oversized, malformed, wrong-version and forged chunks are rejected
   const ingest = new Ingest(store, { maxChunkBytes: 4096, logger: silentLogger });
   const big = chunkOf(0, 0, 0, 1000);
   assert.ok(big.byteLength > 4096);
-  assert.equal(ingest.handle(ROLLOUT, big).ack, null, 'an oversized chunk is not even decoded');
-  assert.equal(ingest.handle(ROLLOUT, new Uint8Array([0xc1, 2, 3])).ack, null);
+  // Never decoded, but answered: the robot must stop resending a chunk the updater will never take.
+  const bigAck = ingest.handle(ROLLOUT, big).ack;
+  assert.deepEqual([bigAck?.status, bigAck?.episode, bigAck?.chunk], ['rejected', `${RUN}:0`, 0], 'an oversized chunk is named from its first bytes, not decoded');
+  assert.match(bigAck?.reason ?? '', /^oversized:/);
+  const garbage = new Uint8Array([0xc1, 2, 3]);
+  const garbageAck = ingest.handle(ROLLOUT, garbage).ack;
+  assert.deepEqual([garbageAck?.status, garbageAck?.episode, garbageAck?.crc32c], ['rejected', null, crc32c(garbage)], 'bytes with no identity are named by their CRC-32C');
   const raw = decode(chunkOf(0, 1, 10, 5)) as Record<string, unknown>;
   const v9 = ingest.handle(ROLLOUT, encode({ ...raw, v: 9 }));
   assert.equal(v9.ack?.status, 'rejected');
@@ -180,4 +186,17 @@ test('striatum updater episodes | export | merge work on a store file', async ()
   assert.deepEqual(readNpy(join(dir, 'ep', 'step.npy')).shape, [8]);
   await assert.rejects(updaterCommand.run(['export', '--store', path, '--robot', 'arm-1', '--episode', `${RUN}:5`, '--out', join(dir, 'x')], silentLogger), { code: 'STRIATUM_ERR_IO' } as never);
   await assert.rejects(updaterCommand.run(['frobnicate'], silentLogger), { code: 'STRIATUM_ERR_USAGE' } as never);
+});
+
+test('ingest: a chunk with a readable head but a damaged body is rejected by name, so the robot stops resending it', () => {
+  const store = new RolloutStore(':memory:');
+  const ingest = new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger });
+  const good = chunkOf(3, 2, 40, 5);
+  const damaged = good.slice(0, good.byteLength - 7); // cut short: not MessagePack as a whole
+  const r = ingest.handle(ROLLOUT, damaged);
+  assert.equal(r.outcome, 'rejected');
+  assert.deepEqual([r.ack?.episode, r.ack?.chunk, r.ack?.status], [`${RUN}:3`, 2, 'rejected']);
+  assert.match(r.ack?.reason ?? '', /^malformed:/);
+  assert.equal(r.ackTopic, topics.rolloutAck('arm-1'));
+  store.close();
 });

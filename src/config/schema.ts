@@ -136,7 +136,7 @@ export const ControlSchema = z.strictObject({
   deadline_storm: z.strictObject({
     window: z.int().min(1).default(100),
     max_misses: z.int().min(1).default(20),
-  }).default({ window: 100, max_misses: 20 }).describe('more misses than max_misses in the last window ticks is a fault'),
+  }).default({ window: 100, max_misses: 20 }).describe('more missed deadlines plus skipped periods than max_misses in the last window ticks is a fault (a freeze skips many periods)'),
   link_timeout_ms: positive.default(200).describe('no fresh robot state for this long is a fault'),
 });
 

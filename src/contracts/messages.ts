@@ -67,7 +67,9 @@ export const EpisodeMessageSchema = z.strictObject({
   stamp: z.string(),
   steps: z.int().min(0).optional(),
   duration_s: z.number().optional(),
-  outcome: z.enum(['success', 'timeout', 'failure', 'aborted']).optional(),
+  outcome: z.enum(['success', 'timeout', 'failure', 'aborted']).optional()
+    .describe('aborted: a pause, e-stop or fault interrupted the episode; it is neither a success nor a failure'),
+  end_reason: z.string().max(200).nullable().optional().describe('why an aborted episode was interrupted'),
   success: z.boolean().optional(),
   final_progress: z.number().nullable().optional(),
   reward: z.strictObject({

@@ -210,6 +210,72 @@ function identityOf(raw: Record<string, unknown>): ChunkIdentity | null {
   return { robot, episode, chunk };
 }
 
+/** Bytes of a chunk's head looked at to name a chunk that cannot be decoded whole. */
+const PEEK_BYTES = 4096;
+
+/**
+ * The identity of a chunk that is too big or too damaged to decode, read from its first bytes: the encoder writes
+ * v, robot, episode and chunk first. Reads only scalars (strings, integers, nil, booleans, floats) and stops at
+ * anything else or at the end of the first PEEK_BYTES; never throws.
+ */
+export function peekChunkIdentity(payload: Uint8Array): ChunkIdentity | null {
+  const end = Math.min(payload.byteLength, PEEK_BYTES);
+  const b = payload;
+  let p = 0;
+  const u = (n: number): number | null => {
+    if (p + n > end) return null;
+    let v = 0;
+    for (let i = 0; i < n; i++) v = v * 256 + b[p + i];
+    p += n;
+    return v;
+  };
+  const str = (len: number | null): string | null => {
+    if (len === null || p + len > end) return null;
+    const out = Buffer.from(b.buffer, b.byteOffset + p, len).toString('utf8');
+    p += len;
+    return out;
+  };
+  /** A scalar value, or undefined when the value is not one (or runs past the bytes looked at). */
+  const scalar = (): string | number | boolean | null | undefined => {
+    const t = u(1);
+    if (t === null) return undefined;
+    if (t <= 0x7f) return t;
+    if (t >= 0xe0) return t - 0x100;
+    if (t >= 0xa0 && t <= 0xbf) return str(t - 0xa0) ?? undefined;
+    switch (t) {
+      case 0xc0: return null;
+      case 0xc2: return false;
+      case 0xc3: return true;
+      case 0xcc: return u(1) ?? undefined;
+      case 0xcd: return u(2) ?? undefined;
+      case 0xce: return u(4) ?? undefined;
+      case 0xd9: return str(u(1)) ?? undefined;
+      case 0xda: return str(u(2)) ?? undefined;
+      case 0xca: return u(4) === null ? undefined : Number.NaN;
+      case 0xcb: return u(8) === null ? undefined : Number.NaN;
+      default: return undefined;
+    }
+  };
+  const t = u(1);
+  if (t === null) return null;
+  let entries: number | null;
+  if (t >= 0x80 && t <= 0x8f) entries = t - 0x80;
+  else if (t === 0xde) entries = u(2);
+  else if (t === 0xdf) entries = u(4);
+  else return null;
+  if (entries === null) return null;
+  const found: Record<string, unknown> = {};
+  for (let i = 0; i < entries; i++) {
+    const key = scalar();
+    if (typeof key !== 'string') break;
+    const value = scalar();
+    if (value === undefined) break;
+    found[key] = value;
+    if ('robot' in found && 'episode' in found && 'chunk' in found) break;
+  }
+  return identityOf(found);
+}
+
 function firstIssue(error: z.ZodError): string {
   const first = error.issues[0];
   const where = first && first.path.length > 0 ? first.path.join('.') : '(top level)';
@@ -342,10 +408,14 @@ export function decodeStoredBody(header: RolloutHeader, body: Uint8Array): Rollo
 export const RolloutAckSchema = z.strictObject({
   v: z.literal(ROLLOUT_VERSION),
   robot: RobotIdSchema,
-  episode: z.string().max(128),
-  chunk: z.int().min(0),
+  episode: z.string().max(128).nullable().describe('null only on a rejection of a chunk whose identity could not be read'),
+  chunk: z.int().min(0).nullable(),
   status: z.enum(['stored', 'duplicate', 'rejected']),
   reason: z.string().max(300).optional(),
+  crc32c: z.int().min(0).max(0xffffffff).optional()
+    .describe('CRC-32C of the rejected payload as received: names a chunk whose identity could not be read'),
+}).refine((a) => (a.episode !== null && a.chunk !== null) || (a.status === 'rejected' && a.crc32c !== undefined), {
+  message: 'an ack names its chunk by episode and chunk, or (a rejection only) by crc32c', path: ['episode'],
 });
 export type RolloutAck = z.infer<typeof RolloutAckSchema>;
 

@@ -33,7 +33,12 @@ export interface StepView {
 
 export type EpisodeSummary = Required<Pick<EpisodeMessage, 'episode' | 'seed' | 'instruction' | 'steps' | 'duration_s' | 'outcome' | 'success'>> & {
   final_progress: number | null;
+  /** Why an episode ended as "aborted" (the pause, e-stop or fault that interrupted it); null otherwise. */
+  end_reason: string | null;
 };
+
+/** Outcome code of an episode the loop interrupted (pause, e-stop, fault); beside the transport's codes. */
+const EPISODE_ABORTED = -1;
 
 export interface ControlLoopOptions {
   readonly rateHz: number;
@@ -69,7 +74,10 @@ export class ControlLoop {
   lastFault: FaultCode | null = null;
   episodeIndex = 0;
   episodeStep = 0;
+  /** Episodes ended, aborted ones included (they count toward the episode count). */
   episodesDone = 0;
+  /** Episodes interrupted by a pause, e-stop or fault: ended as "aborted", never a success or a failure. */
+  episodesAborted = 0;
   successes = 0;
   progress = Number.NaN;
   /** Policy swaps applied, and the tick count when the last one was applied (between two ticks). */
@@ -93,6 +101,14 @@ export class ControlLoop {
   private stopping = false;
   private stopReason = '';
   private intervalStartMs = 0;
+  /** Ticks since the current episode began (any state): an episode the policy has not run yet restarts if this is > 0. */
+  private episodeTicks = 0;
+  /** The policy has run at least one tick of the current episode (a step may not have been recorded: a fault). */
+  private episodeRan = false;
+  /** Set when the loop left `running` in the middle of an episode: the episode ends as aborted after this tick. */
+  private interruptReason: string | null = null;
+  /** Set on resume when the episode has no step yet but time passed since its reset: reset it again first. */
+  private restartPending = false;
 
   constructor(options: ControlLoopOptions) {
     this.o = options;
@@ -172,6 +188,10 @@ export class ControlLoop {
     while (!this.stopping) {
       await clock.sleepUntil(this.accounting.nextDeadlineMs);
       if (this.stopping) break;
+      if (this.restartPending) {
+        await this.restartEpisode();
+        continue;
+      }
       await this.tick();
       if (this.episodeEnded !== 0) await this.finishEpisode();
     }
@@ -197,6 +217,7 @@ export class ControlLoop {
 
     const targets = this.command.targets;
     if (this.stateMachine.state === 'running') {
+      this.episodeRan = true;
       this.builder.build(this.observation);
       try {
         const pending = this.source.act(this.observation, this.action);
@@ -218,7 +239,7 @@ export class ControlLoop {
     // Compute time is always real time, also when the loop runs on a virtual clock.
     this.computeTime.record((performance.now() - t0) * 1000);
     this.periodError.record(lateUs);
-    if (clock.realtime && this.accounting.missesInWindow > this.o.stormMaxMisses) this.fault('deadline_storm');
+    if (clock.realtime && this.accounting.stormCount > this.o.stormMaxMisses) this.fault('deadline_storm');
 
     if (transport.stepSimulation !== null) transport.stepSimulation(this.periodS);
     this.afterTick(end);
@@ -228,13 +249,15 @@ export class ControlLoop {
     const ep = this.o.transport.episodes;
     const running = this.stateMachine.state === 'running';
     if (running) this.episodeStep++;
+    this.episodeTicks++;
+    if (ep !== null) this.progress = ep.progress();
+    // The episode's outcome is judged only while the policy runs: time spent paused or e-stopped is never charged
+    // to it (an episode interrupted mid-way ends as aborted; one that has not started waits for the resume).
     let outcome = TRANSPORT_EPISODE_RUNNING as number;
-    if (ep !== null) {
-      outcome = ep.outcome();
-      this.progress = ep.progress();
-    } else if ((nowMs - this.episodeStartMs) / 1000 >= this.o.timeLimitS) {
-      outcome = TRANSPORT_EPISODE_TIMEOUT;
-    }
+    if (this.interruptReason !== null) outcome = EPISODE_ABORTED;
+    else if (!running) outcome = TRANSPORT_EPISODE_RUNNING;
+    else if (ep !== null) outcome = ep.outcome();
+    else if ((nowMs - this.episodeStartMs) / 1000 >= this.o.timeLimitS) outcome = TRANSPORT_EPISODE_TIMEOUT;
     if (running && this.o.onStep !== null) {
       const s = this.step;
       s.episode = this.episodeIndex;
@@ -249,17 +272,36 @@ export class ControlLoop {
   }
 
   private async startEpisode(): Promise<void> {
+    await this.resetEpisode();
+    this.o.onEpisode?.(this.summary('aborted'), 'start');
+  }
+
+  /** Reset the transport's episode (same index and seed) and the episode clock; no step has run in it yet. */
+  private async resetEpisode(): Promise<void> {
+    // Cleared before the await: a pause arriving during the reset finds an episode with no step to abort.
+    this.episodeStep = 0;
+    this.episodeEnded = 0;
+    this.episodeTicks = 0;
+    this.episodeRan = false;
+    this.interruptReason = null;
+    this.restartPending = false;
     const ep = this.o.transport.episodes;
     const seed = this.o.episodeSeed + this.episodeIndex;
     if (ep !== null) await ep.reset(seed);
     this.o.transport.readState(this.o.jointState);
     this.source.reset();
     this.safety.reset(this.o.jointState.positions);
-    this.episodeStep = 0;
-    this.episodeEnded = 0;
     this.episodeStartMs = this.o.clock.now();
     this.progress = ep !== null ? ep.progress() : Number.NaN;
-    this.o.onEpisode?.(this.summary('aborted'), 'start');
+  }
+
+  /**
+   * Resumed into an episode that has run no step while time passed (the robot waited idle, paused or e-stopped):
+   * it starts from a fresh reset, so the wait is not charged to it. Its start message was already sent.
+   */
+  private async restartEpisode(): Promise<void> {
+    await this.resetEpisode();
+    this.accounting.start(this.o.clock.now());
   }
 
   private summary(outcome: EpisodeSummary['outcome']): EpisodeSummary {
@@ -273,22 +315,25 @@ export class ControlLoop {
       outcome,
       success: outcome === 'success',
       final_progress: Number.isFinite(this.progress) ? this.progress : null,
+      end_reason: outcome === 'aborted' ? this.interruptReason : null,
     };
   }
 
   private async finishEpisode(): Promise<void> {
     const code = this.episodeEnded;
-    const outcome = code === TRANSPORT_EPISODE_SUCCESS ? 'success' : code === TRANSPORT_EPISODE_TIMEOUT ? 'timeout' : 'failure';
+    const outcome = code === EPISODE_ABORTED ? 'aborted' : code === TRANSPORT_EPISODE_SUCCESS ? 'success' : code === TRANSPORT_EPISODE_TIMEOUT ? 'timeout' : 'failure';
     const summary = this.summary(outcome);
     this.episodesDone++;
+    if (outcome === 'aborted') this.episodesAborted++;
     if (summary.success) this.successes++;
     // The readable per-episode line (with rewards and the running success rate) is the runtime's.
-    this.o.logger.debug('episode ended', { episode: summary.episode, outcome, steps: summary.steps, progress: summary.final_progress });
+    this.o.logger.debug('episode ended', { episode: summary.episode, outcome, steps: summary.steps, progress: summary.final_progress, end_reason: summary.end_reason });
     this.o.onEpisode?.(summary, 'end');
     if (this.o.episodeCount !== null && this.episodesDone >= this.o.episodeCount) {
       this.stop(`completed ${this.episodesDone} episodes`);
       return;
     }
+    if (this.stopping) return; // e.g. a fault with no operator link to arm: no next episode to start
     this.episodeIndex++;
     await this.startEpisode();
     // A reset is not the loop's lateness: restart the deadline grid after it.
@@ -316,6 +361,10 @@ export class ControlLoop {
     if (to === 'running') {
       this.safety.reset(state.positions);
       this.source.reset();
+      if (!this.episodeRan && this.episodeTicks > 0) this.restartPending = true;
+    } else if (from === 'running' && this.episodeRan && this.interruptReason === null) {
+      // The policy's trajectory is broken here: the episode ends as aborted, and the resume starts a fresh one.
+      this.interruptReason = `${to}: ${reason}`.slice(0, 200);
     }
     const level = to === 'estopped' ? 'warn' : 'info';
     this.o.logger[level]('state transition', { from, to, reason });

@@ -6,6 +6,9 @@
 // - overrun: the tick's own compute time exceeded the period (too slow, not merely woken late);
 // - skipped periods: grid slots that passed with no tick. After a miss the next tick goes to the first grid slot
 //   still in the future instead of bursting to catch up (as ros2_control does).
+// - deadline storm: more than max_misses missed deadlines plus skipped periods in the last `window` ticks. Skipped
+//   periods count because a freeze (a 3 s stall is one late tick and 150 skipped periods at 50 Hz) is the worst
+//   storm of all, and counting ticks alone would see only one miss.
 
 export class TickAccounting {
   readonly periodMs: number;
@@ -22,10 +25,19 @@ export class TickAccounting {
   private readonly window: Uint8Array;
   private windowPos = 0;
   missesInWindow = 0;
+  /** Skipped periods of each of the last `window` ticks, and their sum. */
+  private readonly skippedWindow: Float64Array;
+  skippedInWindow = 0;
 
   constructor(rateHz: number, stormWindow = 100) {
     this.periodMs = 1000 / rateHz;
     this.window = new Uint8Array(stormWindow);
+    this.skippedWindow = new Float64Array(stormWindow);
+  }
+
+  /** What the deadline-storm rule compares with max_misses: missed deadlines plus skipped periods, recent ticks. */
+  get stormCount(): number {
+    return this.missesInWindow + this.skippedInWindow;
   }
 
   start(nowMs: number): void {
@@ -53,18 +65,23 @@ export class TickAccounting {
     if (missed) this.deadlineMisses++;
     if (computeMs > this.periodMs) this.overruns++;
 
-    this.missesInWindow += (missed ? 1 : 0) - this.window[this.windowPos];
-    this.window[this.windowPos] = missed ? 1 : 0;
-    this.windowPos = (this.windowPos + 1) % this.window.length;
-
     // Next slot: k+1, or the first slot after endMs when we are already past it (skip, don't burst).
     let next = this.k + 1;
     const firstFuture = Math.ceil((endMs - this.origin) / this.periodMs);
+    let skipped = 0;
     if (firstFuture > next) {
-      this.skippedPeriods += firstFuture - next;
+      skipped = firstFuture - next;
+      this.skippedPeriods += skipped;
       next = firstFuture;
     }
     this.k = next;
+
+    const pos = this.windowPos;
+    this.missesInWindow += (missed ? 1 : 0) - this.window[pos];
+    this.window[pos] = missed ? 1 : 0;
+    this.skippedInWindow += skipped - this.skippedWindow[pos];
+    this.skippedWindow[pos] = skipped;
+    this.windowPos = (pos + 1) % this.window.length;
     return computeMs * 1000;
   }
 }

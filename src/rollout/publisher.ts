@@ -12,6 +12,7 @@ import { CONTRACT_VERSION, parseInbound, type EventMessage } from '../contracts/
 import { RolloutAckSchema } from '../contracts/rollout.js';
 import { topics } from '../contracts/topics.js';
 import { LatencyHistogram } from '../control/histogram.js';
+import { crc32c } from '../transports/serial/crc32c.js';
 import type { Logger } from '../log.js';
 import { noDelay } from './no-delay.js';
 import type { RecorderAlarm } from './recorder.js';
@@ -44,6 +45,8 @@ export interface PublisherStats {
   rejected: number;
   corrupt: number;
   staleAcks: number;
+  /** Acks that were not valid JSON or did not match the ack schema: rejected and counted, never acted on. */
+  malformedAcks: number;
   connects: number;
 }
 
@@ -61,7 +64,7 @@ interface Pending {
 const keyOf = (episode: string, chunk: number) => `${episode}#${chunk}`;
 
 export class RolloutPublisher {
-  readonly stats: PublisherStats = { published: 0, resent: 0, acked: 0, duplicates: 0, rejected: 0, corrupt: 0, staleAcks: 0, connects: 0 };
+  readonly stats: PublisherStats = { published: 0, resent: 0, acked: 0, duplicates: 0, rejected: 0, corrupt: 0, staleAcks: 0, malformedAcks: 0, connects: 0 };
   private readonly client: MqttClient;
   private readonly log: Logger;
   /** Unacked chunks in spool order (a Map keeps insertion order). */
@@ -244,20 +247,27 @@ export class RolloutPublisher {
     if (topic !== topics.rolloutAck(this.o.robotId)) return;
     const parsed = parseInbound(RolloutAckSchema, payload);
     if (!parsed.ok) {
-      this.log.warn('rollout: rejected a malformed ack', { error: parsed.error });
+      this.stats.malformedAcks++;
+      if (this.stats.malformedAcks === 1 || this.stats.malformedAcks % 100 === 0) {
+        this.log.warn('rollout: rejected a malformed ack', { error: parsed.error, malformed_acks: this.stats.malformedAcks });
+      }
       return;
     }
     const ack = parsed.value;
-    const key = keyOf(ack.episode, ack.chunk);
-    const p = this.pending.get(key);
-    if (ack.robot !== this.o.robotId || p === undefined) {
+    let key: string | null = ack.episode !== null && ack.chunk !== null ? keyOf(ack.episode, ack.chunk) : null;
+    // A rejection the updater could not name by identity names the payload by its CRC-32C.
+    if (key === null && ack.crc32c !== undefined) key = this.sentWithCrc(ack.crc32c);
+    const p = key === null ? undefined : this.pending.get(key);
+    if (ack.robot !== this.o.robotId || p === undefined || key === null) {
       this.stats.staleAcks++;
       return;
     }
     if (ack.status === 'rejected') {
+      // The updater will never take this chunk: resending it would go on forever. Set aside, keep recording.
       this.stats.rejected++;
-      this.log.error('rollout: the updater rejected a chunk; quarantined on the robot', { episode: ack.episode, chunk: ack.chunk, reason: ack.reason ?? null });
-      this.publishEvent('rollout_rejected', `updater rejected chunk ${ack.chunk} of episode ${ack.episode}: ${ack.reason ?? 'no reason given'}`);
+      const { episode, chunk } = p.spool;
+      this.log.error('rollout: the updater rejected a chunk; quarantined on the robot', { episode, chunk, reason: ack.reason ?? null });
+      this.publishEvent('rollout_rejected', `updater rejected chunk ${chunk} of episode ${episode}: ${ack.reason ?? 'no reason given'}`);
       this.o.spool.quarantine(p.spool, 'rejected');
     } else {
       if (ack.status === 'duplicate') this.stats.duplicates++;
@@ -267,6 +277,14 @@ export class RolloutPublisher {
     }
     this.forget(key, p);
     this.pump();
+  }
+
+  /** The key of a published chunk whose payload has this CRC-32C (only chunks in flight hold their payload). */
+  private sentWithCrc(crc: number): string | null {
+    for (const [key, p] of this.pending) {
+      if (p.state === 'sent' && p.payload !== null && crc32c(p.payload) === crc) return key;
+    }
+    return null;
   }
 
   private forget(key: string, p: Pending): void {

@@ -232,11 +232,11 @@ export class Recorder {
     this.beginEpisode(summary.episode, summary.instruction, null);
   }
 
-  /** Closes the episode: its last chunk is cut with final = true and the outcome. */
-  onEpisodeEnd(summary: Pick<EpisodeSummary, 'episode' | 'instruction' | 'outcome'>): void {
+  /** Closes the episode: its last chunk is cut with final = true, the outcome and (for "aborted") the reason. */
+  onEpisodeEnd(summary: Pick<EpisodeSummary, 'episode' | 'instruction' | 'outcome'> & { readonly end_reason?: string | null }): void {
     if (this.closed) return;
     if (!this.episodeOpen || summary.episode !== this.episodeIndex) this.beginEpisode(summary.episode, summary.instruction, null);
-    this.cut(true, summary.outcome, null);
+    this.cut(true, summary.outcome, summary.end_reason?.slice(0, 200) ?? null);
     this.episodeOpen = false;
   }
 
@@ -282,6 +282,12 @@ export class Recorder {
     this.episodeId = this.episodeIdOf(index);
     this.instruction = instruction ?? '';
     this.chunkSeq = 0;
+    // Once per episode (not per tick): marked open on disk now, so kill -9 before the first chunk still leaves a
+    // record the next start closes as aborted.
+    this.o.spool.beginEpisode({
+      v: ROLLOUT_VERSION, robot: this.o.robotId, episode: this.episodeId, policy_version: this.policyVersion, task: this.o.task,
+      instruction: this.instruction, stamp_origin_unix_ms: this.o.stampOriginUnixMs, layout: this.layout,
+    });
   }
 
   private cut(final: boolean, outcome: EpisodeOutcome | null, endReason: string | null): void {

@@ -45,7 +45,7 @@ export interface SpoolScan {
   readonly tombstones: number;
 }
 
-type MarkerBase = Pick<RolloutHeaderInput, 'v' | 'robot' | 'episode' | 'policy_version' | 'task' | 'instruction' | 'stamp_origin_unix_ms' | 'layout'>;
+export type MarkerBase = Pick<RolloutHeaderInput, 'v' | 'robot' | 'episode' | 'policy_version' | 'task' | 'instruction' | 'stamp_origin_unix_ms' | 'layout'>;
 interface OpenMarker { episode: string; next_chunk: number; base: MarkerBase }
 
 export const QUARANTINE_DIR = 'quarantine';
@@ -55,7 +55,11 @@ export class SpoolDir {
   /** Next chunk number per open episode, never lowered (a marker must not regress). */
   private readonly nextChunk = new Map<string, number>();
 
-  constructor(readonly dir: string, readonly compression: RolloutCompression) {}
+  /**
+   * capacityBytes: the size of the file system under the spool, for tests (a full disk, deterministically): a chunk
+   * write that would take the directory's files past it fails with ENOSPC, as a full disk does. null: no such limit.
+   */
+  constructor(readonly dir: string, readonly compression: RolloutCompression, private readonly capacityBytes: number | null = null) {}
 
   open(): SpoolScan {
     mkdirSync(join(this.dir, QUARANTINE_DIR), { recursive: true });
@@ -98,6 +102,26 @@ export class SpoolDir {
     let usedBytes = 0;
     for (const e of entries) usedBytes += e.bytes;
     return { entries, usedBytes, quarantined, tombstones };
+  }
+
+  /**
+   * An episode began: its open marker is written now, before any chunk, so a process killed before the first
+   * chunk still leaves a record that the next start closes as aborted. Rename, no fsync: kill -9 cannot lose it.
+   */
+  markOpen(base: MarkerBase): void {
+    const name = openMarkerName(base.episode);
+    if (this.nextChunk.has(base.episode) || existsSync(join(this.dir, name))) return;
+    this.nextChunk.set(base.episode, 0);
+    const marker: OpenMarker = { episode: base.episode, next_chunk: 0, base };
+    const tmp = `${name}.tmp`;
+    try {
+      this.writeDurably(tmp, Buffer.from(JSON.stringify(marker)), false);
+      renameSync(join(this.dir, tmp), join(this.dir, name));
+    } catch (err) {
+      this.unlinkQuietly(tmp);
+      this.nextChunk.delete(base.episode);
+      throw err;
+    }
   }
 
   /** Spool one encoded chunk durably; updates (or, for a final chunk, removes) the episode's open marker. */
@@ -208,6 +232,9 @@ export class SpoolDir {
   }
 
   private writeDurably(name: string, data: Uint8Array, sync = true): void {
+    if (this.capacityBytes !== null && this.bytesInDir() + data.byteLength > this.capacityBytes) {
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write '${name}'`), { code: 'ENOSPC' });
+    }
     const fd = openSync(join(this.dir, name), 'w', 0o644);
     try {
       let off = 0;
@@ -216,6 +243,12 @@ export class SpoolDir {
     } finally {
       closeSync(fd);
     }
+  }
+
+  private bytesInDir(): number {
+    let total = 0;
+    for (const d of readdirSync(this.dir, { withFileTypes: true })) if (d.isFile()) total += statSync(join(this.dir, d.name)).size;
+    return total;
   }
 
   private unlinkQuietly(name: string): void {

@@ -5,7 +5,7 @@ import { compressionAvailable, type RolloutCompression, type RolloutHeaderInput 
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ColumnSet } from './column-set.js';
-import type { SpoolEntry, SpoolScan } from './spool-dir.js';
+import type { MarkerBase, SpoolEntry, SpoolScan } from './spool-dir.js';
 import type { FromWorker, ToWorker } from './spool-worker.js';
 
 export interface SpoolOptions {
@@ -14,6 +14,8 @@ export interface SpoolOptions {
   readonly maxBytes: number;
   readonly compression: RolloutCompression;
   readonly logger: Logger;
+  /** Simulated size of the file system under the spool (tests of a full disk); writes past it fail with ENOSPC. */
+  readonly capacityBytes?: number;
 }
 
 export interface SpoolStats {
@@ -48,7 +50,7 @@ export class Spool {
   private readonly reads = new Map<number, (payload: Uint8Array | null) => void>();
   private closing: Promise<void> | null = null;
   private flushWaiters: (() => void)[] = [];
-  private queued: { header: RolloutHeaderInput; set: ColumnSet }[] = [];
+  private queued: ({ header: RolloutHeaderInput; set: ColumnSet } | { begin: MarkerBase })[] = [];
   private postScheduled = false;
   /** True between a write error and the next successful write. */
   failing = false;
@@ -75,7 +77,7 @@ export class Spool {
       const onError = (err: Error) => reject(new StriatumError('STRIATUM_ERR_IO', `rollout spool worker failed: ${err.message}`));
       worker.once('message', onMessage);
       worker.once('error', onError);
-      worker.postMessage({ op: 'open', dir: options.dir, compression: options.compression } satisfies ToWorker);
+      worker.postMessage({ op: 'open', dir: options.dir, compression: options.compression, capacityBytes: options.capacityBytes ?? null } satisfies ToWorker);
     }).catch(async (err: unknown) => { await worker.terminate(); throw err; });
     const log = options.logger;
     for (const q of scan.quarantined) log.warn('rollout spool: quarantined a file', { file: q.file, reason: q.reason });
@@ -99,11 +101,26 @@ export class Spool {
     }
   }
 
+  /** An episode began: the worker marks it open on disk before its first chunk (posted between ticks, in order). */
+  beginEpisode(base: MarkerBase): void {
+    if (this.closing !== null) return;
+    this.queued.push({ begin: base });
+    if (!this.postScheduled) {
+      this.postScheduled = true;
+      setImmediate(this.postQueued);
+    }
+  }
+
   private readonly postQueued = (): void => {
     this.postScheduled = false;
     const q = this.queued;
     this.queued = [];
-    for (const { header, set } of q) {
+    for (const item of q) {
+      if ('begin' in item) {
+        this.worker.postMessage({ op: 'begin', base: item.begin } satisfies ToWorker);
+        continue;
+      }
+      const { header, set } = item;
       const id = this.nextId++;
       this.inFlight.set(id, set);
       const { message, transfer } = set.toMessage();

@@ -2,10 +2,11 @@
 import type { EpisodeSummary } from '../control/control-loop.js';
 import type { EpisodeRewardSummary } from '../reward/reward-pipeline.js';
 
-/** Episodes finished and succeeded so far in this run. */
+/** Episodes finished (by the policy: success, failure, timeout), succeeded, and aborted (pause, e-stop, fault) so far. */
 export interface EpisodeTally {
   finished: number;
   succeeded: number;
+  aborted: number;
 }
 
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -16,9 +17,11 @@ export function episodeLine(summary: EpisodeSummary, reward: EpisodeRewardSummar
   const fields: Record<string, unknown> = {
     episode: summary.episode, outcome: summary.outcome, instruction: summary.instruction,
     steps: summary.steps, duration_s: round(summary.duration_s, 3), progress: summary.final_progress === null ? null : round(summary.final_progress, 3),
-    finished: tally.finished, succeeded: tally.succeeded, success_rate: rate,
+    finished: tally.finished, succeeded: tally.succeeded, aborted: tally.aborted, success_rate: rate,
   };
+  if (summary.end_reason !== null) fields.end_reason = summary.end_reason;
   let readable = `episode ${summary.episode} ${summary.outcome}`;
+  if (summary.outcome === 'aborted' && typeof fields.end_reason === 'string') readable += ` (${fields.end_reason})`;
   if (summary.instruction !== '') readable += ` '${summary.instruction}'`;
   readable += ` ${summary.steps} steps ${summary.duration_s.toFixed(1)} s`;
   if (summary.final_progress !== null) readable += ` progress ${summary.final_progress.toFixed(2)}`;
@@ -30,5 +33,6 @@ export function episodeLine(summary: EpisodeSummary, reward: EpisodeRewardSummar
     if (Number.isFinite(reward.voc)) readable += ` VOC ${reward.voc.toFixed(2)}`;
   }
   readable += ` — ${tally.succeeded}/${tally.finished} succeeded (${Math.round(rate * 100)}%)`;
+  if (tally.aborted > 0) readable += `, ${tally.aborted} aborted (not counted)`;
   return { fields, readable };
 }

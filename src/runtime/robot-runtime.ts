@@ -171,7 +171,7 @@ export class RobotRuntime {
     let lastEpisodeReward: EpisodeRewardSummary | null = null;
     let lastRewardPublishMs = 0;
     let alarmRaised = false;
-    const tally: EpisodeTally = { finished: 0, succeeded: 0 };
+    const tally: EpisodeTally = { finished: 0, succeeded: 0, aborted: 0 };
     // Per tick, after the command is written: frames to the PRM workers, the shaped reward, then the caller.
     const onStep = rewards === null && recorder === null ? o.onStep ?? null : (s: StepView) => {
       if (rewards === null) {
@@ -230,16 +230,21 @@ export class RobotRuntime {
         link?.publishEpisode({
           v: CONTRACT_VERSION, robot: cfg.robot.id, event, episode: summary.episode, seed: summary.seed,
           instruction: summary.instruction, policy_version: this.source?.version ?? null, stamp: new Date().toISOString(),
-          ...(event === 'end' ? { steps: summary.steps, duration_s: summary.duration_s, outcome: summary.outcome, success: summary.success, final_progress: summary.final_progress } : {}),
+          ...(event === 'end' ? { steps: summary.steps, duration_s: summary.duration_s, outcome: summary.outcome, end_reason: summary.end_reason, success: summary.success, final_progress: summary.final_progress } : {}),
           ...(r !== null ? { reward: {
             return: r.return, final_progress: Number.isFinite(r.final_progress) ? r.final_progress : null, voc: r.voc,
             vroc: r.vroc, voc_f1: r.voc_f1, updates: r.updates, no_reward_steps: r.no_reward_steps, hacking_alarm: r.hacking_alarm.active,
           } } : {}),
         });
-        if (event === 'end') this.policyManager?.onEpisodeEnd(summary.success);
+        // An aborted episode (pause, e-stop, fault) says nothing about the policy: not counted for auto-rollback
+        // nor in the running success rate.
+        if (event === 'end' && summary.outcome !== 'aborted') this.policyManager?.onEpisodeEnd(summary.success);
         if (event === 'end') {
-          tally.finished++;
-          if (summary.success) tally.succeeded++;
+          if (summary.outcome === 'aborted') tally.aborted++;
+          else {
+            tally.finished++;
+            if (summary.success) tally.succeeded++;
+          }
           const line = episodeLine(summary, r, tally);
           log.info('episode finished', line.fields, line.readable);
         }
@@ -247,6 +252,8 @@ export class RobotRuntime {
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));
         if (to === 'estopped') link?.publishEvent({ kind: 'fault', code: reason, message: `safe state latched: ${reason}; send arm to leave it` });
+        // Without MQTT nobody can arm: the latch is final, and a run with an episode count would wait forever.
+        if (to === 'estopped' && link === null) this.loop?.stop(`safe state latched with no operator link: ${reason}`);
       },
     });
 

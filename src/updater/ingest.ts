@@ -3,9 +3,10 @@
 // columns → robot id against the topic (the broker's ACL vouches for the topic, not for the payload) → store
 // (one transaction, durable) → ack. A store failure sends no ack: the robot resends later.
 import {
-  ROLLOUT_VERSION, decodeRolloutChunk, type RejectCode, type RolloutAck, type UpdaterStatus,
+  ROLLOUT_VERSION, decodeRolloutChunk, peekChunkIdentity, type RejectCode, type RolloutAck, type UpdaterStatus,
 } from '../contracts/rollout.js';
 import { robotOfTopic, topics } from '../contracts/topics.js';
+import { crc32c } from '../transports/serial/crc32c.js';
 import type { Logger } from '../log.js';
 import type { RolloutStore } from './store.js';
 
@@ -31,8 +32,11 @@ export class Ingest {
     if (robot === null || topic !== topics.rollout(robot)) return { outcome: 'ignored', ack: null, ackTopic: null };
     const decoded = decodeRolloutChunk(payload, { maxBytes: this.o.maxChunkBytes });
     if (!decoded.ok) {
-      const id = decoded.identity;
-      return this.rejected(robot, decoded.code, decoded.error, id !== null && id.robot === robot ? id : null);
+      // A chunk that will never be accepted is always answered, or the robot would resend it forever: by its
+      // identity (decoded, or read from its first bytes when it is too big or damaged), else by its CRC-32C.
+      const id = decoded.identity ?? peekChunkIdentity(payload);
+      const named = id !== null && id.robot === robot ? id : null;
+      return this.rejected(robot, decoded.code, decoded.error, named, named === null ? crc32c(payload) : null);
     }
     const chunk = decoded.value;
     const h = chunk.header;
@@ -58,13 +62,16 @@ export class Ingest {
     return { outcome: status, ack: { v: ROLLOUT_VERSION, robot, episode: h.episode, chunk: h.chunk, status }, ackTopic: topics.rolloutAck(robot) };
   }
 
-  private rejected(robot: string, code: RejectCode, error: string, id: { episode: string; chunk: number } | null): IngestResult {
+  private rejected(robot: string, code: RejectCode, error: string, id: { episode: string; chunk: number } | null, payloadCrc: number | null = null): IngestResult {
     this.counts.rejected++;
     this.rejectedByCode[code] = (this.rejectedByCode[code] ?? 0) + 1;
     this.lastRejection = { robot, code, reason: error.slice(0, 300), stamp: new Date().toISOString() };
     this.o.logger.warn('rejected a rollout chunk', { robot, code, error, episode: id?.episode ?? null, chunk: id?.chunk ?? null, rejected_total: this.counts.rejected });
-    if (id === null) return { outcome: 'rejected', ack: null, ackTopic: null };
-    const ack: RolloutAck = { v: ROLLOUT_VERSION, robot, episode: id.episode, chunk: id.chunk, status: 'rejected', reason: `${code}: ${error}`.slice(0, 300) };
+    const reason = `${code}: ${error}`.slice(0, 300);
+    let ack: RolloutAck;
+    if (id !== null) ack = { v: ROLLOUT_VERSION, robot, episode: id.episode, chunk: id.chunk, status: 'rejected', reason };
+    else if (payloadCrc !== null) ack = { v: ROLLOUT_VERSION, robot, episode: null, chunk: null, status: 'rejected', reason, crc32c: payloadCrc };
+    else return { outcome: 'rejected', ack: null, ackTopic: null };
     return { outcome: 'rejected', ack, ackTopic: topics.rolloutAck(robot) };
   }
 }

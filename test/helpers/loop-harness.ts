@@ -1,7 +1,7 @@
 // Builds a real control loop in-process: the Rapier sim transport, a real ONNX policy, a virtual clock.
 import { ControlLoop, type EpisodeSummary, type StepView } from '../../src/control/control-loop.js';
 import { allocateJointState, resolveObservationFields } from '../../src/control/observation.js';
-import { VirtualClock } from '../../src/control/scheduler.js';
+import { VirtualClock, type LoopClock } from '../../src/control/scheduler.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { OnnxPolicy } from '../../src/policy/onnx-policy.js';
@@ -9,7 +9,7 @@ import { resolveLimits, resolveScale } from '../../src/runtime/resolve.js';
 import { SimTransport } from '../../src/transports/sim/sim-transport.js';
 import { simConfig } from './fixtures.js';
 
-export async function simLoop(modelPath: string, options: { episodes?: number; timeLimitS?: number; onStep?: (s: StepView, loop: ControlLoop) => void; rateHz?: number } = {}) {
+export async function simLoop(modelPath: string, options: { episodes?: number; timeLimitS?: number; onStep?: (s: StepView, loop: ControlLoop) => void; rateHz?: number; clock?: LoopClock } = {}) {
   const raw = simConfig(modelPath);
   raw.transport.time_limit_s = options.timeLimitS ?? 1;
   raw.control.rate_hz = options.rateHz ?? 50;
@@ -25,7 +25,7 @@ export async function simLoop(modelPath: string, options: { episodes?: number; t
   const transitions: string[] = [];
   let loop: ControlLoop;
   loop = new ControlLoop({
-    rateHz: cfg.control.rate_hz, transport, source: policy, clock: new VirtualClock(), logger: silentLogger,
+    rateHz: cfg.control.rate_hz, transport, source: policy, clock: options.clock ?? new VirtualClock(), logger: silentLogger,
     jointState: allocateJointState(robot), observationFields: fields, limits: resolveLimits(cfg), mode: 'velocity',
     stormWindow: 100, stormMaxMisses: 20, linkTimeoutMs: 200, episodeCount: options.episodes ?? 1, episodeSeed: 7,
     timeLimitS: 1, autostart: true,
