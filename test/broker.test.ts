@@ -3,7 +3,9 @@ import { after, before, test } from 'node:test';
 import { canPublish, canSubscribe, makeAccount } from '../src/broker/acl.js';
 import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { topics } from '../src/contracts/topics.js';
-import { silentLogger } from '../src/log.js';
+import { createLogger, silentLogger } from '../src/log.js';
+import { StriatumError } from '../src/errors.js';
+import { createServer, type AddressInfo } from 'node:net';
 import { waitFor } from './helpers/fixtures.js';
 import { connectClient, connectionRefusal, watch } from './helpers/mqtt-watch.js';
 
@@ -83,4 +85,42 @@ test('embedded broker: MQTT over WebSocket for dashboards', async () => {
   await waitFor('message over WebSocket', () => w.messages.find((m) => m.payload === 'hello-ws'));
   await c.endAsync();
   await w.close();
+});
+
+test('embedded broker: a port held by another broker names the port, the setting and the way out', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const busy = (holder.address() as AddressInfo).port;
+  try {
+    const tcpErr = await EmbeddedBroker.start({ host: '127.0.0.1', port: busy, wsPort: null, accounts: [robot], logger: silentLogger }).then(() => null, (e: unknown) => e);
+    assert.ok(tcpErr instanceof StriatumError);
+    assert.equal(tcpErr.code, 'STRIATUM_ERR_BROKER');
+    assert.match(tcpErr.message, new RegExp(`\\b${busy}\\b`));
+    assert.match(tcpErr.message, /mqtt\.port/);
+    const wsErr = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsPort: busy, accounts: [robot], logger: silentLogger }).then(() => null, (e: unknown) => e);
+    assert.ok(wsErr instanceof StriatumError);
+    assert.equal(wsErr.code, 'STRIATUM_ERR_BROKER');
+    assert.match(wsErr.message, /mqtt\.ws_port/);
+  } finally {
+    holder.close();
+  }
+});
+
+test('embedded broker: an MQTT 5 client is refused with "unsupported protocol version" and the refusal is logged', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: 'info', sink: { pretty: false, write: (l) => { lines.push(JSON.parse(l)); } } });
+  const b = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsPort: null, accounts: [robot], logger });
+  try {
+    const err = await connectClient(b.url, 'arm-1', 'arm-1-secret', { protocolVersion: 5, clientId: 'arm-1-v5' }).then(
+      async (c) => { await c.endAsync(); return null; },
+      (e: Error & { code?: number }) => e,
+    );
+    assert.ok(err !== null, 'an MQTT 5 CONNECT must not be accepted by an MQTT 3.1.1 broker');
+    assert.equal(b.refused.protocol, 1);
+    const line = lines.find((l) => l.protocol_version === 5);
+    assert.ok(line, 'the refusal is logged with the protocol version');
+    assert.equal(line.client, 'arm-1-v5');
+  } finally {
+    await b.close();
+  }
 });

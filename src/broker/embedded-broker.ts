@@ -16,6 +16,15 @@ export interface EmbeddedBrokerOptions {
   readonly logger: Logger;
 }
 
+/** Refusals so far, by kind: for logs and tests. */
+export interface BrokerRefusals {
+  readonly logins: number;
+  readonly publishes: number;
+  readonly subscribes: number;
+  /** CONNECTs with a protocol version other than MQTT 3.1/3.1.1 (MQTT 5 clients). */
+  readonly protocol: number;
+}
+
 export class EmbeddedBroker {
   private constructor(
     private readonly aedes: Aedes,
@@ -26,7 +35,7 @@ export class EmbeddedBroker {
     readonly host: string,
     private readonly logger: Logger,
     /** Refusals so far, for logs and tests. */
-    readonly refused: { readonly logins: number; readonly publishes: number; readonly subscribes: number },
+    readonly refused: BrokerRefusals,
   ) {}
 
   get url(): string {
@@ -37,11 +46,21 @@ export class EmbeddedBroker {
     const log = options.logger;
     const byName = new Map(options.accounts.map((a) => [a.username, a]));
     const accountOf = new WeakMap<object, Account>();
-    const counters = { logins: 0, publishes: 0, subscribes: 0 };
+    const counters = { logins: 0, publishes: 0, subscribes: 0, protocol: 0 };
 
     const aedes = await Aedes.createBroker({
       // One slow subscriber (a dashboard on Wi-Fi) must not stall the robot's publishes.
       drainTimeout: 2000,
+      preConnect: (client, packet, done) => {
+        if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4) {
+          // aedes answers with CONNACK "unacceptable protocol version"; say why in our own words.
+          counters.protocol++;
+          log.warn('MQTT connection refused: the embedded broker speaks MQTT 3.1.1 only; connect with MQTT 3.1.1 or use Mosquitto for MQTT 5', {
+            client: packet.clientId, username: packet.username ?? null, protocol_version: packet.protocolVersion,
+          });
+        }
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         const account = username !== undefined ? byName.get(username) : undefined;
         if (account === undefined || !checkPassword(account, password)) {
@@ -81,7 +100,7 @@ export class EmbeddedBroker {
     const tcp = createServer(aedes.handle);
     const port = await listen(tcp, options.port, options.host).catch((err: unknown) => {
       aedes.close();
-      throw new StriatumError('STRIATUM_ERR_BROKER', `embedded broker cannot listen on ${options.host}:${options.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw listenError('mqtt.port', 'TCP', options.host, options.port, err);
     });
 
     let wss: WebSocketServer | null = null;
@@ -96,7 +115,7 @@ export class EmbeddedBroker {
       } catch (err) {
         tcp.close();
         aedes.close();
-        throw new StriatumError('STRIATUM_ERR_BROKER', `embedded broker cannot listen for WebSocket on ${options.host}:${options.wsPort}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        throw listenError('mqtt.ws_port', 'WebSocket', options.host, options.wsPort, err);
       }
       wss.on('connection', (socket, request) => {
         const stream = createWebSocketStream(socket);
@@ -130,4 +149,14 @@ function listen(server: Server, port: number, host: string): Promise<number> {
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** A listen failure as one readable line: which port, which setting, and what to do about a port in use. */
+function listenError(setting: string, what: string, host: string, port: number, err: unknown): StriatumError {
+  const code = (err as NodeJS.ErrnoException).code ?? String(err);
+  const hint = code === 'EADDRINUSE'
+    ? `: port ${port} is in use by another program (often a system Mosquitto service: \`systemctl stop mosquitto\`). ` +
+      `Stop it, set ${setting} to a free port (0 picks one), or point mqtt.broker at that broker (e.g. mqtt://${host}:${port}) instead of 'embedded'`
+    : code === 'EACCES' ? `: not allowed to listen on port ${port}; set ${setting} to a port above 1023` : '';
+  return new StriatumError('STRIATUM_ERR_BROKER', `embedded broker cannot listen for ${what} on ${host}:${port} (${setting}): ${code}${hint}`, [], { cause: err });
 }
