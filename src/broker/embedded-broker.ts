@@ -1,11 +1,14 @@
 // The embedded MQTT broker (aedes, MQTT 3.1.1) for a robot that has no broker of its own: TCP and WebSocket
 // listeners on loopback by default, username/password accounts and per-robot topic ACLs.
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { canPublish, canSubscribe, checkPassword, type Account } from './acl.js';
+import { CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PACKET_BYTES } from './limits.js';
+import { PacketSizeGuard } from './packet-size-guard.js';
 
 export interface EmbeddedBrokerOptions {
   readonly host: string;
@@ -14,6 +17,10 @@ export interface EmbeddedBrokerOptions {
   readonly wsPort: number | null;
   readonly accounts: readonly Account[];
   readonly logger: Logger;
+  /** Open connections (TCP and WebSocket together) at most; further ones are closed at once. */
+  readonly maxConnections?: number;
+  /** Largest MQTT packet from a logged-in client; before login a packet may not exceed 64 KiB. */
+  readonly maxPacketBytes?: number;
 }
 
 /** Refusals so far, by kind: for logs and tests. */
@@ -23,6 +30,12 @@ export interface BrokerRefusals {
   readonly subscribes: number;
   /** CONNECTs with a protocol version other than MQTT 3.1/3.1.1 (MQTT 5 clients). */
   readonly protocol: number;
+  /** Connections closed because a packet announced more bytes than allowed. */
+  readonly oversizedPackets: number;
+  /** Bytes those packets announced, none of which were buffered. */
+  readonly oversizedBytes: number;
+  /** Connections closed because max connections were open. */
+  readonly connections: number;
 }
 
 export class EmbeddedBroker {
@@ -46,11 +59,14 @@ export class EmbeddedBroker {
     const log = options.logger;
     const byName = new Map(options.accounts.map((a) => [a.username, a]));
     const accountOf = new WeakMap<object, Account>();
-    const counters = { logins: 0, publishes: 0, subscribes: 0, protocol: 0 };
+    const counters = { logins: 0, publishes: 0, subscribes: 0, protocol: 0, oversizedPackets: 0, oversizedBytes: 0, connections: 0 };
+    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
 
     const aedes = await Aedes.createBroker({
       // One slow subscriber (a dashboard on Wi-Fi) must not stall the robot's publishes.
       drainTimeout: 2000,
+      connectTimeout: CONNECT_TIMEOUT_MS,
       preConnect: (client, packet, done) => {
         if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4) {
           // aedes answers with CONNACK "unacceptable protocol version"; say why in our own words.
@@ -72,6 +88,7 @@ export class EmbeddedBroker {
           return;
         }
         accountOf.set(client, account);
+        if (client.conn instanceof PacketSizeGuard) client.conn.authenticated();
         done(null, true);
       },
       authorizePublish: (client, packet, callback) => {
@@ -97,7 +114,28 @@ export class EmbeddedBroker {
       },
     });
 
-    const tcp = createServer(aedes.handle);
+    // Every connection passes the packet-size guard and the connection count before aedes sees a byte.
+    let open = 0;
+    const admit = (conn: Duplex, remote: string | undefined): PacketSizeGuard | null => {
+      if (open >= maxConnections) {
+        counters.connections++;
+        log.warn('MQTT connection refused: too many open connections (mqtt.max_connections)', { remote: remote ?? null, open, max: maxConnections });
+        conn.destroy();
+        return null;
+      }
+      open++;
+      const guarded = new PacketSizeGuard(conn, maxPacketBytes, (announced, limit) => {
+        counters.oversizedPackets++;
+        if (Number.isFinite(announced)) counters.oversizedBytes += announced;
+        log.warn('MQTT connection closed: packet larger than allowed', { remote: remote ?? null, announced_bytes: Number.isFinite(announced) ? announced : null, limit_bytes: limit });
+      });
+      guarded.once('close', () => { open--; });
+      return guarded;
+    };
+    const tcp = createServer((socket) => {
+      const guarded = admit(socket, socket.remoteAddress);
+      if (guarded !== null) aedes.handle(guarded);
+    });
     const port = await listen(tcp, options.port, options.host).catch((err: unknown) => {
       aedes.close();
       throw listenError('mqtt.port', 'TCP', options.host, options.port, err);
@@ -108,7 +146,8 @@ export class EmbeddedBroker {
     if (options.wsPort !== null) {
       try {
         wss = await new Promise<WebSocketServer>((resolve, reject) => {
-          const server = new WebSocketServer({ host: options.host, port: options.wsPort as number });
+          // ws' own frame limit (100 MiB by default) would buffer a whole oversized frame first.
+          const server = new WebSocketServer({ host: options.host, port: options.wsPort as number, maxPayload: maxPacketBytes + 16 });
           server.once('listening', () => resolve(server));
           server.once('error', reject);
         });
@@ -120,7 +159,9 @@ export class EmbeddedBroker {
       wss.on('connection', (socket, request) => {
         const stream = createWebSocketStream(socket);
         stream.on('error', () => socket.terminate());
-        aedes.handle(stream, request);
+        const guarded = admit(stream, request.socket.remoteAddress);
+        if (guarded === null) { socket.terminate(); return; }
+        aedes.handle(guarded, request);
       });
       wsPort = (wss.address() as AddressInfo).port;
     }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { RewardConfigSchema } from '../reward/prm/config.js';
 import { RolloutConfigSchema } from '../rollout/config.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PACKET_BYTES } from '../broker/limits.js';
 
 const finite = z.number(); // zod 4 numbers reject NaN and ±Infinity
 const positive = z.number().positive();
@@ -123,6 +124,10 @@ export const MqttSchema = z.strictObject({
   users: z.array(MqttUserSchema).default([]).describe('embedded broker: accounts besides the robot itself'),
   telemetry_hz: positive.max(100).default(2),
   keepalive_s: z.int().min(1).max(3600).default(10),
+  max_connections: z.int().min(2).default(DEFAULT_MAX_CONNECTIONS)
+    .describe('embedded broker: open connections at most (TCP and WebSocket); more are closed at once'),
+  max_packet_bytes: z.int().min(64 * 1024).default(DEFAULT_MAX_PACKET_BYTES)
+    .describe('embedded broker: largest MQTT packet a logged-in client may send; before login 64 KiB'),
 });
 
 export const ControlSchema = z.strictObject({
@@ -181,6 +186,9 @@ export const RobotConfigSchema = z.strictObject({
   }
   if (cfg.mqtt.password !== undefined && cfg.mqtt.password_env !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['mqtt', 'password_env'], message: 'give password or password_env, not both' });
+  }
+  if (cfg.mqtt.broker === 'embedded' && cfg.rollout !== null && cfg.rollout.max_chunk_bytes + 4096 > cfg.mqtt.max_packet_bytes) {
+    ctx.addIssue({ code: 'custom', path: ['mqtt', 'max_packet_bytes'], message: `must exceed rollout.max_chunk_bytes (${cfg.rollout.max_chunk_bytes}) by 4096 bytes for the topic and headers` });
   }
 });
 

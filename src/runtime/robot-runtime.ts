@@ -290,7 +290,10 @@ export class RobotRuntime {
     const robotPassword = password ?? randomBytes(18).toString('base64url');
     const accounts: Account[] = [makeAccount(username, robotPassword, 'robot', this.config.robot.id)];
     for (const u of m.users) accounts.push(makeAccount(u.username, u.password, u.role, u.robot));
-    this.broker = await EmbeddedBroker.start({ host: m.host, port: m.port, wsPort: m.ws_port, accounts, logger: this.o.logger.child('broker') });
+    this.broker = await EmbeddedBroker.start({
+      host: m.host, port: m.port, wsPort: m.ws_port, accounts, logger: this.o.logger.child('broker'),
+      maxConnections: m.max_connections, maxPacketBytes: m.max_packet_bytes,
+    });
     return { url: this.broker.url, username, password: robotPassword };
   }
 
