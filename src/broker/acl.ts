@@ -43,6 +43,14 @@ export function canPublish(account: Account, topic: string): boolean {
   }
 }
 
+/**
+ * Retained messages are replayed to every new subscriber: a retained command would be obeyed again on every
+ * reconnect of the robot. Commands are never retained; everything else may be (status, manifests).
+ */
+export function canRetain(topic: string): boolean {
+  return !/^striatum\/v1\/[^/]+\/cmd$/.test(topic);
+}
+
 export function canSubscribe(account: Account, filter: string): boolean {
   if (account.role !== 'robot') return filter === '#' || filter.startsWith(`${TOPIC_ROOT}/`) || filter.startsWith('striatum/#');
   const id = account.robot as string;

@@ -6,7 +6,7 @@ import { Aedes, type AuthenticateError } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { canPublish, canSubscribe, checkPassword, type Account } from './acl.js';
+import { canPublish, canRetain, canSubscribe, checkPassword, type Account } from './acl.js';
 import { CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PACKET_BYTES } from './limits.js';
 import { PacketSizeGuard } from './packet-size-guard.js';
 
@@ -98,6 +98,12 @@ export class EmbeddedBroker {
           counters.publishes++;
           log.warn('MQTT publish refused by ACL', { client: client.id, username: account?.username ?? null, topic: packet.topic });
           callback(new Error(`not authorized to publish to ${packet.topic}`));
+          return;
+        }
+        if (packet.retain && !canRetain(packet.topic)) {
+          counters.publishes++;
+          log.warn('MQTT retained command refused: commands must be sent without the retain flag', { client: client.id, username: account.username, topic: packet.topic });
+          callback(new Error(`retained publish to ${packet.topic} refused`));
           return;
         }
         callback(null);

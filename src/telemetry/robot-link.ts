@@ -65,7 +65,7 @@ export class RobotLink {
       this.client.options.reconnectPeriod = this.reconnectMs;
     });
     this.client.on('error', (err) => this.log.warn('MQTT error', { error: err.message }));
-    this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    this.client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
   }
 
   get connected(): boolean {
@@ -108,13 +108,21 @@ export class RobotLink {
     });
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
+  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
     if (this.subscriptions.size > 0) {
       for (const [filter, handler] of this.subscriptions) {
         if (topicMatches(filter, topic)) handler(topic, payload);
       }
     }
     if (topic !== topics.cmd(this.o.robotId)) return;
+    if (retained) {
+      // A retained command is replayed by the broker on every reconnect: a stored `resume` would move a paused
+      // robot to running each time the link comes back. Commands count only when sent live.
+      this.rejectedMessages++;
+      this.log.warn('rejected retained command: commands must be sent without the retain flag', { topic, rejected_total: this.rejectedMessages });
+      this.publishEvent({ kind: 'rejected_message', code: 'retained_command', message: `${topic}: retained command ignored; send commands without retain and clear the retained one (publish an empty retained message)` });
+      return;
+    }
     const parsed = parseInbound(CommandMessageSchema, payload);
     if (!parsed.ok) {
       this.rejectedMessages++;
