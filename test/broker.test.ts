@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { canPublish, canSubscribe, makeAccount } from '../src/broker/acl.js';
+import { canPublish, canSubscribe, clientIdOwner, makeAccount } from '../src/broker/acl.js';
 import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { topics } from '../src/contracts/topics.js';
 import { createLogger, silentLogger } from '../src/log.js';
@@ -123,4 +123,38 @@ test('embedded broker: an MQTT 5 client is refused with "unsupported protocol ve
   } finally {
     await b.close();
   }
+});
+
+test('ACL: a client id belongs to the account it names; the longest claim wins; unclaimed ids are open', () => {
+  const arm = makeAccount('arm', 'arm-secret', 'robot');
+  const accounts = [robot, arm, operator, viewer];
+  assert.equal(clientIdOwner(accounts, 'striatum-arm-1'), robot);
+  assert.equal(clientIdOwner(accounts, 'striatum-arm-1-rollout'), robot);
+  assert.equal(clientIdOwner(accounts, 'arm-1'), robot);
+  assert.equal(clientIdOwner(accounts, 'arm-1-rollout'), robot, 'not account "arm": its claim is shorter');
+  assert.equal(clientIdOwner(accounts, 'arm-2'), arm);
+  assert.equal(clientIdOwner(accounts, 'op-dashboard'), operator);
+  assert.equal(clientIdOwner(accounts, 'mosq-Xc81'), null);
+});
+
+test('embedded broker: a viewer using the robot\'s client id is refused and cannot keep e-stops from the robot', async () => {
+  const robotClient = await connectClient(broker.url, 'arm-1', 'arm-1-secret', { clientId: 'striatum-arm-1' });
+  const received: string[] = [];
+  robotClient.on('message', (_t, payload) => received.push(payload.toString()));
+  await robotClient.subscribeAsync(topics.cmd('arm-1'), { qos: 1 });
+  let kicks = 0;
+  robotClient.on('close', () => { kicks++; });
+  const before = broker.refused.clientIds;
+  for (const [user, pass, id] of [['view', 'view-secret', 'striatum-arm-1'], ['op', 'op-secret', 'arm-1-x'], ['view', 'view-secret', 'op']] as const) {
+    const err = await connectClient(broker.url, user, pass, { clientId: id }).then(async (c) => { await c.endAsync(); return null; }, (e: Error) => e);
+    assert.ok(err !== null, `${user} must not log in as ${id}`);
+    assert.match(err.message, /identifier rejected/i);
+  }
+  assert.equal(broker.refused.clientIds, before + 3);
+  const op = await connectClient(broker.url, 'op', 'op-secret', { clientId: 'mosq-any' });
+  await op.publishAsync(topics.cmd('arm-1'), '{"v":1,"command":"estop"}', { qos: 1 });
+  await waitFor('the e-stop at the robot', () => received.some((p) => p.includes('estop')));
+  assert.equal(kicks, 0, 'the robot was never disconnected');
+  await op.endAsync();
+  await robotClient.endAsync();
 });

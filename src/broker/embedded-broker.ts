@@ -6,7 +6,7 @@ import { Aedes, type AuthenticateError } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { canPublish, canRetain, canSubscribe, checkPassword, type Account } from './acl.js';
+import { canPublish, canRetain, canSubscribe, checkPassword, clientIdOwner, type Account } from './acl.js';
 import { CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PACKET_BYTES } from './limits.js';
 import { PacketSizeGuard } from './packet-size-guard.js';
 
@@ -26,6 +26,8 @@ export interface EmbeddedBrokerOptions {
 /** Refusals so far, by kind: for logs and tests. */
 export interface BrokerRefusals {
   readonly logins: number;
+  /** Logins with a client id that belongs to another account. */
+  readonly clientIds: number;
   readonly publishes: number;
   readonly subscribes: number;
   /** CONNECTs with a protocol version other than MQTT 3.1/3.1.1 (MQTT 5 clients). */
@@ -59,7 +61,7 @@ export class EmbeddedBroker {
     const log = options.logger;
     const byName = new Map(options.accounts.map((a) => [a.username, a]));
     const accountOf = new WeakMap<object, Account>();
-    const counters = { logins: 0, publishes: 0, subscribes: 0, protocol: 0, oversizedPackets: 0, oversizedBytes: 0, connections: 0 };
+    const counters = { logins: 0, clientIds: 0, publishes: 0, subscribes: 0, protocol: 0, oversizedPackets: 0, oversizedBytes: 0, connections: 0 };
     const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     const maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
 
@@ -84,6 +86,15 @@ export class EmbeddedBroker {
           log.warn('MQTT login refused', { client: client.id, username: username ?? null });
           const err = new Error('bad username or password') as AuthenticateError;
           err.returnCode = 4;
+          done(err, false);
+          return;
+        }
+        const owner = clientIdOwner(options.accounts, client.id);
+        if (owner !== null && owner !== account) {
+          counters.clientIds++;
+          log.warn('MQTT login refused: the client id belongs to another account', { client: client.id, username: account.username, owner: owner.username });
+          const err = new Error(`client id ${client.id} belongs to another account`) as AuthenticateError;
+          err.returnCode = 2; // identifier rejected
           done(err, false);
           return;
         }
