@@ -6,8 +6,8 @@ import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { CONTRACT_VERSION, type CommandMessage, type StatusMessage } from '../src/contracts/messages.js';
 import { topics } from '../src/contracts/topics.js';
 import { silentLogger } from '../src/log.js';
-import { RobotLink } from '../src/telemetry/robot-link.js';
-import { waitFor } from './helpers/fixtures.js';
+import { FLAP_LIMIT, RobotLink } from '../src/telemetry/robot-link.js';
+import { freePort, waitFor } from './helpers/fixtures.js';
 import { mosquittoSkip, startMosquitto } from './helpers/mosquitto.js';
 import { connectClient, watch } from './helpers/mqtt-watch.js';
 
@@ -31,6 +31,35 @@ async function startBroker(kind: 'aedes' | 'mosquitto'): Promise<Broker> {
   });
   return { url: b.url, refusedPublishes: () => b.refused.publishes, stop: () => b.close() };
 }
+
+function linkFor(url: string, o: { graceMs: number }): { link: RobotLink; actions: string[] } {
+  const link = new RobotLink({
+    url, robotId: ROBOT, username: ROBOT, password: PASSWORDS[ROBOT], keepaliveS: 10, logger: silentLogger, connectWaitMs: 5000,
+    onDisconnect: 'pause', disconnectGraceMs: o.graceMs,
+  });
+  const actions: string[] = [];
+  link.onLinkLost((action) => actions.push(action));
+  return { link, actions };
+}
+
+test('a link down past the grace pauses the robot; once back it reports how long it was deaf', async () => {
+  const port = await freePort();
+  const accounts = [makeAccount(ROBOT, PASSWORDS[ROBOT], 'robot'), makeAccount('operator', PASSWORDS.operator, 'operator')];
+  let broker = await EmbeddedBroker.start({ host: '127.0.0.1', port, wsPort: null, logger: silentLogger, accounts });
+  const { link, actions } = linkFor(broker.url, { graceMs: 300 });
+  assert.equal(await link.start(), true);
+  await broker.close();
+  await waitFor('the robot to be paused', () => actions.length === 1);
+  assert.deepEqual(actions, ['pause']);
+  broker = await EmbeddedBroker.start({ host: '127.0.0.1', port, wsPort: null, logger: silentLogger, accounts });
+  const events = await watch(broker.url, 'operator', PASSWORDS.operator, topics.event(ROBOT));
+  await waitFor('the reconnection event', () => events.json('/event').find((e) => e.kind === 'connection'));
+  assert.equal(events.json('/event').find((e) => e.kind === 'connection').code, 'mqtt_reconnected_after_pause');
+  assert.deepEqual(actions, ['pause'], 'one action per loss');
+  await link.close(offline());
+  await events.close();
+  await broker.close();
+});
 
 for (const kind of ['aedes', 'mosquitto'] as const) {
   describe(`robot link over ${kind}`, { skip: kind === 'mosquitto' ? mosquittoSkip() : false }, () => {
@@ -78,5 +107,22 @@ for (const kind of ['aedes', 'mosquitto'] as const) {
       }
       await events.close();
     });
+
+    if (kind === 'mosquitto') {
+      test('a link kicked off again and again pauses the robot without waiting for the grace', async () => {
+        // This Mosquitto does not bind client ids to accounts: another login with the robot's id takes its session.
+        const { link, actions } = linkFor(broker.url, { graceMs: 600_000 });
+        assert.equal(await link.start(), true);
+        for (let kick = 1; kick <= FLAP_LIMIT; kick++) {
+          await waitFor('the link to be up', () => link.connected);
+          const intruder = await connectClient(broker.url, ROBOT, PASSWORDS[ROBOT], { clientId: `striatum-${ROBOT}` });
+          await waitFor('the link to be kicked off', () => !link.connected);
+          await intruder.endAsync(true);
+        }
+        await waitFor('the robot to be paused', () => actions.length === 1);
+        assert.deepEqual(actions, ['pause']);
+        await link.close(offline());
+      });
+    }
   });
 }

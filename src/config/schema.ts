@@ -124,6 +124,9 @@ export const MqttSchema = z.strictObject({
   users: z.array(MqttUserSchema).default([]).describe('embedded broker: accounts besides the robot itself'),
   telemetry_hz: positive.max(100).default(2),
   keepalive_s: z.int().min(1).max(3600).default(10),
+  on_disconnect: z.enum(['pause', 'estop', 'continue']).default('pause')
+    .describe('when the robot cannot hear commands (e-stops included): link down past the grace, or lost 3 times in a minute'),
+  disconnect_grace_ms: z.int().min(0).max(600_000).default(2000).describe('a shorter loss of the MQTT link is tolerated'),
   max_connections: z.int().min(2).default(DEFAULT_MAX_CONNECTIONS)
     .describe('embedded broker: open connections at most (TCP and WebSocket); more are closed at once'),
   max_packet_bytes: z.int().min(64 * 1024).default(DEFAULT_MAX_PACKET_BYTES)

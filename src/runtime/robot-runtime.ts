@@ -85,7 +85,10 @@ export class RobotRuntime {
     if (o.mqtt) {
       const { url, username, password } = await this.startBroker();
       this.mqttLogin = { url, username, password };
-      this.link = new RobotLink({ url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: log.child('mqtt'), connectWaitMs: 5000 });
+      this.link = new RobotLink({
+        url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: log.child('mqtt'), connectWaitMs: 5000,
+        onDisconnect: cfg.mqtt.on_disconnect, disconnectGraceMs: cfg.mqtt.disconnect_grace_ms,
+      });
       await this.link.start();
     }
 
@@ -244,6 +247,7 @@ export class RobotRuntime {
 
     if (link !== null) {
       const loop = this.loop;
+      link.onLinkLost((action, reason) => { loop.handleCommand(action, reason); });
       link.onCommand((cmd) => {
         log.info('command received', { command: cmd.command, from: cmd.from ?? null, reason: cmd.reason ?? null });
         const why = `${cmd.command} via MQTT${cmd.from ? ` from ${cmd.from}` : ''}${cmd.reason ? `: ${cmd.reason}` : ''}`;
