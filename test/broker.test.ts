@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { canPublish, canSubscribe, makeAccount } from '../src/broker/acl.js';
+import { canPublish, canSubscribe, clientIdOwner, makeAccount } from '../src/broker/acl.js';
 import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { topics } from '../src/contracts/topics.js';
-import { silentLogger } from '../src/log.js';
+import { createLogger, silentLogger } from '../src/log.js';
+import { StriatumError } from '../src/errors.js';
+import { createServer, type AddressInfo } from 'node:net';
 import { waitFor } from './helpers/fixtures.js';
 import { connectClient, connectionRefusal, watch } from './helpers/mqtt-watch.js';
 
@@ -83,4 +85,76 @@ test('embedded broker: MQTT over WebSocket for dashboards', async () => {
   await waitFor('message over WebSocket', () => w.messages.find((m) => m.payload === 'hello-ws'));
   await c.endAsync();
   await w.close();
+});
+
+test('embedded broker: a port held by another broker names the port, the setting and the way out', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const busy = (holder.address() as AddressInfo).port;
+  try {
+    const tcpErr = await EmbeddedBroker.start({ host: '127.0.0.1', port: busy, wsPort: null, accounts: [robot], logger: silentLogger }).then(() => null, (e: unknown) => e);
+    assert.ok(tcpErr instanceof StriatumError);
+    assert.equal(tcpErr.code, 'STRIATUM_ERR_BROKER');
+    assert.match(tcpErr.message, new RegExp(`\\b${busy}\\b`));
+    assert.match(tcpErr.message, /mqtt\.port/);
+    const wsErr = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsPort: busy, accounts: [robot], logger: silentLogger }).then(() => null, (e: unknown) => e);
+    assert.ok(wsErr instanceof StriatumError);
+    assert.equal(wsErr.code, 'STRIATUM_ERR_BROKER');
+    assert.match(wsErr.message, /mqtt\.ws_port/);
+  } finally {
+    holder.close();
+  }
+});
+
+test('embedded broker: an MQTT 5 client is refused with "unsupported protocol version" and the refusal is logged', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: 'info', sink: { pretty: false, write: (l) => { lines.push(JSON.parse(l)); } } });
+  const b = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsPort: null, accounts: [robot], logger });
+  try {
+    const err = await connectClient(b.url, 'arm-1', 'arm-1-secret', { protocolVersion: 5, clientId: 'arm-1-v5' }).then(
+      async (c) => { await c.endAsync(); return null; },
+      (e: Error & { code?: number }) => e,
+    );
+    assert.ok(err !== null, 'an MQTT 5 CONNECT must not be accepted by an MQTT 3.1.1 broker');
+    assert.equal(b.refused.protocol, 1);
+    const line = lines.find((l) => l.protocol_version === 5);
+    assert.ok(line, 'the refusal is logged with the protocol version');
+    assert.equal(line.client, 'arm-1-v5');
+  } finally {
+    await b.close();
+  }
+});
+
+test('ACL: a client id belongs to the account it names; the longest claim wins; unclaimed ids are open', () => {
+  const arm = makeAccount('arm', 'arm-secret', 'robot');
+  const accounts = [robot, arm, operator, viewer];
+  assert.equal(clientIdOwner(accounts, 'striatum-arm-1'), robot);
+  assert.equal(clientIdOwner(accounts, 'striatum-arm-1-rollout'), robot);
+  assert.equal(clientIdOwner(accounts, 'arm-1'), robot);
+  assert.equal(clientIdOwner(accounts, 'arm-1-rollout'), robot, 'not account "arm": its claim is shorter');
+  assert.equal(clientIdOwner(accounts, 'arm-2'), arm);
+  assert.equal(clientIdOwner(accounts, 'op-dashboard'), operator);
+  assert.equal(clientIdOwner(accounts, 'mosq-Xc81'), null);
+});
+
+test('embedded broker: a viewer using the robot\'s client id is refused and cannot keep e-stops from the robot', async () => {
+  const robotClient = await connectClient(broker.url, 'arm-1', 'arm-1-secret', { clientId: 'striatum-arm-1' });
+  const received: string[] = [];
+  robotClient.on('message', (_t, payload) => received.push(payload.toString()));
+  await robotClient.subscribeAsync(topics.cmd('arm-1'), { qos: 1 });
+  let kicks = 0;
+  robotClient.on('close', () => { kicks++; });
+  const before = broker.refused.clientIds;
+  for (const [user, pass, id] of [['view', 'view-secret', 'striatum-arm-1'], ['op', 'op-secret', 'arm-1-x'], ['view', 'view-secret', 'op']] as const) {
+    const err = await connectClient(broker.url, user, pass, { clientId: id }).then(async (c) => { await c.endAsync(); return null; }, (e: Error) => e);
+    assert.ok(err !== null, `${user} must not log in as ${id}`);
+    assert.match(err.message, /identifier rejected/i);
+  }
+  assert.equal(broker.refused.clientIds, before + 3);
+  const op = await connectClient(broker.url, 'op', 'op-secret', { clientId: 'mosq-any' });
+  await op.publishAsync(topics.cmd('arm-1'), '{"v":1,"command":"estop"}', { qos: 1 });
+  await waitFor('the e-stop at the robot', () => received.some((p) => p.includes('estop')));
+  assert.equal(kicks, 0, 'the robot was never disconnected');
+  await op.endAsync();
+  await robotClient.endAsync();
 });

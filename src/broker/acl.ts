@@ -26,6 +26,29 @@ export function checkPassword(account: Account, password: Buffer | string | unde
   return timingSafeEqual(account.passwordDigest, digest(password));
 }
 
+/**
+ * Which account a client id belongs to, so that no account can take over another's session (a second CONNECT
+ * with the same client id disconnects the first: a viewer using the robot's id would keep the robot off the
+ * broker, and its e-stops with it). An account owns `<username>` and `<username>-…`; a robot account also owns
+ * `striatum-<robot>` and `striatum-<robot>-…` (the robot link and rollout publisher use these). The longest
+ * claim wins, so account `arm` does not own `arm-1-rollout` when account `arm-1` exists. Ids no account owns
+ * (`mosq-…`, `mqttjs_…`) are open to every account, without that protection.
+ */
+export function clientIdOwner(accounts: readonly Account[], clientId: string): Account | null {
+  let owner: Account | null = null;
+  let claimLength = -1;
+  for (const a of accounts) {
+    const claims = a.role === 'robot' ? [a.username, `striatum-${a.robot as string}`] : [a.username];
+    for (const claim of claims) {
+      if ((clientId === claim || clientId.startsWith(`${claim}-`)) && claim.length > claimLength) {
+        owner = a;
+        claimLength = claim.length;
+      }
+    }
+  }
+  return owner;
+}
+
 export function canPublish(account: Account, topic: string): boolean {
   if (topic.includes('+') || topic.includes('#')) return false;
   switch (account.role) {
@@ -41,6 +64,14 @@ export function canPublish(account: Account, topic: string): boolean {
     case 'viewer':
       return false;
   }
+}
+
+/**
+ * Retained messages are replayed to every new subscriber: a retained command would be obeyed again on every
+ * reconnect of the robot. Commands are never retained; everything else may be (status, manifests).
+ */
+export function canRetain(topic: string): boolean {
+  return !/^striatum\/v1\/[^/]+\/cmd$/.test(topic);
 }
 
 export function canSubscribe(account: Account, filter: string): boolean {

@@ -1,11 +1,14 @@
 // The embedded MQTT broker (aedes, MQTT 3.1.1) for a robot that has no broker of its own: TCP and WebSocket
 // listeners on loopback by default, username/password accounts and per-robot topic ACLs.
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { canPublish, canSubscribe, checkPassword, type Account } from './acl.js';
+import { canPublish, canRetain, canSubscribe, checkPassword, clientIdOwner, type Account } from './acl.js';
+import { CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PACKET_BYTES } from './limits.js';
+import { PacketSizeGuard } from './packet-size-guard.js';
 
 export interface EmbeddedBrokerOptions {
   readonly host: string;
@@ -14,6 +17,27 @@ export interface EmbeddedBrokerOptions {
   readonly wsPort: number | null;
   readonly accounts: readonly Account[];
   readonly logger: Logger;
+  /** Open connections (TCP and WebSocket together) at most; further ones are closed at once. */
+  readonly maxConnections?: number;
+  /** Largest MQTT packet from a logged-in client; before login a packet may not exceed 64 KiB. */
+  readonly maxPacketBytes?: number;
+}
+
+/** Refusals so far, by kind: for logs and tests. */
+export interface BrokerRefusals {
+  readonly logins: number;
+  /** Logins with a client id that belongs to another account. */
+  readonly clientIds: number;
+  readonly publishes: number;
+  readonly subscribes: number;
+  /** CONNECTs with a protocol version other than MQTT 3.1/3.1.1 (MQTT 5 clients). */
+  readonly protocol: number;
+  /** Connections closed because a packet announced more bytes than allowed. */
+  readonly oversizedPackets: number;
+  /** Bytes those packets announced, none of which were buffered. */
+  readonly oversizedBytes: number;
+  /** Connections closed because max connections were open. */
+  readonly connections: number;
 }
 
 export class EmbeddedBroker {
@@ -26,7 +50,7 @@ export class EmbeddedBroker {
     readonly host: string,
     private readonly logger: Logger,
     /** Refusals so far, for logs and tests. */
-    readonly refused: { readonly logins: number; readonly publishes: number; readonly subscribes: number },
+    readonly refused: BrokerRefusals,
   ) {}
 
   get url(): string {
@@ -37,11 +61,24 @@ export class EmbeddedBroker {
     const log = options.logger;
     const byName = new Map(options.accounts.map((a) => [a.username, a]));
     const accountOf = new WeakMap<object, Account>();
-    const counters = { logins: 0, publishes: 0, subscribes: 0 };
+    const counters = { logins: 0, clientIds: 0, publishes: 0, subscribes: 0, protocol: 0, oversizedPackets: 0, oversizedBytes: 0, connections: 0 };
+    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
 
     const aedes = await Aedes.createBroker({
       // One slow subscriber (a dashboard on Wi-Fi) must not stall the robot's publishes.
       drainTimeout: 2000,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      preConnect: (client, packet, done) => {
+        if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4) {
+          // aedes answers with CONNACK "unacceptable protocol version"; say why in our own words.
+          counters.protocol++;
+          log.warn('MQTT connection refused: the embedded broker speaks MQTT 3.1.1 only; connect with MQTT 3.1.1 or use Mosquitto for MQTT 5', {
+            client: packet.clientId, username: packet.username ?? null, protocol_version: packet.protocolVersion,
+          });
+        }
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         const account = username !== undefined ? byName.get(username) : undefined;
         if (account === undefined || !checkPassword(account, password)) {
@@ -52,7 +89,17 @@ export class EmbeddedBroker {
           done(err, false);
           return;
         }
+        const owner = clientIdOwner(options.accounts, client.id);
+        if (owner !== null && owner !== account) {
+          counters.clientIds++;
+          log.warn('MQTT login refused: the client id belongs to another account', { client: client.id, username: account.username, owner: owner.username });
+          const err = new Error(`client id ${client.id} belongs to another account`) as AuthenticateError;
+          err.returnCode = 2; // identifier rejected
+          done(err, false);
+          return;
+        }
         accountOf.set(client, account);
+        if (client.conn instanceof PacketSizeGuard) client.conn.authenticated();
         done(null, true);
       },
       authorizePublish: (client, packet, callback) => {
@@ -62,6 +109,12 @@ export class EmbeddedBroker {
           counters.publishes++;
           log.warn('MQTT publish refused by ACL', { client: client.id, username: account?.username ?? null, topic: packet.topic });
           callback(new Error(`not authorized to publish to ${packet.topic}`));
+          return;
+        }
+        if (packet.retain && !canRetain(packet.topic)) {
+          counters.publishes++;
+          log.warn('MQTT retained command refused: commands must be sent without the retain flag', { client: client.id, username: account.username, topic: packet.topic });
+          callback(new Error(`retained publish to ${packet.topic} refused`));
           return;
         }
         callback(null);
@@ -78,10 +131,31 @@ export class EmbeddedBroker {
       },
     });
 
-    const tcp = createServer(aedes.handle);
+    // Every connection passes the packet-size guard and the connection count before aedes sees a byte.
+    let open = 0;
+    const admit = (conn: Duplex, remote: string | undefined): PacketSizeGuard | null => {
+      if (open >= maxConnections) {
+        counters.connections++;
+        log.warn('MQTT connection refused: too many open connections (mqtt.max_connections)', { remote: remote ?? null, open, max: maxConnections });
+        conn.destroy();
+        return null;
+      }
+      open++;
+      const guarded = new PacketSizeGuard(conn, maxPacketBytes, (announced, limit) => {
+        counters.oversizedPackets++;
+        if (Number.isFinite(announced)) counters.oversizedBytes += announced;
+        log.warn('MQTT connection closed: packet larger than allowed', { remote: remote ?? null, announced_bytes: Number.isFinite(announced) ? announced : null, limit_bytes: limit });
+      });
+      guarded.once('close', () => { open--; });
+      return guarded;
+    };
+    const tcp = createServer((socket) => {
+      const guarded = admit(socket, socket.remoteAddress);
+      if (guarded !== null) aedes.handle(guarded);
+    });
     const port = await listen(tcp, options.port, options.host).catch((err: unknown) => {
       aedes.close();
-      throw new StriatumError('STRIATUM_ERR_BROKER', `embedded broker cannot listen on ${options.host}:${options.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw listenError('mqtt.port', 'TCP', options.host, options.port, err);
     });
 
     let wss: WebSocketServer | null = null;
@@ -89,19 +163,22 @@ export class EmbeddedBroker {
     if (options.wsPort !== null) {
       try {
         wss = await new Promise<WebSocketServer>((resolve, reject) => {
-          const server = new WebSocketServer({ host: options.host, port: options.wsPort as number });
+          // ws' own frame limit (100 MiB by default) would buffer a whole oversized frame first.
+          const server = new WebSocketServer({ host: options.host, port: options.wsPort as number, maxPayload: maxPacketBytes + 16 });
           server.once('listening', () => resolve(server));
           server.once('error', reject);
         });
       } catch (err) {
         tcp.close();
         aedes.close();
-        throw new StriatumError('STRIATUM_ERR_BROKER', `embedded broker cannot listen for WebSocket on ${options.host}:${options.wsPort}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        throw listenError('mqtt.ws_port', 'WebSocket', options.host, options.wsPort, err);
       }
       wss.on('connection', (socket, request) => {
         const stream = createWebSocketStream(socket);
         stream.on('error', () => socket.terminate());
-        aedes.handle(stream, request);
+        const guarded = admit(stream, request.socket.remoteAddress);
+        if (guarded === null) { socket.terminate(); return; }
+        aedes.handle(guarded, request);
       });
       wsPort = (wss.address() as AddressInfo).port;
     }
@@ -130,4 +207,14 @@ function listen(server: Server, port: number, host: string): Promise<number> {
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** A listen failure as one readable line: which port, which setting, and what to do about a port in use. */
+function listenError(setting: string, what: string, host: string, port: number, err: unknown): StriatumError {
+  const code = (err as NodeJS.ErrnoException).code ?? String(err);
+  const hint = code === 'EADDRINUSE'
+    ? `: port ${port} is in use by another program (often a system Mosquitto service: \`systemctl stop mosquitto\`). ` +
+      `Stop it, set ${setting} to a free port (0 picks one), or point mqtt.broker at that broker (e.g. mqtt://${host}:${port}) instead of 'embedded'`
+    : code === 'EACCES' ? `: not allowed to listen on port ${port}; set ${setting} to a port above 1023` : '';
+  return new StriatumError('STRIATUM_ERR_BROKER', `embedded broker cannot listen for ${what} on ${host}:${port} (${setting}): ${code}${hint}`, [], { cause: err });
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { robotConfigCrossChecks } from './cross-checks.js';
 import { RewardConfigSchema } from '../reward/prm/config.js';
 import { RolloutConfigSchema } from '../rollout/config.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PACKET_BYTES } from '../broker/limits.js';
 
 const finite = z.number(); // zod 4 numbers reject NaN and ±Infinity
 const positive = z.number().positive();
@@ -126,6 +127,13 @@ export const MqttSchema = z.strictObject({
   users: z.array(MqttUserSchema).default([]).describe('embedded broker: accounts besides the robot itself, unique usernames; the examples\' demo passwords only on a loopback host'),
   telemetry_hz: positive.max(100).default(2),
   keepalive_s: z.int().min(1).max(3600).default(10),
+  on_disconnect: z.enum(['pause', 'estop', 'continue']).default('pause')
+    .describe('when the robot cannot hear commands (e-stops included): link down past the grace, or lost 3 times in a minute'),
+  disconnect_grace_ms: z.int().min(0).max(600_000).default(2000).describe('a shorter loss of the MQTT link is tolerated'),
+  max_connections: z.int().min(2).default(DEFAULT_MAX_CONNECTIONS)
+    .describe('embedded broker: open connections at most (TCP and WebSocket); more are closed at once'),
+  max_packet_bytes: z.int().min(64 * 1024).default(DEFAULT_MAX_PACKET_BYTES)
+    .describe('embedded broker: largest MQTT packet a logged-in client may send; before login 64 KiB'),
 });
 
 export const ControlSchema = z.strictObject({
@@ -186,6 +194,9 @@ export const RobotConfigSchema = z.strictObject({
     ctx.addIssue({ code: 'custom', path: ['mqtt', 'password_env'], message: 'give password or password_env, not both' });
   }
   robotConfigCrossChecks(cfg, ctx);
+  if (cfg.mqtt.broker === 'embedded' && cfg.rollout !== null && cfg.rollout.max_chunk_bytes + 4096 > cfg.mqtt.max_packet_bytes) {
+    ctx.addIssue({ code: 'custom', path: ['mqtt', 'max_packet_bytes'], message: `must exceed rollout.max_chunk_bytes (${cfg.rollout.max_chunk_bytes}) by 4096 bytes for the topic and headers` });
+  }
 });
 
 export type RobotConfig = z.infer<typeof RobotConfigSchema>;

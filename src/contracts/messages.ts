@@ -112,7 +112,7 @@ export type CommandMessage = z.infer<typeof CommandMessageSchema>;
 export const EventMessageSchema = z.strictObject({
   v: z.literal(CONTRACT_VERSION),
   robot: z.string(),
-  kind: z.enum(['fault', 'transition', 'rejected_message', 'policy', 'reward']),
+  kind: z.enum(['fault', 'transition', 'rejected_message', 'policy', 'reward', 'connection']),
   code: z.string(),
   message: z.string(),
   stamp: z.string(),

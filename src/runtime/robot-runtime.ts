@@ -89,7 +89,10 @@ export class RobotRuntime {
     if (o.mqtt) {
       const { url, username, password } = await this.startBroker();
       this.mqttLogin = { url, username, password };
-      this.link = new RobotLink({ url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: log.child('mqtt'), connectWaitMs: 5000 });
+      this.link = new RobotLink({
+        url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: log.child('mqtt'), connectWaitMs: 5000,
+        onDisconnect: cfg.mqtt.on_disconnect, disconnectGraceMs: cfg.mqtt.disconnect_grace_ms,
+      });
       await this.link.start();
     }
 
@@ -275,6 +278,7 @@ export class RobotRuntime {
 
     if (link !== null) {
       const loop = this.loop;
+      link.onLinkLost((action, reason) => { loop.handleCommand(action, reason); });
       link.onCommand((cmd) => {
         log.info('command received', { command: cmd.command, from: cmd.from ?? null, reason: cmd.reason ?? null });
         const why = `${cmd.command} via MQTT${cmd.from ? ` from ${cmd.from}` : ''}${cmd.reason ? `: ${cmd.reason}` : ''}`;
@@ -321,7 +325,10 @@ export class RobotRuntime {
     const robotPassword = password ?? randomBytes(18).toString('base64url');
     const accounts: Account[] = [makeAccount(username, robotPassword, 'robot', this.config.robot.id)];
     for (const u of m.users) accounts.push(makeAccount(u.username, u.password, u.role, u.robot));
-    this.broker = await EmbeddedBroker.start({ host: m.host, port: m.port, wsPort: m.ws_port, accounts, logger: this.o.logger.child('broker') });
+    this.broker = await EmbeddedBroker.start({
+      host: m.host, port: m.port, wsPort: m.ws_port, accounts, logger: this.o.logger.child('broker'),
+      maxConnections: m.max_connections, maxPacketBytes: m.max_packet_bytes,
+    });
     return { url: this.broker.url, username, password: robotPassword };
   }
 
