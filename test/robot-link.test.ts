@@ -8,7 +8,7 @@ import { topics } from '../src/contracts/topics.js';
 import { silentLogger } from '../src/log.js';
 import { FLAP_LIMIT, RobotLink } from '../src/telemetry/robot-link.js';
 import { freePort, waitFor } from './helpers/fixtures.js';
-import { mosquittoSkip, startMosquitto } from './helpers/mosquitto.js';
+import { startMosquitto } from './helpers/mosquitto.js';
 import { connectClient, watch } from './helpers/mqtt-watch.js';
 
 const ROBOT = 'arm-1';
@@ -62,7 +62,7 @@ test('a link down past the grace pauses the robot; once back it reports how long
 });
 
 for (const kind of ['aedes', 'mosquitto'] as const) {
-  describe(`robot link over ${kind}`, { skip: kind === 'mosquitto' ? mosquittoSkip() : false }, () => {
+  describe(`robot link over ${kind}`, () => {
     let broker: Broker;
     before(async () => { broker = await startBroker(kind); });
     after(async () => { await broker.stop(); });

@@ -321,8 +321,8 @@ export class PolicyManager {
     this.pendingVersion = null;
     this.pendingSequence = null;
     if (this.activeIsUpdate) this.deployed++;
-    this.o.onActivated?.(next, previous);
-    // Called inside the tick: the message and the state file go out after it, not during it.
+    // Called inside the tick: the message and the state file go out after it, not during it; the event is queued
+    // before onActivated's status, so a watcher that sees the new version in the status has the event already.
     const isUpdate = this.activeIsUpdate;
     setImmediate(() => {
       const release = this.releases.get(next);
@@ -333,6 +333,7 @@ export class PolicyManager {
       this.persist();
       this.o.link.publishEvent({ kind: 'policy', code: 'policy_swapped', message: `policy ${next.version} active (was ${previous.version})` });
     });
+    this.o.onActivated?.(next, previous);
   }
 
   /** Write what runs, what ran before, the highest sequence and the rolled-back versions to the state folder. */
