@@ -58,7 +58,11 @@ test('rejected chunks (too big, undecodable) are quarantined with a rollout_reje
       }
       service.recorder.onEpisodeEnd({ episode, instruction: 'push', outcome: 'success' });
     }
-    await waitFor('every chunk answered: stored or rejected', () => service.publisher.backlog === 0 && service.spool.writesPending === 0, 60_000);
+    // Waits on what a user would see (three rejection events, two stored episodes), not on the queues alone: both
+    // queues are also empty before the first chunk has reached the spool worker.
+    await waitFor('every chunk answered: stored or rejected', () =>
+      events.json('/event').filter((e) => e.code === 'rollout_rejected').length >= 3 && updater.store.listEpisodes().length >= 2 &&
+      service.publisher.backlog === 0 && service.spool.writesPending === 0, 60_000);
 
     const rejectedEvents = events.json('/event').filter((e) => e.code === 'rollout_rejected');
     assert.equal(rejectedEvents.length, 3, JSON.stringify(rejectedEvents));
