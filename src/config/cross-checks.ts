@@ -37,6 +37,15 @@ export function robotConfigCrossChecks(cfg: RobotConfig, ctx: Ctx): void {
     }
   });
 
+  // On the embedded broker a rollout account is one of mqtt.users, a robot account for this robot.
+  const rolloutUser = cfg.rollout?.mqtt?.username;
+  if (mqtt.broker === 'embedded' && rolloutUser !== undefined && rolloutUser !== ownUsername) {
+    const account = mqtt.users.find((u) => u.username === rolloutUser);
+    if (account === undefined || account.role !== 'robot' || (account.robot ?? account.username) !== cfg.robot.id) {
+      issue(['rollout', 'mqtt', 'username'], `"${rolloutUser}" needs an mqtt.users entry with role robot and robot ${cfg.robot.id} on the embedded broker`);
+    }
+  }
+
   const listensBeyondLoopback = mqtt.broker === 'embedded' ? !isLoopbackHost(mqtt.host) : !isLoopbackHost(brokerHost(mqtt.broker));
   if (listensBeyondLoopback) {
     const where = mqtt.broker === 'embedded' ? `the embedded broker listens on ${mqtt.host}` : `the broker ${mqtt.broker} is not on loopback`;

@@ -2,10 +2,10 @@
 // PUBACK says nothing about the store. Unacked chunks are resent after a timeout that doubles per attempt, and
 // all of them after every reconnect; on start the backlog on disk goes first, oldest first.
 //
-// A dedicated MQTT connection (client id `striatum-<robot>-rollout`, the robot's own credentials), not the
-// robot link's: a backlog of megabyte chunks draining after an outage must never sit in front of an e-stop
-// command or the retained status on the same TCP stream, and the link's last will stays about the robot,
-// not about this queue. MQTT.js's own in-memory store (16-bit ids, lost on a crash) is only a transport
+// A dedicated MQTT connection, not the robot link's (client id `striatum-<robot>-rollout` with the robot's own
+// credentials, or the rollout account's username as client id when rollout.mqtt gives one): a backlog of
+// megabyte chunks draining after an outage must never sit in front of an e-stop command or the retained status
+// on the same TCP stream, and the link's last will stays about the robot, not about this queue. MQTT.js's own in-memory store (16-bit ids, lost on a crash) is only a transport
 // detail here; the spool is the source of truth, and at most `maxInflight` chunks are ever handed to MQTT.js.
 import mqtt, { type MqttClient } from 'mqtt';
 import { CONTRACT_VERSION, parseInbound, type EventMessage } from '../contracts/messages.js';
@@ -34,6 +34,7 @@ export interface PublisherOptions {
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
   readonly keepaliveS: number;
+  /** Default `striatum-<robot>-rollout`; a rollout account of its own connects with its username. */
   readonly clientId?: string;
 }
 

@@ -21,7 +21,7 @@ export interface RolloutServiceOptions {
   readonly config: Partial<RolloutConfig> | RolloutConfig;
   /** Absolute spool directory (the runtime resolves config.spool_dir against the config file). */
   readonly spoolDir: string;
-  readonly mqtt: { readonly url: string; readonly username: string; readonly password: string; readonly keepaliveS?: number };
+  readonly mqtt: { readonly url: string; readonly username: string; readonly password: string; readonly keepaliveS?: number; readonly clientId?: string };
   /** Newest frame of a camera (transport.latestFrame), when config.camera is set. */
   readonly latestFrame?: (camera: string) => CameraFrame | null;
   readonly logger: Logger;
@@ -69,6 +69,7 @@ export class RolloutService {
       url: o.mqtt.url, username: o.mqtt.username, password: o.mqtt.password, robotId: o.robotId, spool, logger: log,
       ackTimeoutMs: cfg.ack_timeout_ms, ackTimeoutMaxMs: cfg.ack_timeout_max_ms, maxInflight: cfg.max_inflight, memoryBudgetBytes: Math.floor(cfg.memory_budget_mb * 1024 * 1024),
       reconnectMinMs: cfg.reconnect_min_ms, reconnectMaxMs: cfg.reconnect_max_ms, keepaliveS: o.mqtt.keepaliveS ?? 30,
+      clientId: o.mqtt.clientId,
     });
     recorder.onAlarm = (a) => publisher.publishAlarm(a);
     log.info('rollout recording started', { run: recorder.runId, chunk_steps: cfg.chunk_steps, compression: cfg.compression, backlog_chunks: publisher.backlog });

@@ -19,6 +19,7 @@ import { PolicyManager, loadTrustedKeys } from '../policy/policy-manager.js';
 import { restorePolicies, type RestoredPolicies } from '../policy/policy-restore.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import { RewardPipeline, type EpisodeRewardSummary } from '../reward/reward-pipeline.js';
+import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
@@ -51,7 +52,7 @@ export class RobotRuntime {
   private source: ActionSource | null = null;
   rewards: RewardPipeline | null = null;
   rollouts: RolloutService | null = null;
-  private mqttLogin: { url: string; username: string; password: string } | null = null;
+  private mqttLogin: { url: string; username: string; password: string; rollout: RolloutLogin | null } | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
   loop: ControlLoop | null = null;
   /** Signed over-the-air policy updates; null without MQTT or with a caller-supplied source. */
@@ -88,7 +89,9 @@ export class RobotRuntime {
 
     if (o.mqtt) {
       const { url, username, password } = await this.startBroker();
-      this.mqttLogin = { url, username, password };
+      // Resolved before the robot connects: a missing rollout password variable stops start-up at once.
+      const rollout = cfg.rollout !== null && cfg.rollout.enabled ? rolloutLogin(cfg.rollout.mqtt, { username, password }, process.env) : null;
+      this.mqttLogin = { url, username, password, rollout };
       this.link = new RobotLink({
         url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: log.child('mqtt'), connectWaitMs: 5000,
         onDisconnect: cfg.mqtt.on_disconnect, disconnectGraceMs: cfg.mqtt.disconnect_grace_ms,
@@ -157,13 +160,13 @@ export class RobotRuntime {
 
     const realtime = o.realtime ?? cfg.control.realtime;
     const login = this.mqttLogin;
-    if (login !== null && cfg.rollout !== null && cfg.rollout.enabled) {
+    if (login !== null && login.rollout !== null && cfg.rollout !== null) {
       const source = this.source;
       this.rollouts = await RolloutService.start({
         robotId: cfg.robot.id, task: cfg.robot.task, observationFields: fields, joints: cfg.joints.map((j) => j.name),
         policyVersion: source.version, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
         config: cfg.rollout, spoolDir: o.loaded.resolvePath(cfg.rollout.spool_dir),
-        mqtt: { url: login.url, username: login.username, password: login.password, keepaliveS: cfg.mqtt.keepalive_s },
+        mqtt: { url: login.url, ...login.rollout, keepaliveS: cfg.mqtt.keepalive_s },
         latestFrame: (camera) => transport.latestFrame(camera), logger: log.child('rollout'),
       });
     }
