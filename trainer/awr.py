@@ -4,7 +4,7 @@ Reads a training snapshot written by the updater (src/updater/training.ts) and t
 policy.json from trainer/bc.py or an earlier round), starts the actor from that policy's weights, fits V(s), and
 does behaviour cloning weighted by exp(A/β). Writes OUT/policy.onnx, OUT/policy.json and OUT/policy.card.md in
 bc.py's format, with `version`, `parent_version` and the round's metrics. Progress is one JSON line per epoch on
-stdout; errors are one readable line on stderr and exit status 1.
+stdout; errors are one readable line on stderr and exit status 1 (2 for a manifest that breaks its schema).
 
     /usr/bin/python3 trainer/awr.py --data SNAPSHOT --base models/push --out models/push-awr-1
 
@@ -12,7 +12,9 @@ Snapshot (all rows of all episodes, each episode one contiguous run, in step ord
     observations.npy f32[N, obs]   actions.npy f32[N, act] (the commands the robot wrote)
     rewards.npy f32[N] (relabeled by the updater)   terminals.npy i32[N] (1: true terminal after this step)
     truncations.npy i32[N] (1: time limit after this step)   episode_index.npy i32[N]
-    manifest.json {format, task, gamma, observation_fields, action {mode, joints}, episodes [{index, steps, ...}]}
+    manifest.json {format, task, gamma, observation_fields, action {mode, joints}, episodes [{index, steps, ...}]},
+    checked against snapshot-manifest.schema.json (declared once in src/contracts/snapshot-manifest.ts) before
+    anything else: a manifest that breaks it is refused naming the field, with exit status 2.
 
 Choices (documented here once):
 - Returns: discounted Monte-Carlo returns G_t = r_t + γ·G_{t+1} within an episode. At a true terminal the tail is
@@ -48,7 +50,9 @@ import torch.nn as nn
 from common import TrainerError, episode_bounds, load_array
 from mlp_policy import STD_FLOOR, Policy
 
-SNAPSHOT_FORMAT = "striatum.training-snapshot/v1"
+# The manifest's schema is declared in src/contracts/snapshot-manifest.ts and written here by `npm run docs`.
+SNAPSHOT_SCHEMA = common.load_schema(Path(__file__).resolve().parent / "snapshot-manifest.schema.json")
+SNAPSHOT_FORMAT: str = SNAPSHOT_SCHEMA["properties"]["format"]["const"]
 
 
 @dataclass
@@ -157,11 +161,7 @@ def load_snapshot(directory: Path) -> Snapshot:
         manifest = json.loads(manifest_path.read_text())
     except (ValueError, OSError) as error:
         raise TrainerError(f"cannot read {manifest_path}: {error}") from None
-    if manifest.get("format") != SNAPSHOT_FORMAT:
-        raise TrainerError(f"{manifest_path} has format {manifest.get('format')!r}, expected {SNAPSHOT_FORMAT!r}")
-    for key in ("task", "gamma", "observation_fields", "action", "episodes"):
-        if key not in manifest:
-            raise TrainerError(f"{manifest_path} has no '{key}'")
+    common.check_against_schema(manifest, SNAPSHOT_SCHEMA, manifest_path)
     observations = load_array(directory / "observations.npy", 2)
     actions = load_array(directory / "actions.npy", 2)
     columns = {
@@ -184,7 +184,15 @@ def load_snapshot(directory: Path) -> Snapshot:
         if len(bad):
             raise TrainerError(f"{name}.npy has NaN or infinite values in {len(bad)} rows, first at row {bad[0]}")
     episode_index = columns["episode_index"].astype(np.int64)
-    episode_bounds(episode_index)  # refuses an episode split over non-adjacent rows
+    starts, ends = episode_bounds(episode_index)  # refuses an episode split over non-adjacent rows
+    steps_in_arrays = {int(episode_index[s]): int(e - s) for s, e in zip(starts, ends)}
+    steps_in_manifest = {int(e["index"]): int(e["steps"]) for e in manifest["episodes"]}
+    if steps_in_arrays != steps_in_manifest:
+        differ = sorted(set(steps_in_arrays.items()) ^ set(steps_in_manifest.items()))[0][0]
+        raise TrainerError(
+            f"episode {differ}: manifest.json says {steps_in_manifest.get(differ, 'nothing')} steps, "
+            f"episode_index.npy has {steps_in_arrays.get(differ, 0)} rows"
+        )
     return Snapshot(
         observations.astype(np.float32), actions.astype(np.float32), columns["rewards"].astype(np.float64),
         columns["terminals"].astype(bool), columns["truncations"].astype(bool), episode_index, manifest,

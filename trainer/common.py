@@ -31,6 +31,14 @@ import torch
 class TrainerError(Exception):
     """The input cannot be trained on, or training failed; the message is shown to the user as one line."""
 
+    exit_status = 1
+
+
+class SchemaError(TrainerError):
+    """A manifest does not match its declared schema: refused before any training, exit 2 like a bad config."""
+
+    exit_status = 2
+
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -155,10 +163,93 @@ def emit(record: dict[str, typing.Any]) -> None:
 
 
 def run_main(prog: str, train: typing.Callable[[typing.Any], None], args: typing.Any) -> int:
-    """Runs train(args); a TrainerError becomes '<prog>: error: <message>' on stderr and exit status 1."""
+    """Runs train(args); a TrainerError becomes '<prog>: error: <message>' on stderr and its exit status (1, or 2
+    for a manifest that does not match its schema)."""
     try:
         train(args)
     except TrainerError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
+        return error.exit_status
     return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# JSON Schema: the manifests are declared once, in zod (src/contracts/), and exported as JSON Schema files that
+# `npm run docs` writes next to the trainers. This checks the subset of draft 2020-12 those files use; a keyword
+# outside it is refused, so a schema that grows a new rule fails loudly here instead of being half-checked.
+
+SCHEMA_ANNOTATIONS = frozenset({"$schema", "title", "description"})
+JSON_TYPES: dict[str, typing.Callable[[typing.Any], bool]] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "integer": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer(),
+}
+
+
+def load_schema(path: Path) -> dict[str, typing.Any]:
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, OSError) as error:
+        raise TrainerError(f"cannot read schema {path}: {error}") from None
+
+
+def schema_problems(value: typing.Any, schema: dict[str, typing.Any], path: str = "") -> list[str]:
+    """Every way value breaks schema, each as '<field path>: <what is wrong>' (path like episodes[0].steps).
+    Collects instead of stopping at the first, as zod does; the caller decides how to report them."""
+    where = path or "(root)"
+    unknown = set(schema) - SCHEMA_ANNOTATIONS - {
+        "type", "const", "enum", "properties", "required", "additionalProperties", "items",
+        "minItems", "minLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    }
+    if unknown:
+        raise TrainerError(f"schema keyword(s) {sorted(unknown)} at {where} are not supported by trainer/common.py")
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(JSON_TYPES[t](value) for t in types):
+            return [f"{where}: expected {' or '.join(types)}, got {json.dumps(value)[:40]}"]
+    if "const" in schema and value != schema["const"]:
+        return [f"{where}: expected {json.dumps(schema['const'])}, got {json.dumps(value)[:40]}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: expected one of {', '.join(json.dumps(e) for e in schema['enum'])}, got {json.dumps(value)[:40]}"]
+    problems: list[str] = []
+    if JSON_TYPES["number"](value):
+        for keyword, holds, words in (
+            ("minimum", lambda v, b: v >= b, "at least"),
+            ("maximum", lambda v, b: v <= b, "at most"),
+            ("exclusiveMinimum", lambda v, b: v > b, "greater than"),
+            ("exclusiveMaximum", lambda v, b: v < b, "less than"),
+        ):
+            if keyword in schema and not holds(value, schema[keyword]):
+                problems.append(f"{where}: must be {words} {schema[keyword]}, got {value}")
+    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
+        problems.append(f"{where}: must have at least {schema['minLength']} character(s)")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            problems.append(f"{where}: must have at least {schema['minItems']} item(s), has {len(value)}")
+        if "items" in schema:
+            for i, item in enumerate(value):
+                problems += schema_problems(item, schema["items"], f"{path}[{i}]")
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for key in schema.get("required", []):
+            if key not in value:
+                problems.append(f"{f'{path}.' if path else ''}{key}: required, missing")
+        for key, item in value.items():
+            field = f"{path}.{key}" if path else key
+            if key in properties:
+                problems += schema_problems(item, properties[key], field)
+            elif schema.get("additionalProperties") is False:
+                problems.append(f"{field}: not a field of this document")
+    return problems
+
+
+def check_against_schema(document: typing.Any, schema: dict[str, typing.Any], source: Path) -> None:
+    """Refuses a document that breaks its schema with a SchemaError naming the first field and the count."""
+    problems = schema_problems(document, schema)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise SchemaError(f"{source} does not match {schema.get('title', 'its schema')}: {problems[0]}{more}")
