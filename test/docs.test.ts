@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { configReferenceMarkdown, updaterConfigReferenceMarkdown } from '../src/config/reference.js';
+import { snapshotManifestJsonSchema } from '../src/contracts/snapshot-manifest.js';
 import { REPO } from './helpers/fixtures.js';
 
 test('docs/config-reference.md matches the config schema (run npm run docs after changing it)', () => {
@@ -13,6 +14,11 @@ test('docs/config-reference.md matches the config schema (run npm run docs after
 test('docs/updater-config-reference.md matches the updater config schema (run npm run docs after changing it)', () => {
   const onDisk = readFileSync(join(REPO, 'docs/updater-config-reference.md'), 'utf8');
   assert.equal(onDisk, updaterConfigReferenceMarkdown());
+});
+
+test('trainer/snapshot-manifest.schema.json matches src/contracts/snapshot-manifest.ts (run npm run docs after changing it)', () => {
+  const onDisk = readFileSync(join(REPO, 'trainer/snapshot-manifest.schema.json'), 'utf8');
+  assert.equal(onDisk, `${JSON.stringify(snapshotManifestJsonSchema(), null, 2)}\n`);
 });
 
 test('every top-level config section is in the reference', () => {

@@ -9,6 +9,7 @@ import {
   FLAG_DONE, FLAG_TRUNCATED, REWARD_COMPONENTS, ROLLOUT_VERSION, encodeRolloutChunk, type RewardComponent, type RolloutColumns,
   type RolloutLayout,
 } from '../src/contracts/rollout.js';
+import { SnapshotManifestSchema } from '../src/contracts/snapshot-manifest.js';
 import { topics } from '../src/contracts/topics.js';
 import { silentLogger } from '../src/log.js';
 import { readPolicyMetadata } from '../src/policy/metadata.js';
@@ -108,6 +109,7 @@ test('snapshot: arrays and manifest match the stored episodes row for row, rewar
   assert.deepEqual([...trunc.data].flatMap((v, i) => (v ? [i] : [])), [99]);
   const manifest = JSON.parse(readFileSync(join(dir, 'snap', 'manifest.json'), 'utf8'));
   assert.equal(manifest.format, 'striatum.training-snapshot/v1');
+  assert.ok(SnapshotManifestSchema.safeParse(manifest).success, 'the written manifest matches the schema awr.py checks');
   assert.equal(manifest.gamma, 0.9);
   assert.deepEqual(manifest.observation_fields, base.observation.fields);
   assert.deepEqual(manifest.action, { mode: 'velocity', joints: ['x', 'y'] });

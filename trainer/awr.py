@@ -4,7 +4,7 @@ Reads a training snapshot written by the updater (src/updater/training.ts) and t
 policy.json from trainer/bc.py or an earlier round), starts the actor from that policy's weights, fits V(s), and
 does behaviour cloning weighted by exp(A/β). Writes OUT/policy.onnx, OUT/policy.json and OUT/policy.card.md in
 bc.py's format, with `version`, `parent_version` and the round's metrics. Progress is one JSON line per epoch on
-stdout; errors are one readable line on stderr and exit status 1.
+stdout; errors are one readable line on stderr and exit status 1 (2 for a manifest that breaks its schema).
 
     /usr/bin/python3 trainer/awr.py --data SNAPSHOT --base models/push --out models/push-awr-1
 
@@ -12,7 +12,9 @@ Snapshot (all rows of all episodes, each episode one contiguous run, in step ord
     observations.npy f32[N, obs]   actions.npy f32[N, act] (the commands the robot wrote)
     rewards.npy f32[N] (relabeled by the updater)   terminals.npy i32[N] (1: true terminal after this step)
     truncations.npy i32[N] (1: time limit after this step)   episode_index.npy i32[N]
-    manifest.json {format, task, gamma, observation_fields, action {mode, joints}, episodes [{index, steps, ...}]}
+    manifest.json {format, task, gamma, observation_fields, action {mode, joints}, episodes [{index, steps, ...}]},
+    checked against snapshot-manifest.schema.json (declared once in src/contracts/snapshot-manifest.ts) before
+    anything else: a manifest that breaks it is refused naming the field, with exit status 2.
 
 Choices (documented here once):
 - Returns: discounted Monte-Carlo returns G_t = r_t + γ·G_{t+1} within an episode. At a true terminal the tail is
@@ -32,26 +34,25 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import os
-import random
 import sys
 import time
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see bc.py: spinning OpenMP barriers on shared cores
+import common  # first: it sets OMP_WAIT_POLICY before torch loads
+import mlp_policy
+import numpy as np
+import onnx
+import onnx.numpy_helper
+import torch
+import torch.nn as nn
+from common import TrainerError, episode_bounds, load_array
+from mlp_policy import STD_FLOOR, Policy
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bc  # noqa: E402  (the MLP, argument parsing, export, ONNX check, atomic writes, metadata)
-import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-import onnx.numpy_helper  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-
-TrainerError = bc.TrainerError
-SNAPSHOT_FORMAT = "striatum.training-snapshot/v1"
+# The manifest's schema is declared in src/contracts/snapshot-manifest.ts and written here by `npm run docs`.
+SNAPSHOT_SCHEMA = common.load_schema(Path(__file__).resolve().parent / "snapshot-manifest.schema.json")
+SNAPSHOT_FORMAT: str = SNAPSHOT_SCHEMA["properties"]["format"]["const"]
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Args:
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    parsed = bc_style_parser().parse_args(argv)
+    parsed = common.dataclass_parser(Args, "awr.py", (__doc__ or "").splitlines()[0]).parse_args(argv)
     args = Args(**vars(parsed))
     for name in ("epochs", "batch_size", "value_hidden", "threads"):
         if getattr(args, name) < 1:
@@ -105,11 +106,6 @@ def parse_args(argv: list[str] | None = None) -> Args:
     return args
 
 
-def bc_style_parser() -> typing.Any:
-    """The same argparse-from-dataclass as bc.py (help from the docstring under each field)."""
-    return bc.dataclass_parser(Args, "awr.py", (__doc__ or "").splitlines()[0])
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # The math: returns with terminal/truncation handling, advantages, weights. No I/O, tested directly.
 
@@ -119,7 +115,7 @@ def discounted_returns(
 ) -> np.ndarray:
     """G_t = r_t + γ·G_{t+1} within each episode (float64). After an episode's last step the tail is 0 when that
     step is a true terminal, else γ·tail_values[last] (V of the last observation: time limit or cut-off)."""
-    starts, ends = bc.episode_bounds(episode_index)
+    starts, ends = episode_bounds(episode_index)
     returns = np.zeros(len(rewards), dtype=np.float64)
     for start, end in zip(starts, ends):
         last = end - 1
@@ -134,7 +130,7 @@ def normalized_advantages(returns: np.ndarray, values: np.ndarray) -> np.ndarray
     """A = G − V(s), divided by its standard deviation (1 when that is ~0)."""
     advantages = returns - values
     std = advantages.std()
-    return advantages / (std if std > bc.STD_FLOOR else 1.0)
+    return advantages / (std if std > STD_FLOOR else 1.0)
 
 
 def awr_weights(advantages: np.ndarray, beta: float, w_max: float) -> np.ndarray:
@@ -165,15 +161,11 @@ def load_snapshot(directory: Path) -> Snapshot:
         manifest = json.loads(manifest_path.read_text())
     except (ValueError, OSError) as error:
         raise TrainerError(f"cannot read {manifest_path}: {error}") from None
-    if manifest.get("format") != SNAPSHOT_FORMAT:
-        raise TrainerError(f"{manifest_path} has format {manifest.get('format')!r}, expected {SNAPSHOT_FORMAT!r}")
-    for key in ("task", "gamma", "observation_fields", "action", "episodes"):
-        if key not in manifest:
-            raise TrainerError(f"{manifest_path} has no '{key}'")
-    observations = bc.load_array(directory / "observations.npy", 2)
-    actions = bc.load_array(directory / "actions.npy", 2)
+    common.check_against_schema(manifest, SNAPSHOT_SCHEMA, manifest_path)
+    observations = load_array(directory / "observations.npy", 2)
+    actions = load_array(directory / "actions.npy", 2)
     columns = {
-        name: bc.load_array(directory / f"{name}.npy", 1)
+        name: load_array(directory / f"{name}.npy", 1)
         for name in ("rewards", "terminals", "truncations", "episode_index")
     }
     n = len(observations)
@@ -192,15 +184,23 @@ def load_snapshot(directory: Path) -> Snapshot:
         if len(bad):
             raise TrainerError(f"{name}.npy has NaN or infinite values in {len(bad)} rows, first at row {bad[0]}")
     episode_index = columns["episode_index"].astype(np.int64)
-    bc.episode_bounds(episode_index)  # refuses an episode split over non-adjacent rows
+    starts, ends = episode_bounds(episode_index)  # refuses an episode split over non-adjacent rows
+    steps_in_arrays = {int(episode_index[s]): int(e - s) for s, e in zip(starts, ends)}
+    steps_in_manifest = {int(e["index"]): int(e["steps"]) for e in manifest["episodes"]}
+    if steps_in_arrays != steps_in_manifest:
+        differ = sorted(set(steps_in_arrays.items()) ^ set(steps_in_manifest.items()))[0][0]
+        raise TrainerError(
+            f"episode {differ}: manifest.json says {steps_in_manifest.get(differ, 'nothing')} steps, "
+            f"episode_index.npy has {steps_in_arrays.get(differ, 0)} rows"
+        )
     return Snapshot(
         observations.astype(np.float32), actions.astype(np.float32), columns["rewards"].astype(np.float64),
         columns["terminals"].astype(bool), columns["truncations"].astype(bool), episode_index, manifest,
     )
 
 
-def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> bc.Policy:
-    """An MLP of bc.Policy's shape holding the weights of a bc.py-exported graph. Refuses any other architecture:
+def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Policy:
+    """An MLP of Policy's shape holding the weights of a bc.py-exported graph. Refuses any other architecture:
     ops other than Gemm/MatMul/Add/Relu/Reshape/Constant/Identity, layers that do not chain, unequal hidden widths."""
     try:
         model = onnx.load(str(model_path))
@@ -245,7 +245,7 @@ def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> bc
     for (w_in, _), (w_out, _) in zip(layers, layers[1:]):
         if w_out.shape[1] != w_in.shape[0]:
             raise TrainerError(f"{model_path}: layer widths do not chain ({w_in.shape} then {w_out.shape})")
-    policy = bc.Policy(obs_dim, act_dim, chunk, widths[0], len(widths))
+    policy = Policy(obs_dim, act_dim, chunk, widths[0], len(widths))
     linears = [m for m in policy.net if isinstance(m, nn.Linear)]
     with torch.no_grad():
         for linear, (weight, bias) in zip(linears, layers):
@@ -271,13 +271,7 @@ def train(args: Args) -> None:
     started = time.perf_counter()
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
-    # Seeding: one place, everything deterministic.
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(args.threads)
-    bc.set_blas_threads(args.threads)
+    common.seed_everything(args.seed, args.threads)
 
     snapshot = load_snapshot(Path(args.data))
     manifest = snapshot.manifest
@@ -287,8 +281,8 @@ def train(args: Args) -> None:
         parent = json.loads(metadata_path.read_text())
     except (ValueError, OSError) as error:
         raise TrainerError(f"cannot read {metadata_path}: {error}") from None
-    if parent.get("format") != bc.METADATA_FORMAT:
-        raise TrainerError(f"{metadata_path} has format {parent.get('format')!r}, expected {bc.METADATA_FORMAT!r}")
+    if parent.get("format") != mlp_policy.METADATA_FORMAT:
+        raise TrainerError(f"{metadata_path} has format {parent.get('format')!r}, expected {mlp_policy.METADATA_FORMAT!r}")
     if parent["observation"]["fields"] != manifest["observation_fields"]:
         raise TrainerError(f"{metadata_path} observation fields differ from the snapshot's")
     if parent["action"]["joints"] != manifest["action"]["joints"] or parent["action"]["mode"] != manifest["action"]["mode"]:
@@ -303,7 +297,7 @@ def train(args: Args) -> None:
     act_mean = np.asarray(parent["action"]["mean"], np.float32)
     act_std = np.asarray(parent["action"]["std"], np.float32)
     observations = torch.from_numpy(((snapshot.observations - obs_mean) / obs_std).astype(np.float32))
-    targets = bc.chunk_targets(snapshot.actions, snapshot.episode_index, chunk)
+    targets = mlp_policy.chunk_targets(snapshot.actions, snapshot.episode_index, chunk)
     actions = torch.from_numpy(((targets - act_mean) / act_std).astype(np.float32))
 
     value = value_network(obs_dim, args.value_hidden)
@@ -314,8 +308,8 @@ def train(args: Args) -> None:
     first_returns = discounted_returns(
         snapshot.rewards, snapshot.terminals, snapshot.episode_index, np.zeros(len(snapshot.rewards)), gamma
     )
-    return_scale = float(max(first_returns.std(), bc.STD_FLOOR))
-    initial_bc_loss = bc.mean_loss(policy, observations, actions)
+    return_scale = float(max(first_returns.std(), STD_FLOOR))
+    initial_bc_loss = mlp_policy.mean_loss(policy, observations, actions)
 
     history: list[dict[str, typing.Any]] = []
     n = len(observations)
@@ -366,14 +360,14 @@ def train(args: Args) -> None:
             "perf/epoch_s": seconds,
         }
         history.append(record)
-        print(json.dumps(record), flush=True)
+        common.emit(record)
 
-    final_bc_loss = bc.mean_loss(policy, observations, actions)
-    model_bytes = bc.export_onnx(policy, obs_dim)
-    onnx_check = bc.verify_onnx(model_bytes, policy, obs_dim, chunk, act_dim)
+    final_bc_loss = mlp_policy.mean_loss(policy, observations, actions)
+    model_bytes = mlp_policy.export_onnx(policy, obs_dim)
+    onnx_check = mlp_policy.verify_onnx(model_bytes, policy, obs_dim, chunk, act_dim)
     sha256 = hashlib.sha256(model_bytes).hexdigest()
     episodes = manifest["episodes"]
-    metadata = bc.policy_metadata(
+    metadata = mlp_policy.policy_metadata(
         name=args.name or parent["name"],
         version=args.version or now.strftime("awr-%Y%m%d%H%M%S"),
         task=parent["task"],
@@ -409,10 +403,10 @@ def train(args: Args) -> None:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    bc.write_atomic(out / "policy.onnx", model_bytes)
-    bc.write_atomic(out / "policy.card.md", model_card(metadata, args, history).encode())
-    bc.write_atomic(out / "policy.json", (json.dumps(metadata, indent=2) + "\n").encode())
-    print(json.dumps({
+    common.write_atomic(out / "policy.onnx", model_bytes)
+    common.write_atomic(out / "policy.card.md", model_card(metadata, args, history).encode())
+    common.write_atomic(out / "policy.json", (json.dumps(metadata, indent=2) + "\n").encode())
+    common.emit({
         "event": "done",
         "epochs": args.epochs,
         "losses/actor": history[-1]["losses/actor"],
@@ -426,7 +420,7 @@ def train(args: Args) -> None:
         "parent_version": parent["version"],
         "onnx_check": onnx_check,
         "perf/total_s": time.perf_counter() - started,
-    }), flush=True)
+    })
 
 
 def model_card(metadata: dict[str, typing.Any], args: Args, history: list[dict[str, typing.Any]]) -> str:
@@ -458,13 +452,7 @@ _Not yet evaluated._ Run `striatum eval` against the parent before publishing.
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        train(args)
-    except TrainerError as error:
-        print(f"awr.py: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return common.run_main("awr.py", train, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -7,40 +7,22 @@ input are one readable line on stderr and exit status 1.
     /usr/bin/python3 trainer/bc.py --data data/push-expert --out data/push-bc
 """
 
-from __future__ import annotations
-
-import argparse
-import ast
-import ctypes
 import dataclasses
 import datetime
 import hashlib
-import inspect
-import io
 import json
-import os
-import random
 import sys
-import textwrap
 import time
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-# With more busy threads than free cores (2 cores, shared), OpenMP's spinning barriers made an Adam step up to
-# 10x slower; passive waiting costs little when idle. Must be set before torch loads libgomp.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+import common  # first: it sets OMP_WAIT_POLICY before torch loads
 import numpy as np
-import onnx
-import onnx.numpy_helper
 import torch
 import torch.nn as nn
-
-STD_FLOOR = 1e-6
-"""A feature whose standard deviation is below this is constant: its std is set to 1.0 (no scaling)."""
-ONNX_OPSET = 17
-METADATA_FORMAT = "striatum.policy/v1"
+from common import TrainerError, episode_bounds, load_array, split_episodes
+from mlp_policy import Policy, chunk_targets, export_onnx, mean_loss, normalization_stats, policy_metadata, verify_onnx
 
 
 @dataclass
@@ -77,54 +59,9 @@ class Args:
     """write into an --out directory that already holds files (its policy.onnx, .json and .card.md are replaced)"""
 
 
-class TrainerError(Exception):
-    """The input cannot be trained on, or training failed; the message is shown to the user as one line."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Arguments: argparse built from the dataclass, help text taken from the docstring under each field.
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """The string literal that follows each annotated field in a class body (how tyro reads docstrings)."""
-    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
-    docs: dict[str, str] = {}
-    for node, following in zip(body, body[1:]):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        ):
-            docs[node.target.id] = following.value.value
-    return docs
-
-
-def dataclass_parser(cls: type, prog: str, description: str) -> argparse.ArgumentParser:
-    """An argparse parser with one --flag per dataclass field, its help taken from the field's docstring.
-    Shared by every trainer script so their command lines behave alike."""
-    docs = field_docs(cls)
-    types = typing.get_type_hints(cls)
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    for field in dataclasses.fields(cls):
-        flag = "--" + field.name.replace("_", "-")
-        kind = types[field.name]
-        help = docs.get(field.name, "")
-        if field.default is dataclasses.MISSING:
-            parser.add_argument(flag, type=kind, required=True, help=help)
-            continue
-        if field.default != "":
-            help += f" (default: {field.default})"
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help)
-        else:
-            parser.add_argument(flag, type=kind, default=field.default, help=help)
-    return parser
-
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    parser = dataclass_parser(Args, "bc.py", (__doc__ or "").splitlines()[0])
+    parser = common.dataclass_parser(Args, "bc.py", (__doc__ or "").splitlines()[0])
     args = Args(**vars(parser.parse_args(argv)))
     for name in ("epochs", "batch_size", "hidden", "layers", "chunk", "threads"):
         if getattr(args, name) < 1:
@@ -146,18 +83,6 @@ class Dataset:
     actions: np.ndarray  # float32 [N, act_dim], physical units
     episode_index: np.ndarray  # int64 [N], each episode one contiguous run of rows
     meta: dict[str, typing.Any]
-
-
-def load_array(path: Path, ndim: int) -> np.ndarray:
-    if not path.is_file():
-        raise TrainerError(f"missing {path}")
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise TrainerError(f"cannot read {path}: {error}") from None
-    if array.ndim != ndim:
-        raise TrainerError(f"{path} has shape {list(array.shape)}, expected {ndim} dimension(s)")
-    return array
 
 
 def load_dataset(directory: Path) -> Dataset:
@@ -232,219 +157,7 @@ def load_dataset(directory: Path) -> Dataset:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The math: episode runs, chunked targets, the episode-level split, normalization statistics.
-
-
-def episode_bounds(episode_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start (inclusive) and end (exclusive) row of each contiguous run of one episode index, in row order."""
-    change = np.flatnonzero(episode_index[1:] != episode_index[:-1]) + 1
-    starts = np.concatenate(([0], change))
-    ends = np.concatenate((change, [len(episode_index)]))
-    if len(np.unique(episode_index[starts])) != len(starts):
-        values, counts = np.unique(episode_index[starts], return_counts=True)
-        raise TrainerError(f"episode {values[counts > 1][0]} is split over non-adjacent rows in episode_index.npy")
-    return starts, ends
-
-
-def chunk_targets(actions: np.ndarray, episode_index: np.ndarray, chunk: int) -> np.ndarray:
-    """Targets [N, chunk, act_dim]: row t gets actions t .. t+chunk-1 of its own episode, the last one repeated
-    past the episode's end, so no target ever reads into the next episode."""
-    starts, ends = episode_bounds(episode_index)
-    last_row = np.repeat(ends - 1, ends - starts)  # last row of each row's episode
-    rows = np.arange(len(actions))[:, None] + np.arange(chunk)[None, :]
-    return actions[np.minimum(rows, last_row[:, None])]
-
-
-def split_episodes(episodes: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffle episode indices and hold out round(val_fraction * n) of them (at least one, never all)."""
-    shuffled = np.random.default_rng(seed).permutation(np.asarray(episodes))
-    n_val = 0
-    if val_fraction > 0 and len(shuffled) >= 2:
-        n_val = min(max(1, round(val_fraction * len(shuffled))), len(shuffled) - 1)
-    return np.sort(shuffled[n_val:]), np.sort(shuffled[:n_val])
-
-
-def normalization_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and std as float32 (the runtime computes in float32 too). A column whose std is below
-    STD_FLOOR is constant and gets std 1.0, so normalization only centres it instead of blowing it up."""
-    x64 = x.astype(np.float64)
-    mean = x64.mean(axis=0)
-    std = x64.std(axis=0)
-    std = np.where(std < STD_FLOOR, 1.0, std)
-    return mean.astype(np.float32), std.astype(np.float32)
-
-
-def set_blas_threads(threads: int) -> None:
-    """Debian's torch calls BLAS through the generic interface, so torch.set_num_threads never reaches
-    OpenBLAS, which starts one thread per core. Best effort: without a loaded OpenBLAS nothing changes."""
-    try:
-        with open("/proc/self/maps") as maps:
-            library = next((line.split()[-1] for line in maps if "libopenblas" in line), None)
-        if library is not None:
-            ctypes.CDLL(library).openblas_set_num_threads(threads)
-    except (OSError, AttributeError):
-        pass
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The policy: an MLP from a normalized observation to a chunk of normalized actions.
-
-
-class Policy(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, chunk: int, hidden: int, layers: int):
-        super().__init__()
-        self.chunk, self.act_dim = chunk, act_dim
-        widths = [obs_dim] + [hidden] * layers
-        body: list[nn.Module] = []
-        for width_in, width_out in zip(widths, widths[1:]):
-            body += [nn.Linear(width_in, width_out), nn.ReLU()]
-        self.net = nn.Sequential(*body, nn.Linear(widths[-1], chunk * act_dim))
-
-    def forward(self, observation: torch.Tensor) -> torch.Tensor:
-        # A constant target shape keeps the exported graph to one Reshape with a fixed [-1, chunk, act_dim].
-        return self.net(observation).reshape(-1, self.chunk, self.act_dim)
-
-
-def mean_loss(policy: Policy, observations: torch.Tensor, targets: torch.Tensor, batch: int = 8192) -> float:
-    policy.eval()
-    total = 0.0
-    with torch.no_grad():
-        for start in range(0, len(observations), batch):
-            prediction = policy(observations[start : start + batch])
-            total += nn.functional.mse_loss(prediction, targets[start : start + batch], reduction="sum").item()
-    return total / targets.numel()
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Export and its check. onnxruntime is not available to Python here, so the numbers are compared with
-# onnx.reference when this onnx has it, else with a small numpy evaluator for the few ops this MLP exports.
-
-
-def export_onnx(policy: Policy, obs_dim: int) -> bytes:
-    policy.eval()
-    buffer = io.BytesIO()
-    options: dict[str, typing.Any] = {}
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        options["dynamo"] = False  # the dynamo exporter needs onnxscript, which Debian does not package
-    torch.onnx.export(
-        policy,
-        (torch.zeros(1, obs_dim),),
-        buffer,
-        input_names=["observation"],
-        output_names=["action"],
-        dynamic_axes={"observation": {0: "batch"}, "action": {0: "batch"}},
-        opset_version=ONNX_OPSET,
-        do_constant_folding=True,
-        **options,
-    )
-    # The exporter names every output dimension after the Reshape as dynamic; only the batch is. Declaring the
-    # fixed ones lets the runtime check the shape at load, and check_model(full_check=True) verifies the claim.
-    model = onnx.load_model_from_string(buffer.getvalue())
-    for dim, size in zip(model.graph.output[0].type.tensor_type.shape.dim[1:], (policy.chunk, policy.act_dim)):
-        dim.dim_value = size
-    return model.SerializeToString()
-
-
-def run_numpy(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list[np.ndarray] | None:
-    """Evaluate a graph made only of Gemm/MatMul/Add/Relu/Reshape/Constant/Identity; None on any other op."""
-    values = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
-    values.update(inputs)
-    for node in model.graph.node:
-        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        x = [values[name] for name in node.input if name]
-        if node.op_type == "Gemm":
-            a = x[0].T if attrs.get("transA", 0) else x[0]
-            b = x[1].T if attrs.get("transB", 0) else x[1]
-            y = attrs.get("alpha", 1.0) * (a @ b)
-            if len(x) > 2:
-                y = y + attrs.get("beta", 1.0) * x[2]
-        elif node.op_type == "MatMul":
-            y = x[0] @ x[1]
-        elif node.op_type == "Add":
-            y = x[0] + x[1]
-        elif node.op_type == "Relu":
-            y = np.maximum(x[0], 0)
-        elif node.op_type == "Reshape":
-            shape = [d if d != 0 or attrs.get("allowzero", 0) else x[0].shape[i] for i, d in enumerate(x[1])]
-            y = x[0].reshape(shape)
-        elif node.op_type == "Constant":
-            y = onnx.numpy_helper.to_array(attrs["value"])
-        elif node.op_type == "Identity":
-            y = x[0]
-        else:
-            return None
-        values[node.output[0]] = y
-    return [values[output.name] for output in model.graph.output]
-
-
-def graph_shape(value: onnx.ValueInfoProto) -> list[int]:
-    return [d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim]
-
-
-def verify_onnx(model_bytes: bytes, policy: Policy, obs_dim: int, chunk: int, act_dim: int) -> str:
-    """Check the exported graph and compare its outputs with torch's; returns which numeric check ran."""
-    model = onnx.load_model_from_string(model_bytes)
-    onnx.checker.check_model(model, full_check=True)
-    inputs, outputs = list(model.graph.input), list(model.graph.output)
-    io_spec = [(v.name, graph_shape(v)) for v in inputs + outputs]
-    expected = [("observation", [-1, obs_dim]), ("action", [-1, chunk, act_dim])]
-    if io_spec != expected:
-        raise RuntimeError(f"exported graph has inputs/outputs {io_spec}, expected {expected}")
-
-    observation = np.random.default_rng(0).standard_normal((5, obs_dim)).astype(np.float32)
-    with torch.no_grad():
-        want = policy(torch.from_numpy(observation)).numpy()
-    try:
-        from onnx.reference import ReferenceEvaluator  # onnx >= 1.13
-    except ImportError:
-        got = run_numpy(model, {"observation": observation})
-        method = "numpy"
-    else:
-        got = ReferenceEvaluator(model).run(None, {"observation": observation})
-        method = "onnx.reference"
-    if got is None:
-        return "skipped (onnx.reference is missing and the graph has ops the numpy evaluator does not know)"
-    if got[0].shape != want.shape or not np.allclose(got[0], want, rtol=1e-4, atol=1e-5):
-        raise RuntimeError(f"ONNX output differs from torch (max abs difference {np.abs(got[0] - want).max()})")
-    return method
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Output files. Each is written next to its final name and renamed, policy.json last: a reader never sees a
-# half-written file, and a fresh directory has a policy.json only once its model is complete.
-
-
-def write_atomic(path: Path, content: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
-
-
-def policy_metadata(
-    *, name: str, version: str, task: str, created: str, sha256: str, obs_dim: int, act_dim: int, chunk: int,
-    meta: dict[str, typing.Any], obs_mean: np.ndarray, obs_std: np.ndarray, act_mean: np.ndarray,
-    act_std: np.ndarray, training: dict[str, typing.Any],
-) -> dict[str, typing.Any]:
-    return {
-        "format": METADATA_FORMAT,
-        "name": name,
-        "version": version,
-        "task": task,
-        "created": created,
-        "model": "policy.onnx",
-        "sha256": sha256,
-        "inputs": [{"name": "observation", "shape": [-1, obs_dim], "dtype": "float32"}],
-        "outputs": [{"name": "action", "shape": [-1, chunk, act_dim], "dtype": "float32"}],
-        "observation": {"fields": meta["observation_fields"], "mean": obs_mean.tolist(), "std": obs_std.tolist()},
-        "action": {
-            "mode": meta["action"]["mode"],
-            "joints": meta["action"]["joints"],
-            "chunk": chunk,
-            "mean": act_mean.tolist(),
-            "std": act_std.tolist(),
-        },
-        "training": training,
-    }
+# The model card: what the policy is, what it was trained on, how the losses went.
 
 
 def model_card(
@@ -537,13 +250,7 @@ def train(args: Args) -> None:
     started = time.perf_counter()
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
-    # Seeding: one place, everything deterministic.
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(args.threads)
-    set_blas_threads(args.threads)
+    common.seed_everything(args.seed, args.threads)
 
     dataset = load_dataset(Path(args.data))
     check_out_dir(Path(args.out), args.force)
@@ -613,7 +320,7 @@ def train(args: Args) -> None:
             "perf/epoch_s": time.perf_counter() - epoch_started,
         }
         history.append(record)
-        print(json.dumps(record), flush=True)
+        common.emit(record)
 
     # Export, check, write. The final training loss is re-measured in eval mode over the whole training set.
     final_train_loss = mean_loss(policy, obs_train, act_train)
@@ -656,9 +363,9 @@ def train(args: Args) -> None:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "policy.onnx", model_bytes)
-    write_atomic(out / "policy.card.md", model_card(metadata, args, counts, history).encode())
-    write_atomic(out / "policy.json", (json.dumps(metadata, indent=2) + "\n").encode())
+    common.write_atomic(out / "policy.onnx", model_bytes)
+    common.write_atomic(out / "policy.card.md", model_card(metadata, args, counts, history).encode())
+    common.write_atomic(out / "policy.json", (json.dumps(metadata, indent=2) + "\n").encode())
     done = {
         "event": "done",
         "epochs": args.epochs,
@@ -671,17 +378,11 @@ def train(args: Args) -> None:
         "onnx_check": onnx_check,
         "perf/total_s": time.perf_counter() - started,
     }
-    print(json.dumps(done), flush=True)
+    common.emit(done)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        train(args)
-    except TrainerError as error:
-        print(f"bc.py: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return common.run_main("bc.py", train, parse_args(argv))
 
 
 if __name__ == "__main__":

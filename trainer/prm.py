@@ -22,8 +22,6 @@ import hashlib
 import inspect
 import io
 import json
-import os
-import random
 import re
 import shutil
 import subprocess
@@ -34,19 +32,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-# With more busy threads than free cores (2 cores, shared), OpenMP's spinning barriers made an Adam step up to
-# 10x slower; passive waiting costs little when idle. Must be set before torch loads libgomp.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+import common  # first: it sets OMP_WAIT_POLICY before torch loads
 import numpy as np
 import onnx
 import onnx.numpy_helper
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bc import dataclass_parser, load_array, set_blas_threads, split_episodes, write_atomic  # noqa: E402
+from common import TrainerError, dataclass_parser, load_array, split_episodes, write_atomic
 
 ONNX_OPSET = 17
 METADATA_FORMAT = "striatum.prm/v1"
@@ -122,10 +115,6 @@ class Args:
     """version in the metadata; empty means 'prm-YYYYmmddHHMMSS' (UTC)"""
     metadata_check: str = "dist/src/reward/metadata.js"
     """built src/reward/metadata.js (relative to the repo or absolute) to validate the metadata with node; skipped when absent"""
-
-
-class TrainerError(Exception):
-    """The input cannot be trained on, or training failed; the message is shown to the user as one line."""
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -1107,7 +1096,7 @@ def train_kind(kind: str, frames: Frames, train: np.ndarray, val: np.ndarray, si
             "perf/samples_per_s": seen / seconds, "perf/epoch_s": seconds,
         }
         history.append(record)
-        print(json.dumps(record), flush=True)
+        common.emit(record)
     return net, history
 
 
@@ -1117,13 +1106,7 @@ def train(args: Args) -> None:
     created = now.isoformat().replace("+00:00", "Z")
     version = args.version or now.strftime("prm-%Y%m%d%H%M%S")
 
-    # Seeding: one place, everything deterministic.
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-    torch.set_num_threads(args.threads)
-    set_blas_threads(args.threads)
+    common.seed_everything(args.seed, args.threads)
 
     directories = [Path(d) for d in args.data.split(",") if d]
     if not directories:
@@ -1145,9 +1128,9 @@ def train(args: Args) -> None:
         train_episodes.append(t)
         val_episodes.append(v)
     train_ep, val_ep = np.concatenate(train_episodes), np.concatenate(val_episodes)
-    print(json.dumps({"event": "data", "frames": int(len(frames.images)), "episodes": int(len(frames.starts)),
+    common.emit({"event": "data", "frames": int(len(frames.images)), "episodes": int(len(frames.starts)),
                       "train_episodes": int(len(train_ep)), "val_episodes": int(len(val_ep)),
-                      "positive_frames": int(frames.success.sum()), "vocab": len(vocab), "size": size}), flush=True)
+                      "positive_frames": int(frames.success.sum()), "vocab": len(vocab), "size": size})
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -1184,29 +1167,23 @@ def train(args: Args) -> None:
             "parameters": sum(p.numel() for p in net.parameters()), "seconds": time.perf_counter() - kind_started,
             "onnx_check": onnx_check,
         }
-        print(json.dumps({"event": "model", "model": kind, "file": str(out / f"{kind}.onnx"), "bytes": len(model_bytes),
+        common.emit({"event": "model", "model": kind, "file": str(out / f"{kind}.onnx"), "bytes": len(model_bytes),
                           "sha256": sha256, "onnx_check": onnx_check, "val": val_metrics,
-                          "perf/model_s": results[kind]["seconds"]}), flush=True)
+                          "perf/model_s": results[kind]["seconds"]})
 
     write_atomic(out / "tokenizer.json", (json.dumps(tokenizer_json(vocab, args.max_length), indent=2) + "\n").encode())
     metadata_check = check_metadata_with_node(written, args.metadata_check)
     # New models invalidate any earlier evaluation: the card gets an empty section for `striatum prm eval --card`.
     split = {"train": int(len(train_ep)), "val": int(len(val_ep))}
     write_atomic(out / "README.md", model_card(args, datasets, split, results, vocab, size, created, version).encode())
-    print(json.dumps({
+    common.emit({
         "event": "done", "out": str(out), "version": version, "models": {k: r["bytes"] for k, r in results.items()},
         "metadata_check": metadata_check, "perf/total_s": time.perf_counter() - started,
-    }), flush=True)
+    })
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        train(args)
-    except TrainerError as error:
-        print(f"prm.py: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return common.run_main("prm.py", train, parse_args(argv))
 
 
 if __name__ == "__main__":

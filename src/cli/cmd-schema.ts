@@ -8,6 +8,7 @@ import { StriatumError } from '../errors.js';
 import { PolicyMetadataSchema } from '../policy/metadata.js';
 import { PrmMetadataSchema } from '../reward/metadata.js';
 import { PolicyManifestSchema } from '../contracts/policy-manifest.js';
+import { SnapshotManifestSchema } from '../contracts/snapshot-manifest.js';
 import { UpdaterConfigSchema } from '../updater/config.js';
 import type { Command } from './flags.js';
 import { parseFlags } from './flags.js';
@@ -22,6 +23,7 @@ const DOCUMENTS: Readonly<Record<string, z.ZodType>> = {
   'policy-metadata': PolicyMetadataSchema,
   'prm-metadata': PrmMetadataSchema,
   'policy-manifest': PolicyManifestSchema,
+  'snapshot-manifest': SnapshotManifestSchema,
 };
 const DOCUMENT_NAMES = Object.keys(DOCUMENTS);
 
@@ -35,7 +37,7 @@ export function allSchemas(): Record<string, unknown> {
 }
 
 export const schemaCommand: Command = {
-  summary: 'print JSON Schema for the robot and updater configs, policy metadata and every MQTT message',
+  summary: 'print JSON Schema for the robot and updater configs, policy metadata, training snapshot manifests and every MQTT message',
   help: `Usage: striatum schema [${[...DOCUMENT_NAMES, 'messages', ...MESSAGE_NAMES].join(' | ')}]
 
 Prints JSON Schema (draft 2020-12) generated from the same zod schemas Striatum validates with, so clients in

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatIssues } from '../config/load.js';
+import { SNAPSHOT_FORMAT, SnapshotManifestSchema, type SnapshotEpisode, type SnapshotManifest } from '../contracts/snapshot-manifest.js';
 import { TOPIC_ROOT } from '../contracts/topics.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -19,7 +21,7 @@ import type { EpisodeRow, RolloutStore } from './store.js';
 export type TrainingConfig = NonNullable<UpdaterConfig['training']>;
 
 export const TRAINING_STATUS_TOPIC = `${TOPIC_ROOT}/updater/training`;
-export const SNAPSHOT_FORMAT = 'striatum.training-snapshot/v1';
+export { SNAPSHOT_FORMAT };
 /** trainer/awr.py of this package (dist/src/updater/ → repository root). */
 export const DEFAULT_TRAINER = fileURLToPath(new URL('../../../trainer/awr.py', import.meta.url));
 
@@ -69,7 +71,7 @@ export function writeTrainingSnapshot(
   const obsDim = fields.reduce((s, f) => s + f.size, 0);
   const actDim = joints.length;
   const parts: { obs: Float32Array; cmd: Float32Array; rewards: Float32Array; terminals: Int32Array; n: number }[] = [];
-  const manifestEpisodes: Record<string, unknown>[] = [];
+  const manifestEpisodes: SnapshotEpisode[] = [];
   let skipped = 0;
   let unrecorded = 0;
   for (const row of episodes) {
@@ -115,14 +117,21 @@ export function writeTrainingSnapshot(
     ['episode_index.npy', encodeNpy(index, [total])],
   ];
   for (const [name, data] of files) writeFileSync(join(dir, name), data);
-  const manifest = {
+  const manifest = snapshotManifest({
     format: SNAPSHOT_FORMAT, created: new Date().toISOString(), task: base.task, gamma: settings.gamma,
     success_margin: settings.successMargin, reward: 'r_task + r_gold + γΦ′ − Φ (Φ′ = 0 at true terminals; intrinsic left out)',
-    observation_fields: fields, action: { mode: base.action.mode, joints }, base_policy: { name: base.name, version: base.version },
+    observation_fields: fields, action: { mode: base.action.mode, joints: [...joints] }, base_policy: { name: base.name, version: base.version },
     steps: total, skipped_episodes: skipped, episodes: manifestEpisodes,
-  };
+  });
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`); // last: a complete snapshot has it
   return { dir, episodes: parts.length, steps: total, skippedEpisodes: skipped, unrecordedRewardSteps: unrecorded, gamma: settings.gamma };
+}
+
+/** The manifest, checked against the schema the trainer validates it with: a writer bug fails here, not in Python. */
+function snapshotManifest(manifest: SnapshotManifest): SnapshotManifest {
+  const parsed = SnapshotManifestSchema.safeParse(manifest);
+  if (!parsed.success) throw new StriatumError('STRIATUM_ERR_INTERNAL', `training snapshot manifest: ${formatIssues(parsed.error.issues).join('; ')}`);
+  return parsed.data;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

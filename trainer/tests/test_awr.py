@@ -21,20 +21,20 @@ import torch
 TRAINER = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TRAINER))
 import awr  # noqa: E402
-import bc  # noqa: E402
+import mlp_policy  # noqa: E402
 
 FIELDS = [{"name": "joint_positions", "size": 2}, {"name": "block_position", "size": 2}]
 ACTION = {"mode": "velocity", "joints": ["shoulder", "elbow"]}
 
 
-def write_base_policy(directory: Path, hidden: int = 16, layers: int = 2, chunk: int = 1, seed: int = 0) -> bc.Policy:
-    """A random bc.Policy exported exactly as bc.py exports it, with its metadata."""
+def write_base_policy(directory: Path, hidden: int = 16, layers: int = 2, chunk: int = 1, seed: int = 0) -> mlp_policy.Policy:
+    """A random mlp_policy.Policy exported exactly as bc.py exports it, with its metadata."""
     torch.manual_seed(seed)
-    policy = bc.Policy(4, 2, chunk, hidden, layers)
-    model = bc.export_onnx(policy, 4)
+    policy = mlp_policy.Policy(4, 2, chunk, hidden, layers)
+    model = mlp_policy.export_onnx(policy, 4)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "policy.onnx").write_bytes(model)
-    meta = bc.policy_metadata(
+    meta = mlp_policy.policy_metadata(
         name="push-bc", version="bc-1", task="push", created="2026-01-01T00:00:00Z",
         sha256=hashlib.sha256(model).hexdigest(), obs_dim=4, act_dim=2, chunk=chunk,
         meta={"observation_fields": FIELDS, "action": ACTION},
@@ -103,7 +103,7 @@ class LoadWeightsTest(unittest.TestCase):
                 with torch.no_grad():
                     np.testing.assert_allclose(loaded(x).numpy(), original(x).numpy(), rtol=1e-6, atol=1e-6)
                 model = onnx.load(str(base / "policy.onnx"))
-                numpy_out = bc.run_numpy(model, {"observation": x.numpy()})
+                numpy_out = mlp_policy.run_numpy(model, {"observation": x.numpy()})
                 assert numpy_out is not None
                 np.testing.assert_allclose(loaded(x).detach().numpy(), numpy_out[0], rtol=1e-5, atol=1e-5)
 
@@ -147,7 +147,7 @@ class SmokeTest(unittest.TestCase):
             model_bytes = (out / "policy.onnx").read_bytes()
             onnx.checker.check_model(onnx.load_model_from_string(model_bytes), full_check=True)
             meta = json.loads((out / "policy.json").read_text())
-            self.assertEqual(meta["format"], bc.METADATA_FORMAT)
+            self.assertEqual(meta["format"], mlp_policy.METADATA_FORMAT)
             self.assertEqual(meta["sha256"], hashlib.sha256(model_bytes).hexdigest())
             self.assertEqual(meta["observation"]["fields"], FIELDS)
             self.assertEqual(meta["action"]["joints"], ACTION["joints"])

@@ -20,6 +20,8 @@ import onnx
 TRAINER = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TRAINER))
 import bc  # noqa: E402
+import common  # noqa: E402
+import mlp_policy  # noqa: E402
 
 PUSH_FIELDS = [
     {"name": "joint_positions", "size": 2},
@@ -61,14 +63,14 @@ def write_dataset(
 class NormalizationStatsTest(unittest.TestCase):
     def test_mean_and_population_std_per_column(self) -> None:
         x = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0]], np.float32)
-        mean, std = bc.normalization_stats(x)
+        mean, std = mlp_policy.normalization_stats(x)
         np.testing.assert_allclose(mean, [3.0, 30.0])
         np.testing.assert_allclose(std, [np.sqrt(8 / 3), 10 * np.sqrt(8 / 3)], rtol=1e-6)
         self.assertEqual((mean.dtype, std.dtype), (np.float32, np.float32))
 
     def test_constant_and_nearly_constant_columns_get_std_one(self) -> None:
         x = np.array([[2.0, 7.0, 1.0], [2.0, 7.0 + 1e-7, 2.0], [2.0, 7.0, 3.0]], np.float64)
-        mean, std = bc.normalization_stats(x)
+        mean, std = mlp_policy.normalization_stats(x)
         np.testing.assert_allclose(mean[:2], [2.0, 7.0])
         self.assertEqual(std[0], 1.0)
         self.assertEqual(std[1], 1.0)  # std ~4.7e-8 is below the 1e-6 floor
@@ -76,7 +78,7 @@ class NormalizationStatsTest(unittest.TestCase):
 
     def test_std_just_above_the_floor_is_kept(self) -> None:
         x = np.array([[0.0], [4e-6]])
-        _, std = bc.normalization_stats(x)
+        _, std = mlp_policy.normalization_stats(x)
         self.assertAlmostEqual(float(std[0]), 2e-6, delta=1e-12)
 
 
@@ -86,12 +88,12 @@ class ChunkTargetsTest(unittest.TestCase):
     actions = np.stack([np.arange(6), -np.arange(6)], axis=1).astype(np.float32)
 
     def test_chunk_one_is_the_action_itself(self) -> None:
-        targets = bc.chunk_targets(self.actions, self.episode_index, 1)
+        targets = mlp_policy.chunk_targets(self.actions, self.episode_index, 1)
         self.assertEqual(targets.shape, (6, 1, 2))
         np.testing.assert_array_equal(targets[:, 0], self.actions)
 
     def test_episode_end_is_padded_with_its_last_action(self) -> None:
-        targets = bc.chunk_targets(self.actions, self.episode_index, 3)
+        targets = mlp_policy.chunk_targets(self.actions, self.episode_index, 3)
         self.assertEqual(targets.shape, (6, 3, 2))
         source_rows = targets[:, :, 0].astype(int).tolist()
         self.assertEqual(source_rows, [[0, 1, 2], [1, 2, 2], [2, 2, 2], [3, 4, 4], [4, 4, 4], [5, 5, 5]])
@@ -101,39 +103,39 @@ class ChunkTargetsTest(unittest.TestCase):
         rng = np.random.default_rng(3)
         episode_index = np.repeat(np.arange(7), rng.integers(1, 9, size=7))
         actions = np.arange(len(episode_index), dtype=np.float32)[:, None]
-        targets = bc.chunk_targets(actions, episode_index, 5)
+        targets = mlp_policy.chunk_targets(actions, episode_index, 5)
         source_episode = episode_index[targets[:, :, 0].astype(int)]
         np.testing.assert_array_equal(source_episode, np.repeat(episode_index[:, None], 5, axis=1))
 
     def test_episode_split_over_non_adjacent_rows_is_refused(self) -> None:
         with self.assertRaisesRegex(bc.TrainerError, "episode 0 is split"):
-            bc.chunk_targets(self.actions, np.array([0, 0, 1, 1, 0, 2]), 2)
+            mlp_policy.chunk_targets(self.actions, np.array([0, 0, 1, 1, 0, 2]), 2)
 
 
 class SplitEpisodesTest(unittest.TestCase):
     def test_split_is_a_partition_of_the_episodes(self) -> None:
         episodes = np.arange(100, 150)
-        train, val = bc.split_episodes(episodes, 0.2, seed=5)
+        train, val = common.split_episodes(episodes, 0.2, seed=5)
         self.assertEqual(len(val), 10)
         self.assertEqual(set(train) & set(val), set())
         self.assertEqual(set(train) | set(val), set(episodes))
 
     def test_split_depends_on_the_seed_only(self) -> None:
         episodes = np.arange(40)
-        first, second = bc.split_episodes(episodes, 0.25, seed=1), bc.split_episodes(episodes, 0.25, seed=1)
+        first, second = common.split_episodes(episodes, 0.25, seed=1), common.split_episodes(episodes, 0.25, seed=1)
         np.testing.assert_array_equal(first[1], second[1])
-        self.assertFalse(np.array_equal(first[1], bc.split_episodes(episodes, 0.25, seed=2)[1]))
+        self.assertFalse(np.array_equal(first[1], common.split_episodes(episodes, 0.25, seed=2)[1]))
 
     def test_at_least_one_and_never_all_episodes_held_out(self) -> None:
-        self.assertEqual(len(bc.split_episodes(np.arange(5), 0.01, seed=0)[1]), 1)
-        train, val = bc.split_episodes(np.arange(2), 0.9, seed=0)
+        self.assertEqual(len(common.split_episodes(np.arange(5), 0.01, seed=0)[1]), 1)
+        train, val = common.split_episodes(np.arange(2), 0.9, seed=0)
         self.assertEqual((len(train), len(val)), (1, 1))
-        self.assertEqual(len(bc.split_episodes(np.arange(1), 0.5, seed=0)[1]), 0)
-        self.assertEqual(len(bc.split_episodes(np.arange(10), 0.0, seed=0)[1]), 0)
+        self.assertEqual(len(common.split_episodes(np.arange(1), 0.5, seed=0)[1]), 0)
+        self.assertEqual(len(common.split_episodes(np.arange(10), 0.0, seed=0)[1]), 0)
 
     def test_row_masks_from_the_split_do_not_overlap(self) -> None:
         episode_index = np.repeat(np.arange(12), 7)
-        train, val = bc.split_episodes(np.unique(episode_index), 0.3, seed=9)
+        train, val = common.split_episodes(np.unique(episode_index), 0.3, seed=9)
         train_rows, val_rows = np.isin(episode_index, train), np.isin(episode_index, val)
         self.assertFalse((train_rows & val_rows).any())
         self.assertTrue((train_rows | val_rows).all())
@@ -313,7 +315,7 @@ class SmokeRunTest(unittest.TestCase):
         obs_mean, obs_std = (np.array(self.metadata["observation"][k], np.float32) for k in ("mean", "std"))
         act_mean, act_std = (np.array(self.metadata["action"][k], np.float32) for k in ("mean", "std"))
         model = onnx.load(str(self.out / "policy.onnx"))
-        (normalized,) = bc.run_numpy(model, {"observation": (observations - obs_mean) / obs_std})
+        (normalized,) = mlp_policy.run_numpy(model, {"observation": (observations - obs_mean) / obs_std})
         predicted = normalized[:, 0] * act_std + act_mean
         self.assertLess(float(np.mean(((predicted - actions) / act_std) ** 2)), 0.1)
 
