@@ -264,7 +264,9 @@ test('spool: on a full disk, deletes of acknowledged chunks still run, the faile
   spool.onWritten = (entry) => written.push(entry);
   const steps = new SyntheticSteps();
   let fed = 0;
-  for (let batch = 0; batch < 200 && recorder.recording; batch++) {
+  // Feed until the disk is full. A slow worker can also pause recording for a moment (spool_stalled) before any
+  // write has failed, so feeding goes on until the pause names the disk.
+  for (let batch = 0; batch < 400 && recorder.pauseReason !== 'spool_error'; batch++) {
     for (let i = 0; i < 10; i++) recorder.onStep(steps.next(0, fed++), null);
     await new Promise((r) => setTimeout(r, 5));
   }
