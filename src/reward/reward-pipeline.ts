@@ -21,7 +21,7 @@
 // the potential model's view-fused progress; done may instead come from a success model (shaping.done_source);
 // r_intrinsic is the optional RND term. The hacking alarm compares each PRM answer's success claim with the
 // success model (or the environment's success flag).
-import type { StepView } from '../control/control-loop.js';
+import type { StepView } from '../control/step.js';
 import { LatencyHistogram } from '../control/histogram.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -12,7 +12,7 @@ import {
   FLAG_DONE, FLAG_INTERVENTION, FLAG_NO_REWARD, FLAG_PRM_DONE, FLAG_TRUNCATED, REWARD_COMPONENTS, ROLLOUT_VERSION,
   type EpisodeOutcome, type RolloutHeaderInput, type RolloutLayout,
 } from '../contracts/rollout.js';
-import type { EpisodeSummary, StepView } from '../control/control-loop.js';
+import type { EpisodeSummary, StepView } from '../control/step.js';
 import type { ObservationField } from '../control/observation.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -1,5 +1,5 @@
 // The log line a person reads after each episode: what was asked, how it went, and the running success rate.
-import type { EpisodeSummary } from '../control/control-loop.js';
+import type { EpisodeSummary } from '../control/step.js';
 import type { EpisodeRewardSummary } from '../reward/reward-pipeline.js';
 
 /** Episodes finished (by the policy: success, failure, timeout), succeeded, and aborted (pause, e-stop, fault) so far. */

@@ -8,7 +8,8 @@ import { assertNormalizationSize } from '../config/observation-size.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { RobotConfig } from '../config/schema.js';
 import { CONTRACT_VERSION, type StatusMessage, type TelemetryMessage } from '../contracts/messages.js';
-import { ControlLoop, type EpisodeSummary, type StepView } from '../control/control-loop.js';
+import { ControlLoop } from '../control/control-loop.js';
+import { HookSink, type EpisodeSummary, type StepView } from '../control/step.js';
 import { allocateJointState, resolveObservationFields, type ObservationField } from '../control/observation.js';
 import { RealtimeClock, VirtualClock } from '../control/scheduler.js';
 import { StriatumError } from '../errors.js';
@@ -223,8 +224,7 @@ export class RobotRuntime {
       episodeSeed: cfg.episodes.seed,
       timeLimitS: timeLimitOf(cfg),
       autostart: cfg.control.autostart,
-      onStep,
-      onEpisode: (summary, event) => {
+      sinks: [new HookSink({ onStep, onEpisode: (summary, event) => {
         if (rewards !== null) {
           if (event === 'start') rewards.beginEpisode(summary.instruction);
           else lastEpisodeReward = rewards.endEpisode();
@@ -254,7 +254,7 @@ export class RobotRuntime {
           const line = episodeLine(summary, r, tally);
           log.info('episode finished', line.fields, line.readable);
         }
-      },
+      } })],
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));
         if (to === 'estopped') link?.publishEvent({ kind: 'fault', code: reason, message: `safe state latched: ${reason}; send arm to leave it` });
