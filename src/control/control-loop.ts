@@ -259,6 +259,7 @@ export class ControlLoop {
     const ep = this.o.transport.episodes;
     const start: EpisodeStart = {
       episode: this.episodeIndex, seed: this.o.episodeSeed + this.episodeIndex, instruction: ep !== null ? ep.instruction() : '',
+      policy_version: this.source.version,
     };
     for (const sink of this.sinks) sink.onEpisodeStart(start);
   }
@@ -297,6 +298,7 @@ export class ControlLoop {
       episode: this.episodeIndex,
       seed: this.o.episodeSeed + this.episodeIndex,
       instruction: ep !== null ? ep.instruction() : '',
+      policy_version: this.source.version,
       steps: this.episodeStep,
       duration_s: (this.o.clock.now() - this.episodeStartMs) / 1000,
       outcome,

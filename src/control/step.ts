@@ -34,6 +34,8 @@ export interface EpisodeStart {
   readonly seed: number;
   /** The task text the transport gives this episode ('' when it has none). */
   readonly instruction: string;
+  /** Version of the policy the loop runs (at the start; in a summary, at the end). */
+  readonly policy_version: string;
 }
 
 /** An episode that ended. */
@@ -82,7 +84,7 @@ export class HookSink implements StepSink {
   onEpisodeStart(episode: EpisodeStart): void {
     if (this.episodeHook === null) return;
     this.episodeHook({
-      episode: episode.episode, seed: episode.seed, instruction: episode.instruction,
+      episode: episode.episode, seed: episode.seed, instruction: episode.instruction, policy_version: episode.policy_version,
       steps: 0, duration_s: 0, outcome: 'aborted', success: false, final_progress: null, end_reason: null,
     }, 'start');
   }

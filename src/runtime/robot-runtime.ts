@@ -9,27 +9,25 @@ import type { LoadedConfig } from '../config/load.js';
 import type { RobotConfig } from '../config/schema.js';
 import { CONTRACT_VERSION, type StatusMessage, type TelemetryMessage } from '../contracts/messages.js';
 import { ControlLoop } from '../control/control-loop.js';
-import { HookSink, type EpisodeSummary, type StepView } from '../control/step.js';
+import { HookSink, type EpisodeSummary, type StepSink, type StepView } from '../control/step.js';
 import { allocateJointState, resolveObservationFields, type ObservationField } from '../control/observation.js';
 import { RealtimeClock, VirtualClock } from '../control/scheduler.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from '../policy/action-source.js';
 import { OnnxPolicy, type PolicyExpectations } from '../policy/onnx-policy.js';
-import { PolicyManager, loadTrustedKeys } from '../policy/policy-manager.js';
+import { PolicyManager, RollbackTracker, loadTrustedKeys } from '../policy/policy-manager.js';
 import { restorePolicies, type RestoredPolicies } from '../policy/policy-restore.js';
 import { PolicyStore } from '../policy/policy-store.js';
-import { RewardPipeline, type EpisodeRewardSummary } from '../reward/reward-pipeline.js';
+import { RewardPipeline } from '../reward/reward-pipeline.js';
+import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
 import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } from './resolve.js';
-import { episodeLine, type EpisodeTally } from './episode-line.js';
+import { EpisodeReporter, NO_EPISODE_OUTLET } from './episode-reporter.js';
 import { createTransport } from './transport-factory.js';
-
-/** Per-step reward messages are capped at this period (QoS 0, for dashboards). */
-const REWARD_PUBLISH_PERIOD_MS = 100;
 
 export interface RuntimeOptions {
   readonly loaded: LoadedConfig;
@@ -50,7 +48,8 @@ export class RobotRuntime {
   private broker: EmbeddedBroker | null = null;
   private link: RobotLink | null = null;
   private transport: RobotTransport | null = null;
-  private source: ActionSource | null = null;
+  /** The policy loaded at start-up. Once the loop exists it owns the running policy: ask `activeSource`. */
+  private loadedSource: ActionSource | null = null;
   rewards: RewardPipeline | null = null;
   rollouts: RolloutService | null = null;
   private mqttLogin: { url: string; username: string; password: string; rollout: RolloutLogin | null } | null = null;
@@ -74,6 +73,11 @@ export class RobotRuntime {
       throw err;
     }
     return rt;
+  }
+
+  /** The policy running now: the loop's, or before the loop exists the one loaded at start-up. */
+  get activeSource(): ActionSource | null {
+    return this.loop !== null ? this.loop.activeSource : this.loadedSource;
   }
 
   get brokerUrl(): string | null {
@@ -113,7 +117,7 @@ export class RobotRuntime {
     let restored: RestoredPolicies | undefined;
     let policyStore: { store: PolicyStore; trustedKeys: Map<string, KeyObject> } | null = null;
     if (o.source) {
-      this.source = o.source(transport, robot);
+      this.loadedSource = o.source(transport, robot);
     } else {
       want = {
         observationFields: fields,
@@ -126,7 +130,7 @@ export class RobotRuntime {
         normalization: cfg.observation.normalization,
       };
       const modelPath = o.loaded.resolvePath(cfg.policy.model);
-      this.source = await OnnxPolicy.load({
+      this.loadedSource = await OnnxPolicy.load({
         modelPath,
         metadataPath: cfg.policy.metadata !== undefined ? o.loaded.resolvePath(cfg.policy.metadata) : undefined,
         providers: cfg.policy.execution_providers,
@@ -139,17 +143,17 @@ export class RobotRuntime {
         const trustedKeys = loadTrustedKeys(cfg.policy.trusted_keys.map((k) => o.loaded.resolvePath(k)));
         const store = await PolicyStore.open(o.loaded.resolvePath(cfg.policy.state_dir), cfg.robot.task, log.child('policy'));
         restored = await restorePolicies({
-          store, shipped: this.source, task: cfg.robot.task, trustedKeys, expectations: want, providers: cfg.policy.execution_providers,
+          store, shipped: this.loadedSource, task: cfg.robot.task, trustedKeys, expectations: want, providers: cfg.policy.execution_providers,
           threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs, link: this.link, logger: log.child('policy'),
         });
-        this.source = restored.active;
+        this.loadedSource = restored.active;
         policyStore = { store, trustedKeys };
       }
     }
 
     if (cfg.reward !== null && cfg.reward.models.length > 0 && (o.rewards ?? o.mqtt)) {
       this.rewards = await RewardPipeline.start({
-        config: cfg.reward, cameras: robot.cameras, periodS: 1 / cfg.control.rate_hz,
+        config: cfg.reward, cameras: robot.cameras, periodS: 1 / cfg.control.rate_hz, frames: transport,
         resolvePath: o.loaded.resolvePath, logger: log.child('reward'),
         observationDim: fields.reduce((sum, f) => sum + f.size, 0),
       });
@@ -162,55 +166,34 @@ export class RobotRuntime {
     const realtime = o.realtime ?? cfg.control.realtime;
     const login = this.mqttLogin;
     if (login !== null && login.rollout !== null && cfg.rollout !== null) {
-      const source = this.source;
+      const source = this.loadedSource;
       this.rollouts = await RolloutService.start({
         robotId: cfg.robot.id, task: cfg.robot.task, observationFields: fields, joints: cfg.joints.map((j) => j.name),
         policyVersion: source.version, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
         config: cfg.rollout, spoolDir: o.loaded.resolvePath(cfg.rollout.spool_dir),
         mqtt: { url: login.url, ...login.rollout, keepaliveS: cfg.mqtt.keepalive_s },
         latestFrame: (camera) => transport.latestFrame(camera), logger: log.child('rollout'),
+        reward: this.rewards !== null ? this.rewards.record : null,
       });
     }
-    const recorder = this.rollouts?.recorder ?? null;
 
+    // The step pipeline, built once: the loop calls these in this order after every step and at each episode's
+    // start and end. The reward pipeline comes first: the recorder and the reward reporter read its record.
     const link = this.link;
     const rewards = this.rewards;
-    let lastEpisodeReward: EpisodeRewardSummary | null = null;
-    let lastRewardPublishMs = 0;
-    let alarmRaised = false;
-    const tally: EpisodeTally = { finished: 0, succeeded: 0, aborted: 0 };
-    // Per tick, after the command is written: frames to the PRM workers, the shaped reward, then the caller.
-    const onStep = rewards === null && recorder === null ? o.onStep ?? null : (s: StepView) => {
-      if (rewards === null) {
-        recorder?.onStep(s, null);
-        o.onStep?.(s);
-        return;
-      }
-      rewards.pollFrames(transport);
-      const r = rewards.onStep(s);
-      recorder?.onStep(s, r);
-      if (link !== null && s.stampMs - lastRewardPublishMs >= REWARD_PUBLISH_PERIOD_MS) {
-        lastRewardPublishMs = s.stampMs;
-        link.publishReward({
-          v: CONTRACT_VERSION, robot: cfg.robot.id, episode: s.episode, step: s.step,
-          progress: Number.isFinite(r.nextPotential) ? r.nextPotential : null, shaping: r.shaping, gold: r.gold, total: r.total,
-          success_probability: Number.isFinite(r.successProbability) ? r.successProbability : null,
-          prm_age_ms: Number.isFinite(r.prmAgeMs) ? r.prmAgeMs : null, no_reward: r.noReward, done: r.done,
-        });
-      }
-      if (r.hackingAlarm !== alarmRaised) {
-        alarmRaised = r.hackingAlarm;
-        if (alarmRaised) {
-          log.warn('reward-hacking alarm: the PRM claims success the success signal does not confirm', { episode: s.episode, step: s.step });
-          link?.publishEvent({ kind: 'reward', code: 'reward_hacking_alarm', message: `episode ${s.episode}: PRM success claims contradicted by the success signal` });
-        }
-      }
-      o.onStep?.(s);
-    };
+    const sinks: StepSink[] = [];
+    if (rewards !== null) sinks.push(rewards);
+    if (this.rollouts !== null) sinks.push(this.rollouts.recorder);
+    if (rewards !== null) sinks.push(new RewardReporter(rewards.record, link ?? NO_REWARD_OUTLET, cfg.robot.id, log));
+    if (o.onStep !== undefined || o.onEpisode !== undefined) sinks.push(new HookSink({ onStep: o.onStep, onEpisode: o.onEpisode }));
+    sinks.push(new EpisodeReporter(cfg.robot.id, link ?? NO_EPISODE_OUTLET, rewards, log));
+    const rollback = link !== null && want !== null ? new RollbackTracker() : null;
+    if (rollback !== null) sinks.push(rollback);
+
     this.loop = new ControlLoop({
       rateHz: cfg.control.rate_hz,
       transport,
-      source: this.source,
+      source: this.loadedSource,
       clock: realtime ? new RealtimeClock(cfg.control.spin_us) : new VirtualClock(),
       logger: log.child('control'),
       jointState: allocateJointState(robot),
@@ -224,37 +207,7 @@ export class RobotRuntime {
       episodeSeed: cfg.episodes.seed,
       timeLimitS: timeLimitOf(cfg),
       autostart: cfg.control.autostart,
-      sinks: [new HookSink({ onStep, onEpisode: (summary, event) => {
-        if (rewards !== null) {
-          if (event === 'start') rewards.beginEpisode(summary.instruction);
-          else lastEpisodeReward = rewards.endEpisode();
-        }
-        if (event === 'start') recorder?.onEpisodeStart(summary);
-        else recorder?.onEpisodeEnd(summary);
-        o.onEpisode?.(summary, event);
-        const r = event === 'end' ? lastEpisodeReward : null;
-        link?.publishEpisode({
-          v: CONTRACT_VERSION, robot: cfg.robot.id, event, episode: summary.episode, seed: summary.seed,
-          instruction: summary.instruction, policy_version: this.source?.version ?? null, stamp: new Date().toISOString(),
-          ...(event === 'end' ? { steps: summary.steps, duration_s: summary.duration_s, outcome: summary.outcome, end_reason: summary.end_reason, success: summary.success, final_progress: summary.final_progress } : {}),
-          ...(r !== null ? { reward: {
-            return: r.return, final_progress: Number.isFinite(r.final_progress) ? r.final_progress : null, voc: r.voc,
-            vroc: r.vroc, voc_f1: r.voc_f1, updates: r.updates, no_reward_steps: r.no_reward_steps, hacking_alarm: r.hacking_alarm.active,
-          } } : {}),
-        });
-        // An aborted episode (pause, e-stop, fault) says nothing about the policy: not counted for auto-rollback
-        // nor in the running success rate.
-        if (event === 'end' && summary.outcome !== 'aborted') this.policyManager?.onEpisodeEnd(summary.success);
-        if (event === 'end') {
-          if (summary.outcome === 'aborted') tally.aborted++;
-          else {
-            tally.finished++;
-            if (summary.success) tally.succeeded++;
-          }
-          const line = episodeLine(summary, r, tally);
-          log.info('episode finished', line.fields, line.readable);
-        }
-      } })],
+      sinks,
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));
         if (to === 'estopped') link?.publishEvent({ kind: 'fault', code: reason, message: `safe state latched: ${reason}; send arm to leave it` });
@@ -271,11 +224,11 @@ export class RobotRuntime {
         providers: cfg.policy.execution_providers, threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs,
         autoRollback: cfg.policy.auto_rollback, link, loop: this.loop, logger: log.child('policy'),
         onActivated: (next) => {
-          this.source = next;
           this.rollouts?.recorder.setPolicyVersion(next.version);
           setImmediate(() => policyLink.publishStatus(this.status(true, `policy ${next.version} active`)));
         },
       });
+      rollback?.attach(this.policyManager);
       this.policyManager.start();
     }
 
@@ -342,7 +295,7 @@ export class RobotRuntime {
   }
 
   status(online: boolean, reason: string): StatusMessage {
-    const s = this.source;
+    const s = this.activeSource;
     return {
       v: CONTRACT_VERSION,
       robot: this.config.robot.id,
@@ -383,7 +336,7 @@ export class RobotRuntime {
       episode: { index: loop.episodeIndex, step: loop.episodeStep, progress: Number.isFinite(loop.progress) ? loop.progress : null },
       mqtt: { rejected_messages: this.link?.rejectedMessages ?? 0 },
       policy: {
-        version: this.source?.version ?? null, swaps: loop.sourceSwaps,
+        version: this.activeSource?.version ?? null, swaps: loop.sourceSwaps,
         deployed: this.policyManager?.deployed ?? 0, refused: this.policyManager?.refused ?? 0, rollbacks: this.policyManager?.rollbacks ?? 0,
       },
       reward: this.rewards !== null ? (this.rewards.telemetry() as unknown as Record<string, unknown>) : null,
@@ -402,7 +355,7 @@ export class RobotRuntime {
       ['transport', async () => { await this.transport?.close(); }],
       // PRM workers must finish their in-flight run: onnxruntime aborts the process if one is terminated mid-run.
       ['reward models', async () => { await this.rewards?.close(); }],
-      ['policy', async () => { await this.policyManager?.close(); await this.source?.close(); }],
+      ['policy', async () => { await this.policyManager?.close(); await this.activeSource?.close(); }],
       // The spool is durable: what is not acknowledged now is resent at the next start.
       ['rollout', async () => { await this.rollouts?.close(reason, 2000); }],
       ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],
