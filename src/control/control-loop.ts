@@ -16,6 +16,29 @@ import { END_REASON_MAX, type ControlState, type EpisodeOutcome, type EpisodeSta
 
 export type FaultCode = 'nan_action' | 'link_loss' | 'deadline_storm' | 'policy_error' | 'transport_error';
 
+type Distribution = ReturnType<LatencyHistogram['summary']>;
+
+/** What the loop reports to telemetry: the interval's distributions and its running counters. */
+export interface LoopStats {
+  readonly state: ControlState;
+  readonly intervalS: number;
+  readonly periodError: Distribution;
+  readonly compute: Distribution;
+  readonly policy: Distribution;
+  readonly ticks: number;
+  readonly deadlineMisses: number;
+  readonly skippedPeriods: number;
+  readonly overruns: number;
+  readonly faults: number;
+  readonly safety: Pick<SafetyFilter, 'clampedPosition' | 'clampedVelocity' | 'clampedEffort' | 'clampedDelta' | 'nonfiniteActions'>;
+  readonly episodeIndex: number;
+  readonly episodeStep: number;
+  /** NaN when the transport reports no progress. */
+  readonly progress: number;
+  readonly policyVersion: string;
+  readonly sourceSwaps: number;
+}
+
 /** Outcome code of an episode the loop interrupted (pause, e-stop, fault); beside the transport's codes. */
 const EPISODE_ABORTED = -1;
 
@@ -358,6 +381,18 @@ export class ControlLoop {
     const level = to === 'estopped' ? 'warn' : 'info';
     this.o.logger[level]('state transition', { from, to, reason });
     this.o.onTransition?.(from, to, reason);
+  }
+
+  /** Telemetry's view of the loop; takes the interval (resets the interval histograms). */
+  stats(): LoopStats {
+    const iv = this.takeInterval();
+    const acc = this.accounting;
+    return {
+      state: this.state, intervalS: iv.intervalS, periodError: iv.periodError, compute: iv.compute, policy: iv.policy,
+      ticks: acc.ticks, deadlineMisses: acc.deadlineMisses, skippedPeriods: acc.skippedPeriods, overruns: acc.overruns,
+      faults: this.faults, safety: this.safety, episodeIndex: this.episodeIndex, episodeStep: this.episodeStep,
+      progress: this.progress, policyVersion: this.source.version, sourceSwaps: this.sourceSwaps,
+    };
   }
 
   /** Interval statistics for telemetry; resets the interval histograms. */

@@ -292,6 +292,11 @@ export class PolicyManager {
     return true;
   }
 
+  /** Updates deployed, refused and rolled back since start-up (telemetry). */
+  stats(): { deployed: number; refused: number; rollbacks: number } {
+    return { deployed: this.deployed, refused: this.refused, rollbacks: this.rollbacks };
+  }
+
   /** Episode outcomes, for automatic rollback. */
   onEpisodeEnd(success: boolean): void {
     if (this.skipEpisode) { this.skipEpisode = false; return; } // started under the previous version

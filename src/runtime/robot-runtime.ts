@@ -24,6 +24,7 @@ import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
+import { telemetryMessage } from '../telemetry/telemetry.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
 import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } from './resolve.js';
 import { EpisodeReporter, NO_EPISODE_OUTLET } from './episode-reporter.js';
@@ -308,40 +309,13 @@ export class RobotRuntime {
     };
   }
 
+  /** One telemetry message from the subsystems' stats() providers; takes the loop's interval. */
   telemetry(): TelemetryMessage {
-    const loop = this.loop as ControlLoop;
-    const acc = loop.accounting;
-    const iv = loop.takeInterval();
-    const t = (this.transport as RobotTransport).stats();
-    const safety = loop.safety;
-    return {
-      v: CONTRACT_VERSION,
-      robot: this.config.robot.id,
-      stamp: new Date().toISOString(),
-      state: loop.state,
-      rate_hz: this.config.control.rate_hz,
-      interval_s: iv.intervalS,
-      loop: {
-        period_error_us: iv.periodError, compute_us: iv.compute, policy_us: iv.policy,
-        ticks: acc.ticks, deadline_misses: acc.deadlineMisses, skipped_periods: acc.skippedPeriods, overruns: acc.overruns,
-      },
-      safety: {
-        clamped_position: safety.clampedPosition, clamped_velocity: safety.clampedVelocity, clamped_effort: safety.clampedEffort,
-        clamped_delta: safety.clampedDelta, nonfinite_actions: safety.nonfiniteActions, faults: loop.faults,
-      },
-      link: {
-        frames_in: t.framesIn, frames_out: t.framesOut, crc_errors: t.crcErrors, resyncs: t.resyncs, dropped_frames: t.droppedFrames,
-        watchdog_trips: t.watchdogTrips, reconnects: t.reconnects, rtt_p50_us: t.rttP50Us, rtt_p99_us: t.rttP99Us, up: t.linkUp,
-      },
-      episode: { index: loop.episodeIndex, step: loop.episodeStep, progress: Number.isFinite(loop.progress) ? loop.progress : null },
-      mqtt: { rejected_messages: this.link?.rejectedMessages ?? 0 },
-      policy: {
-        version: this.activeSource?.version ?? null, swaps: loop.sourceSwaps,
-        deployed: this.policyManager?.deployed ?? 0, refused: this.policyManager?.refused ?? 0, rollbacks: this.policyManager?.rollbacks ?? 0,
-      },
-      reward: this.rewards !== null ? (this.rewards.telemetry() as unknown as Record<string, unknown>) : null,
-      rollout: this.rollouts !== null ? (this.rollouts.stats() as unknown as Record<string, unknown>) : null,
-    };
+    if (this.loop === null || this.transport === null) throw new StriatumError('STRIATUM_ERR_INTERNAL', 'runtime not started');
+    return telemetryMessage({
+      robotId: this.config.robot.id, rateHz: this.config.control.rate_hz, loop: this.loop, transport: this.transport,
+      mqtt: this.link, policyUpdates: this.policyManager, rewards: this.rewards, rollouts: this.rollouts,
+    });
   }
 
   /** Stop in reverse order: loop, motors to safe state, policy, MQTT link (offline status), broker last. */
