@@ -24,10 +24,11 @@ import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
-import { telemetryMessage } from '../telemetry/telemetry.js';
+import { startTelemetry, telemetryMessage } from '../telemetry/telemetry.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
 import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } from './resolve.js';
 import { EpisodeReporter, NO_EPISODE_OUTLET } from './episode-reporter.js';
+import { routeCommands } from './command-router.js';
 import { createTransport } from './transport-factory.js';
 
 export interface RuntimeOptions {
@@ -43,6 +44,15 @@ export interface RuntimeOptions {
   readonly episodes?: number | null;
   readonly onStep?: (step: StepView) => void;
   readonly onEpisode?: (summary: EpisodeSummary, event: 'start' | 'end') => void;
+}
+
+/** The policy start-up settled on, and what the policy manager needs to take updates for it. */
+interface LoadedPolicy {
+  readonly source: ActionSource;
+  /** What an update must fit; null with a caller-supplied source (no updates). */
+  readonly want: PolicyExpectations | null;
+  readonly restored: RestoredPolicies | undefined;
+  readonly store: { store: PolicyStore; trustedKeys: Map<string, KeyObject> } | null;
 }
 
 export class RobotRuntime {
@@ -92,19 +102,49 @@ export class RobotRuntime {
   private async startAll(): Promise<void> {
     const { config: cfg, o } = this;
     const log = o.logger;
-
-    if (o.mqtt) {
-      const { url, username, password } = await this.startBroker();
-      // Resolved before the robot connects: a missing rollout password variable stops start-up at once.
-      const rollout = cfg.rollout !== null && cfg.rollout.enabled ? rolloutLogin(cfg.rollout.mqtt, { username, password }, process.env) : null;
-      this.mqttLogin = { url, username, password, rollout };
-      this.link = new RobotLink({
-        url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: log.child('mqtt'), connectWaitMs: 5000,
-        onDisconnect: cfg.mqtt.on_disconnect, disconnectGraceMs: cfg.mqtt.disconnect_grace_ms,
+    if (o.mqtt) await this.startLink();
+    const { transport, robot, fields } = await this.openTransport();
+    const policy = await this.loadPolicy(transport, robot, fields);
+    if (cfg.reward !== null && cfg.reward.models.length > 0 && (o.rewards ?? o.mqtt)) {
+      this.rewards = await RewardPipeline.start({
+        config: cfg.reward, cameras: robot.cameras, periodS: 1 / cfg.control.rate_hz, frames: transport,
+        resolvePath: o.loaded.resolvePath, logger: log.child('reward'),
+        observationDim: fields.reduce((sum, f) => sum + f.size, 0),
       });
-      await this.link.start();
     }
+    const realtime = o.realtime ?? cfg.control.realtime;
+    await this.startRollouts(transport, fields, policy.source, realtime);
+    const rollback = this.link !== null && policy.want !== null ? new RollbackTracker() : null;
+    this.loop = this.buildLoop(transport, robot, fields, policy.source, realtime, this.stepSinks(rollback));
+    if (this.link !== null && policy.want !== null) {
+      this.policyManager = this.startPolicyManager(this.link, this.loop, policy.want, policy.restored, policy.store);
+      rollback?.attach(this.policyManager);
+    }
+    if (this.link !== null) {
+      routeCommands(this.link, this.loop, this.policyManager, log);
+      this.link.publishStatus(this.status(true, 'start-up'));
+      this.telemetryTimer = startTelemetry({
+        link: this.link, rateHz: cfg.mqtt.telemetry_hz, telemetry: () => this.telemetry(), rewards: this.rewards, logger: log,
+      });
+    }
+  }
 
+  private async startLink(): Promise<void> {
+    const cfg = this.config;
+    const { url, username, password } = await this.startBroker();
+    // Resolved before the robot connects: a missing rollout password variable stops start-up at once.
+    const rollout = cfg.rollout !== null && cfg.rollout.enabled ? rolloutLogin(cfg.rollout.mqtt, { username, password }, process.env) : null;
+    this.mqttLogin = { url, username, password, rollout };
+    this.link = new RobotLink({
+      url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: this.o.logger.child('mqtt'), connectWaitMs: 5000,
+      onDisconnect: cfg.mqtt.on_disconnect, disconnectGraceMs: cfg.mqtt.disconnect_grace_ms,
+    });
+    await this.link.start();
+  }
+
+  private async openTransport(): Promise<{ transport: RobotTransport; robot: RobotDescription; fields: readonly ObservationField[] }> {
+    const cfg = this.config;
+    const log = this.o.logger;
     const transport = await createTransport(cfg, log.child('transport'));
     this.transport = transport;
     const robot = await transport.open();
@@ -113,73 +153,69 @@ export class RobotRuntime {
     const fields = resolveObservationFields(cfg.observation.fields, robot);
     assertNormalizationSize(cfg, fields);
     this.observationFields = fields;
+    return { transport, robot, fields };
+  }
 
-    let want: PolicyExpectations | null = null;
-    let restored: RestoredPolicies | undefined;
-    let policyStore: { store: PolicyStore; trustedKeys: Map<string, KeyObject> } | null = null;
+  /** The caller's source, or the configured ONNX policy (or the release restored from the policy store). */
+  private async loadPolicy(transport: RobotTransport, robot: RobotDescription, fields: readonly ObservationField[]): Promise<LoadedPolicy> {
+    const { config: cfg, o } = this;
+    const log = o.logger;
     if (o.source) {
       this.loadedSource = o.source(transport, robot);
-    } else {
-      want = {
-        observationFields: fields,
-        jointNames: cfg.joints.map((j) => j.name),
-        mode: cfg.action.mode,
-        chunk: cfg.action.chunk,
-        execution: cfg.action.execution,
-        ensembleDecay: cfg.action.ensemble_decay,
-        scale: resolveScale(cfg),
-        normalization: cfg.observation.normalization,
-      };
-      const modelPath = o.loaded.resolvePath(cfg.policy.model);
-      this.loadedSource = await OnnxPolicy.load({
-        modelPath,
-        metadataPath: cfg.policy.metadata !== undefined ? o.loaded.resolvePath(cfg.policy.metadata) : undefined,
-        providers: cfg.policy.execution_providers,
-        threads: cfg.policy.threads,
-        warmupRuns: cfg.policy.warmup_runs,
-        logger: log.child('policy'),
-      }, want);
-      // Over-the-air releases kept from before a restart are verified again and run instead of the shipped model.
-      if (this.link !== null && cfg.policy.trusted_keys.length > 0) {
-        const trustedKeys = loadTrustedKeys(cfg.policy.trusted_keys.map((k) => o.loaded.resolvePath(k)));
-        const store = await PolicyStore.open(o.loaded.resolvePath(cfg.policy.state_dir), cfg.robot.task, log.child('policy'));
-        restored = await restorePolicies({
-          store, shipped: this.loadedSource, task: cfg.robot.task, trustedKeys, expectations: want, providers: cfg.policy.execution_providers,
-          threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs, link: this.link, logger: log.child('policy'),
-        });
-        this.loadedSource = restored.active;
-        policyStore = { store, trustedKeys };
-      }
+      return { source: this.loadedSource, want: null, restored: undefined, store: null };
     }
+    const want: PolicyExpectations = {
+      observationFields: fields,
+      jointNames: cfg.joints.map((j) => j.name),
+      mode: cfg.action.mode,
+      chunk: cfg.action.chunk,
+      execution: cfg.action.execution,
+      ensembleDecay: cfg.action.ensemble_decay,
+      scale: resolveScale(cfg),
+      normalization: cfg.observation.normalization,
+    };
+    const modelPath = o.loaded.resolvePath(cfg.policy.model);
+    this.loadedSource = await OnnxPolicy.load({
+      modelPath,
+      metadataPath: cfg.policy.metadata !== undefined ? o.loaded.resolvePath(cfg.policy.metadata) : undefined,
+      providers: cfg.policy.execution_providers,
+      threads: cfg.policy.threads,
+      warmupRuns: cfg.policy.warmup_runs,
+      logger: log.child('policy'),
+    }, want);
+    // Over-the-air releases kept from before a restart are verified again and run instead of the shipped model.
+    if (this.link === null || cfg.policy.trusted_keys.length === 0) return { source: this.loadedSource, want, restored: undefined, store: null };
+    const trustedKeys = loadTrustedKeys(cfg.policy.trusted_keys.map((k) => o.loaded.resolvePath(k)));
+    const store = await PolicyStore.open(o.loaded.resolvePath(cfg.policy.state_dir), cfg.robot.task, log.child('policy'));
+    const restored = await restorePolicies({
+      store, shipped: this.loadedSource, task: cfg.robot.task, trustedKeys, expectations: want, providers: cfg.policy.execution_providers,
+      threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs, link: this.link, logger: log.child('policy'),
+    });
+    this.loadedSource = restored.active;
+    return { source: this.loadedSource, want, restored, store: { store, trustedKeys } };
+  }
 
-    if (cfg.reward !== null && cfg.reward.models.length > 0 && (o.rewards ?? o.mqtt)) {
-      this.rewards = await RewardPipeline.start({
-        config: cfg.reward, cameras: robot.cameras, periodS: 1 / cfg.control.rate_hz, frames: transport,
-        resolvePath: o.loaded.resolvePath, logger: log.child('reward'),
-        observationDim: fields.reduce((sum, f) => sum + f.size, 0),
-      });
-    }
-
-    const narrowed: string[] = [];
-    const limits = resolveLimits(cfg, robot.jointLimits, narrowed);
-    if (narrowed.length > 0) log.warn('the device reports tighter joint limits than the config; using the device\'s', { joints: narrowed });
-
-    const realtime = o.realtime ?? cfg.control.realtime;
+  private async startRollouts(transport: RobotTransport, fields: readonly ObservationField[], source: ActionSource, realtime: boolean): Promise<void> {
+    const { config: cfg, o } = this;
     const login = this.mqttLogin;
-    if (login !== null && login.rollout !== null && cfg.rollout !== null) {
-      const source = this.loadedSource;
-      this.rollouts = await RolloutService.start({
-        robotId: cfg.robot.id, task: cfg.robot.task, observationFields: fields, joints: cfg.joints.map((j) => j.name),
-        policyVersion: source.version, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
-        config: cfg.rollout, spoolDir: o.loaded.resolvePath(cfg.rollout.spool_dir),
-        mqtt: { url: login.url, ...login.rollout, keepaliveS: cfg.mqtt.keepalive_s },
-        latestFrame: (camera) => transport.latestFrame(camera), logger: log.child('rollout'),
-        reward: this.rewards !== null ? this.rewards.record : null,
-      });
-    }
+    if (login === null || login.rollout === null || cfg.rollout === null) return;
+    this.rollouts = await RolloutService.start({
+      robotId: cfg.robot.id, task: cfg.robot.task, observationFields: fields, joints: cfg.joints.map((j) => j.name),
+      policyVersion: source.version, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
+      config: cfg.rollout, spoolDir: o.loaded.resolvePath(cfg.rollout.spool_dir),
+      mqtt: { url: login.url, username: login.rollout.username, password: login.rollout.password, clientId: login.rollout.clientId, keepaliveS: cfg.mqtt.keepalive_s },
+      latestFrame: (camera) => transport.latestFrame(camera), logger: o.logger.child('rollout'),
+      reward: this.rewards !== null ? this.rewards.record : null,
+    });
+  }
 
-    // The step pipeline, built once: the loop calls these in this order after every step and at each episode's
-    // start and end. The reward pipeline comes first: the recorder and the reward reporter read its record.
+  /**
+   * The step pipeline, built once: the loop calls these in this order after every step and at each episode's
+   * start and end. The reward pipeline comes first: the recorder and the reward reporter read its record.
+   */
+  private stepSinks(rollback: RollbackTracker | null): StepSink[] {
+    const { config: cfg, o } = this;
+    const log = o.logger;
     const link = this.link;
     const rewards = this.rewards;
     const sinks: StepSink[] = [];
@@ -188,13 +224,23 @@ export class RobotRuntime {
     if (rewards !== null) sinks.push(new RewardReporter(rewards.record, link ?? NO_REWARD_OUTLET, cfg.robot.id, log));
     if (o.onStep !== undefined || o.onEpisode !== undefined) sinks.push(new HookSink({ onStep: o.onStep, onEpisode: o.onEpisode }));
     sinks.push(new EpisodeReporter(cfg.robot.id, link ?? NO_EPISODE_OUTLET, rewards, log));
-    const rollback = link !== null && want !== null ? new RollbackTracker() : null;
     if (rollback !== null) sinks.push(rollback);
+    return sinks;
+  }
 
-    this.loop = new ControlLoop({
+  private buildLoop(
+    transport: RobotTransport, robot: RobotDescription, fields: readonly ObservationField[], source: ActionSource, realtime: boolean, sinks: StepSink[],
+  ): ControlLoop {
+    const { config: cfg, o } = this;
+    const log = o.logger;
+    const link = this.link;
+    const narrowed: string[] = [];
+    const limits = resolveLimits(cfg, robot.jointLimits, narrowed);
+    if (narrowed.length > 0) log.warn('the device reports tighter joint limits than the config; using the device\'s', { joints: narrowed });
+    return new ControlLoop({
       rateHz: cfg.control.rate_hz,
       transport,
-      source: this.loadedSource,
+      source,
       clock: realtime ? new RealtimeClock(cfg.control.spin_us) : new VirtualClock(),
       logger: log.child('control'),
       jointState: allocateJointState(robot),
@@ -216,55 +262,24 @@ export class RobotRuntime {
         if (to === 'estopped' && link === null) this.loop?.stop(`safe state latched with no operator link: ${reason}`);
       },
     });
+  }
 
-    if (link !== null && want !== null) {
-      const policyLink = link;
-      this.policyManager = new PolicyManager({
-        task: cfg.robot.task, robotId: cfg.robot.id, expectations: want,
-        trustedKeys: policyStore?.trustedKeys ?? loadTrustedKeys([]), store: policyStore?.store ?? null, restored,
-        providers: cfg.policy.execution_providers, threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs,
-        autoRollback: cfg.policy.auto_rollback, link, loop: this.loop, logger: log.child('policy'),
-        onActivated: (next) => {
-          this.rollouts?.recorder.setPolicyVersion(next.version);
-          setImmediate(() => policyLink.publishStatus(this.status(true, `policy ${next.version} active`)));
-        },
-      });
-      rollback?.attach(this.policyManager);
-      this.policyManager.start();
-    }
-
-    if (link !== null) {
-      const loop = this.loop;
-      link.onLinkLost((action, reason) => { loop.handleCommand(action, reason); });
-      link.onCommand((cmd) => {
-        log.info('command received', { command: cmd.command, from: cmd.from ?? null, reason: cmd.reason ?? null });
-        const why = `${cmd.command} via MQTT${cmd.from ? ` from ${cmd.from}` : ''}${cmd.reason ? `: ${cmd.reason}` : ''}`;
-        if (cmd.command === 'rollback') {
-          if (this.policyManager !== null) { this.policyManager.rollback(why); return; }
-          link.publishEvent({ kind: 'policy', code: 'rollback_unavailable', message: 'no previous policy version to roll back to' });
-          return;
-        }
-        if (!loop.handleCommand(cmd.command, why)) log.warn('command ignored in this state', { command: cmd.command, state: loop.state });
-      });
-      link.publishStatus(this.status(true, 'start-up'));
-      // Telemetry on MQTT at its rate; a readable summary in the log every ~5 s, so the terminal shows progress too.
-      const logEvery = Math.max(1, Math.round(5 * cfg.mqtt.telemetry_hz));
-      let published = 0;
-      this.telemetryTimer = setInterval(() => {
-        const t = this.telemetry();
-        link.publishTelemetry(t);
-        if (++published % logEvery === 0) {
-          log.info('robot', {
-            state: t.state, episode: t.episode.index, step: t.episode.step,
-            progress: t.episode.progress === null ? null : Math.round(t.episode.progress * 100) / 100,
-            ...(this.rewards !== null ? { prm_progress: Math.round(this.rewards.record.nextPotential * 100) / 100 } : {}),
-            period_error_p99_us: Math.round(t.loop.period_error_us.p99), compute_p99_us: Math.round(t.loop.compute_us.p99),
-            deadline_misses: t.loop.deadline_misses, mqtt: link.connected ? 'up' : 'down',
-          });
-        }
-      }, 1000 / cfg.mqtt.telemetry_hz);
-      this.telemetryTimer.unref();
-    }
+  private startPolicyManager(
+    link: RobotLink, loop: ControlLoop, want: PolicyExpectations, restored: RestoredPolicies | undefined, store: LoadedPolicy['store'],
+  ): PolicyManager {
+    const cfg = this.config;
+    const manager = new PolicyManager({
+      task: cfg.robot.task, robotId: cfg.robot.id, expectations: want,
+      trustedKeys: store?.trustedKeys ?? loadTrustedKeys([]), store: store?.store ?? null, restored,
+      providers: cfg.policy.execution_providers, threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs,
+      autoRollback: cfg.policy.auto_rollback, link, loop, logger: this.o.logger.child('policy'),
+      onActivated: (next) => {
+        this.rollouts?.recorder.setPolicyVersion(next.version);
+        setImmediate(() => link.publishStatus(this.status(true, `policy ${next.version} active`)));
+      },
+    });
+    manager.start();
+    return manager;
   }
 
   private async startBroker(): Promise<{ url: string; username: string; password: string }> {

@@ -3,7 +3,9 @@
 // for the wire. Runs at the telemetry rate, off the tick (it allocates).
 import { CONTRACT_VERSION, type TelemetryMessage } from '../contracts/messages.js';
 import type { LoopStats } from '../control/control-loop.js';
+import type { Logger } from '../log.js';
 import type { TransportStats } from '../transports/types.js';
+import type { RobotLink } from './robot-link.js';
 
 export interface TelemetrySources {
   readonly robotId: string;
@@ -50,4 +52,39 @@ export function telemetryMessage(p: TelemetrySources): TelemetryMessage {
     reward: p.rewards !== null ? (p.rewards.telemetry() as Record<string, unknown>) : null,
     rollout: p.rollouts !== null ? (p.rollouts.stats() as Record<string, unknown>) : null,
   };
+}
+
+export interface TelemetryTimerOptions {
+  readonly link: Pick<RobotLink, 'publishTelemetry' | 'connected'>;
+  /** Messages per second. */
+  readonly rateHz: number;
+  readonly telemetry: () => TelemetryMessage;
+  /** The reward pipeline, for the PRM's progress in the readable summary; null without PRMs. */
+  readonly rewards: { readonly record: { readonly nextPotential: number } } | null;
+  readonly logger: Logger;
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** Telemetry on MQTT at its rate, and a readable summary in the log every ~5 s so the terminal shows progress too. */
+export function startTelemetry(o: TelemetryTimerOptions): NodeJS.Timeout {
+  const logEvery = Math.max(1, Math.round(5 * o.rateHz));
+  let published = 0;
+  const timer = setInterval(() => {
+    const t = o.telemetry();
+    o.link.publishTelemetry(t);
+    if (++published % logEvery !== 0) return;
+    const fields: Record<string, unknown> = {
+      state: t.state, episode: t.episode.index, step: t.episode.step,
+      progress: t.episode.progress === null ? null : round2(t.episode.progress),
+    };
+    if (o.rewards !== null) fields.prm_progress = round2(o.rewards.record.nextPotential);
+    fields.period_error_p99_us = Math.round(t.loop.period_error_us.p99);
+    fields.compute_p99_us = Math.round(t.loop.compute_us.p99);
+    fields.deadline_misses = t.loop.deadline_misses;
+    fields.mqtt = o.link.connected ? 'up' : 'down';
+    o.logger.info('robot', fields);
+  }, 1000 / o.rateHz);
+  timer.unref();
+  return timer;
 }
