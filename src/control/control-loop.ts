@@ -7,7 +7,7 @@ import {
   TRANSPORT_EPISODE_RUNNING, TRANSPORT_EPISODE_SUCCESS, TRANSPORT_EPISODE_TIMEOUT,
   type JointCommand, type JointState, type RobotTransport,
 } from '../transports/types.js';
-import { LatencyHistogram } from './histogram.js';
+import { LatencyHistogram } from '../util/histogram.js';
 import { ObservationBuilder, type ObservationField } from './observation.js';
 import { SafetyFilter, type SafetyLimits } from './safety.js';
 import { TickAccounting, type LoopClock } from './scheduler.js';

@@ -24,7 +24,7 @@
 // r_intrinsic is the optional RND term. The hacking alarm compares each PRM answer's success claim with the
 // success model (or the environment's success flag).
 import type { EpisodeStart, EpisodeSummary, StepSink, StepView } from '../control/step.js';
-import { LatencyHistogram } from '../control/histogram.js';
+import { LatencyHistogram } from '../util/histogram.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CameraFrame, CameraInfo, RobotTransport } from '../transports/types.js';
