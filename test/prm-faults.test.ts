@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import type { StepView } from '../src/control/control-loop.js';
+import type { StepView } from '../src/control/step.js';
 import { isStriatumError, type StriatumError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import { RewardConfigSchema, type RewardConfigInput } from '../src/reward/prm/config.js';

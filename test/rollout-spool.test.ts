@@ -7,7 +7,7 @@ import {
   FLAG_DONE, FLAG_NO_REWARD, REWARD_COMPONENTS, ROLLOUT_VERSION, decodeRolloutChunk, encodeRolloutChunk,
   type RolloutHeaderInput, type RolloutLayout,
 } from '../src/contracts/rollout.js';
-import type { StepView } from '../src/control/control-loop.js';
+import type { StepView } from '../src/control/step.js';
 import { silentLogger } from '../src/log.js';
 import { RewardStep } from '../src/reward/reward-step.js';
 import { Recorder, type RecorderAlarm } from '../src/rollout/recorder.js';

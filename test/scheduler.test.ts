@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LatencyHistogram } from '../src/control/histogram.js';
+import { LatencyHistogram } from '../src/util/histogram.js';
 import { TickAccounting } from '../src/control/scheduler.js';
 
 /** Drive the accounting with a fake clock: each tick wakes at `late` ms after its slot and computes `compute` ms. */

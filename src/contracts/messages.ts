@@ -1,11 +1,12 @@
 // Every MQTT message body, declared once with zod. Inbound messages are validated here, at the edge.
 // `striatum schema` turns these into JSON Schema for clients in other languages.
 import { z } from 'zod';
+import { CONTROL_STATES, END_REASON_MAX, EPISODE_OUTCOMES, type ControlState as CoreControlState, type EpisodeStart, type EpisodeSummary } from '../control/step.js';
 
 export const CONTRACT_VERSION = 1;
 
-export const ControlStateSchema = z.enum(['idle', 'running', 'paused', 'estopped']);
-export type ControlState = z.infer<typeof ControlStateSchema>;
+export const ControlStateSchema = z.enum(CONTROL_STATES);
+export type ControlState = CoreControlState;
 
 export const StatusMessageSchema = z.strictObject({
   v: z.literal(CONTRACT_VERSION),
@@ -67,9 +68,9 @@ export const EpisodeMessageSchema = z.strictObject({
   stamp: z.string(),
   steps: z.int().min(0).optional(),
   duration_s: z.number().optional(),
-  outcome: z.enum(['success', 'timeout', 'failure', 'aborted']).optional()
+  outcome: z.enum(EPISODE_OUTCOMES).optional()
     .describe('aborted: a pause, e-stop or fault interrupted the episode; it is neither a success nor a failure'),
-  end_reason: z.string().max(200).nullable().optional().describe('why an aborted episode was interrupted'),
+  end_reason: z.string().max(END_REASON_MAX).nullable().optional().describe('why an aborted episode was interrupted'),
   success: z.boolean().optional(),
   final_progress: z.number().nullable().optional(),
   reward: z.strictObject({
@@ -84,6 +85,15 @@ export const EpisodeMessageSchema = z.strictObject({
   }).optional().describe('learned-reward summary, when PRMs run'),
 });
 export type EpisodeMessage = z.infer<typeof EpisodeMessageSchema>;
+
+// The episode message carries the core episode types (control/step.ts) field for field under the same names:
+// checked here, at compile time, so a field added to or retyped in the core types cannot drift from the wire.
+type EpisodeEndFields = Omit<EpisodeSummary, keyof EpisodeStart>;
+type Fits<A, B> = [A] extends [B] ? true : false;
+const episodeStartOnWire: Fits<EpisodeStart, Pick<EpisodeMessage, keyof EpisodeStart>> = true;
+const episodeEndOnWire: Fits<EpisodeEndFields, Required<Pick<EpisodeMessage, keyof EpisodeEndFields>>> = true;
+void episodeStartOnWire;
+void episodeEndOnWire;
 
 export const RewardMessageSchema = z.strictObject({
   v: z.literal(CONTRACT_VERSION),

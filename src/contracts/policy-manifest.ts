@@ -7,7 +7,7 @@
 // signature = base64(ed25519(privateKey, canonicalBytes)); key_id = first 16 hex of sha256(SPKI DER public key).
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { PolicyMetadataSchema } from '../policy/metadata.js';
+import { PolicyMetadataSchema } from './policy-metadata.js';
 
 export const MANIFEST_FORMAT = 'striatum.manifest/v1';
 /** Pieces are 64 KiB: well under any broker's packet limit, and a bad piece costs one re-publish, not the model. */

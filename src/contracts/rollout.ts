@@ -17,6 +17,7 @@
 import * as zlib from 'node:zlib';
 import { decode, encode } from '@msgpack/msgpack';
 import { z } from 'zod';
+import { END_REASON_MAX, EPISODE_OUTCOMES, type EpisodeOutcome as CoreEpisodeOutcome } from '../control/step.js';
 
 export const ROLLOUT_VERSION = 1;
 
@@ -50,8 +51,8 @@ export function compressionAvailable(c: RolloutCompression): boolean {
   return typeof (zlib as unknown as Record<string, unknown>).zstdCompressSync === 'function';
 }
 
-export const EpisodeOutcomeSchema = z.enum(['success', 'timeout', 'failure', 'aborted']);
-export type EpisodeOutcome = z.infer<typeof EpisodeOutcomeSchema>;
+export const EpisodeOutcomeSchema = z.enum(EPISODE_OUTCOMES);
+export type EpisodeOutcome = CoreEpisodeOutcome;
 
 /** `<run id>:<episode index>`: the run id is a fresh UUID per robot process, so ids survive restarts unique. */
 export const EPISODE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}:[0-9]{1,12}$/;
@@ -87,7 +88,7 @@ export const RolloutHeaderSchema = z.strictObject({
   skipped_steps: z.int().min(0).describe('steps the robot did not record just before this chunk (spool full or stalled)'),
   final: z.boolean(),
   outcome: EpisodeOutcomeSchema.nullable(),
-  end_reason: z.string().max(200).nullable(),
+  end_reason: z.string().max(END_REASON_MAX).nullable(),
   compression: RolloutCompressionSchema,
   body_bytes: z.int().min(0),
 }).refine((h) => h.final === (h.outcome !== null), { message: 'outcome is set exactly on the final chunk', path: ['outcome'] });

@@ -1,41 +1,43 @@
 // The control loop: read state → observation → policy → safety filter → write command, at a fixed rate on
 // absolute deadlines. Everything the tick touches is allocated in the constructor; the tick allocates nothing
 // itself (onnxruntime's run() does allocate its output tensors and promise; bench/policy-step measures that).
-import type { ControlState, EpisodeMessage } from '../contracts/messages.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from '../policy/action-source.js';
 import {
   TRANSPORT_EPISODE_RUNNING, TRANSPORT_EPISODE_SUCCESS, TRANSPORT_EPISODE_TIMEOUT,
   type JointCommand, type JointState, type RobotTransport,
 } from '../transports/types.js';
-import { LatencyHistogram } from './histogram.js';
+import { LatencyHistogram } from '../util/histogram.js';
 import { ObservationBuilder, type ObservationField } from './observation.js';
 import { SafetyFilter, type SafetyLimits } from './safety.js';
 import { TickAccounting, type LoopClock } from './scheduler.js';
 import { ControlStateMachine, type ControlEvent } from './state-machine.js';
+import { END_REASON_MAX, type ControlState, type EpisodeOutcome, type EpisodeStart, type EpisodeSummary, type StepSink, type StepView } from './step.js';
 
 export type FaultCode = 'nan_action' | 'link_loss' | 'deadline_storm' | 'policy_error' | 'transport_error';
 
-/** A step as the recorder sees it. Arrays are the loop's own buffers: copy what must outlive the call. */
-export interface StepView {
-  readonly episode: number;
-  readonly step: number;
-  readonly stampMs: number;
-  readonly observation: Float64Array;
-  /** The policy's command before the safety filter. */
-  readonly action: Float64Array;
-  /** The command written to the robot. */
-  readonly command: Float64Array;
-  readonly progress: number;
-  readonly done: boolean;
-  readonly truncated: boolean;
-}
+type Distribution = ReturnType<LatencyHistogram['summary']>;
 
-export type EpisodeSummary = Required<Pick<EpisodeMessage, 'episode' | 'seed' | 'instruction' | 'steps' | 'duration_s' | 'outcome' | 'success'>> & {
-  final_progress: number | null;
-  /** Why an episode ended as "aborted" (the pause, e-stop or fault that interrupted it); null otherwise. */
-  end_reason: string | null;
-};
+/** What the loop reports to telemetry: the interval's distributions and its running counters. */
+export interface LoopStats {
+  readonly state: ControlState;
+  readonly intervalS: number;
+  readonly periodError: Distribution;
+  readonly compute: Distribution;
+  readonly policy: Distribution;
+  readonly ticks: number;
+  readonly deadlineMisses: number;
+  readonly skippedPeriods: number;
+  readonly overruns: number;
+  readonly faults: number;
+  readonly safety: Pick<SafetyFilter, 'clampedPosition' | 'clampedVelocity' | 'clampedEffort' | 'clampedDelta' | 'nonfiniteActions'>;
+  readonly episodeIndex: number;
+  readonly episodeStep: number;
+  /** NaN when the transport reports no progress. */
+  readonly progress: number;
+  readonly policyVersion: string;
+  readonly sourceSwaps: number;
+}
 
 /** Outcome code of an episode the loop interrupted (pause, e-stop, fault); beside the transport's codes. */
 const EPISODE_ABORTED = -1;
@@ -58,8 +60,8 @@ export interface ControlLoopOptions {
   /** Episode time limit for transports without episode control (hardware). */
   readonly timeLimitS: number;
   readonly autostart: boolean;
-  readonly onStep: ((step: StepView) => void) | null;
-  readonly onEpisode: ((summary: EpisodeSummary, event: 'start' | 'end') => void) | null;
+  /** Called in this order after every step and at each episode's start and end (see step.ts). */
+  readonly sinks: readonly StepSink[];
   readonly onTransition: ((from: ControlState, to: ControlState, reason: string) => void) | null;
 }
 
@@ -85,6 +87,7 @@ export class ControlLoop {
   lastSwapTick = -1;
 
   private readonly o: ControlLoopOptions;
+  private readonly sinks: readonly StepSink[];
   private source: ActionSource;
   /** Set by requestSourceSwap(), taken at the start of the next tick; null almost always (one check per tick). */
   private pendingSource: ActionSource | null = null;
@@ -112,6 +115,7 @@ export class ControlLoop {
 
   constructor(options: ControlLoopOptions) {
     this.o = options;
+    this.sinks = options.sinks.slice();
     this.source = options.source;
     this.periodS = 1 / options.rateHz;
     this.accounting = new TickAccounting(options.rateHz, options.stormWindow);
@@ -258,7 +262,7 @@ export class ControlLoop {
     else if (!running) outcome = TRANSPORT_EPISODE_RUNNING;
     else if (ep !== null) outcome = ep.outcome();
     else if ((nowMs - this.episodeStartMs) / 1000 >= this.o.timeLimitS) outcome = TRANSPORT_EPISODE_TIMEOUT;
-    if (running && this.o.onStep !== null) {
+    if (running) {
       const s = this.step;
       s.episode = this.episodeIndex;
       s.step = this.episodeStep - 1;
@@ -266,14 +270,21 @@ export class ControlLoop {
       s.progress = this.progress;
       s.done = outcome === TRANSPORT_EPISODE_SUCCESS;
       s.truncated = outcome === TRANSPORT_EPISODE_TIMEOUT;
-      this.o.onStep(s);
+      // A plain loop over a fixed array: no closure, no check per sink.
+      const sinks = this.sinks;
+      for (let i = 0; i < sinks.length; i++) sinks[i].onStep(s);
     }
     this.episodeEnded = outcome;
   }
 
   private async startEpisode(): Promise<void> {
     await this.resetEpisode();
-    this.o.onEpisode?.(this.summary('aborted'), 'start');
+    const ep = this.o.transport.episodes;
+    const start: EpisodeStart = {
+      episode: this.episodeIndex, seed: this.o.episodeSeed + this.episodeIndex, instruction: ep !== null ? ep.instruction() : '',
+      policy_version: this.source.version,
+    };
+    for (const sink of this.sinks) sink.onEpisodeStart(start);
   }
 
   /** Reset the transport's episode (same index and seed) and the episode clock; no step has run in it yet. */
@@ -304,12 +315,13 @@ export class ControlLoop {
     this.accounting.start(this.o.clock.now());
   }
 
-  private summary(outcome: EpisodeSummary['outcome']): EpisodeSummary {
+  private summary(outcome: EpisodeOutcome): EpisodeSummary {
     const ep = this.o.transport.episodes;
     return {
       episode: this.episodeIndex,
       seed: this.o.episodeSeed + this.episodeIndex,
       instruction: ep !== null ? ep.instruction() : '',
+      policy_version: this.source.version,
       steps: this.episodeStep,
       duration_s: (this.o.clock.now() - this.episodeStartMs) / 1000,
       outcome,
@@ -321,14 +333,14 @@ export class ControlLoop {
 
   private async finishEpisode(): Promise<void> {
     const code = this.episodeEnded;
-    const outcome = code === EPISODE_ABORTED ? 'aborted' : code === TRANSPORT_EPISODE_SUCCESS ? 'success' : code === TRANSPORT_EPISODE_TIMEOUT ? 'timeout' : 'failure';
+    const outcome: EpisodeOutcome = code === EPISODE_ABORTED ? 'aborted' : code === TRANSPORT_EPISODE_SUCCESS ? 'success' : code === TRANSPORT_EPISODE_TIMEOUT ? 'timeout' : 'failure';
     const summary = this.summary(outcome);
     this.episodesDone++;
     if (outcome === 'aborted') this.episodesAborted++;
     if (summary.success) this.successes++;
     // The readable per-episode line (with rewards and the running success rate) is the runtime's.
     this.o.logger.debug('episode ended', { episode: summary.episode, outcome, steps: summary.steps, progress: summary.final_progress, end_reason: summary.end_reason });
-    this.o.onEpisode?.(summary, 'end');
+    for (const sink of this.sinks) sink.onEpisodeEnd(summary);
     if (this.o.episodeCount !== null && this.episodesDone >= this.o.episodeCount) {
       this.stop(`completed ${this.episodesDone} episodes`);
       return;
@@ -364,11 +376,23 @@ export class ControlLoop {
       if (!this.episodeRan && this.episodeTicks > 0) this.restartPending = true;
     } else if (from === 'running' && this.episodeRan && this.interruptReason === null) {
       // The policy's trajectory is broken here: the episode ends as aborted, and the resume starts a fresh one.
-      this.interruptReason = `${to}: ${reason}`.slice(0, 200);
+      this.interruptReason = `${to}: ${reason}`.slice(0, END_REASON_MAX);
     }
     const level = to === 'estopped' ? 'warn' : 'info';
     this.o.logger[level]('state transition', { from, to, reason });
     this.o.onTransition?.(from, to, reason);
+  }
+
+  /** Telemetry's view of the loop; takes the interval (resets the interval histograms). */
+  stats(): LoopStats {
+    const iv = this.takeInterval();
+    const acc = this.accounting;
+    return {
+      state: this.state, intervalS: iv.intervalS, periodError: iv.periodError, compute: iv.compute, policy: iv.policy,
+      ticks: acc.ticks, deadlineMisses: acc.deadlineMisses, skippedPeriods: acc.skippedPeriods, overruns: acc.overruns,
+      faults: this.faults, safety: this.safety, episodeIndex: this.episodeIndex, episodeStep: this.episodeStep,
+      progress: this.progress, policyVersion: this.source.version, sourceSwaps: this.sourceSwaps,
+    };
   }
 
   /** Interval statistics for telemetry; resets the interval histograms. */

@@ -5,7 +5,7 @@
 //                      │  ──pause──▶       ▲
 //      any ──estop/fault──▶ estopped ──arm──┘
 
-import type { ControlState } from '../contracts/messages.js';
+import type { ControlState } from './step.js';
 
 export type ControlEvent = 'resume' | 'pause' | 'estop' | 'fault' | 'arm';
 

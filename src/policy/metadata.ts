@@ -1,41 +1,11 @@
-// Policy model metadata (the JSON beside each policy.onnx), declared once with zod.
+// Reading and checking policy model metadata (the JSON beside each policy.onnx); the schema is a contract
+// (src/contracts/policy-metadata.ts), shared with signed policy manifests.
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { PolicyMetadataSchema, type PolicyMetadata } from '../contracts/policy-metadata.js';
 import { StriatumError } from '../errors.js';
 import { formatIssues } from '../config/load.js';
 
-const TensorSpecSchema = z.strictObject({
-  name: z.string().min(1),
-  shape: z.array(z.int().min(-1)).min(1).describe('-1 marks a dynamic dimension (batch)'),
-  dtype: z.literal('float32'),
-});
-
-export const PolicyMetadataSchema = z.strictObject({
-  format: z.literal('striatum.policy/v1'),
-  name: z.string().min(1),
-  version: z.string().min(1),
-  task: z.string().min(1),
-  created: z.string().optional(),
-  parent_version: z.string().nullable().optional(),
-  model: z.string().min(1).describe('ONNX file name, relative to the metadata file'),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  inputs: z.array(TensorSpecSchema).length(1, 'exactly one input tensor (the observation) is supported'),
-  outputs: z.array(TensorSpecSchema).length(1, 'exactly one output tensor (the action) is supported'),
-  observation: z.strictObject({
-    fields: z.array(z.strictObject({ name: z.string().min(1), size: z.int().min(1) })).min(1),
-    mean: z.array(z.number()).optional(),
-    std: z.array(z.number().positive()).optional(),
-  }),
-  action: z.strictObject({
-    mode: z.enum(['position', 'velocity', 'effort']),
-    joints: z.array(z.string()).min(1),
-    chunk: z.int().min(1),
-    mean: z.array(z.number()).optional(),
-    std: z.array(z.number().positive()).optional(),
-  }),
-  training: z.record(z.string(), z.unknown()).optional(),
-});
-export type PolicyMetadata = z.infer<typeof PolicyMetadataSchema>;
+export { PolicyMetadataSchema, type PolicyMetadata } from '../contracts/policy-metadata.js';
 
 export function parsePolicyMetadata(raw: unknown, source: string): PolicyMetadata {
   const parsed = PolicyMetadataSchema.safeParse(raw);

@@ -11,6 +11,7 @@ import {
   MAX_MANIFEST_BYTES, PolicyManifestSchema, checkManifestForRobot, keyIdOf, type PolicyManifest,
 } from '../contracts/policy-manifest.js';
 import type { EventMessage } from '../contracts/messages.js';
+import type { EpisodeStart, EpisodeSummary, StepSink, StepView } from '../control/step.js';
 import { topics } from '../contracts/topics.js';
 import { formatIssues } from '../config/load.js';
 import { StriatumError, isStriatumError } from '../errors.js';
@@ -291,6 +292,11 @@ export class PolicyManager {
     return true;
   }
 
+  /** Updates deployed, refused and rolled back since start-up (telemetry). */
+  stats(): { deployed: number; refused: number; rollbacks: number } {
+    return { deployed: this.deployed, refused: this.refused, rollbacks: this.rollbacks };
+  }
+
   /** Episode outcomes, for automatic rollback. */
   onEpisodeEnd(success: boolean): void {
     if (this.skipEpisode) { this.skipEpisode = false; return; } // started under the previous version
@@ -373,5 +379,26 @@ export class PolicyManager {
     this.previous = null;
     this.requested = null;
     await this.o.store?.flush();
+  }
+}
+
+/**
+ * The auto-rollback window as a StepSink: each finished episode's success goes to the policy manager. An aborted
+ * episode (pause, e-stop, fault) says nothing about the policy and is not counted. The sink is built before the
+ * loop and the manager after it (the manager swaps the loop's source), so the manager is attached at start-up.
+ */
+export class RollbackTracker implements StepSink {
+  private manager: Pick<PolicyManager, 'onEpisodeEnd'> | null = null;
+
+  attach(manager: Pick<PolicyManager, 'onEpisodeEnd'>): void {
+    this.manager = manager;
+  }
+
+  onEpisodeStart(_episode: EpisodeStart): void {}
+
+  onStep(_step: StepView): void {}
+
+  onEpisodeEnd(summary: EpisodeSummary): void {
+    if (summary.outcome !== 'aborted') this.manager?.onEpisodeEnd(summary.success);
   }
 }

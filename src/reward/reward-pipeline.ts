@@ -4,6 +4,8 @@
 //
 // Per tick (allocation-free):   pollFrames(transport) or onFrame(frame) · onStep(step) → RewardPipelineStep
 // Per episode:                  beginEpisode(instruction) · endEpisode() → EpisodeRewardSummary
+// As the loop's first StepSink:  onEpisodeStart · onStep (polls `frames` first) · onEpisodeEnd (→ lastEpisode);
+//                               the sinks after it read `record` for the same step.
 //                               reversedPass() → VROC of a model with memory (evaluation, between episodes)
 // Telemetry (allocates):        telemetry()
 //
@@ -21,8 +23,8 @@
 // the potential model's view-fused progress; done may instead come from a success model (shaping.done_source);
 // r_intrinsic is the optional RND term. The hacking alarm compares each PRM answer's success claim with the
 // success model (or the environment's success flag).
-import type { StepView } from '../control/control-loop.js';
-import { LatencyHistogram } from '../control/histogram.js';
+import type { EpisodeStart, EpisodeSummary, StepSink, StepView } from '../control/step.js';
+import { LatencyHistogram } from '../util/histogram.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CameraFrame, CameraInfo, RobotTransport } from '../transports/types.js';
@@ -100,6 +102,8 @@ export interface RewardPipelineOptions {
   readonly logger: Logger;
   /** Observation size; needed when the config has an RND term. */
   readonly observationDim?: number;
+  /** Where the sink's onStep takes camera frames from (the transport); none: frames come through onFrame(). */
+  readonly frames?: Pick<RobotTransport, 'latestFrame'> | null;
 }
 
 /** A model's host with its view fusion, resolved once. */
@@ -116,13 +120,19 @@ class ModelSlot {
   }
 }
 
+/** The frame source of a pipeline fed through onFrame(): polling it finds nothing, so onStep never branches. */
+const NO_FRAMES: Pick<RobotTransport, 'latestFrame'> = { latestFrame: () => null };
+
 const DONE_FROM_PROGRESS = 0;
 const DONE_FROM_SUCCESS = 1;
 const DONE_FROM_EITHER = 2;
 
-export class RewardPipeline {
+export class RewardPipeline implements StepSink {
   readonly shaper: RewardShaper;
+  /** The step's reward, overwritten by every onStep(): later sinks read it for the same step. */
   readonly record = new RewardPipelineStep();
+  /** The reward summary of the episode the last onEpisodeEnd() closed; null before the first. */
+  lastEpisode: EpisodeRewardSummary | null = null;
   readonly alarm: HackingAlarm;
   readonly rnd: RndTerm | null;
   /** Camera frames refused for a size other than the camera's. */
@@ -132,6 +142,7 @@ export class RewardPipeline {
 
   private readonly rings: FrameRing[];
   private readonly ringCameras: string[];
+  private readonly frames: Pick<RobotTransport, 'latestFrame'>;
   private readonly potential: ModelSlot | null;
   private readonly success: ModelSlot | null;
   private readonly slots: ModelSlot[];
@@ -168,6 +179,7 @@ export class RewardPipeline {
     this.alarm = new HackingAlarm({ successMargin: s.delta, successThreshold: a.success_threshold, disagreements: a.disagreements, window: a.window });
     this.rings = rings;
     this.ringCameras = rings.map((r) => r.camera);
+    this.frames = o.frames ?? NO_FRAMES;
     this.slots = slots;
     this.potential = slots.find((m) => m.host.model.kind !== 'success') ?? null;
     this.success = slots.find((m) => m.host.model.kind === 'success') ?? null;
@@ -277,11 +289,23 @@ export class RewardPipeline {
     }
   }
 
+  /** StepSink: the loop starts an episode. */
+  onEpisodeStart(episode: EpisodeStart): void {
+    this.beginEpisode(episode.instruction);
+  }
+
+  /** StepSink: the loop ended an episode; its reward summary is kept in `lastEpisode` for the episode reporter. */
+  onEpisodeEnd(_summary: EpisodeSummary): void {
+    this.lastEpisode = this.endEpisode();
+  }
+
   /**
-   * One control step s → s′ (the StepView the loop hands its onStep hook). taskReward: the environment's reward
-   * for it when known; NaN derives it from step.done. Returns the shared record.
+   * One control step s → s′ (the StepView the loop hands its sinks). With a frame source, its newest frames go to
+   * the workers first. taskReward: the environment's reward for the step when known; NaN derives it from
+   * step.done. Returns the shared record.
    */
   onStep(step: StepView, taskReward = Number.NaN): RewardPipelineStep {
+    this.pollFrames(this.frames);
     if (!this.open) {
       this.implicitEpisodes++;
       this.beginEpisode('');

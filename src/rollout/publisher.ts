@@ -11,7 +11,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { CONTRACT_VERSION, parseInbound, type EventMessage } from '../contracts/messages.js';
 import { RolloutAckSchema } from '../contracts/rollout.js';
 import { topics } from '../contracts/topics.js';
-import { LatencyHistogram } from '../control/histogram.js';
+import { LatencyHistogram } from '../util/histogram.js';
 import { crc32c } from '../transports/serial/crc32c.js';
 import type { Logger } from '../log.js';
 import { noDelay } from './no-delay.js';

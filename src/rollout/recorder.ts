@@ -12,7 +12,7 @@ import {
   FLAG_DONE, FLAG_INTERVENTION, FLAG_NO_REWARD, FLAG_PRM_DONE, FLAG_TRUNCATED, REWARD_COMPONENTS, ROLLOUT_VERSION,
   type EpisodeOutcome, type RolloutHeaderInput, type RolloutLayout,
 } from '../contracts/rollout.js';
-import type { EpisodeSummary, StepView } from '../control/control-loop.js';
+import type { EpisodeStart, EpisodeSummary, StepSink, StepView } from '../control/step.js';
 import type { ObservationField } from '../control/observation.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -52,6 +52,11 @@ export interface RecorderOptions {
   readonly logger: Logger;
   /** Fresh per process unless given (tests). Episode ids are `<runId>:<episode index>`. */
   readonly runId?: string;
+  /**
+   * The reward pipeline's per-step record, which it overwrites before the recorder's turn in the loop's sinks;
+   * null or absent: steps are recorded with no reward.
+   */
+  readonly reward?: RewardStep | null;
 }
 
 export type PauseReason = 'spool_full' | 'spool_stalled' | 'spool_error';
@@ -77,7 +82,7 @@ export interface RecorderStats {
 
 const NO_CAMERA_FRAME = 0;
 
-export class Recorder {
+export class Recorder implements StepSink {
   readonly runId: string;
   readonly layout: RolloutLayout;
   readonly stats: RecorderStats = { stepsRecorded: 0, unrecordedSteps: 0, chunksCut: 0, episodesClosed: 0, pauses: 0 };
@@ -87,6 +92,8 @@ export class Recorder {
   readonly chunkReserveBytes: number;
 
   private readonly o: RecorderOptions;
+  /** What onStep records as the step's reward when the caller gives none (the loop's sinks call onStep(step)). */
+  private readonly reward: RewardStep | null;
   private readonly obsDim: number;
   private readonly actDim: number;
   private readonly frameBytes: number;
@@ -117,6 +124,7 @@ export class Recorder {
 
   constructor(options: RecorderOptions) {
     this.o = options;
+    this.reward = options.reward ?? null;
     this.runId = options.runId ?? randomUUID();
     this.policyVersion = options.policyVersion;
     const cam = options.camera;
@@ -166,7 +174,7 @@ export class Recorder {
    * Every control tick, after the command is written. Copies into preallocated columns; allocates nothing and
    * never waits (a chunk cut only swaps buffer sets and posts the full one to the spool worker).
    */
-  onStep(step: StepView, reward: RewardStep | null): void {
+  onStep(step: StepView, reward: RewardStep | null = this.reward): void {
     if (!this.episodeOpen || step.episode !== this.episodeIndex) {
       if (this.closed) return; // a tick that raced shutdown
       this.beginEpisode(step.episode, null, step);
@@ -223,7 +231,7 @@ export class Recorder {
   }
 
   /** Optional: gives the episode its instruction before the first step. */
-  onEpisodeStart(summary: Pick<EpisodeSummary, 'episode' | 'instruction'>): void {
+  onEpisodeStart(summary: Pick<EpisodeStart, 'episode' | 'instruction'>): void {
     if (this.closed) return;
     if (this.episodeOpen && summary.episode === this.episodeIndex) {
       if (this.chunkSeq === 0) this.instruction = summary.instruction;

@@ -3,6 +3,7 @@
 // open episode is on disk before the connection goes.
 import type { ObservationField } from '../control/observation.js';
 import type { Logger } from '../log.js';
+import type { RewardStep } from '../reward/reward-step.js';
 import type { CameraFrame } from '../transports/types.js';
 import { RolloutConfigSchema, type RolloutConfig } from './config.js';
 import { RolloutPublisher, type PublisherStats } from './publisher.js';
@@ -26,6 +27,8 @@ export interface RolloutServiceOptions {
   readonly latestFrame?: (camera: string) => CameraFrame | null;
   readonly logger: Logger;
   readonly runId?: string;
+  /** The reward pipeline's per-step record, read by the recorder as a sink (RecorderOptions.reward). */
+  readonly reward?: RewardStep | null;
 }
 
 export interface RolloutStats {
@@ -56,6 +59,7 @@ export class RolloutService {
         robotId: o.robotId, task: o.task, observationFields: o.observationFields, joints: o.joints,
         chunkSteps: cfg.chunk_steps, chunkMs: cfg.chunk_ms, spool, policyVersion: o.policyVersion,
         stampOriginUnixMs: o.stampOriginUnixMs, maxChunkBytes: cfg.max_chunk_bytes, buffers: cfg.buffers, logger: log, runId: o.runId,
+        reward: o.reward ?? null,
         camera: cam === null || latest === undefined ? null : {
           name: cam.name, width: cam.width, height: cam.height, channels: cam.channels, everySteps: cam.every_steps,
           latest: () => latest(cam.name),

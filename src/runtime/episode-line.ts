@@ -1,5 +1,5 @@
 // The log line a person reads after each episode: what was asked, how it went, and the running success rate.
-import type { EpisodeSummary } from '../control/control-loop.js';
+import type { EpisodeSummary } from '../control/step.js';
 import type { EpisodeRewardSummary } from '../reward/reward-pipeline.js';
 
 /** Episodes finished (by the policy: success, failure, timeout), succeeded, and aborted (pause, e-stop, fault) so far. */
@@ -12,7 +12,7 @@ export interface EpisodeTally {
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** Fields for JSON logs and one readable line, e.g. `episode 12 success 'push …' 212 steps 4.2 s … — 7/12 succeeded (58%)`. */
-export function episodeLine(summary: EpisodeSummary, reward: EpisodeRewardSummary | null, tally: EpisodeTally): { fields: Record<string, unknown>; readable: string } {
+export function episodeLine(summary: Pick<EpisodeSummary, 'episode' | 'outcome' | 'instruction' | 'steps' | 'duration_s' | 'final_progress' | 'end_reason'>, reward: EpisodeRewardSummary | null, tally: EpisodeTally): { fields: Record<string, unknown>; readable: string } {
   const rate = tally.finished > 0 ? tally.succeeded / tally.finished : 0;
   const fields: Record<string, unknown> = {
     episode: summary.episode, outcome: summary.outcome, instruction: summary.instruction,

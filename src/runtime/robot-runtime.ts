@@ -8,27 +8,28 @@ import { assertNormalizationSize } from '../config/observation-size.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { RobotConfig } from '../config/schema.js';
 import { CONTRACT_VERSION, type StatusMessage, type TelemetryMessage } from '../contracts/messages.js';
-import { ControlLoop, type EpisodeSummary, type StepView } from '../control/control-loop.js';
+import { ControlLoop } from '../control/control-loop.js';
+import { HookSink, type EpisodeSummary, type StepSink, type StepView } from '../control/step.js';
 import { allocateJointState, resolveObservationFields, type ObservationField } from '../control/observation.js';
 import { RealtimeClock, VirtualClock } from '../control/scheduler.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from '../policy/action-source.js';
 import { OnnxPolicy, type PolicyExpectations } from '../policy/onnx-policy.js';
-import { PolicyManager, loadTrustedKeys } from '../policy/policy-manager.js';
+import { PolicyManager, RollbackTracker, loadTrustedKeys } from '../policy/policy-manager.js';
 import { restorePolicies, type RestoredPolicies } from '../policy/policy-restore.js';
 import { PolicyStore } from '../policy/policy-store.js';
-import { RewardPipeline, type EpisodeRewardSummary } from '../reward/reward-pipeline.js';
+import { RewardPipeline } from '../reward/reward-pipeline.js';
+import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
+import { startTelemetry, telemetryMessage } from '../telemetry/telemetry.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
 import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } from './resolve.js';
-import { episodeLine, type EpisodeTally } from './episode-line.js';
+import { EpisodeReporter, NO_EPISODE_OUTLET } from './episode-reporter.js';
+import { routeCommands } from './command-router.js';
 import { createTransport } from './transport-factory.js';
-
-/** Per-step reward messages are capped at this period (QoS 0, for dashboards). */
-const REWARD_PUBLISH_PERIOD_MS = 100;
 
 export interface RuntimeOptions {
   readonly loaded: LoadedConfig;
@@ -45,11 +46,21 @@ export interface RuntimeOptions {
   readonly onEpisode?: (summary: EpisodeSummary, event: 'start' | 'end') => void;
 }
 
+/** The policy start-up settled on, and what the policy manager needs to take updates for it. */
+interface LoadedPolicy {
+  readonly source: ActionSource;
+  /** What an update must fit; null with a caller-supplied source (no updates). */
+  readonly want: PolicyExpectations | null;
+  readonly restored: RestoredPolicies | undefined;
+  readonly store: { store: PolicyStore; trustedKeys: Map<string, KeyObject> } | null;
+}
+
 export class RobotRuntime {
   private broker: EmbeddedBroker | null = null;
   private link: RobotLink | null = null;
   private transport: RobotTransport | null = null;
-  private source: ActionSource | null = null;
+  /** The policy loaded at start-up. Once the loop exists it owns the running policy: ask `activeSource`. */
+  private loadedSource: ActionSource | null = null;
   rewards: RewardPipeline | null = null;
   rollouts: RolloutService | null = null;
   private mqttLogin: { url: string; username: string; password: string; rollout: RolloutLogin | null } | null = null;
@@ -75,6 +86,11 @@ export class RobotRuntime {
     return rt;
   }
 
+  /** The policy running now: the loop's, or before the loop exists the one loaded at start-up. */
+  get activeSource(): ActionSource | null {
+    return this.loop !== null ? this.loop.activeSource : this.loadedSource;
+  }
+
   get brokerUrl(): string | null {
     return this.broker?.url ?? null;
   }
@@ -86,19 +102,49 @@ export class RobotRuntime {
   private async startAll(): Promise<void> {
     const { config: cfg, o } = this;
     const log = o.logger;
-
-    if (o.mqtt) {
-      const { url, username, password } = await this.startBroker();
-      // Resolved before the robot connects: a missing rollout password variable stops start-up at once.
-      const rollout = cfg.rollout !== null && cfg.rollout.enabled ? rolloutLogin(cfg.rollout.mqtt, { username, password }, process.env) : null;
-      this.mqttLogin = { url, username, password, rollout };
-      this.link = new RobotLink({
-        url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: log.child('mqtt'), connectWaitMs: 5000,
-        onDisconnect: cfg.mqtt.on_disconnect, disconnectGraceMs: cfg.mqtt.disconnect_grace_ms,
+    if (o.mqtt) await this.startLink();
+    const { transport, robot, fields } = await this.openTransport();
+    const policy = await this.loadPolicy(transport, robot, fields);
+    if (cfg.reward !== null && cfg.reward.models.length > 0 && (o.rewards ?? o.mqtt)) {
+      this.rewards = await RewardPipeline.start({
+        config: cfg.reward, cameras: robot.cameras, periodS: 1 / cfg.control.rate_hz, frames: transport,
+        resolvePath: o.loaded.resolvePath, logger: log.child('reward'),
+        observationDim: fields.reduce((sum, f) => sum + f.size, 0),
       });
-      await this.link.start();
     }
+    const realtime = o.realtime ?? cfg.control.realtime;
+    await this.startRollouts(transport, fields, policy.source, realtime);
+    const rollback = this.link !== null && policy.want !== null ? new RollbackTracker() : null;
+    this.loop = this.buildLoop(transport, robot, fields, policy.source, realtime, this.stepSinks(rollback));
+    if (this.link !== null && policy.want !== null) {
+      this.policyManager = this.startPolicyManager(this.link, this.loop, policy.want, policy.restored, policy.store);
+      rollback?.attach(this.policyManager);
+    }
+    if (this.link !== null) {
+      routeCommands(this.link, this.loop, this.policyManager, log);
+      this.link.publishStatus(this.status(true, 'start-up'));
+      this.telemetryTimer = startTelemetry({
+        link: this.link, rateHz: cfg.mqtt.telemetry_hz, telemetry: () => this.telemetry(), rewards: this.rewards, logger: log,
+      });
+    }
+  }
 
+  private async startLink(): Promise<void> {
+    const cfg = this.config;
+    const { url, username, password } = await this.startBroker();
+    // Resolved before the robot connects: a missing rollout password variable stops start-up at once.
+    const rollout = cfg.rollout !== null && cfg.rollout.enabled ? rolloutLogin(cfg.rollout.mqtt, { username, password }, process.env) : null;
+    this.mqttLogin = { url, username, password, rollout };
+    this.link = new RobotLink({
+      url, robotId: cfg.robot.id, username, password, keepaliveS: cfg.mqtt.keepalive_s, logger: this.o.logger.child('mqtt'), connectWaitMs: 5000,
+      onDisconnect: cfg.mqtt.on_disconnect, disconnectGraceMs: cfg.mqtt.disconnect_grace_ms,
+    });
+    await this.link.start();
+  }
+
+  private async openTransport(): Promise<{ transport: RobotTransport; robot: RobotDescription; fields: readonly ObservationField[] }> {
+    const cfg = this.config;
+    const log = this.o.logger;
     const transport = await createTransport(cfg, log.child('transport'));
     this.transport = transport;
     const robot = await transport.open();
@@ -107,109 +153,94 @@ export class RobotRuntime {
     const fields = resolveObservationFields(cfg.observation.fields, robot);
     assertNormalizationSize(cfg, fields);
     this.observationFields = fields;
+    return { transport, robot, fields };
+  }
 
-    let want: PolicyExpectations | null = null;
-    let restored: RestoredPolicies | undefined;
-    let policyStore: { store: PolicyStore; trustedKeys: Map<string, KeyObject> } | null = null;
+  /** The caller's source, or the configured ONNX policy (or the release restored from the policy store). */
+  private async loadPolicy(transport: RobotTransport, robot: RobotDescription, fields: readonly ObservationField[]): Promise<LoadedPolicy> {
+    const { config: cfg, o } = this;
+    const log = o.logger;
     if (o.source) {
-      this.source = o.source(transport, robot);
-    } else {
-      want = {
-        observationFields: fields,
-        jointNames: cfg.joints.map((j) => j.name),
-        mode: cfg.action.mode,
-        chunk: cfg.action.chunk,
-        execution: cfg.action.execution,
-        ensembleDecay: cfg.action.ensemble_decay,
-        scale: resolveScale(cfg),
-        normalization: cfg.observation.normalization,
-      };
-      const modelPath = o.loaded.resolvePath(cfg.policy.model);
-      this.source = await OnnxPolicy.load({
-        modelPath,
-        metadataPath: cfg.policy.metadata !== undefined ? o.loaded.resolvePath(cfg.policy.metadata) : undefined,
-        providers: cfg.policy.execution_providers,
-        threads: cfg.policy.threads,
-        warmupRuns: cfg.policy.warmup_runs,
-        logger: log.child('policy'),
-      }, want);
-      // Over-the-air releases kept from before a restart are verified again and run instead of the shipped model.
-      if (this.link !== null && cfg.policy.trusted_keys.length > 0) {
-        const trustedKeys = loadTrustedKeys(cfg.policy.trusted_keys.map((k) => o.loaded.resolvePath(k)));
-        const store = await PolicyStore.open(o.loaded.resolvePath(cfg.policy.state_dir), cfg.robot.task, log.child('policy'));
-        restored = await restorePolicies({
-          store, shipped: this.source, task: cfg.robot.task, trustedKeys, expectations: want, providers: cfg.policy.execution_providers,
-          threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs, link: this.link, logger: log.child('policy'),
-        });
-        this.source = restored.active;
-        policyStore = { store, trustedKeys };
-      }
+      this.loadedSource = o.source(transport, robot);
+      return { source: this.loadedSource, want: null, restored: undefined, store: null };
     }
+    const want: PolicyExpectations = {
+      observationFields: fields,
+      jointNames: cfg.joints.map((j) => j.name),
+      mode: cfg.action.mode,
+      chunk: cfg.action.chunk,
+      execution: cfg.action.execution,
+      ensembleDecay: cfg.action.ensemble_decay,
+      scale: resolveScale(cfg),
+      normalization: cfg.observation.normalization,
+    };
+    const modelPath = o.loaded.resolvePath(cfg.policy.model);
+    this.loadedSource = await OnnxPolicy.load({
+      modelPath,
+      metadataPath: cfg.policy.metadata !== undefined ? o.loaded.resolvePath(cfg.policy.metadata) : undefined,
+      providers: cfg.policy.execution_providers,
+      threads: cfg.policy.threads,
+      warmupRuns: cfg.policy.warmup_runs,
+      logger: log.child('policy'),
+    }, want);
+    // Over-the-air releases kept from before a restart are verified again and run instead of the shipped model.
+    if (this.link === null || cfg.policy.trusted_keys.length === 0) return { source: this.loadedSource, want, restored: undefined, store: null };
+    const trustedKeys = loadTrustedKeys(cfg.policy.trusted_keys.map((k) => o.loaded.resolvePath(k)));
+    const store = await PolicyStore.open(o.loaded.resolvePath(cfg.policy.state_dir), cfg.robot.task, log.child('policy'));
+    const restored = await restorePolicies({
+      store, shipped: this.loadedSource, task: cfg.robot.task, trustedKeys, expectations: want, providers: cfg.policy.execution_providers,
+      threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs, link: this.link, logger: log.child('policy'),
+    });
+    this.loadedSource = restored.active;
+    return { source: this.loadedSource, want, restored, store: { store, trustedKeys } };
+  }
 
-    if (cfg.reward !== null && cfg.reward.models.length > 0 && (o.rewards ?? o.mqtt)) {
-      this.rewards = await RewardPipeline.start({
-        config: cfg.reward, cameras: robot.cameras, periodS: 1 / cfg.control.rate_hz,
-        resolvePath: o.loaded.resolvePath, logger: log.child('reward'),
-        observationDim: fields.reduce((sum, f) => sum + f.size, 0),
-      });
-    }
+  private async startRollouts(transport: RobotTransport, fields: readonly ObservationField[], source: ActionSource, realtime: boolean): Promise<void> {
+    const { config: cfg, o } = this;
+    const login = this.mqttLogin;
+    if (login === null || login.rollout === null || cfg.rollout === null) return;
+    this.rollouts = await RolloutService.start({
+      robotId: cfg.robot.id, task: cfg.robot.task, observationFields: fields, joints: cfg.joints.map((j) => j.name),
+      policyVersion: source.version, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
+      config: cfg.rollout, spoolDir: o.loaded.resolvePath(cfg.rollout.spool_dir),
+      mqtt: { url: login.url, username: login.rollout.username, password: login.rollout.password, clientId: login.rollout.clientId, keepaliveS: cfg.mqtt.keepalive_s },
+      latestFrame: (camera) => transport.latestFrame(camera), logger: o.logger.child('rollout'),
+      reward: this.rewards !== null ? this.rewards.record : null,
+    });
+  }
 
+  /**
+   * The step pipeline, built once: the loop calls these in this order after every step and at each episode's
+   * start and end. The reward pipeline comes first: the recorder and the reward reporter read its record.
+   */
+  private stepSinks(rollback: RollbackTracker | null): StepSink[] {
+    const { config: cfg, o } = this;
+    const log = o.logger;
+    const link = this.link;
+    const rewards = this.rewards;
+    const sinks: StepSink[] = [];
+    if (rewards !== null) sinks.push(rewards);
+    if (this.rollouts !== null) sinks.push(this.rollouts.recorder);
+    if (rewards !== null) sinks.push(new RewardReporter(rewards.record, link ?? NO_REWARD_OUTLET, cfg.robot.id, log));
+    if (o.onStep !== undefined || o.onEpisode !== undefined) sinks.push(new HookSink({ onStep: o.onStep, onEpisode: o.onEpisode }));
+    sinks.push(new EpisodeReporter(cfg.robot.id, link ?? NO_EPISODE_OUTLET, rewards, log));
+    if (rollback !== null) sinks.push(rollback);
+    return sinks;
+  }
+
+  private buildLoop(
+    transport: RobotTransport, robot: RobotDescription, fields: readonly ObservationField[], source: ActionSource, realtime: boolean, sinks: StepSink[],
+  ): ControlLoop {
+    const { config: cfg, o } = this;
+    const log = o.logger;
+    const link = this.link;
     const narrowed: string[] = [];
     const limits = resolveLimits(cfg, robot.jointLimits, narrowed);
     if (narrowed.length > 0) log.warn('the device reports tighter joint limits than the config; using the device\'s', { joints: narrowed });
-
-    const realtime = o.realtime ?? cfg.control.realtime;
-    const login = this.mqttLogin;
-    if (login !== null && login.rollout !== null && cfg.rollout !== null) {
-      const source = this.source;
-      this.rollouts = await RolloutService.start({
-        robotId: cfg.robot.id, task: cfg.robot.task, observationFields: fields, joints: cfg.joints.map((j) => j.name),
-        policyVersion: source.version, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
-        config: cfg.rollout, spoolDir: o.loaded.resolvePath(cfg.rollout.spool_dir),
-        mqtt: { url: login.url, ...login.rollout, keepaliveS: cfg.mqtt.keepalive_s },
-        latestFrame: (camera) => transport.latestFrame(camera), logger: log.child('rollout'),
-      });
-    }
-    const recorder = this.rollouts?.recorder ?? null;
-
-    const link = this.link;
-    const rewards = this.rewards;
-    let lastEpisodeReward: EpisodeRewardSummary | null = null;
-    let lastRewardPublishMs = 0;
-    let alarmRaised = false;
-    const tally: EpisodeTally = { finished: 0, succeeded: 0, aborted: 0 };
-    // Per tick, after the command is written: frames to the PRM workers, the shaped reward, then the caller.
-    const onStep = rewards === null && recorder === null ? o.onStep ?? null : (s: StepView) => {
-      if (rewards === null) {
-        recorder?.onStep(s, null);
-        o.onStep?.(s);
-        return;
-      }
-      rewards.pollFrames(transport);
-      const r = rewards.onStep(s);
-      recorder?.onStep(s, r);
-      if (link !== null && s.stampMs - lastRewardPublishMs >= REWARD_PUBLISH_PERIOD_MS) {
-        lastRewardPublishMs = s.stampMs;
-        link.publishReward({
-          v: CONTRACT_VERSION, robot: cfg.robot.id, episode: s.episode, step: s.step,
-          progress: Number.isFinite(r.nextPotential) ? r.nextPotential : null, shaping: r.shaping, gold: r.gold, total: r.total,
-          success_probability: Number.isFinite(r.successProbability) ? r.successProbability : null,
-          prm_age_ms: Number.isFinite(r.prmAgeMs) ? r.prmAgeMs : null, no_reward: r.noReward, done: r.done,
-        });
-      }
-      if (r.hackingAlarm !== alarmRaised) {
-        alarmRaised = r.hackingAlarm;
-        if (alarmRaised) {
-          log.warn('reward-hacking alarm: the PRM claims success the success signal does not confirm', { episode: s.episode, step: s.step });
-          link?.publishEvent({ kind: 'reward', code: 'reward_hacking_alarm', message: `episode ${s.episode}: PRM success claims contradicted by the success signal` });
-        }
-      }
-      o.onStep?.(s);
-    };
-    this.loop = new ControlLoop({
+    return new ControlLoop({
       rateHz: cfg.control.rate_hz,
       transport,
-      source: this.source,
+      source,
       clock: realtime ? new RealtimeClock(cfg.control.spin_us) : new VirtualClock(),
       logger: log.child('control'),
       jointState: allocateJointState(robot),
@@ -223,38 +254,7 @@ export class RobotRuntime {
       episodeSeed: cfg.episodes.seed,
       timeLimitS: timeLimitOf(cfg),
       autostart: cfg.control.autostart,
-      onStep,
-      onEpisode: (summary, event) => {
-        if (rewards !== null) {
-          if (event === 'start') rewards.beginEpisode(summary.instruction);
-          else lastEpisodeReward = rewards.endEpisode();
-        }
-        if (event === 'start') recorder?.onEpisodeStart(summary);
-        else recorder?.onEpisodeEnd(summary);
-        o.onEpisode?.(summary, event);
-        const r = event === 'end' ? lastEpisodeReward : null;
-        link?.publishEpisode({
-          v: CONTRACT_VERSION, robot: cfg.robot.id, event, episode: summary.episode, seed: summary.seed,
-          instruction: summary.instruction, policy_version: this.source?.version ?? null, stamp: new Date().toISOString(),
-          ...(event === 'end' ? { steps: summary.steps, duration_s: summary.duration_s, outcome: summary.outcome, end_reason: summary.end_reason, success: summary.success, final_progress: summary.final_progress } : {}),
-          ...(r !== null ? { reward: {
-            return: r.return, final_progress: Number.isFinite(r.final_progress) ? r.final_progress : null, voc: r.voc,
-            vroc: r.vroc, voc_f1: r.voc_f1, updates: r.updates, no_reward_steps: r.no_reward_steps, hacking_alarm: r.hacking_alarm.active,
-          } } : {}),
-        });
-        // An aborted episode (pause, e-stop, fault) says nothing about the policy: not counted for auto-rollback
-        // nor in the running success rate.
-        if (event === 'end' && summary.outcome !== 'aborted') this.policyManager?.onEpisodeEnd(summary.success);
-        if (event === 'end') {
-          if (summary.outcome === 'aborted') tally.aborted++;
-          else {
-            tally.finished++;
-            if (summary.success) tally.succeeded++;
-          }
-          const line = episodeLine(summary, r, tally);
-          log.info('episode finished', line.fields, line.readable);
-        }
-      },
+      sinks,
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));
         if (to === 'estopped') link?.publishEvent({ kind: 'fault', code: reason, message: `safe state latched: ${reason}; send arm to leave it` });
@@ -262,55 +262,24 @@ export class RobotRuntime {
         if (to === 'estopped' && link === null) this.loop?.stop(`safe state latched with no operator link: ${reason}`);
       },
     });
+  }
 
-    if (link !== null && want !== null) {
-      const policyLink = link;
-      this.policyManager = new PolicyManager({
-        task: cfg.robot.task, robotId: cfg.robot.id, expectations: want,
-        trustedKeys: policyStore?.trustedKeys ?? loadTrustedKeys([]), store: policyStore?.store ?? null, restored,
-        providers: cfg.policy.execution_providers, threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs,
-        autoRollback: cfg.policy.auto_rollback, link, loop: this.loop, logger: log.child('policy'),
-        onActivated: (next) => {
-          this.source = next;
-          this.rollouts?.recorder.setPolicyVersion(next.version);
-          setImmediate(() => policyLink.publishStatus(this.status(true, `policy ${next.version} active`)));
-        },
-      });
-      this.policyManager.start();
-    }
-
-    if (link !== null) {
-      const loop = this.loop;
-      link.onLinkLost((action, reason) => { loop.handleCommand(action, reason); });
-      link.onCommand((cmd) => {
-        log.info('command received', { command: cmd.command, from: cmd.from ?? null, reason: cmd.reason ?? null });
-        const why = `${cmd.command} via MQTT${cmd.from ? ` from ${cmd.from}` : ''}${cmd.reason ? `: ${cmd.reason}` : ''}`;
-        if (cmd.command === 'rollback') {
-          if (this.policyManager !== null) { this.policyManager.rollback(why); return; }
-          link.publishEvent({ kind: 'policy', code: 'rollback_unavailable', message: 'no previous policy version to roll back to' });
-          return;
-        }
-        if (!loop.handleCommand(cmd.command, why)) log.warn('command ignored in this state', { command: cmd.command, state: loop.state });
-      });
-      link.publishStatus(this.status(true, 'start-up'));
-      // Telemetry on MQTT at its rate; a readable summary in the log every ~5 s, so the terminal shows progress too.
-      const logEvery = Math.max(1, Math.round(5 * cfg.mqtt.telemetry_hz));
-      let published = 0;
-      this.telemetryTimer = setInterval(() => {
-        const t = this.telemetry();
-        link.publishTelemetry(t);
-        if (++published % logEvery === 0) {
-          log.info('robot', {
-            state: t.state, episode: t.episode.index, step: t.episode.step,
-            progress: t.episode.progress === null ? null : Math.round(t.episode.progress * 100) / 100,
-            ...(this.rewards !== null ? { prm_progress: Math.round(this.rewards.record.nextPotential * 100) / 100 } : {}),
-            period_error_p99_us: Math.round(t.loop.period_error_us.p99), compute_p99_us: Math.round(t.loop.compute_us.p99),
-            deadline_misses: t.loop.deadline_misses, mqtt: link.connected ? 'up' : 'down',
-          });
-        }
-      }, 1000 / cfg.mqtt.telemetry_hz);
-      this.telemetryTimer.unref();
-    }
+  private startPolicyManager(
+    link: RobotLink, loop: ControlLoop, want: PolicyExpectations, restored: RestoredPolicies | undefined, store: LoadedPolicy['store'],
+  ): PolicyManager {
+    const cfg = this.config;
+    const manager = new PolicyManager({
+      task: cfg.robot.task, robotId: cfg.robot.id, expectations: want,
+      trustedKeys: store?.trustedKeys ?? loadTrustedKeys([]), store: store?.store ?? null, restored,
+      providers: cfg.policy.execution_providers, threads: cfg.policy.threads, warmupRuns: cfg.policy.warmup_runs,
+      autoRollback: cfg.policy.auto_rollback, link, loop, logger: this.o.logger.child('policy'),
+      onActivated: (next) => {
+        this.rollouts?.recorder.setPolicyVersion(next.version);
+        setImmediate(() => link.publishStatus(this.status(true, `policy ${next.version} active`)));
+      },
+    });
+    manager.start();
+    return manager;
   }
 
   private async startBroker(): Promise<{ url: string; username: string; password: string }> {
@@ -342,7 +311,7 @@ export class RobotRuntime {
   }
 
   status(online: boolean, reason: string): StatusMessage {
-    const s = this.source;
+    const s = this.activeSource;
     return {
       v: CONTRACT_VERSION,
       robot: this.config.robot.id,
@@ -355,40 +324,13 @@ export class RobotRuntime {
     };
   }
 
+  /** One telemetry message from the subsystems' stats() providers; takes the loop's interval. */
   telemetry(): TelemetryMessage {
-    const loop = this.loop as ControlLoop;
-    const acc = loop.accounting;
-    const iv = loop.takeInterval();
-    const t = (this.transport as RobotTransport).stats();
-    const safety = loop.safety;
-    return {
-      v: CONTRACT_VERSION,
-      robot: this.config.robot.id,
-      stamp: new Date().toISOString(),
-      state: loop.state,
-      rate_hz: this.config.control.rate_hz,
-      interval_s: iv.intervalS,
-      loop: {
-        period_error_us: iv.periodError, compute_us: iv.compute, policy_us: iv.policy,
-        ticks: acc.ticks, deadline_misses: acc.deadlineMisses, skipped_periods: acc.skippedPeriods, overruns: acc.overruns,
-      },
-      safety: {
-        clamped_position: safety.clampedPosition, clamped_velocity: safety.clampedVelocity, clamped_effort: safety.clampedEffort,
-        clamped_delta: safety.clampedDelta, nonfinite_actions: safety.nonfiniteActions, faults: loop.faults,
-      },
-      link: {
-        frames_in: t.framesIn, frames_out: t.framesOut, crc_errors: t.crcErrors, resyncs: t.resyncs, dropped_frames: t.droppedFrames,
-        watchdog_trips: t.watchdogTrips, reconnects: t.reconnects, rtt_p50_us: t.rttP50Us, rtt_p99_us: t.rttP99Us, up: t.linkUp,
-      },
-      episode: { index: loop.episodeIndex, step: loop.episodeStep, progress: Number.isFinite(loop.progress) ? loop.progress : null },
-      mqtt: { rejected_messages: this.link?.rejectedMessages ?? 0 },
-      policy: {
-        version: this.source?.version ?? null, swaps: loop.sourceSwaps,
-        deployed: this.policyManager?.deployed ?? 0, refused: this.policyManager?.refused ?? 0, rollbacks: this.policyManager?.rollbacks ?? 0,
-      },
-      reward: this.rewards !== null ? (this.rewards.telemetry() as unknown as Record<string, unknown>) : null,
-      rollout: this.rollouts !== null ? (this.rollouts.stats() as unknown as Record<string, unknown>) : null,
-    };
+    if (this.loop === null || this.transport === null) throw new StriatumError('STRIATUM_ERR_INTERNAL', 'runtime not started');
+    return telemetryMessage({
+      robotId: this.config.robot.id, rateHz: this.config.control.rate_hz, loop: this.loop, transport: this.transport,
+      mqtt: this.link, policyUpdates: this.policyManager, rewards: this.rewards, rollouts: this.rollouts,
+    });
   }
 
   /** Stop in reverse order: loop, motors to safe state, policy, MQTT link (offline status), broker last. */
@@ -402,7 +344,7 @@ export class RobotRuntime {
       ['transport', async () => { await this.transport?.close(); }],
       // PRM workers must finish their in-flight run: onnxruntime aborts the process if one is terminated mid-run.
       ['reward models', async () => { await this.rewards?.close(); }],
-      ['policy', async () => { await this.policyManager?.close(); await this.source?.close(); }],
+      ['policy', async () => { await this.policyManager?.close(); await this.activeSource?.close(); }],
       // The spool is durable: what is not acknowledged now is resent at the next start.
       ['rollout', async () => { await this.rollouts?.close(reason, 2000); }],
       ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],

@@ -1,5 +1,6 @@
 // Builds a real control loop in-process: the Rapier sim transport, a real ONNX policy, a virtual clock.
-import { ControlLoop, type EpisodeSummary, type StepView } from '../../src/control/control-loop.js';
+import { ControlLoop } from '../../src/control/control-loop.js';
+import { HookSink, type EpisodeSummary, type StepSink, type StepView } from '../../src/control/step.js';
 import { allocateJointState, resolveObservationFields } from '../../src/control/observation.js';
 import { VirtualClock, type LoopClock } from '../../src/control/scheduler.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -9,7 +10,7 @@ import { resolveLimits, resolveScale } from '../../src/runtime/resolve.js';
 import { SimTransport } from '../../src/transports/sim/sim-transport.js';
 import { simConfig } from './fixtures.js';
 
-export async function simLoop(modelPath: string, options: { episodes?: number; timeLimitS?: number; onStep?: (s: StepView, loop: ControlLoop) => void; rateHz?: number; clock?: LoopClock } = {}) {
+export async function simLoop(modelPath: string, options: { episodes?: number; timeLimitS?: number; onStep?: (s: StepView, loop: ControlLoop) => void; rateHz?: number; clock?: LoopClock; sinks?: readonly StepSink[] } = {}) {
   const raw = simConfig(modelPath);
   raw.transport.time_limit_s = options.timeLimitS ?? 1;
   raw.control.rate_hz = options.rateHz ?? 50;
@@ -29,8 +30,10 @@ export async function simLoop(modelPath: string, options: { episodes?: number; t
     jointState: allocateJointState(robot), observationFields: fields, limits: resolveLimits(cfg), mode: 'velocity',
     stormWindow: 100, stormMaxMisses: 20, linkTimeoutMs: 200, episodeCount: options.episodes ?? 1, episodeSeed: 7,
     timeLimitS: 1, autostart: true,
-    onStep: options.onStep ? (s) => options.onStep!(s, loop) : null,
-    onEpisode: (s, e) => { if (e === 'end') episodes.push(s); },
+    sinks: [...(options.sinks ?? []), new HookSink({
+      onStep: options.onStep ? (s) => options.onStep!(s, loop) : null,
+      onEpisode: (s, e) => { if (e === 'end') episodes.push(s); },
+    })],
     onTransition: (from, to, reason) => transitions.push(`${from}->${to} (${reason})`),
   });
   return { loop, transport, policy, episodes, transitions };
