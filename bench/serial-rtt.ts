@@ -2,7 +2,8 @@
 // measured in the same run. Prints one JSON object:
 //   - like with like: command → state round trip with the simulator in echo mode (sbp_sim --reply echo: each
 //     COMMAND gets its STATE at once, not at the next control tick), from Striatum's SerialTransport and from a
-//     C host (bench/c/sim_rtt_client.c) on the same kind of pty, same rate, same joints; their p50/p99 ratio;
+//     C host (bench/c/sim_rtt_client.c) on the same kind of pty, same rate, same joints; their p50/p99 ratio; and
+//     between them bare Node (a tty stream and writeSync, no transport), the floor for any host on Node;
 //   - the round trip as a robot sees it: the simulator answering at its next control tick (500 Hz), so up to one
 //     tick period is part of what is measured;
 //   - C ↔ C immediate echo over a bare pty (firmware-bridge/bench/c_echo_rtt): the floor for any host;
@@ -18,6 +19,8 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ReadStream } from 'node:tty';
+import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import { LatencyHistogram } from '../src/control/histogram.js';
 import { RealtimeClock } from '../src/control/scheduler.js';
@@ -27,6 +30,7 @@ import { decodeStateInto, encodeCommand, encodeMessage, SbpState } from '../src/
 import { PayloadReader } from '../src/transports/serial/payload-reader.js';
 import { SBP_MAX_FRAME } from '../src/transports/serial/protocol.js';
 import { SerialTransport } from '../src/transports/serial/serial-transport.js';
+import { readSchemaHash } from '../src/transports/serial/schema-hash.js';
 import { SbpSimulator, defaultSimulatorBinary, type SbpSimEvent } from '../src/transports/serial/sim-process.js';
 import type { JointCommand, JointState } from '../src/transports/types.js';
 
@@ -117,6 +121,68 @@ async function pacedRtt(simArgs: readonly string[]) {
       skipped_periods: skipped,
     };
   });
+}
+
+/** Bare Node against the echo simulator: a tty stream for reads, writeSync for writes, the decoder, nothing else
+ * (no transport, no arming), paced like the C host: what any Node host pays for the event loop. */
+async function bareNodeRtt(simArgs: readonly string[]) {
+  const sim = await SbpSimulator.start({ binary: SIM, args: ['--joints', String(JOINTS), '--watchdog-ms', '100', ...simArgs] });
+  const port = new SerialPort({ path: sim.ptyPath, baudRate: 1_000_000, autoOpen: false }); // termios, as the link does
+  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+  const fd = openSync(sim.ptyPath, fsConstants.O_RDWR | fsConstants.O_NOCTTY | fsConstants.O_NONBLOCK);
+  const stream = new ReadStream(fd);
+  const dec = new FrameDecoder();
+  const reader = new PayloadReader();
+  const state = new SbpState();
+  const rtt = new LatencyHistogram();
+  let waitingSeq = -1;
+  let sentMs = 0;
+  let onAck: (() => void) | null = null;
+  stream.on('data', (chunk: Buffer) => {
+    const now = performance.now();
+    dec.feed(chunk);
+    for (let rx = dec.next(); rx !== 0; rx = dec.next()) {
+      if (rx !== RX_FRAME) continue;
+      if (dec.type === 0x02 && onAck !== null) onAck();
+      else if (dec.type === 0x11 && decodeStateInto(reader, dec.body, dec.payloadOffset, dec.payloadLength, state) === 0 && state.lastCommandSeq === waitingSeq) {
+        rtt.record((now - sentMs) * 1000);
+        waitingSeq = -1;
+      }
+    }
+  });
+  const wire = Buffer.alloc(SBP_MAX_FRAME);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no HELLO_ACK')), 2000);
+      onAck = () => { clearTimeout(timer); onAck = null; resolve(); };
+      writeSync(fd, wire, 0, encodeMessage({ type: 'HELLO', seq: 0, protocolVersion: 1, schemaHash: readSchemaHash() }, wire));
+    });
+    const clock = new RealtimeClock(400);
+    const targets = new Float64Array(JOINTS);
+    const period = 1000 / RATE;
+    const warm = 200;
+    const ticks = Math.round(SECONDS * RATE);
+    let deadline = clock.now();
+    for (let i = 0; i < warm + ticks; i++) {
+      deadline += period;
+      await clock.sleepUntil(deadline);
+      if (clock.now() - deadline > period) deadline += Math.floor((clock.now() - deadline) / period) * period;
+      if (i === warm) rtt.reset();
+      const seq = (i + 1) & 0xffff;
+      const len = encodeCommand(seq, 0, targets, JOINTS, wire, 0);
+      waitingSeq = seq;
+      sentMs = performance.now();
+      writeSync(fd, wire, 0, len);
+    }
+    return { rtt: summary(rtt) };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    stream.destroy();
+    try { closeSync(fd); } catch { /* the stream had it */ }
+    await new Promise<void>((resolve) => port.close(() => resolve()));
+    await sim.stop();
+  }
 }
 
 /** The C host (bench/c/sim_rtt_client.c) against its own simulator started with the same arguments. */
@@ -290,6 +356,7 @@ if (!existsSync(SIM)) {
 }
 const echoStriatum = await pacedRtt(ECHO_SIM_ARGS);
 const echoC = await cHostRtt(ECHO_SIM_ARGS);
+const echoBare = await bareNodeRtt(ECHO_SIM_ARGS);
 const at500 = await pacedRtt(['--rate', '500']);
 const cBaseline = cEcho();
 const commands = await saturateCommands();
@@ -306,6 +373,7 @@ process.stdout.write(`${JSON.stringify({
   echo: {
     striatum: echoStriatum,
     c_host: echoC,
+    bare_node_tty: echoBare,
     ratio_striatum_vs_c: {
       rtt_p50: ratio(echoStriatum.rtt.p50_us, c.p50_us ?? 0),
       rtt_p99: ratio(echoStriatum.rtt.p99_us, c.p99_us ?? 0),
