@@ -1,21 +1,26 @@
 // bench/serial-rtt: the serial transport over a pty against firmware-bridge's host simulator, beside baselines
 // measured in the same run. Prints one JSON object:
-//   - command → state round trip, Striatum's SerialTransport ↔ sbp_sim, commands paced at --rate (500 Hz): the
-//     simulator answers at its next control tick, so its tick period (2 ms at 500 Hz) is part of what is measured;
-//   - the same against the simulator ticking at 2 kHz, which takes most of the tick wait out (faster ticks
-//     overrun on a small machine, and an overrunning sbp_sim stops reading its input);
-//   - C ↔ C immediate echo over a pty (firmware-bridge/bench/c_echo_rtt): the floor for any host;
+//   - like with like: command → state round trip with the simulator in echo mode (sbp_sim --reply echo: each
+//     COMMAND gets its STATE at once, not at the next control tick), from Striatum's SerialTransport and from a
+//     C host (bench/c/sim_rtt_client.c) on the same kind of pty, same rate, same joints; their p50/p99 ratio; and
+//     between them bare Node (a tty stream and writeSync, no transport), the floor for any host on Node;
+//   - the round trip as a robot sees it: the simulator answering at its next control tick (500 Hz), so up to one
+//     tick period is part of what is measured;
+//   - C ↔ C immediate echo over a bare pty (firmware-bridge/bench/c_echo_rtt): the floor for any host;
 //   - frames/s at saturation: COMMANDs written back to back to the simulator; STATEs poured into a socat pty pair
 //     by `cat` and read by serialport + the decoder; and the codec alone in memory;
 //   - bytes on the wire per COMMAND and per STATE beside MAVLink 2 (12 B overhead) and Dynamixel 2.0 (10 B).
 // Usage: node dist/bench/serial-rtt.js [--seconds S] [--rate HZ] [--joints N]
-// Needs firmware-bridge/build/sbp_sim and c_echo_rtt (cmake -S firmware-bridge -B firmware-bridge/build && cmake
-// --build firmware-bridge/build), or STRIATUM_SBP_SIM for the simulator.
+// Needs firmware-bridge/build/sbp_sim, libsbp.a and c_echo_rtt (cmake -S firmware-bridge -B firmware-bridge/build
+// && cmake --build firmware-bridge/build), or STRIATUM_SBP_SIM for the simulator, and `cc` for the C host.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ReadStream } from 'node:tty';
+import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import { LatencyHistogram } from '../src/control/histogram.js';
 import { RealtimeClock } from '../src/control/scheduler.js';
@@ -25,6 +30,7 @@ import { decodeStateInto, encodeCommand, encodeMessage, SbpState } from '../src/
 import { PayloadReader } from '../src/transports/serial/payload-reader.js';
 import { SBP_MAX_FRAME } from '../src/transports/serial/protocol.js';
 import { SerialTransport } from '../src/transports/serial/serial-transport.js';
+import { readSchemaHash } from '../src/transports/serial/schema-hash.js';
 import { SbpSimulator, defaultSimulatorBinary, type SbpSimEvent } from '../src/transports/serial/sim-process.js';
 import type { JointCommand, JointState } from '../src/transports/types.js';
 
@@ -34,6 +40,9 @@ const RATE = Number(values.rate ?? 500);
 const JOINTS = Number(values.joints ?? 6);
 const SIM = defaultSimulatorBinary();
 const C_ECHO = join(dirname(SIM), 'c_echo_rtt');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The simulator's own tick in echo mode: slower than the commands, so it only keeps STATEs coming between them. */
+const ECHO_SIM_ARGS = ['--reply', 'echo', '--rate', '100'];
 const names = Array.from({ length: JOINTS }, (_, i) => `j${i}`);
 const round = (v: number) => Math.round(v * 10) / 10;
 const summary = (h: LatencyHistogram) => ({ p50_us: round(h.quantile(0.5)), p99_us: round(h.quantile(0.99)), max_us: round(h.max), count: h.count });
@@ -42,8 +51,8 @@ function jointState(): JointState {
   return { stampMs: 0, positions: new Float64Array(JOINTS), velocities: new Float64Array(JOINTS), efforts: new Float64Array(JOINTS), extras: {} };
 }
 
-async function withSimulator<T>(simRateHz: number, body: (t: SerialTransport, sim: SbpSimulator) => Promise<T>): Promise<T & { simulator: Record<string, unknown> }> {
-  const sim = await SbpSimulator.start({ binary: SIM, args: ['--joints', String(JOINTS), '--rate', String(simRateHz), '--watchdog-ms', '100'] });
+async function withSimulator<T>(simArgs: readonly string[], body: (t: SerialTransport, sim: SbpSimulator) => Promise<T>): Promise<T & { simulator: Record<string, unknown> }> {
+  const sim = await SbpSimulator.start({ binary: SIM, args: ['--joints', String(JOINTS), '--watchdog-ms', '100', ...simArgs] });
   const t = new SerialTransport({
     path: sim.ptyPath, baud: 1_000_000, jointNames: names, controlHz: RATE, handshakeTimeoutMs: 2000, linkTimeoutMs: 200,
     watchdogMs: 100, safeMode: 'hold', reconnectInitialMs: 100, reconnectMaxMs: 1000, logger: silentLogger,
@@ -55,7 +64,7 @@ async function withSimulator<T>(simRateHz: number, body: (t: SerialTransport, si
     await sim.stop();
     const exit = sim.events.find((e: SbpSimEvent) => e.event === 'exit') ?? {};
     const { event: _e, mcu_us: _m, ...counters } = exit as Record<string, unknown>;
-    return { ...result, simulator: { rate_hz: simRateHz, ...counters } };
+    return { ...result, simulator: { args: simArgs.join(' '), ...counters } };
   } finally {
     await t.close();
     await sim.stop();
@@ -63,8 +72,8 @@ async function withSimulator<T>(simRateHz: number, body: (t: SerialTransport, si
 }
 
 /** Commands paced at RATE on absolute deadlines for SECONDS; the transport times each round trip. */
-async function pacedRtt(simRateHz: number) {
-  return withSimulator(simRateHz, async (t) => {
+async function pacedRtt(simArgs: readonly string[]) {
+  return withSimulator(simArgs, async (t) => {
     const clock = new RealtimeClock(400);
     const state = jointState();
     const command: JointCommand = { mode: 'position', targets: new Float64Array(JOINTS) };
@@ -99,8 +108,10 @@ async function pacedRtt(simRateHz: number) {
       t.writeCommand(command);
     }
     const after = t.stats();
+    const seconds = (clock.now() - (deadline - ticks * period)) / 1000;
     return {
       rtt: summary(t.rtt.histogram),
+      frames_per_s: Math.round((after.framesOut - before.framesOut + after.framesIn - before.framesIn) / seconds),
       commands: after.framesOut - before.framesOut,
       states: after.framesIn - before.framesIn,
       dropped_frames: after.droppedFrames - before.droppedFrames,
@@ -110,6 +121,93 @@ async function pacedRtt(simRateHz: number) {
       skipped_periods: skipped,
     };
   });
+}
+
+/** Bare Node against the echo simulator: a tty stream for reads, writeSync for writes, the decoder, nothing else
+ * (no transport, no arming), paced like the C host: what any Node host pays for the event loop. */
+async function bareNodeRtt(simArgs: readonly string[]) {
+  const sim = await SbpSimulator.start({ binary: SIM, args: ['--joints', String(JOINTS), '--watchdog-ms', '100', ...simArgs] });
+  const port = new SerialPort({ path: sim.ptyPath, baudRate: 1_000_000, autoOpen: false }); // termios, as the link does
+  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+  const fd = openSync(sim.ptyPath, fsConstants.O_RDWR | fsConstants.O_NOCTTY | fsConstants.O_NONBLOCK);
+  const stream = new ReadStream(fd);
+  const dec = new FrameDecoder();
+  const reader = new PayloadReader();
+  const state = new SbpState();
+  const rtt = new LatencyHistogram();
+  let waitingSeq = -1;
+  let sentMs = 0;
+  let onAck: (() => void) | null = null;
+  stream.on('data', (chunk: Buffer) => {
+    const now = performance.now();
+    dec.feed(chunk);
+    for (let rx = dec.next(); rx !== 0; rx = dec.next()) {
+      if (rx !== RX_FRAME) continue;
+      if (dec.type === 0x02 && onAck !== null) onAck();
+      else if (dec.type === 0x11 && decodeStateInto(reader, dec.body, dec.payloadOffset, dec.payloadLength, state) === 0 && state.lastCommandSeq === waitingSeq) {
+        rtt.record((now - sentMs) * 1000);
+        waitingSeq = -1;
+      }
+    }
+  });
+  const wire = Buffer.alloc(SBP_MAX_FRAME);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no HELLO_ACK')), 2000);
+      onAck = () => { clearTimeout(timer); onAck = null; resolve(); };
+      writeSync(fd, wire, 0, encodeMessage({ type: 'HELLO', seq: 0, protocolVersion: 1, schemaHash: readSchemaHash() }, wire));
+    });
+    const clock = new RealtimeClock(400);
+    const targets = new Float64Array(JOINTS);
+    const period = 1000 / RATE;
+    const warm = 200;
+    const ticks = Math.round(SECONDS * RATE);
+    let deadline = clock.now();
+    for (let i = 0; i < warm + ticks; i++) {
+      deadline += period;
+      await clock.sleepUntil(deadline);
+      if (clock.now() - deadline > period) deadline += Math.floor((clock.now() - deadline) / period) * period;
+      if (i === warm) rtt.reset();
+      const seq = (i + 1) & 0xffff;
+      const len = encodeCommand(seq, 0, targets, JOINTS, wire, 0);
+      waitingSeq = seq;
+      sentMs = performance.now();
+      writeSync(fd, wire, 0, len);
+    }
+    return { rtt: summary(rtt) };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    stream.destroy();
+    try { closeSync(fd); } catch { /* the stream had it */ }
+    await new Promise<void>((resolve) => port.close(() => resolve()));
+    await sim.stop();
+  }
+}
+
+/** The C host (bench/c/sim_rtt_client.c) against its own simulator started with the same arguments. */
+async function cHostRtt(simArgs: readonly string[]): Promise<Record<string, unknown>> {
+  const out = mkdtempSync(join(tmpdir(), 'striatum-serial-bench-'));
+  const bin = join(out, 'sim_rtt_client');
+  let sim: SbpSimulator | null = null;
+  try {
+    const lib = join(dirname(SIM), 'libsbp.a');
+    execFileSync('cc', ['-O2', '-std=c99', '-I', join(ROOT, 'firmware-bridge/include'), '-o', bin, join(ROOT, 'bench/c/sim_rtt_client.c'), lib]);
+    sim = await SbpSimulator.start({ binary: SIM, args: ['--joints', String(JOINTS), '--watchdog-ms', '100', ...simArgs] });
+    const count = Math.round(SECONDS * RATE);
+    const child = spawn(bin, [sim.ptyPath, '--joints', String(JOINTS), '--rate', String(RATE), '--count', String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout!.on('data', (d: Buffer) => { text += d.toString(); });
+    await new Promise((resolve) => child.once('close', resolve));
+    const result = JSON.parse(text) as Record<string, unknown>;
+    const seconds = Number(result.seconds);
+    return { ...result, frames_per_s: seconds > 0 ? Math.round((2 * Number(result.commands)) / seconds) : null, simulator: { args: simArgs.join(' ') } };
+  } catch (err) {
+    return { error: `C host unavailable: ${(err as Error).message.split('\n')[0]}` };
+  } finally {
+    await sim?.stop();
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 
 function cEcho(): unknown {
@@ -124,7 +222,7 @@ function cEcho(): unknown {
 
 /** COMMANDs written as fast as the transport accepts them (it drops when 8 writes are in flight) for 2 s. */
 async function saturateCommands() {
-  return withSimulator(500, async (t) => {
+  return withSimulator(['--rate', '500'], async (t) => {
     const command: JointCommand = { mode: 'position', targets: new Float64Array(JOINTS) };
     const before = { ...t.stats() };
     const t0 = performance.now();
@@ -256,27 +354,33 @@ if (!existsSync(SIM)) {
   process.stderr.write(`serial-rtt: host simulator not found at ${SIM}; build it with cmake (see the header of bench/serial-rtt.ts)\n`);
   process.exit(2);
 }
-const at500 = await pacedRtt(500);
-const fastTick = await pacedRtt(2000);
+const echoStriatum = await pacedRtt(ECHO_SIM_ARGS);
+const echoC = await cHostRtt(ECHO_SIM_ARGS);
+const echoBare = await bareNodeRtt(ECHO_SIM_ARGS);
+const at500 = await pacedRtt(['--rate', '500']);
 const cBaseline = cEcho();
 const commands = await saturateCommands();
 const states = await saturateStates();
 const codec = codecInMemory();
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
-const c = cBaseline as { p50_us?: number; p99_us?: number };
+const c = echoC as { p50_us?: number; p99_us?: number };
 process.stdout.write(`${JSON.stringify({
   bench: 'serial-rtt',
   rate_hz: RATE,
   joints: JOINTS,
   seconds: SECONDS,
   machine: { cpus: cpus().length, node: process.version, uv_threadpool_size: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' },
-  striatum_to_sim_500hz_tick: at500,
-  striatum_to_sim_2khz_tick: fastTick,
-  baseline_c_echo_pty: cBaseline,
-  ratios: {
-    rtt_p50_2khz_tick_vs_c_echo: ratio(fastTick.rtt.p50_us, c.p50_us ?? 0),
-    rtt_p99_2khz_tick_vs_c_echo: ratio(fastTick.rtt.p99_us, c.p99_us ?? 0),
+  echo: {
+    striatum: echoStriatum,
+    c_host: echoC,
+    bare_node_tty: echoBare,
+    ratio_striatum_vs_c: {
+      rtt_p50: ratio(echoStriatum.rtt.p50_us, c.p50_us ?? 0),
+      rtt_p99: ratio(echoStriatum.rtt.p99_us, c.p99_us ?? 0),
+    },
   },
+  striatum_to_sim_500hz_tick: at500,
+  baseline_c_echo_pty: cBaseline,
   saturation: { commands_over_pty: commands, states_over_pty: states, codec_in_memory: codec },
   wire_bytes: wireBytes(),
 }, null, 2)}\n`);

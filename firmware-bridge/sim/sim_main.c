@@ -181,22 +181,29 @@ static int setup(sim_t *sim) {
 
 /* ---- the loop ---------------------------------------------------------------------------------------------- */
 
-/* Take whatever the host sent, as an MCU's receive interrupt would, until the deadline. */
-static void receive_until(sim_t *sim, uint64_t deadline_us) {
+static uint32_t commands_seen(const sim_t *sim) {
+  return sim->node.stats.commands_accepted + sim->node.stats.commands_rejected;
+}
+
+/* Take whatever the host sent, as an MCU's receive interrupt would, until the deadline. Under --reply echo,
+ * return early with true once a read brought a COMMAND (accepted or refused), so the tick answers it at once;
+ * commands that arrive in one read share that tick's STATE (it names the last one). */
+static bool receive_until(sim_t *sim, uint64_t deadline_us) {
   uint8_t buf[4096];
   for (;;) {
     uint64_t now = mono_us(sim);
     struct timespec wait;
     fd_set readable;
     size_t n;
-    if (now >= deadline_us || stop_requested) return;
+    uint32_t commands;
+    if (now >= deadline_us || stop_requested) return false;
     /* The tick itself is timed by clock_nanosleep on the absolute deadline: precise, and no drift. Before
      * that, wait for input with pselect. A hung-up master is always "readable": no pselect then. */
     if (!sim->pty.connected || deadline_us - now <= 200u) {
       struct timespec until = abs_time(sim, deadline_us);
       while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR && !stop_requested) {
       }
-      return;
+      return false;
     }
     wait.tv_sec = (time_t)((deadline_us - now - 200u) / 1000000u);
     wait.tv_nsec = (long)((deadline_us - now - 200u) % 1000000u) * 1000L;
@@ -211,7 +218,10 @@ static void receive_until(sim_t *sim, uint64_t deadline_us) {
       }
       continue;
     }
-    if (!sim->link_down) sbp_node_rx(&sim->node, buf, n);
+    if (sim->link_down) continue;
+    commands = commands_seen(sim);
+    sbp_node_rx(&sim->node, buf, n);
+    if (sim->options.reply_echo && commands_seen(sim) != commands) return true;
   }
 }
 
@@ -245,6 +255,7 @@ static void run(sim_t *sim) {
   const sim_options_t *o = &sim->options;
   uint64_t period_us = (uint64_t)(1e6 / o->rate_hz + 0.5);
   uint64_t next_tick = period_us;
+  uint64_t last_tick = 0;
   uint64_t next_stall = (uint64_t)(o->stall_every_s * 1e6);
   const sbp_output_t *out = sbp_node_tick(&sim->node, sim->physics.measured_position,
                                           sim->physics.measured_velocity, sim->physics.measured_effort);
@@ -257,7 +268,7 @@ static void run(sim_t *sim) {
       sim_event(sim, "disconnected");
       sbp_node_disconnected(&sim->node);
     }
-    receive_until(sim, next_tick);
+    bool commanded = receive_until(sim, next_tick);
     if (stop_requested) break;
     now = mono_us(sim);
     t_s = (double)now / 1e6;
@@ -272,10 +283,16 @@ static void run(sim_t *sim) {
       next_stall += (uint64_t)(o->stall_every_s * 1e6);
       now = mono_us(sim);
     }
-    sim_physics_step(&sim->physics, out, (double)period_us / 1e6);
+    /* Under --reply echo ticks follow the commands, so the physics steps by the time that really passed. */
+    sim_physics_step(&sim->physics, out, (double)(o->reply_echo ? now - last_tick : period_us) / 1e6);
     out = sbp_node_tick(&sim->node, sim->physics.measured_position, sim->physics.measured_velocity,
                         sim->physics.measured_effort);
     sim_pty_flush(&sim->pty);
+    last_tick = now;
+    if (commanded) { /* echo: the tick ran early for this COMMAND; the next one a full period from now */
+      next_tick = now + period_us;
+      continue;
+    }
     /* Late? Skip the missed periods rather than burst to catch up (as ros2_control does). */
     next_tick += period_us;
     if (now >= next_tick) {
@@ -344,10 +361,10 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   printf("PTY %s\n", sim.pty.slave_path);
   printf("{\"event\":\"start\",\"mcu_us\":%llu,\"joints\":%u,\"rate_hz\":%g,\"watchdog_ms\":%g,\"safe_mode\":\"%s\","
-         "\"healthy_count\":%u,\"schema_hash\":\"0x%08lX\"}\n",
+         "\"healthy_count\":%u,\"schema_hash\":\"0x%08lX\",\"reply\":\"%s\"}\n",
          (unsigned long long)firmware_us(&sim), sim.options.joints, sim.options.rate_hz, sim.options.watchdog_ms,
          sim.options.safe_mode == SBP_SAFE_DISABLE ? "disable" : "hold", sim.options.healthy_count,
-         (unsigned long)sim.node.config.schema_hash);
+         (unsigned long)sim.node.config.schema_hash, sim.options.reply_echo ? "echo" : "tick");
   if (sim.options.step_clock_us > 0.0) run_stepped(&sim);
   else run(&sim);
   print_exit(&sim);

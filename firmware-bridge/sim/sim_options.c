@@ -24,6 +24,9 @@ static const char usage[] =
     "  --healthy-count N       consecutive valid commands before ARM is accepted (default 10)\n"
     "  --healthy-gap-ms MS     largest gap between commands that still counts as healthy (default 10)\n"
     "  --schema-hash HEX       claim another schema hash, to test the host's mismatch handling\n"
+    "  --reply tick|echo       when a COMMAND gets its STATE: at the next control tick (tick, default), or at\n"
+    "                          once (echo: the tick runs when the COMMAND arrives, the next one a period\n"
+    "                          later), so a round trip measures the link and not the tick\n"
     "fault injection\n"
     "  --drop-rate P           drop each outbound frame with probability P\n"
     "  --flip-rate P           flip one bit of each outbound byte with probability P\n"
@@ -158,6 +161,10 @@ int sim_options_parse(sim_options_t *o, int argc, char **argv) {
     } else if (strcmp(flag, "--drop-param-replies") == 0) {
       rc = number(flag, value, 0, 1e6, &v);
       o->drop_param_replies = (unsigned)v;
+    } else if (strcmp(flag, "--reply") == 0) {
+      if (value != NULL && strcmp(value, "tick") == 0) o->reply_echo = false;
+      else if (value != NULL && strcmp(value, "echo") == 0) o->reply_echo = true;
+      else rc = bad(flag, value, "tick or echo");
     } else if (strcmp(flag, "--step-clock-us") == 0) {
       rc = number(flag, value, 1, 1e7, &o->step_clock_us);
     } else if (strcmp(flag, "--duration-s") == 0) {

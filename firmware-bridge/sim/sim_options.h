@@ -24,6 +24,7 @@ typedef struct {
   double disconnect_for_s;       /* --disconnect-for-s (0: for good) */
   double duration_s;             /* --duration-s (0: until SIGINT/SIGTERM) */
   double step_clock_us;          /* --step-clock-us (0: the wall clock) */
+  bool reply_echo;               /* --reply echo: each COMMAND runs a tick (and gets its STATE) at once */
   unsigned drop_param_replies;   /* --drop-param-replies N: drop the first N PARAM_VALUE frames */
   bool schema_hash_set;
   uint32_t schema_hash;          /* --schema-hash */

@@ -2,12 +2,14 @@
  * stream, ARM, silence until the watchdog trips, e-stop, hang-up and reconnect. The simulator runs on a stepped
  * clock (--step-clock-us 1000: one millisecond per frame received), so the healthy-stream and watchdog rules see
  * frame counts, never how this machine scheduled the two processes; the waits below only bound a hang.
+ * Then --reply echo: with the simulator's own tick at 1 Hz, every COMMAND still gets its STATE at once.
  * Usage: sim_smoke PATH_TO_SBP_SIM */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,8 +167,68 @@ static void expect_frame(uint8_t type, uint16_t fault_code, sbp_message_t *out) 
   FAIL("no %s frame (fault code %u)", sbp_type_name(type), fault_code);
 }
 
+/* Start the simulator with these arguments (NULL-terminated); its stdout comes to events_fd. */
+static void start_sim(const char *binary, ...) {
+  const char *args[32];
+  int out_pipe[2], n = 0;
+  va_list ap;
+  args[n++] = binary;
+  va_start(ap, binary);
+  while (n < 31 && (args[n] = va_arg(ap, const char *)) != NULL) n++;
+  va_end(ap);
+  args[n] = NULL;
+  lines_len = 0;
+  lines[0] = '\0';
+  if (pipe(out_pipe) != 0) FAIL("pipe");
+  sim_pid = fork();
+  if (sim_pid == 0) {
+    dup2(out_pipe[1], 1);
+    close(out_pipe[0]);
+    execv(binary, (char *const *)args);
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  events_fd = out_pipe[0];
+}
+
+static void stop_sim(char *line, size_t cap) {
+  kill(sim_pid, SIGTERM);
+  expect_event("\"event\":\"exit\"", line, cap);
+  waitpid(sim_pid, NULL, 0);
+  sim_pid = -1;
+  close(events_fd);
+}
+
+/* --reply echo: the tick runs when a COMMAND arrives. With the simulator's own tick at 1 Hz (it notices the host
+ * at its tick at mcu_us 1e6), ten commands, each sent when the last one's STATE came back, are all answered
+ * before its next tick at 2e6; answered at the tick, they would take ten seconds. */
+static void echo_mode(const char *binary) {
+  char line[1024], path[256];
+  sbp_message_t m;
+  int i;
+  start_sim(binary, "--joints", "3", "--rate", "1", "--reply", "echo", (char *)NULL);
+  expect_event("PTY ", line, sizeof line);
+  if (sscanf(line, "PTY %255s", path) != 1) FAIL("first line: %s", line);
+  expect_event("\"reply\":\"echo\"", NULL, 0);
+  open_port(path);
+  expect_event("\"event\":\"connected\"", NULL, 0);
+  send_hello();
+  expect_frame(SBP_HELLO_ACK, 0, &m);
+  for (i = 0; i < 10; i++) {
+    uint16_t sent = seq;
+    send_command(3);
+    do {
+      expect_frame(SBP_STATE, 0, &m);
+    } while (m.as.state.last_command_seq != sent);
+    if (m.as.state.mcu_time_us >= 2000000u) FAIL("command %d answered at the tick, mcu_us %llu", i,
+                                                 (unsigned long long)m.as.state.mcu_time_us);
+  }
+  close(port);
+  stop_sim(line, sizeof line);
+  if (field(line, "\"commands_accepted\":") != 10u) FAIL("echo: %s", line);
+}
+
 int main(int argc, char **argv) {
-  int out_pipe[2];
   char line[1024], path[256];
   sbp_message_t m;
   int i;
@@ -174,17 +236,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: sim_smoke PATH_TO_SBP_SIM\n");
     return 2;
   }
-  if (pipe(out_pipe) != 0) return 1;
-  sim_pid = fork();
-  if (sim_pid == 0) {
-    dup2(out_pipe[1], 1);
-    close(out_pipe[0]);
-    execl(argv[1], argv[1], "--joints", "3", "--step-clock-us", "1000", "--watchdog-ms", "20", "--healthy-gap-ms",
-          "10", "--healthy-count", "10", (char *)NULL);
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  events_fd = out_pipe[0];
+  start_sim(argv[1], "--joints", "3", "--step-clock-us", "1000", "--watchdog-ms", "20", "--healthy-gap-ms", "10",
+            "--healthy-count", "10", (char *)NULL);
 
   /* the first line names the pty */
   expect_event("PTY ", line, sizeof line);
@@ -241,10 +294,9 @@ int main(int argc, char **argv) {
   } while ((m.as.state.flags & SBP_FLAG_HANDSHAKE_OK) == 0);
   if ((m.as.state.flags & SBP_FLAG_ESTOPPED) == 0) FAIL("e-stop latch lost across reconnect");
 
-  kill(sim_pid, SIGTERM);
-  expect_event("\"event\":\"exit\"", line, sizeof line);
-  waitpid(sim_pid, NULL, 0);
-  sim_pid = -1;
+  stop_sim(line, sizeof line);
   printf("sim_smoke: ok (%s)\n", line);
+  echo_mode(argv[1]);
+  printf("sim_smoke: echo ok\n");
   return 0;
 }

@@ -2,6 +2,8 @@
 // hash and joint count, configure the watchdog parameters; on loss, reconnect with exponential backoff and do it
 // all again. Frames go out through a FrameWriter; sound frames come in to the owner's callbacks. What the
 // robot does with them (state, arming, e-stop) is the transport's business (serial-transport.ts).
+// serialport opens, locks and configures the device (baud, raw termios); bytes then move through a tty stream
+// on the event loop when the device is a tty (tty-stream.ts), else through serialport's own read and write.
 import { SerialPort } from 'serialport';
 import { StriatumError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -13,6 +15,7 @@ import {
   SBP_PARAM_HEALTHY_MAX_GAP_MS, SBP_PARAM_SAFE_MODE, SBP_PARAM_WATCHDOG_TIMEOUT_MS, SBP_PROTOCOL_VERSION, SBP_STATE,
 } from './protocol.js';
 import { hex32 } from './sbp-error.js';
+import { openTtyStream, type TtyStream } from './tty-stream.js';
 
 export type LinkPhase = 'closed' | 'handshake' | 'ready';
 
@@ -64,6 +67,8 @@ export class SbpLink {
   private readonly o: SbpLinkOptions;
   private readonly log: Logger;
   private port: SerialPort | null = null;
+  /** The byte path beside `port` when the device is a tty; null: serialport reads and writes. */
+  private tty: TtyStream | null = null;
   private readonly onData: (chunk: Buffer) => void;
   private pendingAck: ((ack: SbpHelloAck) => void) | null = null;
   private pendingParam: ((value: SbpParamValue) => void) | null = null;
@@ -104,10 +109,19 @@ export class SbpLink {
       // PROTOCOL.md 6.2: flush input after opening, so the session starts on fresh frames.
       await new Promise<void>((resolve) => port.flush(() => resolve()));
       if (this.port !== port) throw fail(`serial device ${this.devicePath} closed while opening`);
-      this.writer.attach(port);
       this.phase = 'handshake';
       this.decoder.reset();
-      port.on('data', this.onData);
+      const tty = openTtyStream(this.devicePath);
+      this.tty = tty;
+      if (tty !== null) {
+        tty.stream.on('error', (err: Error) => this.lost(port, `device error: ${err.message}`));
+        tty.stream.on('close', () => this.lost(port, 'device closed'));
+        tty.stream.on('data', this.onData);
+        this.writer.attach(tty.stream);
+      } else {
+        port.on('data', this.onData);
+        this.writer.attach(port);
+      }
       this.checkAck(await this.hello());
       await this.setParam(SBP_PARAM_WATCHDOG_TIMEOUT_MS, 'WATCHDOG_TIMEOUT_MS', this.o.watchdogMs);
       await this.setParam(SBP_PARAM_HEALTHY_MAX_GAP_MS, 'HEALTHY_MAX_GAP_MS', this.o.healthyGapMs);
@@ -139,6 +153,13 @@ export class SbpLink {
     this.reconnectTimer = null;
     const port = this.port;
     if (port === null) return;
+    const tty = this.tty;
+    if (tty !== null && tty.stream.writableLength > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 500);
+        tty.stream.once('drain', () => { clearTimeout(timer); resolve(); });
+      });
+    }
     this.detach(port);
     if (!port.isOpen) return;
     await new Promise<void>((resolve) => {
@@ -259,6 +280,10 @@ export class SbpLink {
   /** Forget the port: listeners off, pending replies dropped; close it when asked (and still open). */
   private detach(port: SerialPort, closeIt = false): void {
     port.off('data', this.onData);
+    if (this.tty !== null && this.port === port) {
+      this.tty.close();
+      this.tty = null;
+    }
     port.removeAllListeners('close');
     port.removeAllListeners('error');
     port.on('error', () => undefined); // late errors of a dropped port must not crash the process
