@@ -17,7 +17,6 @@ export const ErrorCodes = {
   STRIATUM_ERR_ROS2_UNAVAILABLE: { exit: 4, summary: 'ROS 2 is not available' },
   STRIATUM_ERR_MQTT: { exit: 5, summary: 'MQTT connection failed' },
   STRIATUM_ERR_BROKER: { exit: 5, summary: 'embedded broker failed' },
-  STRIATUM_ERR_MESSAGE: { exit: 0, summary: 'malformed inbound message' },
   STRIATUM_ERR_SAFETY: { exit: 6, summary: 'safety fault' },
   STRIATUM_ERR_IO: { exit: 7, summary: 'file input/output failed' },
   STRIATUM_ERR_INTERNAL: { exit: 70, summary: 'internal error' },

@@ -16,3 +16,12 @@ test('eval --model evaluates that policy in place of the configured one', async 
   const without = await runCli(['eval', '--config', config, '--episodes', '1']);
   assert.equal(without.code, 3, without.stderr);
 });
+
+test('a fault in an offline run (no operator to re-arm) ends it as a safety error: exit 6, STRIATUM_ERR_SAFETY', async () => {
+  const dir = tempDir();
+  const nan = writeLinearPolicy(dir, { name: 'nan', bias: Number.NaN });
+  const r = await runCli(['eval', '--config', writeConfig(dir, simConfig(nan)), '--episodes', '3']);
+  assert.equal(r.code, 6, r.stderr);
+  assert.match(r.stderr, /STRIATUM_ERR_SAFETY/);
+  assert.match(r.stderr, /nan_action/);
+});

@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EpisodeMessageSchema, StatusMessageSchema, TelemetryMessageSchema } from '../src/contracts/messages.js';
+import { EpisodeMessageSchema, EventMessageSchema, StatusMessageSchema, TelemetryMessageSchema } from '../src/contracts/messages.js';
 import { topics } from '../src/contracts/topics.js';
 import { CLI, runCli, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
 import { startMosquitto } from './helpers/mosquitto.js';
@@ -55,13 +55,16 @@ test('striatum run with the embedded broker: status, telemetry, episodes, comman
     w.client.publish(topics.cmd(ROBOT), 'not json at all', { qos: 1 });
     const rejected = await waitFor('rejection events', () => { const e = w.json('/event').filter((x) => x.kind === 'rejected_message'); return e.length >= 2 && e; });
     assert.match(rejected[0].message, /command/);
+    assert.deepEqual(rejected.slice(0, 2).map((e: { code: string }) => e.code), ['malformed_command', 'malformed_command']);
     await waitFor('rejections in telemetry', () => w.json('/telemetry').find((t) => t.mqtt.rejected_messages >= 2 && t.state === 'running'));
 
     // E-stop latches; arm goes to paused; resume runs again.
     const send = (command: string) => w.client.publish(topics.cmd(ROBOT), JSON.stringify({ v: 1, command, from: 'test' }), { qos: 1 });
     send('estop');
     await waitFor('estopped status', () => w.json('/status').find((s) => s.state === 'estopped'));
-    await waitFor('fault event', () => w.json('/event').find((e) => e.kind === 'fault'));
+    const fault = await waitFor('fault event', () => w.json('/event').find((e) => e.kind === 'fault'));
+    assert.equal(fault.code, 'estop', 'an operator e-stop, named by a fixed code; the message says who and why');
+    EventMessageSchema.parse(fault);
     send('resume');
     send('arm');
     await waitFor('paused after arm', () => w.json('/status').find((s) => s.state === 'paused'));

@@ -2,6 +2,7 @@
 // `striatum schema` turns these into JSON Schema for clients in other languages.
 import { z } from 'zod';
 import { CONTROL_STATES, END_REASON_MAX, EPISODE_OUTCOMES, type ControlState as CoreControlState, type EpisodeStart, type EpisodeSummary } from '../control/step.js';
+import { EVENT_CODES } from './event-codes.js';
 
 export const CONTRACT_VERSION = 1;
 
@@ -123,7 +124,7 @@ export const EventMessageSchema = z.strictObject({
   v: z.literal(CONTRACT_VERSION),
   robot: z.string(),
   kind: z.enum(['fault', 'transition', 'rejected_message', 'policy', 'reward', 'connection']),
-  code: z.string(),
+  code: z.enum(EVENT_CODES).describe('what happened, one of a fixed list per kind (src/contracts/event-codes.ts)'),
   message: z.string(),
   stamp: z.string(),
 });

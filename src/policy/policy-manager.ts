@@ -20,10 +20,9 @@ import type { ActionSource } from './action-source.js';
 import { OnnxPolicy, checkMetadataAgainstRobot, type ExecutionProvider, type PolicyExpectations } from './onnx-policy.js';
 import type { RestoredPolicies } from './policy-restore.js';
 import type { PolicyState, PolicyStore, StoredRelease } from './policy-store.js';
+import type { PolicyRefusalCode } from '../contracts/event-codes.js';
 
-export type RefusalCode =
-  | 'manifest_invalid' | 'unsigned' | 'untrusted_key' | 'bad_signature' | 'wrong_task' | 'shape_mismatch'
-  | 'piece_hash_mismatch' | 'model_hash_mismatch' | 'download_timeout' | 'load_failed' | 'stale_version' | 'store_failed';
+export type RefusalCode = PolicyRefusalCode;
 
 /** What the manager needs of the MQTT link (RobotLink implements it). */
 export interface PolicyLinkPort {

@@ -18,6 +18,7 @@ import { noDelay } from './no-delay.js';
 import type { RecorderAlarm } from './recorder.js';
 import type { SpoolEntry } from './spool-dir.js';
 import type { Spool } from './spool.js';
+import type { RolloutEventCode } from '../contracts/event-codes.js';
 
 export interface PublisherOptions {
   readonly url: string;
@@ -141,7 +142,7 @@ export class RolloutPublisher {
     await this.client.endAsync().catch(() => undefined);
   }
 
-  private publishEvent(code: string, message: string): void {
+  private publishEvent(code: RolloutEventCode, message: string): void {
     const msg: EventMessage = { v: CONTRACT_VERSION, robot: this.o.robotId, kind: 'fault', code, message, stamp: new Date().toISOString() };
     if (!this.ready) { this.unsentAlarm = msg; return; }
     this.client.publish(topics.event(this.o.robotId), JSON.stringify(msg), { qos: 1 });

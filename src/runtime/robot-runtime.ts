@@ -30,6 +30,7 @@ import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } fro
 import { EpisodeReporter, NO_EPISODE_OUTLET } from './episode-reporter.js';
 import { routeCommands } from './command-router.js';
 import { createTransport } from './transport-factory.js';
+import type { FaultEventCode } from '../contracts/event-codes.js';
 
 export interface RuntimeOptions {
   readonly loaded: LoadedConfig;
@@ -71,6 +72,8 @@ export class RobotRuntime {
   /** Observation fields with their sizes on this robot, known once the transport is open. */
   observationFields: readonly ObservationField[] = [];
   private stopped = false;
+  /** The reason a latched fault ended an offline run (no MQTT link to re-arm); null otherwise. */
+  private latchedWithoutOperator: string | null = null;
 
   private constructor(private readonly o: RuntimeOptions, readonly config: RobotConfig) {}
 
@@ -257,9 +260,17 @@ export class RobotRuntime {
       sinks,
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));
-        if (to === 'estopped') link?.publishEvent({ kind: 'fault', code: reason, message: `safe state latched: ${reason}; send arm to leave it` });
+        if (to === 'estopped') {
+          // The code says which fault (or an operator's e-stop); the message keeps the transition's reason.
+          const fault = this.loop?.lastFault ?? null;
+          const code: FaultEventCode = reason.startsWith('fault: ') && fault !== null ? fault : 'estop';
+          link?.publishEvent({ kind: 'fault', code, message: `safe state latched: ${reason}; send arm to leave it` });
+        }
         // Without MQTT nobody can arm: the latch is final, and a run with an episode count would wait forever.
-        if (to === 'estopped' && link === null) this.loop?.stop(`safe state latched with no operator link: ${reason}`);
+        if (to === 'estopped' && link === null) {
+          this.latchedWithoutOperator = reason;
+          this.loop?.stop(`safe state latched with no operator link: ${reason}`);
+        }
       },
     });
   }
@@ -307,7 +318,12 @@ export class RobotRuntime {
   /** Run the control loop until stopped or the episode count is reached. */
   async run(): Promise<string> {
     if (this.loop === null) throw new StriatumError('STRIATUM_ERR_INTERNAL', 'runtime not started');
-    return this.loop.run();
+    const reason = await this.loop.run();
+    // Offline runs (record, eval) have no operator to re-arm: a latched fault ends them as a safety error.
+    if (this.latchedWithoutOperator !== null) {
+      throw new StriatumError('STRIATUM_ERR_SAFETY', `the robot latched its safe state (${this.latchedWithoutOperator}) and no operator link can re-arm it`);
+    }
+    return reason;
   }
 
   status(online: boolean, reason: string): StatusMessage {

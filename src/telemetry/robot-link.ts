@@ -204,7 +204,7 @@ export class RobotLink {
     if (!parsed.ok) {
       this.rejectedMessages++;
       this.log.warn('rejected malformed command', { topic, error: parsed.error, rejected_total: this.rejectedMessages });
-      this.publishEvent({ kind: 'rejected_message', code: 'STRIATUM_ERR_MESSAGE', message: `${topic}: ${parsed.error}` });
+      this.publishEvent({ kind: 'rejected_message', code: 'malformed_command', message: `${topic}: ${parsed.error}` });
       return;
     }
     this.commandHandler?.(parsed.value);
