@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import {
   FLAG_DONE, FLAG_NO_REWARD, REWARD_COMPONENTS, ROLLOUT_VERSION, decodeRolloutChunk, encodeRolloutChunk,
@@ -133,8 +133,16 @@ class SyntheticSteps {
   }
 }
 
+// A test that fails before it closes its spool must not leave the spool's worker thread keeping the file's
+// process alive (the test runner would wait for it forever): every spool opened here is closed after its test.
+const openSpools: Spool[] = [];
+afterEach(async () => {
+  for (const s of openSpools.splice(0)) await s.close(1000);
+});
+
 async function openRecorder(dir: string, over: { chunkSteps?: number; chunkMs?: number; maxBytes?: number; buffers?: number; capacityBytes?: number } = {}) {
   const spool = await Spool.open({ dir, maxBytes: over.maxBytes ?? 64 << 20, compression: 'gzip', logger: silentLogger, capacityBytes: over.capacityBytes });
+  openSpools.push(spool);
   const recorder = new Recorder({
     robotId: 'arm-1', task: 'push', observationFields: [{ name: 'o', size: 4 }], joints: ['x', 'y'], chunkSteps: over.chunkSteps ?? 10,
     chunkMs: over.chunkMs ?? 1e9, spool, camera: null, policyVersion: 'v1', stampOriginUnixMs: null, maxChunkBytes: 8 << 20,
