@@ -1,7 +1,7 @@
 // Who may do what on the broker. Pure functions: the embedded broker calls them, and the same rules are
 // documented for Mosquitto deployments (docs/mqtt-acl.md).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { TOPIC_ROOT, topics } from '../contracts/topics.js';
+import { TOPIC_ROOT, robotTopicLeaf, topics } from '../contracts/topics.js';
 
 export type Role = 'robot' | 'updater' | 'operator' | 'viewer';
 
@@ -58,9 +58,9 @@ export function canPublish(account: Account, topic: string): boolean {
       return topic.startsWith(topics.robotPrefix(id)) && topic !== topics.cmd(id) && topic !== topics.rolloutAck(id);
     }
     case 'updater':
-      return topic.startsWith(`${TOPIC_ROOT}/policy/`) || topic.startsWith(`${TOPIC_ROOT}/updater/`) || /^striatum\/v1\/[^/]+\/rollout\/ack$/.test(topic);
+      return topic.startsWith(topics.policyPrefix()) || topic.startsWith(topics.updaterPrefix()) || robotTopicLeaf(topic) === 'rollout/ack';
     case 'operator':
-      return /^striatum\/v1\/[^/]+\/cmd$/.test(topic);
+      return robotTopicLeaf(topic) === 'cmd';
     case 'viewer':
       return false;
   }
@@ -71,7 +71,7 @@ export function canPublish(account: Account, topic: string): boolean {
  * reconnect of the robot. Commands are never retained; everything else may be (status, manifests).
  */
 export function canRetain(topic: string): boolean {
-  return !/^striatum\/v1\/[^/]+\/cmd$/.test(topic);
+  return robotTopicLeaf(topic) !== 'cmd';
 }
 
 export function canSubscribe(account: Account, filter: string): boolean {
@@ -79,5 +79,5 @@ export function canSubscribe(account: Account, filter: string): boolean {
   const id = account.robot as string;
   if (filter === topics.cmd(id) || filter === topics.rolloutAck(id)) return true;
   // Policy manifests are public to every robot; wildcards are allowed only below the policy level.
-  return filter.startsWith(`${TOPIC_ROOT}/policy/`);
+  return filter.startsWith(topics.policyPrefix());
 }

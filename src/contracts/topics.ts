@@ -23,6 +23,11 @@ export const topics = {
   policyPiece: (task: string, modelSha256: string, index: number) => `${TOPIC_ROOT}/policy/${task}/piece/${modelSha256}/${index}`,
   policyPieces: (task: string, modelSha256: string) => `${TOPIC_ROOT}/policy/${task}/piece/${modelSha256}/+`,
   updaterStatus: () => `${TOPIC_ROOT}/updater/status`,
+  /** Retained progress of the updater's training rounds. */
+  updaterTraining: () => `${TOPIC_ROOT}/updater/training`,
+  /** Namespaces an updater account publishes under (ACL). */
+  policyPrefix: () => `${TOPIC_ROOT}/policy/`,
+  updaterPrefix: () => `${TOPIC_ROOT}/updater/`,
   /** Benchmark traffic only (bench/rollout-throughput's bare-MQTT baseline); an updater account may use it. */
   updaterBench: () => `${TOPIC_ROOT}/updater/bench`,
   /** Prefix a robot account may publish under (ACL). */
@@ -31,6 +36,12 @@ export const topics = {
   /** MQTT 5 shared subscription: the broker hands each message to one member of `group`. */
   shared: (group: string, filter: string) => `$share/${group}/${filter}`,
 } as const;
+
+/** What follows the robot id in a per-robot topic (`cmd`, `rollout/ack`, ...), or null when the topic is not one. */
+export function robotTopicLeaf(topic: string): string | null {
+  const robot = robotOfTopic(topic);
+  return robot === null ? null : topic.slice(TOPIC_ROOT.length + robot.length + 2);
+}
 
 /** The robot id in a per-robot topic, or null when the topic is not one. */
 export function robotOfTopic(topic: string): string | null {

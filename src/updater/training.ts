@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatIssues } from '../config/load.js';
 import { SNAPSHOT_FORMAT, SnapshotManifestSchema, type SnapshotEpisode, type SnapshotManifest } from '../contracts/snapshot-manifest.js';
-import { TOPIC_ROOT } from '../contracts/topics.js';
+import { topics } from '../contracts/topics.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readPolicyMetadata, type PolicyMetadata } from '../policy/metadata.js';
@@ -20,7 +20,7 @@ import type { EpisodeRow, RolloutStore } from './store.js';
 
 export type TrainingConfig = NonNullable<UpdaterConfig['training']>;
 
-export const TRAINING_STATUS_TOPIC = `${TOPIC_ROOT}/updater/training`;
+export const TRAINING_STATUS_TOPIC = topics.updaterTraining();
 export { SNAPSHOT_FORMAT };
 /** trainer/awr.py of this package (dist/src/updater/ → repository root). */
 export const DEFAULT_TRAINER = fileURLToPath(new URL('../../../trainer/awr.py', import.meta.url));
