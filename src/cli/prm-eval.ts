@@ -19,6 +19,8 @@ interface RecordedEpisode {
   readonly dataset: string;
   readonly source: string;
   readonly index: number;
+  /** The simulator seed it was recorded with (meta.json), null when not recorded. */
+  readonly seed: number | null;
   readonly success: boolean;
   readonly instruction: string;
   /** Frame rows [first, end) of the camera's frames. */
@@ -51,7 +53,7 @@ function loadRecording(dir: string, camera: string): Recording {
   if (!(episodeOf.data instanceof Int32Array) || !(progress.data instanceof Float32Array) || episodeOf.data.length !== count || progress.data.length !== count) {
     throw new StriatumError('STRIATUM_ERR_IO', `${dir}: frame_episode.npy (int32) and frame_progress.npy (float32) must have one entry per frame (${count})`);
   }
-  const byIndex = new Map<number, { success: boolean; instruction: string }>();
+  const byIndex = new Map<number, { success: boolean; instruction: string; seed?: unknown }>();
   for (const e of meta.episodes ?? []) byIndex.set(e.index, e);
   const episodes: RecordedEpisode[] = [];
   for (let first = 0; first < count;) {
@@ -60,7 +62,7 @@ function loadRecording(dir: string, camera: string): Recording {
     while (end < count && episodeOf.data[end] === index) end++;
     const entry = byIndex.get(index);
     if (entry === undefined) throw new StriatumError('STRIATUM_ERR_IO', `${dir}: episode ${index} has frames but no meta.json entry`);
-    episodes.push({ dataset: dir, source: String(meta.source ?? 'expert'), index, success: entry.success === true, instruction: String(entry.instruction), first, end });
+    episodes.push({ dataset: dir, source: String(meta.source ?? 'expert'), index, seed: typeof entry.seed === 'number' ? entry.seed : null, success: entry.success === true, instruction: String(entry.instruction), first, end });
     first = end;
   }
   return { frames: frames.data, width: frames.shape[2], height: frames.shape[1], progress: progress.data, episodes };
@@ -73,6 +75,7 @@ export interface EpisodeScore {
   dataset: string;
   source: string;
   episode: number;
+  seed: number | null;
   success: boolean;
   frames: number;
   /** VOC of the predictions, and of the ground-truth progress (the best a perfect tracker of it scores). */
@@ -145,7 +148,7 @@ export async function evaluateProgressModel(
         let error = 0;
         for (let k = 0; k < n; k++) error += Math.abs(values[k] - truth[k]);
         const score: EpisodeScore = {
-          dataset: dir, source: ep.source, episode: ep.index, success: ep.success, frames: n,
+          dataset: dir, source: ep.source, episode: ep.index, seed: ep.seed, success: ep.success, frames: n,
           voc: valueOrderCorrelation(values), gt_voc: valueOrderCorrelation(truth), mean_abs_error: error / n,
         };
         if (ep.success) {
@@ -186,6 +189,16 @@ export async function evaluateProgressModel(
   };
 }
 
+/** " (seeds a–b)" for the episodes' recorded seeds, "" when they have none. */
+function seedRange(episodes: readonly EpisodeScore[]): string {
+  const seeds = episodes.map((e) => e.seed).filter((v): v is number => v !== null);
+  if (seeds.length === 0) return '';
+  const lo = Math.min(...seeds);
+  const hi = Math.max(...seeds);
+  const runs = hi - lo + 1 === seeds.length ? '' : `, ${seeds.length} of them`;
+  return lo === hi ? ` (seed ${lo})` : ` (seeds ${lo}–${hi}${runs})`;
+}
+
 /** The model card's evaluation section (between the prm-eval markers), from a report. */
 export function evaluationSection(report: PrmEvalReport, command: string): string {
   const f = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
@@ -196,7 +209,7 @@ export function evaluationSection(report: PrmEvalReport, command: string): strin
   return [
     '<!-- prm-eval:begin -->',
     `\`${report.model.name}\` ${report.model.version} (sha256 \`${report.model.sha256 ?? '-'}\`) on held-out recordings`,
-    `(seeds never used in training): ${report.datasets.map((d) => `\`${d}\``).join(', ')}; camera \`${report.camera}\`.`,
+    `(seeds never used in training): ${report.datasets.map((d) => `\`${d}\`${seedRange(report.episodes.filter((e) => e.dataset === d))}`).join(', ')}; camera \`${report.camera}\`.`,
     'VOC = Spearman correlation of the predicted progress with time, per episode (src/reward/voc.ts), then averaged.',
     '"reversed" is the successful episodes played backwards (window and start frame as shown): a good model scores',
     'low there. "ground-truth VOC" is the VOC of the simulator\'s own progress on the same frames: below 1 even for',
