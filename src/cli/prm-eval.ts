@@ -1,6 +1,6 @@
-// `striatum prm eval`: runs a progress PRM over recorded episodes (`striatum record --frames`) and scores it with
-// Striatum's own VOC (src/reward/voc.ts) on successful episodes, failed ones, and successful ones played
-// backwards. The model runs in the robot's own PRM worker (src/reward/prm/replay.ts): the same adapter,
+// `striatum prm eval`: runs a progress (or pairwise) PRM over recorded episodes (`striatum record --frames`) and
+// scores it with Striatum's own VOC (src/reward/voc.ts) on successful episodes, failed ones, and successful ones
+// played backwards. The model runs in the robot's own PRM worker (src/reward/prm/replay.ts): the same adapter,
 // preprocessing, tokenizer and reversed pass as on the robot.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
