@@ -113,3 +113,20 @@ test('episode frames keep an even record of the whole episode when it outgrows i
   assert.equal(rec.count, 0);
   assert.equal(rec.episode, 2);
 });
+
+test('a start frame kept out by a reader holding the start slot goes in with writeStart once it is released', () => {
+  const ring = FrameRing.create('top', 2, 1, 1);
+  ring.write(px(1), 1, 1);
+  const held = ring.acquireStart(0, 1);
+  assert.ok(held >= 0);
+  assert.equal(ring.write(px(2), 2, 2), true, 'the frame itself is written');
+  assert.equal(ring.startEpisode, 1, 'but not into the held start slot');
+  assert.equal(ring.writeStart(px(2), 2, 2), false, 'still held');
+  ring.release(0, held);
+  assert.equal(ring.writeStart(px(2), 2, 2), true);
+  assert.equal(ring.startEpisode, 2);
+  const s = ring.acquireStart(0, 2);
+  assert.equal(ring.pixelsOf(s)[0], 2);
+  assert.equal(ring.stampOf(s), 2);
+  ring.release(0, s);
+});

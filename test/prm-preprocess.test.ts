@@ -98,3 +98,21 @@ test('frame window: oldest first, padded with the oldest frame at the start of a
   w.copyWindow(out, 0);
   assert.deepEqual(Array.from(out).filter((_, i) => i % 3 === 0), [9, 9, 9]);
 });
+
+test('identity at the same size, 2x2 means at half size, float layout and normalization (the cases prm eval was checked on)', () => {
+  // A 4x2 RGB frame: pixel (x, y) has channels (10x + y, 100, 200).
+  const rgb = new Uint8Array(4 * 2 * 3);
+  for (let y = 0; y < 2; y++) for (let x = 0; x < 4; x++) rgb.set([10 * x + y, 100, 200], 3 * (y * 4 + x));
+  const base = { crop: null, channel_order: 'rgb' as const, scale: 1, mean: [0, 0, 0], std: [1, 1, 1] };
+  const source = { width: 4, height: 2 };
+  const same = new Uint8Array(rgb.length);
+  new FramePreprocessor(pre({ ...base, resize: { width: 4, height: 2 }, layout: 'nhwc', dtype: 'uint8' }), source).write(rgb, same, 0);
+  assert.deepEqual(same, rgb);
+  const half = new Uint8Array(2 * 1 * 3);
+  new FramePreprocessor(pre({ ...base, resize: { width: 2, height: 1 }, layout: 'nhwc', dtype: 'uint8' }), source).write(rgb, half, 0);
+  assert.deepEqual(Array.from(half), [Math.round(5.5), 100, 200, Math.round(25.5), 100, 200]);
+  const planar = new Float32Array(2 + 2 * 1 * 3);
+  new FramePreprocessor(pre({ ...base, resize: { width: 2, height: 1 }, layout: 'nchw', dtype: 'float32', channel_order: 'bgr', scale: 0.5, mean: [1, 2, 3], std: [2, 2, 2] }), source).write(rgb, planar, 2);
+  // Channels written in bgr order: plane 0 is blue, (200·0.5 − 1)/2; plane 2 is red, (5.5·0.5 − 3)/2.
+  assert.deepEqual(Array.from(planar.subarray(2)), [49.5, 49.5, 24, 24, -0.125, 4.875]);
+});

@@ -1,11 +1,11 @@
 // `striatum record --frames/--progress/--source`: camera frames, their alignment with the step rows, ground-truth
-// progress, and the failure sources the PRM trainer needs; then those frames read back by `striatum prm eval`.
+// progress, and the failure sources the PRM trainer needs (test/prm-eval.test.ts reads them back with `prm eval`).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { evaluateProgressModel, preprocessFrame, readNpyArray, WordLevelTokenizer } from '../src/cli/prm-eval.js';
+import { readNpy } from '../src/util/npy.js';
 import { REPO, runCli, simConfig, tempDir, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
 import { requirePython } from './helpers/required-tools.js';
 
@@ -32,7 +32,7 @@ async function record(args: string[]): Promise<{ out: string; summary: any; meta
 }
 
 function npy(out: string, name: string): { data: ArrayLike<number>; shape: number[] } {
-  return readNpyArray(join(out, name));
+  return readNpy(join(out, name));
 }
 
 test('record --frames writes camera frames aligned with the step rows, and ground-truth progress', async () => {
@@ -146,46 +146,4 @@ test('record refuses unknown sources and cameras, and cameras at different rates
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
   }
   assert.ok(!existsSync(out));
-});
-
-// The frames feed `striatum prm eval` (src/cli/prm-eval.ts); these live here until it has its own test file.
-
-test('the demo progress model scores VOC ≥ 0.9 on held-out successful episodes and falls on reversed ones', async () => {
-  const dir = tempDir();
-  // Seeds from 500000 were never in the training data (trainer/prm.py's recordings use 10000–40000 and 110000–130000).
-  const { out } = await record(['--config', recordConfig(dir, 15, [{ name: 'top', width: 96, height: 96, hz: CAMERA_HZ }]), '--episodes', '20', '--seed', '500000', '--frames', 'top']);
-  const report = await evaluateProgressModel({ model: join(REPO, 'models/push-prm/progress.json'), data: [out] });
-  assert.equal(report.successful.episodes, 20);
-  assert.equal(report.failed.episodes, 0);
-  assert.ok((report.successful.mean as number) >= 0.9, `VOC ${report.successful.mean}`);
-  assert.ok((report.reversed.mean as number) < -0.5, `reversed VOC ${report.reversed.mean}`);
-  for (const e of report.episodes) {
-    assert.ok(e.mean_abs_error < 0.2, `episode ${e.episode}: mean abs error ${e.mean_abs_error}`);
-    assert.ok(Math.abs((e.vroc as number) + (e.reversed_voc as number)) < 1e-12);
-  }
-});
-
-test('the WordLevel tokenizer gives the ids trainer/prm.py gives', () => {
-  const tokenizer = WordLevelTokenizer.load(join(REPO, 'models/push-prm/tokenizer.json'));
-  const vocab = JSON.parse(readFileSync(join(REPO, 'models/push-prm/tokenizer.json'), 'utf8')).model.vocab as Record<string, number>;
-  const ids = Array.from(tokenizer.encode('Push the RED block, onto the moon', 10), Number);
-  assert.deepEqual(ids, [vocab.push, vocab.the, vocab.red, vocab.block, vocab['[UNK]'], vocab.onto, vocab.the, vocab['[UNK]'], 0, 0]);
-  assert.equal(tokenizer.encode('push the red block onto the green pad please now', 3).length, 3);
-});
-
-test('preprocessFrame: identity at the same size, 2x2 means at half size, float layout and normalization', () => {
-  // A 4x2 RGB frame: pixel (x, y) has channels (10x + y, 100, 200).
-  const rgb = new Uint8Array(4 * 2 * 3);
-  for (let y = 0; y < 2; y++) for (let x = 0; x < 4; x++) rgb.set([10 * x + y, 100, 200], 3 * (y * 4 + x));
-  const base = { crop: null, channel_order: 'rgb' as const, scale: 1, mean: [0, 0, 0], std: [1, 1, 1] };
-  const same = new Uint8Array(rgb.length);
-  preprocessFrame(rgb, 4, 2, { ...base, resize: { width: 4, height: 2 }, layout: 'nhwc', dtype: 'uint8' }, same, 0);
-  assert.deepEqual(same, rgb);
-  const half = new Uint8Array(2 * 1 * 3);
-  preprocessFrame(rgb, 4, 2, { ...base, resize: { width: 2, height: 1 }, layout: 'nhwc', dtype: 'uint8' }, half, 0);
-  assert.deepEqual(Array.from(half), [Math.round(5.5), 100, 200, Math.round(25.5), 100, 200]);
-  const planar = new Float32Array(2 + 2 * 1 * 3);
-  preprocessFrame(rgb, 4, 2, { ...base, resize: { width: 2, height: 1 }, layout: 'nchw', dtype: 'float32', channel_order: 'bgr', scale: 0.5, mean: [1, 2, 3], std: [2, 2, 2] }, planar, 2);
-  // Channels written in bgr order: plane 0 is blue, (200·0.5 − 1)/2; plane 2 is red, (5.5·0.5 − 3)/2.
-  assert.deepEqual(Array.from(planar.subarray(2)), [49.5, 49.5, 24, 24, -0.125, 4.875]);
 });

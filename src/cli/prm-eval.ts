@@ -1,125 +1,16 @@
-// `striatum prm eval`: runs a progress PRM over recorded episodes (`striatum record --frames`) and scores it with
-// Striatum's own VOC (src/reward/voc.ts) on successful episodes, failed ones, and successful ones played
-// backwards. Offline: onnxruntime-node directly, one thread; preprocessing per the model's metadata, kept simple
-// (the production PRM worker lives in src/reward/prm/).
+// `striatum prm eval`: runs a progress (or pairwise) PRM over recorded episodes (`striatum record --frames`) and
+// scores it with Striatum's own VOC (src/reward/voc.ts) on successful episodes, failed ones, and successful ones
+// played backwards. The model runs in the robot's own PRM worker (src/reward/prm/replay.ts): the same adapter,
+// preprocessing, tokenizer and reversed pass as on the robot.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import ort from 'onnxruntime-node';
+import { join } from 'node:path';
 import { StriatumError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { parsePrmMetadata, type PrmMetadata } from '../reward/metadata.js';
+import { silentLogger, type Logger } from '../log.js';
+import { PrmReplay } from '../reward/prm/replay.js';
 import { reversedValueOrderCorrelation, valueOrderCorrelation, vocF1 } from '../reward/voc.js';
+import { readNpy } from '../util/npy.js';
 import type { Command } from './flags.js';
 import { intFlag, parseFlags } from './flags.js';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Inputs: .npy arrays (uint8 frames too, which src/util/npy.ts does not read), and the WordLevel tokenizer.
-
-type NpyArray = { data: Uint8Array | Int32Array | Float32Array; shape: number[] };
-
-/** A NumPy .npy file (format 1.x/2.x, C order) of uint8, int32 or float32, little-endian. */
-export function readNpyArray(path: string): NpyArray {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (err) {
-    throw new StriatumError('STRIATUM_ERR_IO', `cannot read ${path}: ${(err as Error).message}`, [], { cause: err });
-  }
-  if (buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new StriatumError('STRIATUM_ERR_IO', `${path} is not a .npy file`);
-  const start = buf[6] === 1 ? 10 : 12;
-  const headerLen = buf[6] === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const header = buf.toString('latin1', start, start + headerLen);
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || shapeText === undefined || /'fortran_order':\s*True/.test(header)) {
-    throw new StriatumError('STRIATUM_ERR_IO', `${path}: unsupported npy header ${header.trim()}`);
-  }
-  const shape = shapeText.split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
-  const bytes = new Uint8Array(buf.subarray(start + headerLen)).buffer; // an aligned copy
-  if (descr === '|u1') return { data: new Uint8Array(bytes), shape };
-  if (descr === '<i4') return { data: new Int32Array(bytes), shape };
-  if (descr === '<f4') return { data: new Float32Array(bytes), shape };
-  throw new StriatumError('STRIATUM_ERR_IO', `${path}: dtype ${descr} not supported (uint8, int32, float32)`);
-}
-
-/** Hugging Face `tokenizers` WordLevel model with Lowercase and Whitespace (\w+|[^\w\s]+), as trainer/prm.py writes. */
-export class WordLevelTokenizer {
-  private constructor(private readonly vocab: ReadonlyMap<string, number>, private readonly unkId: number, private readonly padId: number, private readonly lowercase: boolean) {}
-
-  static load(path: string): WordLevelTokenizer {
-    let raw: any;
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new StriatumError('STRIATUM_ERR_IO', `cannot read tokenizer ${path}: ${(err as Error).message}`, [], { cause: err });
-    }
-    const model = raw?.model;
-    if (model?.type !== 'WordLevel' || typeof model.vocab !== 'object' || model.vocab === null) {
-      throw new StriatumError('STRIATUM_ERR_PRM_METADATA', `tokenizer ${path}: only WordLevel models are supported here, got ${String(model?.type)}`);
-    }
-    if (raw.pre_tokenizer?.type !== 'Whitespace') {
-      throw new StriatumError('STRIATUM_ERR_PRM_METADATA', `tokenizer ${path}: only the Whitespace pre-tokenizer is supported here, got ${String(raw.pre_tokenizer?.type)}`);
-    }
-    const vocab = new Map<string, number>(Object.entries(model.vocab as Record<string, number>));
-    const unkId = vocab.get(String(model.unk_token));
-    if (unkId === undefined) throw new StriatumError('STRIATUM_ERR_PRM_METADATA', `tokenizer ${path}: unk_token ${String(model.unk_token)} is not in the vocabulary`);
-    const padId = typeof raw.padding?.pad_id === 'number' ? raw.padding.pad_id : 0;
-    return new WordLevelTokenizer(vocab, unkId, padId, raw.normalizer?.type === 'Lowercase');
-  }
-
-  /** Token ids of `text`, cut or padded to maxLength, into out (BigInt64, as ONNX int64 inputs need). */
-  encode(text: string, maxLength: number, out: BigInt64Array = new BigInt64Array(maxLength)): BigInt64Array {
-    const words = (this.lowercase ? text.toLowerCase() : text).match(/\w+|[^\w\s]+/g) ?? [];
-    for (let i = 0; i < maxLength; i++) out[i] = BigInt(i < words.length ? this.vocab.get(words[i]) ?? this.unkId : this.padId);
-    return out;
-  }
-
-  get padTokenId(): number {
-    return this.padId;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Preprocessing: crop → resize (bilinear, pixel centres) → channel order → (pixel·scale − mean)/std → layout.
-
-/** Write one RGB frame (row-major, 3 bytes a pixel) as the model's image at out[offset…]. */
-export function preprocessFrame(
-  rgb: Uint8Array, width: number, height: number, pre: PrmMetadata['preprocessing'], out: Uint8Array | Float32Array, offset: number,
-): void {
-  const crop = pre.crop ?? { x: 0, y: 0, width, height };
-  if (crop.x + crop.width > width || crop.y + crop.height > height) {
-    throw new StriatumError('STRIATUM_ERR_PRM_SHAPE', `crop ${crop.width}x${crop.height}+${crop.x}+${crop.y} exceeds the ${width}x${height} frame`);
-  }
-  const W = pre.resize.width;
-  const H = pre.resize.height;
-  const sx = crop.width / W;
-  const sy = crop.height / H;
-  const nchw = pre.layout === 'nchw';
-  const bgr = pre.channel_order === 'bgr';
-  const asFloat = pre.dtype === 'float32';
-  for (let y = 0; y < H; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), crop.height - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, crop.height - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < W; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), crop.width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, crop.width - 1);
-      const wx = fx - x0;
-      const p00 = 3 * ((crop.y + y0) * width + crop.x + x0);
-      const p01 = 3 * ((crop.y + y0) * width + crop.x + x1);
-      const p10 = 3 * ((crop.y + y1) * width + crop.x + x0);
-      const p11 = 3 * ((crop.y + y1) * width + crop.x + x1);
-      for (let c = 0; c < 3; c++) {
-        const v = (1 - wy) * ((1 - wx) * rgb[p00 + c] + wx * rgb[p01 + c]) + wy * ((1 - wx) * rgb[p10 + c] + wx * rgb[p11 + c]);
-        const channel = bgr ? 2 - c : c;
-        const at = offset + (nchw ? channel * H * W + y * W + x : (y * W + x) * 3 + channel);
-        out[at] = asFloat ? (v * pre.scale - pre.mean[channel]) / pre.std[channel] : Math.round(v);
-      }
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Recorded episodes.
@@ -128,6 +19,8 @@ interface RecordedEpisode {
   readonly dataset: string;
   readonly source: string;
   readonly index: number;
+  /** The simulator seed it was recorded with (meta.json), null when not recorded. */
+  readonly seed: number | null;
   readonly success: boolean;
   readonly instruction: string;
   /** Frame rows [first, end) of the camera's frames. */
@@ -150,9 +43,9 @@ function loadRecording(dir: string, camera: string): Recording {
   } catch (err) {
     throw new StriatumError('STRIATUM_ERR_IO', `cannot read ${join(dir, 'meta.json')}: ${(err as Error).message}`, [], { cause: err });
   }
-  const frames = readNpyArray(join(dir, `frames_${camera}.npy`));
-  const episodeOf = readNpyArray(join(dir, 'frame_episode.npy'));
-  const progress = readNpyArray(join(dir, 'frame_progress.npy'));
+  const frames = readNpy(join(dir, `frames_${camera}.npy`));
+  const episodeOf = readNpy(join(dir, 'frame_episode.npy'));
+  const progress = readNpy(join(dir, 'frame_progress.npy'));
   if (!(frames.data instanceof Uint8Array) || frames.shape.length !== 4 || frames.shape[3] !== 3) {
     throw new StriatumError('STRIATUM_ERR_IO', `${dir}: frames_${camera}.npy must be uint8 [F, H, W, 3], got [${frames.shape.join(', ')}]`);
   }
@@ -160,7 +53,7 @@ function loadRecording(dir: string, camera: string): Recording {
   if (!(episodeOf.data instanceof Int32Array) || !(progress.data instanceof Float32Array) || episodeOf.data.length !== count || progress.data.length !== count) {
     throw new StriatumError('STRIATUM_ERR_IO', `${dir}: frame_episode.npy (int32) and frame_progress.npy (float32) must have one entry per frame (${count})`);
   }
-  const byIndex = new Map<number, { success: boolean; instruction: string }>();
+  const byIndex = new Map<number, { success: boolean; instruction: string; seed?: unknown }>();
   for (const e of meta.episodes ?? []) byIndex.set(e.index, e);
   const episodes: RecordedEpisode[] = [];
   for (let first = 0; first < count;) {
@@ -169,102 +62,10 @@ function loadRecording(dir: string, camera: string): Recording {
     while (end < count && episodeOf.data[end] === index) end++;
     const entry = byIndex.get(index);
     if (entry === undefined) throw new StriatumError('STRIATUM_ERR_IO', `${dir}: episode ${index} has frames but no meta.json entry`);
-    episodes.push({ dataset: dir, source: String(meta.source ?? 'expert'), index, success: entry.success === true, instruction: String(entry.instruction), first, end });
+    episodes.push({ dataset: dir, source: String(meta.source ?? 'expert'), index, seed: typeof entry.seed === 'number' ? entry.seed : null, success: entry.success === true, instruction: String(entry.instruction), first, end });
     first = end;
   }
   return { frames: frames.data, width: frames.shape[2], height: frames.shape[1], progress: progress.data, episodes };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The model.
-
-/** A progress PRM loaded for offline evaluation: one onnxruntime session, one thread. */
-export class ProgressModelRunner {
-  private constructor(
-    readonly meta: PrmMetadata,
-    private readonly session: ort.InferenceSession,
-    private readonly tokenizer: WordLevelTokenizer | null,
-  ) {}
-
-  static async load(metadataPath: string): Promise<ProgressModelRunner> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(metadataPath, 'utf8'));
-    } catch (err) {
-      throw new StriatumError('STRIATUM_ERR_IO', `cannot read ${metadataPath}: ${(err as Error).message}`, [], { cause: err });
-    }
-    const meta = parsePrmMetadata(raw, metadataPath);
-    if (meta.kind !== 'progress') throw new StriatumError('STRIATUM_ERR_USAGE', `${metadataPath} is a ${meta.kind} model; prm eval scores progress models`);
-    const base = dirname(resolve(metadataPath));
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(readFileSync(join(base, meta.model)), {
-        executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-      });
-    } catch (err) {
-      throw new StriatumError('STRIATUM_ERR_POLICY_LOAD', `cannot load ${join(base, meta.model)}: ${String((err as Error).message ?? err).split('\n')[0]}`, [], { cause: err });
-    }
-    const declared = meta.inputs.map((t) => t.name).sort().join(', ');
-    const actual = [...session.inputNames].sort().join(', ');
-    if (declared !== actual || !session.outputNames.includes(meta.outputs[0].name)) {
-      throw new StriatumError('STRIATUM_ERR_PRM_SHAPE', `${meta.model} does not match its metadata`, [
-        `inputs: model [${actual}], metadata [${declared}]`, `outputs: model [${session.outputNames.join(', ')}]`,
-      ]);
-    }
-    const tokenizer = meta.text?.tokenizer !== undefined ? WordLevelTokenizer.load(join(base, meta.text.tokenizer)) : null;
-    return new ProgressModelRunner(meta, session, tokenizer);
-  }
-
-  /**
-   * Progress for every frame of a clip as shown: `order` lists frame rows in the order the video plays. The
-   * window holds the frames shown before each one (the first repeated at the start), the anchor is the clip's
-   * first frame, as a runtime watching this video would see them.
-   */
-  async clip(rec: Recording, order: Int32Array, instruction: string): Promise<Float32Array> {
-    const { meta } = this;
-    const n = order.length;
-    const window = meta.frames.window;
-    const frameSize = meta.preprocessing.resize.width * meta.preprocessing.resize.height * 3;
-    const srcSize = rec.width * rec.height * 3;
-    const make = (count: number): Uint8Array | Float32Array => (meta.preprocessing.dtype === 'uint8' ? new Uint8Array(count) : new Float32Array(count));
-    const pixels = (row: number): Uint8Array => rec.frames.subarray(row * srcSize, (row + 1) * srcSize);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const input of meta.inputs) {
-      const dims = [n, ...input.shape.slice(1)];
-      if (input.role === 'image') {
-        const data = make(n * window * frameSize);
-        for (let k = 0; k < n; k++) {
-          for (let w = 0; w < window; w++) {
-            const shown = Math.max(0, k - (window - 1 - w)); // oldest first
-            preprocessFrame(pixels(order[shown]), rec.width, rec.height, meta.preprocessing, data, (k * window + w) * frameSize);
-          }
-        }
-        feeds[input.name] = new ort.Tensor(input.dtype as 'uint8' | 'float32', data, dims);
-      } else if (input.role === 'start_image') {
-        const data = make(n * frameSize);
-        preprocessFrame(pixels(order[0]), rec.width, rec.height, meta.preprocessing, data, 0);
-        for (let k = 1; k < n; k++) data.copyWithin(k * frameSize, 0, frameSize);
-        feeds[input.name] = new ort.Tensor(input.dtype as 'uint8' | 'float32', data, dims);
-      } else {
-        const maxLength = meta.text?.max_length ?? input.shape[1];
-        const ids = (this.tokenizer as WordLevelTokenizer).encode(instruction, maxLength);
-        const data = new BigInt64Array(n * maxLength);
-        for (let k = 0; k < n; k++) {
-          for (let i = 0; i < maxLength; i++) {
-            data[k * maxLength + i] = input.role === 'text_ids' ? ids[i] : BigInt(Number(ids[i]) === (this.tokenizer as WordLevelTokenizer).padTokenId ? 0 : 1);
-          }
-        }
-        feeds[input.name] = new ort.Tensor('int64', data, [n, maxLength]);
-      }
-    }
-    const result = await this.session.run(feeds);
-    const output = result[meta.outputs.find((o) => o.role === 'progress')!.name].data as Float32Array;
-    return Float32Array.from(output);
-  }
-
-  close(): Promise<void> {
-    return this.session.release();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -274,6 +75,7 @@ export interface EpisodeScore {
   dataset: string;
   source: string;
   episode: number;
+  seed: number | null;
   success: boolean;
   frames: number;
   /** VOC of the predictions, and of the ground-truth progress (the best a perfect tracker of it scores). */
@@ -313,31 +115,44 @@ export interface PrmEvalReport {
 
 /** Score a progress model on every episode of the recordings: forward, and successful ones also backwards. */
 export async function evaluateProgressModel(
-  options: { model: string; data: readonly string[]; camera?: string; maxEpisodes?: number },
+  options: { model: string; data: readonly string[]; camera?: string; maxEpisodes?: number; logger?: Logger },
 ): Promise<PrmEvalReport> {
   const started = performance.now();
   const camera = options.camera ?? 'top';
-  const runner = await ProgressModelRunner.load(options.model);
+  const recordings = options.data.map((dir) => {
+    const rec = loadRecording(dir, camera);
+    return { dir, rec, episodes: rec.episodes.slice(0, options.maxEpisodes ?? rec.episodes.length) };
+  });
+  const first = recordings[0]?.rec;
+  if (first === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', 'prm eval needs at least one --data directory');
+  for (const { dir, rec } of recordings) {
+    if (rec.width !== first.width || rec.height !== first.height) {
+      throw new StriatumError('STRIATUM_ERR_USAGE', `${dir}: camera '${camera}' frames are ${rec.width}x${rec.height}, ${options.data[0]} has ${first.width}x${first.height}`);
+    }
+  }
+  const longest = Math.max(1, ...recordings.flatMap((r) => r.episodes.map((e) => e.end - e.first)));
+  const replay = await PrmReplay.start({
+    metadataPath: options.model,
+    camera: { name: camera, width: first.width, height: first.height },
+    maxEpisodeFrames: longest,
+    logger: options.logger ?? silentLogger,
+  });
   const scores: EpisodeScore[] = [];
   try {
-    for (const dir of options.data) {
-      const rec = loadRecording(dir, camera);
-      const episodes = rec.episodes.slice(0, options.maxEpisodes ?? rec.episodes.length);
+    for (const { dir, rec, episodes } of recordings) {
+      const frameBytes = rec.width * rec.height * 3;
       for (const ep of episodes) {
         const n = ep.end - ep.first;
-        const forward = new Int32Array(n);
-        for (let k = 0; k < n; k++) forward[k] = ep.first + k;
-        const values = await runner.clip(rec, forward, ep.instruction);
+        const values = await replay.judge(rec.frames.subarray(ep.first * frameBytes, ep.end * frameBytes), ep.instruction);
         const truth = rec.progress.subarray(ep.first, ep.end);
         let error = 0;
         for (let k = 0; k < n; k++) error += Math.abs(values[k] - truth[k]);
         const score: EpisodeScore = {
-          dataset: dir, source: ep.source, episode: ep.index, success: ep.success, frames: n,
+          dataset: dir, source: ep.source, episode: ep.index, seed: ep.seed, success: ep.success, frames: n,
           voc: valueOrderCorrelation(values), gt_voc: valueOrderCorrelation(truth), mean_abs_error: error / n,
         };
         if (ep.success) {
-          const backward = forward.slice().reverse();
-          const reversed = await runner.clip(rec, backward, ep.instruction);
+          const reversed = await replay.judgeReversed();
           score.reversed_voc = valueOrderCorrelation(reversed);
           score.vroc = reversedValueOrderCorrelation(reversed);
           score.voc_f1 = vocF1(score.voc, score.vroc);
@@ -346,7 +161,7 @@ export async function evaluateProgressModel(
       }
     }
   } finally {
-    await runner.close();
+    await replay.close();
   }
   const mean = (v: number[]): number | null => (v.length === 0 ? null : Math.round((v.reduce((s, x) => s + x, 0) / v.length) * 1e4) / 1e4);
   const ok = scores.filter((s) => s.success);
@@ -360,7 +175,7 @@ export async function evaluateProgressModel(
       reversed: summary(mine.filter((s) => s.success).map((s) => s.reversed_voc as number)),
     };
   }
-  const meta = runner.meta;
+  const meta = replay.metadata;
   return {
     model: { name: meta.name, version: meta.version, sha256: meta.sha256 ?? null },
     camera,
@@ -374,6 +189,16 @@ export async function evaluateProgressModel(
   };
 }
 
+/** " (seeds a–b)" for the episodes' recorded seeds, "" when they have none. */
+function seedRange(episodes: readonly EpisodeScore[]): string {
+  const seeds = episodes.map((e) => e.seed).filter((v): v is number => v !== null);
+  if (seeds.length === 0) return '';
+  const lo = Math.min(...seeds);
+  const hi = Math.max(...seeds);
+  const runs = hi - lo + 1 === seeds.length ? '' : `, ${seeds.length} of them`;
+  return lo === hi ? ` (seed ${lo})` : ` (seeds ${lo}–${hi}${runs})`;
+}
+
 /** The model card's evaluation section (between the prm-eval markers), from a report. */
 export function evaluationSection(report: PrmEvalReport, command: string): string {
   const f = (v: number | null): string => (v === null ? '-' : v.toFixed(3));
@@ -384,7 +209,7 @@ export function evaluationSection(report: PrmEvalReport, command: string): strin
   return [
     '<!-- prm-eval:begin -->',
     `\`${report.model.name}\` ${report.model.version} (sha256 \`${report.model.sha256 ?? '-'}\`) on held-out recordings`,
-    `(seeds never used in training): ${report.datasets.map((d) => `\`${d}\``).join(', ')}; camera \`${report.camera}\`.`,
+    `(seeds never used in training): ${report.datasets.map((d) => `\`${d}\`${seedRange(report.episodes.filter((e) => e.dataset === d))}`).join(', ')}; camera \`${report.camera}\`.`,
     'VOC = Spearman correlation of the predicted progress with time, per episode (src/reward/voc.ts), then averaged.',
     '"reversed" is the successful episodes played backwards (window and start frame as shown): a good model scores',
     'low there. "ground-truth VOC" is the VOC of the simulator\'s own progress on the same frames: below 1 even for',
@@ -401,7 +226,7 @@ export function evaluationSection(report: PrmEvalReport, command: string): strin
     '|---|---|---|---|---|---|',
     ...sources,
     '',
-    `Command: \`${command}\` (${report.seconds} s, onnxruntime-node, one thread).`,
+    `Command: \`${command}\` (${report.seconds} s; the robot's PRM worker, src/reward/prm/: onnxruntime-node, one thread).`,
     '<!-- prm-eval:end -->',
   ].join('\n');
 }
@@ -410,19 +235,22 @@ export const prmEvalCommand: Command = {
   summary: 'score a progress PRM with VOC on recorded episodes (successful, failed, reversed)',
   help: `Usage: striatum prm eval --model PRM.json --data DIR[,DIR...] [--camera top] [--max-episodes N] [--card README.md]
 
-Runs the progress model (metadata format striatum.prm/v1) with onnxruntime-node, one thread, over every episode
-recorded by \`striatum record --frames CAMERA\` in the given directories, and scores it with VOC (Spearman
-correlation of predicted progress with time): successful episodes, failed ones, and the successful ones played
-backwards (VROC, VOC-F1). Prints one JSON report; --card replaces the section between
-<!-- prm-eval:begin --> and <!-- prm-eval:end --> in a model card with a summary table.`,
-  async run(args, _logger: Logger) {
+Runs the progress model (metadata format striatum.prm/v1, kind progress or pairwise) in the robot's own PRM
+worker thread (the adapter, preprocessing and tokenizer \`striatum run\` uses; onnxruntime-node, one thread) over
+every episode recorded by \`striatum record --frames CAMERA\` in the given directories. Frames are fed one at a
+time, each answer awaited, so every frame is judged with the window and start frame the robot would have. Scores
+it with VOC (Spearman correlation of predicted progress with time): successful episodes, failed ones, and the
+successful ones played backwards by the worker's reversed pass (VROC, VOC-F1). Prints one JSON report; --card
+replaces the section between <!-- prm-eval:begin --> and <!-- prm-eval:end --> in a model card with a summary
+table.`,
+  async run(args, logger: Logger) {
     const { values } = parseFlags(args, {
       model: { type: 'string' }, data: { type: 'string' }, camera: { type: 'string' }, 'max-episodes': { type: 'string' }, card: { type: 'string' },
     });
     if (values.model === undefined || values.data === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', 'prm eval needs --model PRM.json and --data DIR[,DIR...]');
     const data = values.data.split(',').map((d) => d.trim()).filter((d) => d !== '');
     const maxEpisodes = intFlag('max-episodes', values['max-episodes'], 1);
-    const report = await evaluateProgressModel({ model: values.model, data, camera: values.camera, maxEpisodes });
+    const report = await evaluateProgressModel({ model: values.model, data, camera: values.camera, maxEpisodes, logger });
     if (values.card !== undefined) {
       let card: string;
       try {

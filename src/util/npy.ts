@@ -1,4 +1,5 @@
-// Minimal NumPy .npy (format 1.0) writer and reader for float32/int32 arrays: the trainer's file format.
+// Minimal NumPy .npy writer (format 1.0, float32/int32) and reader (format 1.x/2.x, float32/int32/uint8): the
+// trainer's file format, and the camera frames `striatum record --frames` writes.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { StriatumError } from '../errors.js';
 
@@ -36,8 +37,16 @@ export function writeNpy(path: string, data: Typed, shape: readonly number[]): v
   writeFileSync(path, encodeNpy(data, shape));
 }
 
-export function readNpy(path: string): { data: Typed; shape: number[] } {
-  const buf = readFileSync(path);
+/** An array read from a .npy file: uint8 for camera frames, float32 or int32 for everything else. */
+export type NpyArray = { data: Typed | Uint8Array; shape: number[] };
+
+export function readNpy(path: string): NpyArray {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (err) {
+    throw new StriatumError('STRIATUM_ERR_IO', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, [], { cause: err });
+  }
   if (buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new StriatumError('STRIATUM_ERR_IO', `${path} is not a .npy file`);
   const major = buf[6];
   const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
@@ -51,7 +60,8 @@ export function readNpy(path: string): { data: Typed; shape: number[] } {
   const copy = new Uint8Array(body).buffer; // aligned copy
   if (d === '<f4') return { data: new Float32Array(copy), shape };
   if (d === '<i4') return { data: new Int32Array(copy), shape };
-  throw new StriatumError('STRIATUM_ERR_IO', `${path}: dtype ${d} not supported (float32 and int32 only)`);
+  if (d === '|u1') return { data: new Uint8Array(copy), shape };
+  throw new StriatumError('STRIATUM_ERR_IO', `${path}: dtype ${d} not supported (float32, int32 and uint8 only)`);
 }
 
 /** A growable float32 matrix with a fixed row width, for recording. */

@@ -142,6 +142,23 @@ export class FrameRing {
     return true;
   }
 
+  /** Episode of the frame in the start slot, 0 when none. */
+  get startEpisode(): number {
+    return Atomics.load(this.header, H_START_EPISODE);
+  }
+
+  /**
+   * Put a frame into the start slot alone: for a writer that sends no next frame until this one is judged, when
+   * write() found the start slot held by a reader. False while a reader still holds it. Never waits.
+   */
+  writeStart(rgb: Uint8Array, stampMs: number, episode: number): boolean {
+    if (Atomics.compareExchange(this.states, this.slots, 0, WRITING) !== 0) return false;
+    this.fill(this.slots, rgb, stampMs, episode, Atomics.load(this.header, H_SEQ));
+    Atomics.store(this.header, H_START_EPISODE, episode);
+    Atomics.store(this.states, this.slots, 0);
+    return true;
+  }
+
   private fill(slot: number, rgb: Uint8Array, stampMs: number, episode: number, seq: number): void {
     const px = this.pixels[slot];
     if (rgb.length === px.length) px.set(rgb);

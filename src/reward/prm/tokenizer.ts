@@ -18,7 +18,7 @@ export class TextTokenizer {
   readonly padId: number;
   private readonly specialIds: Set<number>;
 
-  private constructor(private readonly tokenizer: Tokenizer, padId: number, specialIds: Set<number>) {
+  private constructor(private readonly tokenizer: Tokenizer, padId: number, specialIds: Set<number>, private readonly unkId: number | null) {
     this.padId = padId;
     this.specialIds = specialIds;
   }
@@ -54,12 +54,21 @@ export class TextTokenizer {
       if (padId >= 0) break;
       padId = tokenizer.token_to_id(candidate) ?? -1;
     }
-    return new TextTokenizer(tokenizer, padId >= 0 ? padId : 0, special);
+    // @huggingface/tokenizers leaves a word missing from a WordLevel vocabulary as a null id instead of the model's
+    // unk_token: the id is mapped here, as the Python tokenizers library (the trainers') maps it.
+    const unkToken = (json.model as { unk_token?: unknown } | undefined)?.unk_token;
+    const unkId = typeof unkToken === 'string' ? tokenizer.token_to_id(unkToken) ?? null : null;
+    return new TextTokenizer(tokenizer, padId >= 0 ? padId : 0, special, unkId);
   }
 
   /** Token ids of `text` as the tokenizer gives them (with special tokens), before padding or cutting. */
   ids(text: string): number[] {
-    return this.tokenizer.encode(text).ids;
+    const { ids, tokens } = this.tokenizer.encode(text) as { ids: (number | null | undefined)[]; tokens: string[] };
+    return ids.map((id, i): number => {
+      if (typeof id === 'number') return id;
+      if (this.unkId !== null) return this.unkId;
+      throw new StriatumError('STRIATUM_ERR_PRM_METADATA', `tokenizer: "${tokens[i]}" is not in the vocabulary and the tokenizer has no unk_token`);
+    });
   }
 
   /**
@@ -75,7 +84,8 @@ export class TextTokenizer {
       if (mask !== null) mask[at + i] = i < n ? 1n : 0n;
     }
     const last = all[all.length - 1];
-    if (all.length > maxLength && this.specialIds.has(last)) ids[at + maxLength - 1] = BigInt(last);
+    // An unknown word ends a sentence as [UNK], which is special but no end marker: it is cut like any word.
+    if (all.length > maxLength && this.specialIds.has(last) && last !== this.unkId) ids[at + maxLength - 1] = BigInt(last);
     return n;
   }
 }
