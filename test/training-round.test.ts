@@ -13,6 +13,7 @@ import { OnnxPolicy } from '../src/policy/onnx-policy.js';
 import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { Ingest } from '../src/updater/ingest.js';
 import { RolloutStore } from '../src/updater/store.js';
+import { TrainingStatusMessageSchema } from '../src/contracts/messages.js';
 import { TrainingRounds, type TrainingStatus } from '../src/updater/training.js';
 import { SIM_FIELDS, tempDir } from './helpers/fixtures.js';
 import { requirePython } from './helpers/required-tools.js';
@@ -90,6 +91,8 @@ test('training round end to end: stored episodes → relabel → snapshot → aw
   assert.equal(rounds.state.rounds_ok, 1);
   const epochs = statuses.filter((s) => s.state === 'training').map((s) => s.epoch);
   assert.ok(epochs.includes(15), `progress reached the last epoch (saw ${[...new Set(epochs)].join(',')})`);
+  // Every status a dashboard receives on striatum/v1/updater/training fits the published schema.
+  for (const s of statuses) TrainingStatusMessageSchema.parse({ ...s, updater: 'test' });
 
   const meta = JSON.parse(readFileSync(join(result.modelDir, 'policy.json'), 'utf8'));
   assert.equal(meta.training.algorithm, 'awr');

@@ -130,6 +130,26 @@ export const EventMessageSchema = z.strictObject({
 });
 export type EventMessage = z.infer<typeof EventMessageSchema>;
 
+/** Retained on striatum/v1/updater/training: the progress of the updater's training rounds. */
+export const TrainingStatusMessageSchema = z.strictObject({
+  v: z.literal(1),
+  state: z.enum(['idle', 'snapshot', 'training', 'failed', 'done']),
+  round: z.int().min(0),
+  stamp: z.string(),
+  episodes_pending: z.int().min(0),
+  epoch: z.int().min(0),
+  epochs: z.int().min(0),
+  losses: z.record(z.string(), z.number().nullable()).describe('latest value of each loss the trainer reports, e.g. losses/actor'),
+  rounds_ok: z.int().min(0),
+  rounds_failed: z.int().min(0),
+  rounds_skipped: z.int().min(0),
+  last_error: z.string().nullable(),
+  last_model: z.string().nullable(),
+  last_round_s: z.number().nullable(),
+  updater: z.string().optional().describe('the updater instance that published it'),
+});
+export type TrainingStatusMessage = z.infer<typeof TrainingStatusMessageSchema>;
+
 /** Schemas by name, for `striatum schema`. */
 export const messageSchemas = {
   status: StatusMessageSchema,
@@ -138,6 +158,7 @@ export const messageSchemas = {
   reward: RewardMessageSchema,
   cmd: CommandMessageSchema,
   event: EventMessageSchema,
+  training: TrainingStatusMessageSchema,
 } as const;
 
 /** Largest inbound message accepted before parsing, in bytes. */

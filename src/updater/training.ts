@@ -17,6 +17,7 @@ import { encodeNpy } from '../util/npy.js';
 import type { UpdaterConfig } from './config.js';
 import { relabelRewards, relabelSettings, type RelabelSettings } from './relabel.js';
 import type { EpisodeRow, RolloutStore } from './store.js';
+import type { TrainingStatusMessage } from '../contracts/messages.js';
 
 export type TrainingConfig = NonNullable<UpdaterConfig['training']>;
 
@@ -25,22 +26,8 @@ export { SNAPSHOT_FORMAT };
 /** trainer/awr.py of this package (dist/src/updater/ → repository root). */
 export const DEFAULT_TRAINER = fileURLToPath(new URL('../../../trainer/awr.py', import.meta.url));
 
-export interface TrainingStatus {
-  v: 1;
-  state: 'idle' | 'snapshot' | 'training' | 'failed' | 'done';
-  round: number;
-  stamp: string;
-  episodes_pending: number;
-  epoch: number;
-  epochs: number;
-  losses: Record<string, number | null>;
-  rounds_ok: number;
-  rounds_failed: number;
-  rounds_skipped: number;
-  last_error: string | null;
-  last_model: string | null;
-  last_round_s: number | null;
-}
+/** What the rounds publish; the wire schema (with the publishing updater's id) is in contracts/messages.ts. */
+export type TrainingStatus = Omit<TrainingStatusMessage, 'updater'>;
 
 export interface SnapshotSummary {
   dir: string;
