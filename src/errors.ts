@@ -11,6 +11,7 @@ export const ErrorCodes = {
   STRIATUM_ERR_POLICY_PROVIDER: { exit: 3, summary: 'no execution provider could be used' },
   STRIATUM_ERR_PRM_METADATA: { exit: 3, summary: 'process-reward model metadata is invalid' },
   STRIATUM_ERR_PRM_SHAPE: { exit: 3, summary: 'process-reward model tensors do not fit its kind' },
+  STRIATUM_ERR_PRM_START: { exit: 3, summary: 'process-reward model worker did not start' },
   STRIATUM_ERR_TRANSPORT: { exit: 4, summary: 'robot transport failed' },
   STRIATUM_ERR_SERIAL_CRC: { exit: 4, summary: 'serial frame failed its CRC' },
   STRIATUM_ERR_SERIAL_SCHEMA: { exit: 4, summary: 'firmware schema hash does not match' },

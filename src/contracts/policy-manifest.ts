@@ -8,6 +8,7 @@
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { PolicyMetadataSchema } from './policy-metadata.js';
+import { StriatumError } from '../errors.js';
 
 export const MANIFEST_FORMAT = 'striatum.manifest/v1';
 /** Pieces are 64 KiB: well under any broker's packet limit, and a bad piece costs one re-publish, not the model. */
@@ -47,7 +48,7 @@ export type UnsignedManifest = Omit<PolicyManifest, 'signature'>;
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`canonical JSON: non-finite number ${value}`);
+    if (!Number.isFinite(value)) throw new StriatumError('STRIATUM_ERR_POLICY_METADATA', `canonical JSON: non-finite number ${value}`);
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
@@ -56,7 +57,7 @@ export function canonicalJson(value: unknown): string {
     const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
   }
-  throw new Error(`canonical JSON: cannot encode a ${typeof value}`);
+  throw new StriatumError('STRIATUM_ERR_POLICY_METADATA', `canonical JSON: cannot encode a ${typeof value}`);
 }
 
 /** The exact bytes the signature covers. */

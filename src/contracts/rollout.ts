@@ -18,6 +18,7 @@ import * as zlib from 'node:zlib';
 import { decode, encode } from '@msgpack/msgpack';
 import { z } from 'zod';
 import { END_REASON_MAX, EPISODE_OUTCOMES, type EpisodeOutcome as CoreEpisodeOutcome } from '../control/step.js';
+import { StriatumError } from '../errors.js';
 
 export const ROLLOUT_VERSION = 1;
 
@@ -399,7 +400,7 @@ export function decodeRolloutBody(header: RolloutHeader, body: Uint8Array): Body
 /** Decode a body the store kept (validated when it arrived) back into columns. */
 export function decodeStoredBody(header: RolloutHeader, body: Uint8Array): RolloutColumns {
   const r = decodeRolloutBody(header, body);
-  if (!r.ok) throw new Error(`stored chunk ${header.robot}/${header.episode}/${header.chunk} no longer decodes: ${r.code}: ${r.error}`);
+  if (!r.ok) throw new StriatumError('STRIATUM_ERR_IO', `stored chunk ${header.robot}/${header.episode}/${header.chunk} no longer decodes: ${r.code}: ${r.error}`);
   return r.value;
 }
 

@@ -198,7 +198,6 @@ function imageProblems(
 export function checkTensorsForKind(meta: PrmMetadata, source = meta.name): void {
   const problems = prmTensorProblems(meta);
   if (problems.length > 0) {
-    // Until errors.ts has a PRM code, PRM metadata problems use the policy metadata code (same exit code).
     throw new StriatumError('STRIATUM_ERR_PRM_SHAPE', `PRM metadata ${source}: tensors do not fit a ${meta.kind} model`, problems);
   }
 }

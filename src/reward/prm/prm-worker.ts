@@ -169,7 +169,7 @@ export class PrmWorkerHost {
   start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new StriatumError('STRIATUM_ERR_PRM_METADATA', `reward model '${this.model.name}' did not load within ${this.o.startTimeoutMs ?? 120000} ms`));
+        reject(new StriatumError('STRIATUM_ERR_PRM_START', `reward model '${this.model.name}' did not load within ${this.o.startTimeoutMs ?? 120000} ms`));
         void this.close();
       }, this.o.startTimeoutMs ?? 120000);
       this.spawn((err) => {
