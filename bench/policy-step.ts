@@ -1,8 +1,12 @@
 // bench/policy-step: the control loop's policy step and tick compute time at 500 Hz on the simulated robot,
 // and garbage collections during 10,000 ticks, beside two baselines measured in the same run:
 //   - the same ONNX model called by a plain loop of session.run (no scheduler, no safety, no transport);
-//   - wake-up lateness of a C clock_nanosleep loop at the same rate (what the OS gives any process).
-// Prints one JSON object. Usage: node --expose-gc dist/bench/policy-step.js [--ticks N] [--rate HZ] [--config FILE]
+//   - wake-up lateness of two C loops at the same rate: one that sleeps on clock_nanosleep only (what the OS gives
+//     any process), and one that wakes the way the loop's RealtimeClock does (sleep until spin_us + 1 ms before the
+//     deadline, then spin), so the loop's lateness has a like-for-like baseline.
+// Prints one JSON object. A loop that faults (a deadline storm, say) ends the bench with the fault's error code
+// and exit status instead of numbers; so does a loop that has not finished in three times its expected duration.
+// Usage: node --expose-gc dist/bench/policy-step.js [--ticks N] [--rate HZ] [--config FILE]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { loadConfig } from '../src/config/load.js';
+import { StriatumError } from '../src/errors.js';
 import { LatencyHistogram } from '../src/control/histogram.js';
 import { RealtimeClock } from '../src/control/scheduler.js';
 import { silentLogger } from '../src/log.js';
@@ -37,7 +42,7 @@ const gcSummary = (from: number, to: number) => {
   return { total: inWindow.length, by_kind: byKind };
 };
 
-async function plainBaseline(modelPath: string, obsDim: number) {
+async function plainBaseline(modelPath: string, obsDim: number, spinUs: number) {
   const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
   const input = new ort.Tensor('float32', new Float32Array(obsDim), [1, obsDim]);
   const feeds = { [session.inputNames[0]]: input };
@@ -54,7 +59,7 @@ async function plainBaseline(modelPath: string, obsDim: number) {
   // The same calls paced at the loop's rate with the loop's clock: what session.run costs when the CPU and
   // onnxruntime's threads have gone idle between calls, as they do in a control loop.
   const paced = new LatencyHistogram();
-  const clock = new RealtimeClock(400);
+  const clock = new RealtimeClock(spinUs);
   const period = 1000 / RATE;
   let deadline = clock.now();
   const t2 = performance.now();
@@ -70,12 +75,12 @@ async function plainBaseline(modelPath: string, obsDim: number) {
   return { back_to_back: { run_us: h.summary(), gc: gcSummary(t0, t1) }, paced_at_rate: { run_us: paced.summary(), gc: gcSummary(t2, t3) } };
 }
 
-function cBaseline(): unknown {
+function cBaseline(program: 'sleep_jitter' | 'spin_jitter', extraArgs: readonly string[]): unknown {
   const out = mkdtempSync(join(tmpdir(), 'striatum-bench-'));
-  const bin = join(out, 'sleep_jitter');
+  const bin = join(out, program);
   try {
-    execFileSync('cc', ['-O2', '-o', bin, join(ROOT, 'bench/c/sleep_jitter.c')]);
-    return JSON.parse(execFileSync(bin, [String(RATE), String(Math.min(TICKS, 5000))]).toString());
+    execFileSync('cc', ['-O2', '-o', bin, join(ROOT, `bench/c/${program}.c`)]);
+    return JSON.parse(execFileSync(bin, [String(RATE), String(Math.min(TICKS, 5000)), ...extraArgs]).toString());
   } catch (err) {
     return { error: `C baseline unavailable: ${(err as Error).message.split('\n')[0]}` };
   }
@@ -90,6 +95,7 @@ async function loopRun() {
   let tStart = 0;
   let tEnd = 0;
   const warm = 500;
+  const spinUs = cfg.control.spin_us;
   const rt = await RobotRuntime.start({
     loaded, logger: silentLogger, mqtt: false, realtime: true,
     onStep: () => {
@@ -100,9 +106,24 @@ async function loopRun() {
   });
   global.gc?.();
   const acc0 = { misses: 0, skipped: 0, overruns: 0 };
-  const runP = rt.run();
-  await runP;
+  // Never hang: a loop still short of its ticks after three times its expected duration is stopped.
+  const expectedMs = ((warm + TICKS) / RATE) * 1000;
+  const watchdog = setTimeout(() => rt.loop!.stop('bench watchdog'), 3 * expectedMs + 30_000);
+  const stopReason = await rt.run();
+  clearTimeout(watchdog);
   const loop = rt.loop!;
+  if (ticks < warm + TICKS) {
+    // The runtime stops a loop whose safe state latched (no operator link to arm it): report that, not numbers.
+    const fault = loop.lastFault;
+    const reason = `the control loop stopped after ${ticks} of ${warm + TICKS} policy ticks: ${stopReason}`;
+    await rt.shutdown('bench failed');
+    if (fault !== null) {
+      throw new StriatumError('STRIATUM_ERR_SAFETY', reason, [
+        `fault: ${fault}; deadline misses ${loop.accounting.deadlineMisses}, skipped periods ${loop.accounting.skippedPeriods}, overruns ${loop.accounting.overruns} at ${RATE} Hz`,
+      ]);
+    }
+    throw new StriatumError('STRIATUM_ERR_INTERNAL', reason);
+  }
   const iv = loop.takeInterval();
   const policy = rt.status(true, '').policy;
   acc0.misses = loop.accounting.deadlineMisses;
@@ -119,12 +140,21 @@ async function loopRun() {
     period_error_us: iv.periodError,
     deadline_misses: acc0.misses, skipped_periods: acc0.skipped, overruns: acc0.overruns,
     gc: gcSummary(tStart, tEnd),
+    spin_us: spinUs,
   };
 }
 
-const loop = await loopRun();
-const plain = await plainBaseline(loop.model, loop.obs_dim);
-const c = cBaseline();
+let loop: Awaited<ReturnType<typeof loopRun>>;
+try {
+  loop = await loopRun();
+} catch (err) {
+  const e = err as StriatumError;
+  process.stderr.write(`policy-step: ${e.code ?? 'error'}: ${e.message}\n${(e.details ?? []).map((d) => `  ${d}\n`).join('')}`);
+  process.exit(e.exitCode ?? 1);
+}
+const plain = await plainBaseline(loop.model, loop.obs_dim, loop.spin_us);
+const cSleep = cBaseline('sleep_jitter', []);
+const cSpin = cBaseline('spin_jitter', [String(loop.spin_us)]);
 obs.disconnect();
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
 process.stdout.write(`${JSON.stringify({
@@ -133,7 +163,8 @@ process.stdout.write(`${JSON.stringify({
   machine: { cpus: (await import('node:os')).cpus().length, node: process.version, ort: ort.env.versions?.common },
   loop,
   baseline_plain_session_run: plain,
-  baseline_c_clock_nanosleep: c,
+  baseline_c_clock_nanosleep: cSleep,
+  baseline_c_sleep_then_spin: cSpin,
   ratios: {
     policy_step_p50_vs_paced_run: ratio(loop.policy_step_us.p50, plain.paced_at_rate.run_us.p50),
     tick_compute_p50_vs_paced_run: ratio(loop.tick_compute_us.p50, plain.paced_at_rate.run_us.p50),

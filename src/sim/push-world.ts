@@ -64,6 +64,11 @@ export function initPhysics(): Promise<void> {
   if (rapierReady === null) {
     rapierReady = RAPIER.init().then(() => {
       rapierInitialised = true;
+      // The first step ever compiles most of Rapier's WebAssembly (~0.5 s on a small CPU): pay for it here, not in
+      // a real-time loop's first tick, where it reads as a deadline storm.
+      const scratch = new PushWorld(0);
+      scratch.step(MAX_PHYSICS_DT_S);
+      scratch.free();
     });
   }
   return rapierReady;
