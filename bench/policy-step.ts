@@ -89,6 +89,11 @@ function cBaseline(program: 'sleep_jitter' | 'spin_jitter', extraArgs: readonly 
 async function loopRun() {
   const loaded = loadConfig(configPath);
   const cfg = loaded.config;
+  // The storm rule keeps the time span the config gives it (100 ticks at 50 Hz is 2 s): at 500 Hz, the same
+  // ticks would be 0.2 s, and a loaded machine's first JIT-compiled ticks alone would trip it.
+  const rateScale = RATE / cfg.control.rate_hz;
+  cfg.control.deadline_storm.window = Math.max(1, Math.round(cfg.control.deadline_storm.window * rateScale));
+  cfg.control.deadline_storm.max_misses = Math.round(cfg.control.deadline_storm.max_misses * rateScale);
   cfg.control.rate_hz = RATE;
   if (cfg.transport.kind === 'sim') cfg.transport.cameras = [];
   let ticks = 0;
@@ -141,6 +146,7 @@ async function loopRun() {
     deadline_misses: acc0.misses, skipped_periods: acc0.skipped, overruns: acc0.overruns,
     gc: gcSummary(tStart, tEnd),
     spin_us: spinUs,
+    deadline_storm: cfg.control.deadline_storm,
   };
 }
 
