@@ -1,6 +1,7 @@
 // bench/policy-step: the control loop's policy step and tick compute time at 500 Hz on the simulated robot,
 // and garbage collections during 10,000 ticks, beside two baselines measured in the same run:
-//   - the same ONNX model called by a plain loop of session.run (no scheduler, no safety, no transport);
+//   - the same ONNX model called by a plain loop of session.run (no scheduler, no safety, no transport), paced
+//     at the same rate half before the loop and half after it;
 //   - wake-up lateness of two C loops at the same rate: one that sleeps on clock_nanosleep only (what the OS gives
 //     any process), and one that wakes the way the loop's RealtimeClock does (sleep until spin_us + 1 ms before the
 //     deadline, then spin), so the loop's lateness has a like-for-like baseline.
@@ -35,44 +36,84 @@ const obs = new PerformanceObserver((list) => {
 });
 obs.observe({ entryTypes: ['gc'] });
 const GC_KIND: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
-const gcSummary = (from: number, to: number) => {
-  const inWindow = gcs.filter((g) => g.start >= from && g.start <= to);
+/** GCs that started inside any of the windows [from, to]. */
+const gcSummary = (...windows: readonly (readonly [number, number])[]) => {
+  const inWindow = gcs.filter((g) => windows.some(([from, to]) => g.start >= from && g.start <= to));
   const byKind: Record<string, number> = {};
   for (const g of inWindow) byKind[GC_KIND[g.kind] ?? String(g.kind)] = (byKind[GC_KIND[g.kind] ?? String(g.kind)] ?? 0) + 1;
   return { total: inWindow.length, by_kind: byKind };
 };
 
-async function plainBaseline(modelPath: string, obsDim: number, spinUs: number) {
-  const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
-  const input = new ort.Tensor('float32', new Float32Array(obsDim), [1, obsDim]);
-  const feeds = { [session.inputNames[0]]: input };
-  for (let i = 0; i < 200; i++) await session.run(feeds);
-  const h = new LatencyHistogram();
-  global.gc?.();
-  const t0 = performance.now();
-  for (let i = 0; i < TICKS; i++) {
-    const s = performance.now();
-    await session.run(feeds);
-    h.record((performance.now() - s) * 1000);
+/**
+ * The same ONNX model called by a plain loop of session.run, no scheduler, no safety, no transport. Its paced
+ * half runs before the control loop and half after it, so a machine whose load drifts during the run biases
+ * neither side of the ratio.
+ */
+class PlainBaseline {
+  readonly paced = new LatencyHistogram();
+  private readonly pacedWindows: [number, number][] = [];
+  private readonly clock: RealtimeClock;
+
+  private constructor(private readonly session: ort.InferenceSession, private readonly feeds: Record<string, ort.Tensor>, spinUs: number) {
+    this.clock = new RealtimeClock(spinUs);
   }
-  const t1 = performance.now();
-  // The same calls paced at the loop's rate with the loop's clock: what session.run costs when the CPU and
-  // onnxruntime's threads have gone idle between calls, as they do in a control loop.
-  const paced = new LatencyHistogram();
-  const clock = new RealtimeClock(spinUs);
-  const period = 1000 / RATE;
-  let deadline = clock.now();
-  const t2 = performance.now();
-  for (let i = 0; i < TICKS; i++) {
-    deadline += period;
-    await clock.sleepUntil(deadline);
-    const s = performance.now();
-    await session.run(feeds);
-    paced.record((performance.now() - s) * 1000);
+
+  static async open(modelPath: string, spinUs: number): Promise<PlainBaseline> {
+    const session = await ort.InferenceSession.create(modelPath, { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } });
+    const shape = session.inputMetadata[0].isTensor ? session.inputMetadata[0].shape : [];
+    const obsDim = Number(shape[shape.length - 1]);
+    const input = new ort.Tensor('float32', new Float32Array(obsDim), [1, obsDim]);
+    const feeds = { [session.inputNames[0]]: input };
+    for (let i = 0; i < 200; i++) await session.run(feeds);
+    return new PlainBaseline(session, feeds, spinUs);
   }
-  const t3 = performance.now();
-  await session.release();
-  return { back_to_back: { run_us: h.summary(), gc: gcSummary(t0, t1) }, paced_at_rate: { run_us: paced.summary(), gc: gcSummary(t2, t3) } };
+
+  /**
+   * `ticks` calls paced at the loop's rate with the loop's clock: what session.run costs when the CPU and
+   * onnxruntime's threads have gone idle between calls, as they do in a control loop.
+   */
+  async pacedSegment(ticks: number): Promise<void> {
+    const clock = this.clock;
+    const period = 1000 / RATE;
+    let deadline = clock.now();
+    for (let i = 0; i < 100; i++) {
+      deadline += period;
+      await clock.sleepUntil(deadline);
+      await this.session.run(this.feeds);
+    }
+    global.gc?.();
+    deadline = clock.now();
+    const from = performance.now();
+    for (let i = 0; i < ticks; i++) {
+      deadline += period;
+      await clock.sleepUntil(deadline);
+      const s = performance.now();
+      await this.session.run(this.feeds);
+      this.paced.record((performance.now() - s) * 1000);
+    }
+    this.pacedWindows.push([from, performance.now()]);
+  }
+
+  /** Back-to-back calls: faster, because caches and onnxruntime's threads stay hot. */
+  async backToBack(ticks: number) {
+    const h = new LatencyHistogram();
+    global.gc?.();
+    const from = performance.now();
+    for (let i = 0; i < ticks; i++) {
+      const s = performance.now();
+      await this.session.run(this.feeds);
+      h.record((performance.now() - s) * 1000);
+    }
+    return { run_us: h.summary(), gc: gcSummary([from, performance.now()]) };
+  }
+
+  pacedSummary() {
+    return { run_us: this.paced.summary(), gc: gcSummary(...this.pacedWindows), segments: this.pacedWindows.length };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
 }
 
 function cBaseline(program: 'sleep_jitter' | 'spin_jitter', extraArgs: readonly string[]): unknown {
@@ -144,12 +185,15 @@ async function loopRun() {
     tick_compute_us: iv.compute,
     period_error_us: iv.periodError,
     deadline_misses: acc0.misses, skipped_periods: acc0.skipped, overruns: acc0.overruns,
-    gc: gcSummary(tStart, tEnd),
+    gc: gcSummary([tStart, tEnd]),
     spin_us: spinUs,
     deadline_storm: cfg.control.deadline_storm,
   };
 }
 
+const bench = loadConfig(configPath);
+const plain = await PlainBaseline.open(bench.resolvePath(bench.config.policy.model), bench.config.control.spin_us);
+await plain.pacedSegment(Math.floor(TICKS / 2));
 let loop: Awaited<ReturnType<typeof loopRun>>;
 try {
   loop = await loopRun();
@@ -158,7 +202,10 @@ try {
   process.stderr.write(`policy-step: ${e.code ?? 'error'}: ${e.message}\n${(e.details ?? []).map((d) => `  ${d}\n`).join('')}`);
   process.exit(e.exitCode ?? 1);
 }
-const plain = await plainBaseline(loop.model, loop.obs_dim, loop.spin_us);
+await plain.pacedSegment(TICKS - Math.floor(TICKS / 2));
+const backToBack = await plain.backToBack(TICKS);
+const pacedAtRate = plain.pacedSummary();
+await plain.release();
 const cSleep = cBaseline('sleep_jitter', []);
 const cSpin = cBaseline('spin_jitter', [String(loop.spin_us)]);
 obs.disconnect();
@@ -168,18 +215,18 @@ process.stdout.write(`${JSON.stringify({
   rate_hz: RATE,
   machine: { cpus: (await import('node:os')).cpus().length, node: process.version, ort: ort.env.versions?.common },
   loop,
-  baseline_plain_session_run: plain,
+  baseline_plain_session_run: { back_to_back: backToBack, paced_at_rate: pacedAtRate },
   baseline_c_clock_nanosleep: cSleep,
   baseline_c_sleep_then_spin: cSpin,
   ratios: {
-    policy_step_p50_vs_paced_run: ratio(loop.policy_step_us.p50, plain.paced_at_rate.run_us.p50),
-    tick_compute_p50_vs_paced_run: ratio(loop.tick_compute_us.p50, plain.paced_at_rate.run_us.p50),
-    tick_compute_p99_vs_paced_run: ratio(loop.tick_compute_us.p99, plain.paced_at_rate.run_us.p99),
-    tick_compute_p50_vs_back_to_back_run: ratio(loop.tick_compute_us.p50, plain.back_to_back.run_us.p50),
+    policy_step_p50_vs_paced_run: ratio(loop.policy_step_us.p50, pacedAtRate.run_us.p50),
+    tick_compute_p50_vs_paced_run: ratio(loop.tick_compute_us.p50, pacedAtRate.run_us.p50),
+    tick_compute_p99_vs_paced_run: ratio(loop.tick_compute_us.p99, pacedAtRate.run_us.p99),
+    tick_compute_p50_vs_back_to_back_run: ratio(loop.tick_compute_us.p50, backToBack.run_us.p50),
   },
   notes: [
     'gc counts cover the measured ticks only (minor = scavenges of the young generation).',
-    'The tick itself allocates nothing; the garbage is onnxruntime-node\'s: every run() returns a new result map, output Tensor and promise (about 1.5 KB; pre-allocated outputs do not avoid the wrapper), plus one Promise and Timeout per sleep.',
-    'paced_at_rate runs the same session.run calls with the loop\'s clock and no loop around them, so tick_compute_p50_vs_paced_run is the loop\'s own overhead; back-to-back calls are faster because caches and onnxruntime\'s threads stay hot.',
+    'The tick allocates nothing itself; the policy calls onnxruntime-node\'s native session synchronously (no setImmediate hop, no promise), whose result map is the loop\'s remaining garbage besides the simulator\'s (Rapier wraps each step in short-lived objects); each sleep makes one Promise and Timeout, in both loops.',
+    'paced_at_rate runs the same session.run calls with the loop\'s clock and no loop around them, half before the loop and half after it, so tick_compute_p50_vs_paced_run is the loop\'s own overhead; back-to-back calls are faster because caches and onnxruntime\'s threads stay hot.',
   ],
 }, null, 2)}\n`);
