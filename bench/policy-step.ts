@@ -1,13 +1,14 @@
 // bench/policy-step: the control loop's policy step and tick compute time at 500 Hz on the simulated robot,
 // and garbage collections during 10,000 ticks, beside two baselines measured in the same run:
 //   - the same ONNX model called by a plain loop of session.run (no scheduler, no safety, no transport), paced
-//     at the same rate half before the loop and half after it;
+//     at the same rate in segments that alternate with the loop's (--segments, default 4; each segment's ratio
+//     is printed too, and their median);
 //   - wake-up lateness of two C loops at the same rate: one that sleeps on clock_nanosleep only (what the OS gives
 //     any process), and one that wakes the way the loop's RealtimeClock does (sleep until spin_us + 1 ms before the
 //     deadline, then spin), so the loop's lateness has a like-for-like baseline.
 // Prints one JSON object. A loop that faults (a deadline storm, say) ends the bench with the fault's error code
 // and exit status instead of numbers; so does a loop that has not finished in three times its expected duration.
-// Usage: node --expose-gc dist/bench/policy-step.js [--ticks N] [--rate HZ] [--config FILE]
+// Usage: node --expose-gc dist/bench/policy-step.js [--ticks N] [--rate HZ] [--segments K] [--config FILE]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ import { silentLogger } from '../src/log.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const { values } = parseArgs({ options: { ticks: { type: 'string' }, rate: { type: 'string' }, config: { type: 'string' } } });
+const { values } = parseArgs({ options: { ticks: { type: 'string' }, rate: { type: 'string' }, config: { type: 'string' }, segments: { type: 'string' } } });
 const TICKS = Number(values.ticks ?? 10000);
 const RATE = Number(values.rate ?? 500);
 const configPath = values.config ?? join(ROOT, 'examples/sim.yaml');
@@ -46,8 +47,7 @@ const gcSummary = (...windows: readonly (readonly [number, number])[]) => {
 
 /**
  * The same ONNX model called by a plain loop of session.run, no scheduler, no safety, no transport. Its paced
- * half runs before the control loop and half after it, so a machine whose load drifts during the run biases
- * neither side of the ratio.
+ * segments alternate with the control loop's, so a machine whose load drifts during the run biases neither side.
  */
 class PlainBaseline {
   readonly paced = new LatencyHistogram();
@@ -72,7 +72,7 @@ class PlainBaseline {
    * `ticks` calls paced at the loop's rate with the loop's clock: what session.run costs when the CPU and
    * onnxruntime's threads have gone idle between calls, as they do in a control loop.
    */
-  async pacedSegment(ticks: number): Promise<void> {
+  async pacedSegment(ticks: number, into: LatencyHistogram): Promise<void> {
     const clock = this.clock;
     const period = 1000 / RATE;
     let deadline = clock.now();
@@ -89,8 +89,9 @@ class PlainBaseline {
       await clock.sleepUntil(deadline);
       const s = performance.now();
       await this.session.run(this.feeds);
-      this.paced.record((performance.now() - s) * 1000);
+      into.record((performance.now() - s) * 1000);
     }
+    this.paced.add(into);
     this.pacedWindows.push([from, performance.now()]);
   }
 
@@ -127,7 +128,19 @@ function cBaseline(program: 'sleep_jitter' | 'spin_jitter', extraArgs: readonly 
   }
 }
 
-async function loopRun() {
+/** The loop's histograms over all segments, and the GC windows of their measured ticks. */
+const loopPolicy = new LatencyHistogram();
+const loopCompute = new LatencyHistogram();
+const loopPeriodError = new LatencyHistogram();
+const loopWindows: [number, number][] = [];
+const loopCounts = { deadline_misses: 0, skipped_periods: 0, overruns: 0 };
+
+/** Start the robot, run `TICKS_PER` measured ticks after a warm-up, and add what was measured to the totals. */
+function ratio(a: number, b: number): number | null {
+  return b > 0 ? Math.round((a / b) * 100) / 100 : null;
+}
+
+async function loopSegment(TICKS: number) {
   const loaded = loadConfig(configPath);
   const cfg = loaded.config;
   // The storm rule keeps the time span the config gives it (100 ticks at 50 Hz is 2 s): at 500 Hz, the same
@@ -151,7 +164,6 @@ async function loopRun() {
     },
   });
   global.gc?.();
-  const acc0 = { misses: 0, skipped: 0, overruns: 0 };
   // Never hang: a loop still short of its ticks after three times its expected duration is stopped.
   const expectedMs = ((warm + TICKS) / RATE) * 1000;
   const watchdog = setTimeout(() => rt.loop!.stop('bench watchdog'), 3 * expectedMs + 30_000);
@@ -170,46 +182,60 @@ async function loopRun() {
     }
     throw new StriatumError('STRIATUM_ERR_INTERNAL', reason);
   }
-  const iv = loop.takeInterval();
+  // The histograms were reset at the warm-up's end (takeInterval): they hold the measured ticks.
+  loopPolicy.add(loop.policyTime);
+  loopCompute.add(loop.computeTime);
+  loopPeriodError.add(loop.periodError);
+  loopWindows.push([tStart, tEnd]);
+  loopCounts.deadline_misses += loop.accounting.deadlineMisses;
+  loopCounts.skipped_periods += loop.accounting.skippedPeriods;
+  loopCounts.overruns += loop.accounting.overruns;
+  const computeP50 = loop.computeTime.quantile(0.5);
   const policy = rt.status(true, '').policy;
-  acc0.misses = loop.accounting.deadlineMisses;
-  acc0.skipped = loop.accounting.skippedPeriods;
-  acc0.overruns = loop.accounting.overruns;
   await rt.shutdown('bench');
-  return {
-    policy,
-    model: loaded.resolvePath(cfg.policy.model),
-    obs_dim: rt.observationFields.reduce((s, f) => s + f.size, 0),
-    ticks: TICKS,
-    policy_step_us: iv.policy,
-    tick_compute_us: iv.compute,
-    period_error_us: iv.periodError,
-    deadline_misses: acc0.misses, skipped_periods: acc0.skipped, overruns: acc0.overruns,
-    gc: gcSummary([tStart, tEnd]),
-    spin_us: spinUs,
-    deadline_storm: cfg.control.deadline_storm,
-  };
+  return { policy, computeP50, spinUs, deadlineStorm: cfg.control.deadline_storm };
 }
 
+// Loop and paced baseline alternate in segments (paced, loop, paced, ...), so load that drifts during the run (other
+// processes on a shared machine) biases neither; each segment's ratio is also reported.
+const SEGMENTS = Math.max(1, Number(values.segments ?? 4));
 const bench = loadConfig(configPath);
 const plain = await PlainBaseline.open(bench.resolvePath(bench.config.policy.model), bench.config.control.spin_us);
-await plain.pacedSegment(Math.floor(TICKS / 2));
-let loop: Awaited<ReturnType<typeof loopRun>>;
-try {
-  loop = await loopRun();
-} catch (err) {
-  const e = err as StriatumError;
-  process.stderr.write(`policy-step: ${e.code ?? 'error'}: ${e.message}\n${(e.details ?? []).map((d) => `  ${d}\n`).join('')}`);
-  process.exit(e.exitCode ?? 1);
+const segmentRatios: (number | null)[] = [];
+let segment: Awaited<ReturnType<typeof loopSegment>> | null = null;
+for (let k = 0; k < SEGMENTS; k++) {
+  const ticks = Math.floor(TICKS / SEGMENTS) + (k < TICKS % SEGMENTS ? 1 : 0);
+  const paced = new LatencyHistogram();
+  await plain.pacedSegment(Math.floor(ticks / 2), paced);
+  try {
+    segment = await loopSegment(ticks);
+  } catch (err) {
+    const e = err as StriatumError;
+    process.stderr.write(`policy-step: ${e.code ?? 'error'}: ${e.message}\n${(e.details ?? []).map((d) => `  ${d}\n`).join('')}`);
+    process.exit(e.exitCode ?? 1);
+  }
+  await plain.pacedSegment(ticks - Math.floor(ticks / 2), paced);
+  segmentRatios.push(ratio(segment.computeP50, paced.quantile(0.5)));
 }
-await plain.pacedSegment(TICKS - Math.floor(TICKS / 2));
 const backToBack = await plain.backToBack(TICKS);
 const pacedAtRate = plain.pacedSummary();
 await plain.release();
+const loop = {
+  policy: segment!.policy,
+  ticks: TICKS,
+  segments: SEGMENTS,
+  policy_step_us: loopPolicy.summary(),
+  tick_compute_us: loopCompute.summary(),
+  period_error_us: loopPeriodError.summary(),
+  ...loopCounts,
+  gc: gcSummary(...loopWindows),
+  spin_us: segment!.spinUs,
+  deadline_storm: segment!.deadlineStorm,
+};
 const cSleep = cBaseline('sleep_jitter', []);
 const cSpin = cBaseline('spin_jitter', [String(loop.spin_us)]);
 obs.disconnect();
-const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+const sortedRatios = segmentRatios.filter((r): r is number => r !== null).sort((a, b) => a - b);
 process.stdout.write(`${JSON.stringify({
   bench: 'policy-step',
   rate_hz: RATE,
@@ -223,10 +249,12 @@ process.stdout.write(`${JSON.stringify({
     tick_compute_p50_vs_paced_run: ratio(loop.tick_compute_us.p50, pacedAtRate.run_us.p50),
     tick_compute_p99_vs_paced_run: ratio(loop.tick_compute_us.p99, pacedAtRate.run_us.p99),
     tick_compute_p50_vs_back_to_back_run: ratio(loop.tick_compute_us.p50, backToBack.run_us.p50),
+    tick_compute_p50_vs_paced_run_by_segment: segmentRatios,
+    tick_compute_p50_vs_paced_run_median_of_segments: sortedRatios.length > 0 ? ratio(sortedRatios[Math.floor((sortedRatios.length - 1) / 2)] + sortedRatios[Math.floor(sortedRatios.length / 2)], 2) : null,
   },
   notes: [
     'gc counts cover the measured ticks only (minor = scavenges of the young generation).',
     'The tick allocates nothing itself; the policy calls onnxruntime-node\'s native session synchronously (no setImmediate hop, no promise), whose result map is the loop\'s remaining garbage besides the simulator\'s (Rapier wraps each step in short-lived objects); each sleep makes one Promise and Timeout, in both loops.',
-    'paced_at_rate runs the same session.run calls with the loop\'s clock and no loop around them, half before the loop and half after it, so tick_compute_p50_vs_paced_run is the loop\'s own overhead; back-to-back calls are faster because caches and onnxruntime\'s threads stay hot.',
+    'paced_at_rate runs the same session.run calls with the loop\'s clock and no loop around them, in segments alternating with the loop\'s, so tick_compute_p50_vs_paced_run is the loop\'s own overhead; back-to-back calls are faster because caches and onnxruntime\'s threads stay hot.',
   ],
 }, null, 2)}\n`);
