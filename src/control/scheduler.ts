@@ -109,6 +109,7 @@ export class RealtimeClock implements LoopClock {
   private readonly spinMs: number;
   // Bound once so the wait allocates no closures per tick.
   private readonly wake = (): void => this.finish();
+  private readonly arm = (): void => this.armTimer();
 
   /** performance.now()'s origin on the process.hrtime.bigint() clock (the same monotonic clock), ns. */
   private readonly originNs: bigint;
@@ -126,11 +127,18 @@ export class RealtimeClock implements LoopClock {
     this.deadline = deadlineMs;
     return new Promise<void>((resolve) => {
       this.resolve = resolve;
-      const remaining = deadlineMs - performance.now();
-      // Timers fire up to ~1 ms late: wake early by that plus the spin, then spin to the deadline.
-      if (remaining > this.spinMs + 1) setTimeout(this.wake, remaining - this.spinMs - 1);
-      else this.finish();
+      // One event-loop turn first: I/O that arrived during the tick is handled between ticks, and the timer is
+      // armed from a fresh loop clock. Armed from inside the previous wake-up (a tick with no await in it), the
+      // timer could fire a second or more late, an idle process missing hundreds of periods.
+      setImmediate(this.arm);
     });
+  }
+
+  private armTimer(): void {
+    const remaining = this.deadline - performance.now();
+    // Timers fire up to ~1 ms late: wake early by that plus the spin, then spin to the deadline.
+    if (remaining > this.spinMs + 1) setTimeout(this.wake, remaining - this.spinMs - 1);
+    else this.finish();
   }
 
   private finish(): void {

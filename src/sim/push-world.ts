@@ -2,6 +2,7 @@
 // pads on a 0.8 m table, seen from above. Rapier 2D, zero gravity; table friction is emulated by body damping.
 // Deterministic: a fresh Rapier world per episode, a seeded layout, and no wall-clock input anywhere.
 
+import { setFlagsFromString } from 'node:v8';
 import RAPIER from '@dimforge/rapier2d-compat';
 import { StriatumError } from '../errors.js';
 import { SeededRng } from './rng.js';
@@ -62,13 +63,11 @@ let rapierInitialised = false;
 /** Load Rapier's WebAssembly once per process; every later call returns the same promise. */
 export function initPhysics(): Promise<void> {
   if (rapierReady === null) {
+    // V8 compiles WebAssembly lazily, a function at its first call: Rapier's first step, first contact and so on
+    // would each stall a real-time loop for up to a second (a deadline storm). Compile all of it here instead.
+    setFlagsFromString('--no-wasm-lazy-compilation');
     rapierReady = RAPIER.init().then(() => {
       rapierInitialised = true;
-      // The first step ever compiles most of Rapier's WebAssembly (~0.5 s on a small CPU): pay for it here, not in
-      // a real-time loop's first tick, where it reads as a deadline storm.
-      const scratch = new PushWorld(0);
-      scratch.step(MAX_PHYSICS_DT_S);
-      scratch.free();
     });
   }
   return rapierReady;
