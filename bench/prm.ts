@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { loadConfig } from '../src/config/load.js';
-import { LatencyHistogram } from '../src/control/histogram.js';
+import { LatencyHistogram } from '../src/util/histogram.js';
 import { silentLogger } from '../src/log.js';
 import { PrmViewValues } from '../src/reward/prm/adapter.js';
 import { RewardConfigSchema } from '../src/reward/prm/config.js';

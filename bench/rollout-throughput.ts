@@ -17,7 +17,7 @@ import mqtt from 'mqtt';
 import { makeAccount } from '../src/broker/acl.js';
 import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { topics } from '../src/contracts/topics.js';
-import { LatencyHistogram } from '../src/control/histogram.js';
+import { LatencyHistogram } from '../src/util/histogram.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { RewardStep } from '../src/reward/reward-step.js';
 import { Recorder } from '../src/rollout/recorder.js';

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { ReadStream } from 'node:tty';
 import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs';
 import { SerialPort } from 'serialport';
-import { LatencyHistogram } from '../src/control/histogram.js';
+import { LatencyHistogram } from '../src/util/histogram.js';
 import { RealtimeClock } from '../src/control/scheduler.js';
 import { silentLogger } from '../src/log.js';
 import { FrameDecoder, RX_FRAME } from '../src/transports/serial/frame-decoder.js';

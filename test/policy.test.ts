@@ -158,3 +158,13 @@ test('a chunked ONNX policy runs with temporal ensembling end to end', async () 
   assert.ok(Math.abs(out[0] - 0.5) < 1e-6 && Math.abs(out[1] - 0.25) < 1e-6, 'every chunk row is the same, so the blend is too');
   await policy.close();
 });
+
+test('the policy step finishes within act(): the action is written before it returns, with no event-loop turn', async () => {
+  const dir = tempDir();
+  const policy = await load(writeLinearPolicy(dir, { gain: 1 }));
+  const out = new Float64Array(2).fill(Number.NaN);
+  const returned = policy.act(Float64Array.of(0.2, 0.3, 0, 0, 0.5, 0.1, 0, 0), out);
+  assert.equal(returned, undefined, 'act() returns nothing to await');
+  assert.ok(out.every(Number.isFinite), `action written at once: ${[...out]}`);
+  await policy.close();
+});

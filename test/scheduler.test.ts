@@ -94,3 +94,21 @@ test('a freeze counts its skipped periods toward the deadline storm, not just it
   tick(1);
   assert.equal(acc.stormCount, 0, 'the window has slid past the freeze');
 });
+
+test('RealtimeClock sleeps without making garbage: its spin causes no run of garbage collections', async () => {
+  // performance.now() allocates per call; a spin on it made a young-generation collection every few ticks.
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  const { RealtimeClock } = await import('../src/control/scheduler.js');
+  let collections = 0;
+  const observer = new PerformanceObserver((list) => { collections += list.getEntries().length; });
+  observer.observe({ entryTypes: ['gc'] });
+  const clock = new RealtimeClock(1500);
+  let deadline = clock.now();
+  for (let i = 0; i < 100; i++) await clock.sleepUntil((deadline += 2));
+  await new Promise((r) => setTimeout(r, 10));
+  const before = collections;
+  for (let i = 0; i < 500; i++) await clock.sleepUntil((deadline += 2));
+  await new Promise((r) => setTimeout(r, 10));
+  observer.disconnect();
+  assert.ok(collections - before <= 10, `${collections - before} garbage collections in 500 sleeps`);
+});

@@ -1,6 +1,6 @@
 // The control loop: read state → observation → policy → safety filter → write command, at a fixed rate on
 // absolute deadlines. Everything the tick touches is allocated in the constructor; the tick allocates nothing
-// itself (onnxruntime's run() does allocate its output tensors and promise; bench/policy-step measures that).
+// itself (the policy runs synchronously on tensors made once; bench/policy-step counts the GCs that remain).
 import type { Logger } from '../log.js';
 import type { ActionSource } from '../policy/action-source.js';
 import {

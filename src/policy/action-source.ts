@@ -7,7 +7,8 @@ export interface ActionSource {
   readonly provider: string;
   /**
    * Write the joint command (physical units, before the safety filter) for this observation.
-   * Synchronous sources return undefined; the ONNX runner returns a promise (onnxruntime's API is async).
+   * Sources that finish at once (the ONNX runner, the scripted expert) return undefined; one that must wait may
+   * return a promise, which the loop awaits.
    */
   act(observation: Float64Array, out: Float64Array): Promise<void> | void;
   /** Forget chunk history at an episode boundary. */

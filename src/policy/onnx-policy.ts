@@ -7,7 +7,8 @@ import ort from 'onnxruntime-node';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from './action-source.js';
-import { createSessionWithFallback, type ExecutionProvider } from './onnx-session.js';
+import { openWithFallback, type ExecutionProvider } from './onnx-session.js';
+import { SyncOnnxSession } from './onnx-sync-session.js';
 import { SequentialChunks, TemporalEnsemble } from './ensemble.js';
 import { readPolicyMetadata, type PolicyMetadata } from './metadata.js';
 
@@ -89,7 +90,7 @@ export class OnnxPolicy implements ActionSource {
 
   private constructor(
     readonly metadata: PolicyMetadata,
-    private readonly session: ort.InferenceSession,
+    private readonly session: SyncOnnxSession,
     readonly provider: string,
     private readonly want: PolicyExpectations,
   ) {
@@ -101,6 +102,11 @@ export class OnnxPolicy implements ActionSource {
     // The input tensor wraps inputData; it is refilled in place every tick (onnxruntime reads it at run()).
     this.feeds = { [metadata.inputs[0].name]: new ort.Tensor('float32', this.inputData, [1, obsDim]) };
     this.outputName = metadata.outputs[0].name;
+    // onnxruntime writes the action into outputData in place: the output shape is checked before the first tick
+    // (checkOutputShape), so this tensor's shape is the one the model returns.
+    const outDims = metadata.outputs[0].shape.length === 2 ? [1, actDim] : [1, want.chunk, actDim];
+    this.outputData = new Float32Array(outDims.reduce((a, b) => a * b, 1));
+    this.fetches = { [this.outputName]: new ort.Tensor('float32', this.outputData, outDims) };
     this.blended = new Float64Array(actDim);
     this.ensemble = want.execution === 'ensemble' && want.chunk > 1 ? new TemporalEnsemble(want.chunk, actDim, want.ensembleDecay) : null;
     this.sequential = want.execution === 'sequential' && want.chunk > 1 ? new SequentialChunks(want.chunk, actDim) : null;
@@ -117,6 +123,8 @@ export class OnnxPolicy implements ActionSource {
   private readonly inputData: Float32Array;
   private readonly feeds: Record<string, ort.Tensor>;
   private readonly outputName: string;
+  private readonly outputData: Float32Array;
+  private readonly fetches: Record<string, ort.Tensor>;
   private readonly blended: Float64Array;
   private readonly ensemble: TemporalEnsemble | null;
   private readonly sequential: SequentialChunks | null;
@@ -155,21 +163,20 @@ export class OnnxPolicy implements ActionSource {
   static async fromBytes(bytes: Uint8Array, meta: PolicyMetadata, options: Omit<OnnxPolicyOptions, 'modelPath' | 'metadataPath'> & { what: string }, want: PolicyExpectations): Promise<OnnxPolicy> {
     const log = options.logger;
     checkMetadataAgainstRobot(meta, want);
-    const { session, provider } = await createSessionWithFallback(bytes, { providers: options.providers, threads: options.threads, logger: log, what: options.what });
+    const { session, provider } = await openWithFallback(
+      { providers: options.providers, threads: options.threads, logger: log, what: options.what },
+      (sessionOptions) => SyncOnnxSession.open(bytes, sessionOptions),
+    );
+    let policy: OnnxPolicy;
     try {
       checkSessionAgainstMetadata(session, meta);
+      policy = new OnnxPolicy(meta, session, provider, want);
+      policy.checkOutputShape();
     } catch (err) {
-      await session.release();
+      session.release();
       throw err;
     }
-    const policy = new OnnxPolicy(meta, session, provider, want);
-    try {
-      await policy.checkOutputShape();
-    } catch (err) {
-      await session.release();
-      throw err;
-    }
-    await policy.warmUp(options.warmupRuns);
+    policy.warmUp(options.warmupRuns);
     log.info('policy loaded', { name: meta.name, version: meta.version, provider, warmup_runs: options.warmupRuns, chunk: want.chunk });
     return policy;
   }
@@ -178,11 +185,12 @@ export class OnnxPolicy implements ActionSource {
    * One run on a zero observation, before any warm-up: symbolic output dimensions pass the load-time checks, and
    * a graph that returns fewer values than the robot reads would otherwise fail on the first tick.
    */
-  private async checkOutputShape(): Promise<void> {
+  private checkOutputShape(): void {
     const declared = this.metadata.outputs[0].shape;
     const actDim = this.want.jointNames.length;
     const want = declared.length === 2 ? [1, actDim] : [1, this.want.chunk, actDim];
-    const got = (await this.session.run(this.feeds))[this.outputName].dims;
+    // onnxruntime allocates this one output (fetch null), so a wrong shape reaches the checks below.
+    const got = this.session.run(this.feeds, { [this.outputName]: null })[this.outputName].dims;
     const problems: string[] = [];
     if (got.length !== want.length) {
       problems.push(`output tensor "${this.outputName}": returned rank ${got.length} [${got.join(', ')}] for one observation, robot needs [${want.join(', ')}]`);
@@ -194,10 +202,10 @@ export class OnnxPolicy implements ActionSource {
     if (problems.length > 0) throw new StriatumError('STRIATUM_ERR_POLICY_SHAPE', `policy ${this.name} ${this.version} returns actions of the wrong shape`, problems);
   }
 
-  private async warmUp(runs: number): Promise<void> {
+  private warmUp(runs: number): void {
     const scratch = new Float64Array(this.want.jointNames.length);
     const obs = new Float64Array(this.inputData.length);
-    for (let i = 0; i < runs; i++) await this.act(obs, scratch);
+    for (let i = 0; i < runs; i++) this.act(obs, scratch);
     this.reset();
   }
 
@@ -206,31 +214,40 @@ export class OnnxPolicy implements ActionSource {
     this.sequential?.reset();
   }
 
-  async act(observation: Float64Array, out: Float64Array): Promise<void> {
+  /**
+   * Synchronous: the tick runs the model in place (input and output tensors made once), with no promise and no
+   * event-loop turn in the middle of the tick. onnxruntime's own run() is synchronous on this thread as well.
+   */
+  act(observation: Float64Array, out: Float64Array): void {
     const t0 = performance.now();
     const seq = this.sequential;
+    const blended = this.blended;
     if (seq === null || seq.needsChunk) {
       const input = this.inputData;
-      for (let i = 0; i < input.length; i++) input[i] = (observation[i] - this.obsMean[i]) * this.obsInvStd[i];
-      const results = await this.session.run(this.feeds);
-      const data = results[this.outputName].data as Float32Array;
-      if (this.ensemble !== null) this.ensemble.push(data, this.blended);
+      const mean = this.obsMean;
+      const invStd = this.obsInvStd;
+      for (let i = 0; i < input.length; i++) input[i] = (observation[i] - mean[i]) * invStd[i];
+      this.session.run(this.feeds, this.fetches);
+      const data = this.outputData;
+      if (this.ensemble !== null) this.ensemble.push(data, blended);
       else if (seq !== null) seq.load(data);
-      else for (let d = 0; d < this.blended.length; d++) this.blended[d] = data[d];
+      else for (let d = 0; d < blended.length; d++) blended[d] = data[d];
     }
-    if (seq !== null) seq.next(this.blended);
+    if (seq !== null) seq.next(blended);
     const scale = this.want.scale;
-    for (let d = 0; d < out.length; d++) out[d] = (this.blended[d] * this.actStd[d] + this.actMean[d]) * scale[d];
+    const actStd = this.actStd;
+    const actMean = this.actMean;
+    for (let d = 0; d < out.length; d++) out[d] = (blended[d] * actStd[d] + actMean[d]) * scale[d];
     this.lastStepUs = (performance.now() - t0) * 1000;
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    this.session.release();
   }
 }
 
 /** The ONNX graph itself must match the metadata, so a mislabeled model is refused before it runs. */
-function checkSessionAgainstMetadata(session: ort.InferenceSession, meta: PolicyMetadata): void {
+function checkSessionAgainstMetadata(session: SyncOnnxSession, meta: PolicyMetadata): void {
   const problems: string[] = [];
   const pairs: [string, readonly ort.InferenceSession.ValueMetadata[], PolicyMetadata['inputs'][number]][] = [
     ['input', session.inputMetadata, meta.inputs[0]],

@@ -18,10 +18,17 @@ export interface SessionOptions<P extends string> {
 }
 
 export async function createSessionWithFallback<P extends string>(bytes: Uint8Array, o: SessionOptions<P>): Promise<{ session: ort.InferenceSession; provider: P }> {
+  return openWithFallback(o, (options) => ort.InferenceSession.create(bytes, options));
+}
+
+/** Open a session with each provider in turn until one loads (the control tick's policy uses a synchronous one). */
+export async function openWithFallback<P extends string, S>(
+  o: SessionOptions<P>, open: (options: ort.InferenceSession.SessionOptions) => S | Promise<S>,
+): Promise<{ session: S; provider: P }> {
   const failures: string[] = [];
   for (const provider of o.providers) {
     try {
-      const session = await ort.InferenceSession.create(bytes, {
+      const session = await open({
         executionProviders: [provider],
         intraOpNumThreads: o.threads,
         interOpNumThreads: 1,

@@ -2,6 +2,7 @@
 // pads on a 0.8 m table, seen from above. Rapier 2D, zero gravity; table friction is emulated by body damping.
 // Deterministic: a fresh Rapier world per episode, a seeded layout, and no wall-clock input anywhere.
 
+import { setFlagsFromString } from 'node:v8';
 import RAPIER from '@dimforge/rapier2d-compat';
 import { StriatumError } from '../errors.js';
 import { SeededRng } from './rng.js';
@@ -62,6 +63,9 @@ let rapierInitialised = false;
 /** Load Rapier's WebAssembly once per process; every later call returns the same promise. */
 export function initPhysics(): Promise<void> {
   if (rapierReady === null) {
+    // V8 compiles WebAssembly lazily, a function at its first call: Rapier's first step, first contact and so on
+    // would each stall a real-time loop for up to a second (a deadline storm). Compile all of it here instead.
+    setFlagsFromString('--no-wasm-lazy-compilation');
     rapierReady = RAPIER.init().then(() => {
       rapierInitialised = true;
     });

@@ -37,6 +37,13 @@ export class LatencyHistogram {
     this.max = 0;
   }
 
+  /** Add another histogram's counts to this one (a bench combining segments measured apart). */
+  add(other: LatencyHistogram): void {
+    for (let i = 0; i < BUCKETS; i++) this.counts[i] += other.counts[i];
+    this.count += other.count;
+    if (other.max > this.max) this.max = other.max;
+  }
+
   summary(): { p50: number; p99: number; max: number; count: number } {
     return { p50: this.quantile(0.5), p99: this.quantile(0.99), max: this.max, count: this.count };
   }

@@ -20,7 +20,7 @@
 import { Worker } from 'node:worker_threads';
 import { StriatumError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { LatencyHistogram } from '../../control/histogram.js';
+import { LatencyHistogram } from '../../util/histogram.js';
 import type { FrameRing } from './frame-ring.js';
 import type { ResolvedPrmModel } from './load-adapter.js';
 import { CTL_EPISODE, CTL_INTS, CTL_RETIRED, CTL_START_MS, CTL_STARTED, type ErrorInfo, type HostToWorker, type PrmWorkerData, type ResultMessage, type WorkerToHost } from './protocol.js';

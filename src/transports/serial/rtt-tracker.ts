@@ -1,6 +1,6 @@
 // Command → state round-trip time: the send time of each COMMAND seq in a fixed ring, matched when a STATE
 // reports it as last_command_seq, into a fixed-size histogram. O(1), allocation-free, no I/O.
-import { LatencyHistogram } from '../../control/histogram.js';
+import { LatencyHistogram } from '../../util/histogram.js';
 
 /** Seqs remembered; a STATE naming a seq older than this many commands ago is not timed. */
 const RING = 1024;
