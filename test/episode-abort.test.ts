@@ -13,6 +13,7 @@ import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { runUpdater } from '../src/updater/updater.js';
 import { simConfig, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
 import { watch } from './helpers/mqtt-watch.js';
+import { TelemetryMessageSchema } from '../src/contracts/messages.js';
 
 test('an e-stop mid-episode ends it as aborted (message, store, statistics) and the resume starts a fresh episode', { timeout: 120_000 }, async () => {
   const dir = tempDir();
@@ -69,6 +70,9 @@ test('an e-stop mid-episode ends it as aborted (message, store, statistics) and 
     const outcomes = (runtime.policyManager as unknown as { outcomes: boolean[] }).outcomes;
     assert.deepEqual(outcomes, [ends[1].success], 'auto-rollback sees only the episode that ran to its end');
 
+    // The rollout part of the telemetry fits its published schema (strict: no field undeclared).
+    const telemetry = TelemetryMessageSchema.parse(runtime.telemetry());
+    assert.ok(telemetry.rollout !== null && telemetry.rollout !== undefined && telemetry.rollout.recorder.stepsRecorded > 0);
     await runtime.rollouts!.close('test done', 30_000);
     const stored = updater.store.listEpisodes();
     const first = stored.find((e) => e.episode.endsWith(':0'));

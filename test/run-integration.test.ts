@@ -206,6 +206,7 @@ test('striatum run with a process-reward model: reward messages and a VOC in the
     assert.ok(end.reward.voc >= -1 && end.reward.voc <= 1);
     const t = await waitFor('telemetry with PRM stats', () => w.json('/telemetry').find((x) => x.reward && x.reward.models?.[0]?.valid_updates > 0));
     assert.equal(t.reward.models[0].name, 'red');
+    TelemetryMessageSchema.parse(t); // the reward part fits its published schema
     // The log's episode line carries the same VOC.
     const line = await waitFor('the episode line', () => run.logs().find((l) => l.msg === 'episode finished' && l.episode === end.episode));
     assert.ok(Math.abs(line.voc - end.reward.voc) < 0.001, `${line.voc} vs ${end.reward.voc}`);

@@ -25,6 +25,42 @@ const DistributionSchema = z.strictObject({
   p50: z.number(), p99: z.number(), max: z.number(), count: z.int(),
 });
 
+const p50p99max = z.strictObject({ p50: z.number(), p99: z.number(), max: z.number() });
+
+/** Telemetry's `reward` part: the PRM workers and the reward pipeline (RewardPipeline.telemetry()). */
+export const RewardTelemetrySchema = z.strictObject({
+  interval_s: z.number(),
+  models: z.array(z.strictObject({
+    name: z.string(), kind: z.string(), state: z.string(), provider: z.string(), batched: z.boolean(),
+    updates: z.int(), valid_updates: z.int(), updates_per_s: z.number(),
+    latency_ms: p50p99max, age_ms: z.strictObject({ p50: z.number(), p99: z.number() }),
+    errors: z.int(), timeouts: z.int(), nan_results: z.int(), crashes: z.int(), restarts: z.int(), hangs: z.int(),
+    late_results: z.int(), stale_results: z.int(), dropped_updates: z.int(), dropped_views: z.int(),
+  })).readonly(),
+  steps: z.int(),
+  no_reward_steps: z.int(),
+  gold_steps: z.int(),
+  invalid_progress_answers: z.int(),
+  frames: z.array(z.strictObject({ camera: z.string(), written: z.int(), dropped: z.int() })).readonly(),
+  mis_sized_frames: z.int(),
+  hacking_alarm: z.strictObject({ active: z.boolean(), alarms: z.int(), claims: z.int(), disagreements: z.int() }),
+  rnd: z.strictObject({ runs: z.int(), errors: z.int(), latest: z.number() }).nullable(),
+});
+
+/** Telemetry's `rollout` part: recorder, publisher and spool counters (RolloutService.stats()). */
+export const RolloutTelemetrySchema = z.strictObject({
+  recorder: z.strictObject({ stepsRecorded: z.int(), unrecordedSteps: z.int(), chunksCut: z.int(), episodesClosed: z.int(), pauses: z.int() }),
+  publisher: z.strictObject({
+    published: z.int(), resent: z.int(), acked: z.int(), duplicates: z.int(), rejected: z.int(), corrupt: z.int(),
+    staleAcks: z.int(), malformedAcks: z.int(), connects: z.int(),
+  }),
+  spool: z.strictObject({
+    chunksWritten: z.int(), bytesWritten: z.int(), writeErrors: z.int(), lastEncodeUs: z.number(), lastWriteUs: z.number(),
+    usedBytes: z.int(), maxBytes: z.int(), backlogChunks: z.int(),
+  }),
+  recording: z.boolean(),
+});
+
 export const TelemetryMessageSchema = z.strictObject({
   v: z.literal(CONTRACT_VERSION),
   robot: z.string(),
@@ -51,9 +87,9 @@ export const TelemetryMessageSchema = z.strictObject({
   policy: z.strictObject({
     version: z.string().nullable(), swaps: z.int(), deployed: z.int(), refused: z.int(), rollbacks: z.int(),
   }).optional().describe('signed policy updates: swaps at tick boundaries, updates deployed, refused, rolled back'),
-  rollout: z.record(z.string(), z.unknown()).nullable().optional()
+  rollout: RolloutTelemetrySchema.nullable().optional()
     .describe('rollout recorder, spool and publisher: steps recorded and skipped, spool use and backlog, chunks published, acked, resent'),
-  reward: z.record(z.string(), z.unknown()).nullable().optional()
+  reward: RewardTelemetrySchema.nullable().optional()
     .describe('PRM workers: per model updates/s, latency and age p50/p99, errors, timeouts, NaN results, restarts; no-reward steps; hacking alarm'),
 });
 export type TelemetryMessage = z.infer<typeof TelemetryMessageSchema>;

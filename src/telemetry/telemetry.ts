@@ -1,7 +1,12 @@
 // The telemetry message, gathered from small stats() providers: the loop, the transport, the MQTT link, policy
 // updates, the reward workers and the rollout path. Each reports its own counters; this file only names them
 // for the wire. Runs at the telemetry rate, off the tick (it allocates).
-import { CONTRACT_VERSION, type TelemetryMessage } from '../contracts/messages.js';
+import { CONTRACT_VERSION, type RewardTelemetrySchema, type RolloutTelemetrySchema, type TelemetryMessage } from '../contracts/messages.js';
+import type { z } from 'zod';
+
+/** The reward pipeline's and the rollout service's stats, as the wire schema declares them. */
+type RewardTelemetry = z.infer<typeof RewardTelemetrySchema>;
+type RolloutTelemetry = z.infer<typeof RolloutTelemetrySchema>;
 import type { LoopStats } from '../control/control-loop.js';
 import type { Logger } from '../log.js';
 import type { TransportStats } from '../transports/types.js';
@@ -17,9 +22,9 @@ export interface TelemetrySources {
   /** Signed policy updates; null when the robot takes none. */
   readonly policyUpdates: { stats(): { deployed: number; refused: number; rollbacks: number } } | null;
   /** PRM workers; null without learned rewards. */
-  readonly rewards: { telemetry(): object } | null;
+  readonly rewards: { telemetry(): RewardTelemetry } | null;
   /** Rollout recorder, spool and publisher; null without rollouts. */
-  readonly rollouts: { stats(): object } | null;
+  readonly rollouts: { stats(): RolloutTelemetry } | null;
 }
 
 export function telemetryMessage(p: TelemetrySources): TelemetryMessage {
@@ -49,8 +54,8 @@ export function telemetryMessage(p: TelemetrySources): TelemetryMessage {
     episode: { index: l.episodeIndex, step: l.episodeStep, progress: Number.isFinite(l.progress) ? l.progress : null },
     mqtt: { rejected_messages: p.mqtt !== null ? p.mqtt.rejectedMessages : 0 },
     policy: { version: l.policyVersion, swaps: l.sourceSwaps, deployed: updates.deployed, refused: updates.refused, rollbacks: updates.rollbacks },
-    reward: p.rewards !== null ? (p.rewards.telemetry() as Record<string, unknown>) : null,
-    rollout: p.rollouts !== null ? (p.rollouts.stats() as Record<string, unknown>) : null,
+    reward: p.rewards !== null ? p.rewards.telemetry() : null,
+    rollout: p.rollouts !== null ? p.rollouts.stats() : null,
   };
 }
 
