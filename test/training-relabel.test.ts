@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FLAG_DONE, FLAG_NO_REWARD, FLAG_TRUNCATED, REWARD_COMPONENTS, type RewardComponent } from '../src/contracts/rollout.js';
+import { RewardShaper, STEP_CONTINUES, STEP_TERMINAL, STEP_TRUNCATED } from '../src/reward/shaping.js';
 import { relabelRewards, relabelSettings } from '../src/updater/relabel.js';
 
 type Row = Partial<Record<RewardComponent, number>>;
@@ -83,4 +84,35 @@ test('relabel settings: γ from a horizon as the robot resolves it; readable con
   assert.equal(relabelSettings({ gamma: 0.97, horizon_s: null, period_s: 0.02, success_margin: 0.05 }).gamma, 0.97);
   assert.throws(() => relabelSettings({ gamma: 0.9, horizon_s: 2, period_s: 0.02, success_margin: 0.05 }), { code: 'STRIATUM_ERR_CONFIG' } as never);
   assert.throws(() => relabelSettings({ horizon_s: 2, period_s: 0.02, success_margin: 1 }), { code: 'STRIATUM_ERR_CONFIG' } as never);
+});
+
+test('relabel reproduces the robot\'s own shaped reward (RewardShaper) from the stored components, step for step', () => {
+  // The robot computes r with RewardShaper; the updater recomputes it from what the recorder stored. With the same
+  // γ and δ the two must agree, or a round trains on a reward the robot never gave. Seeded episodes with missing
+  // and failed PRM answers, answers over the success threshold, task rewards, true terminals and truncations.
+  let seed = 12345;
+  const rand = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  const gamma = 0.97;
+  const successMargin = 0.1;
+  for (let episode = 0; episode < 20; episode++) {
+    const shaper = new RewardShaper({ periodS: 0.02, gamma, successMargin });
+    const steps = 5 + Math.floor(rand() * 40);
+    const end = rand() < 0.5 ? STEP_TERMINAL : STEP_TRUNCATED;
+    shaper.beginEpisode(rand() < 0.3 ? Number.NaN : rand() * 0.3);
+    const rows: Row[] = [];
+    const flags = new Uint8Array(steps);
+    const robot: number[] = [];
+    for (let t = 0; t < steps; t++) {
+      const u = rand();
+      if (u < 0.1) shaper.observeProgress(Number.NaN); // a failed answer
+      else if (u < 0.6) shaper.observeProgress(Math.min(1.05, (t / steps) * 1.2 + (rand() - 0.5) * 0.1));
+      const last = t === steps - 1;
+      const r = shaper.step(rand() < 0.2 ? rand() : 0, 0, last ? end : STEP_CONTINUES);
+      rows.push({ raw_progress: r.rawProgress, potential: r.potential, next_potential: r.nextPotential, shaping: r.shaping, gold: r.gold, task: r.task, intrinsic: r.intrinsic, total: r.total });
+      if (last) flags[t] = end === STEP_TERMINAL ? FLAG_DONE : FLAG_DONE | FLAG_TRUNCATED;
+      robot.push(r.total);
+    }
+    const relabeled = relabelRewards(columns(rows), flags, { gamma, successMargin });
+    close(relabeled.rewards, robot);
+  }
 });
