@@ -10,7 +10,7 @@ import {
 } from '../src/contracts/rollout.js';
 import { topics } from '../src/contracts/topics.js';
 import { silentLogger } from '../src/log.js';
-import { updaterCommand } from '../src/updater/cmd-updater.js';
+import { updaterCommand } from '../src/cli/cmd-updater.js';
 import { loadUpdaterConfig, updaterPassword } from '../src/updater/config.js';
 import { Ingest } from '../src/updater/ingest.js';
 import { RolloutStore, writeEpisodeNpy } from '../src/updater/store.js';

@@ -5,7 +5,7 @@ import { schemaCommand } from './cmd-schema.js';
 import { doctorCommand } from './cmd-doctor.js';
 import { recordCommand } from './cmd-record.js';
 import { evalCommand } from './cmd-eval.js';
-import { updaterCommand } from '../updater/cmd-updater.js';
+import { updaterCommand } from './cmd-updater.js';
 import { keysCommand } from './cmd-keys.js';
 import { policyCommand } from './cmd-policy.js';
 import { prmCommand } from './prm-eval.js';

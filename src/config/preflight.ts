@@ -8,7 +8,9 @@ import { StriatumError } from '../errors.js';
 import { PolicyMetadataSchema } from '../policy/metadata.js';
 import { PrmMetadataSchema } from '../reward/metadata.js';
 import { defaultSimulatorBinary } from '../transports/serial/sim-process.js';
-import { formatIssues, type LoadedConfig } from './load.js';
+import { formatIssues } from '../util/validation.js';
+import { unwritableDir } from '../util/fs-checks.js';
+import type { LoadedConfig } from './load.js';
 import { normalizationSizeProblems } from './observation-size.js';
 
 // The serial transport's auto-sim marker (src/transports/serial/serial-transport.ts); that module loads serialport.
@@ -27,28 +29,6 @@ function missingFile(path: string): string | null {
   }
 }
 
-/** Why a directory cannot be created (or written) at path, or null when it can. */
-export function unwritableDir(path: string): string | null {
-  let dir = resolve(path);
-  for (;;) {
-    let isDir: boolean;
-    try {
-      isDir = statSync(dir).isDirectory();
-    } catch {
-      const parent = dirname(dir);
-      if (parent === dir) return `${path}: no existing parent folder`;
-      dir = parent;
-      continue;
-    }
-    if (!isDir) return `${dir} is not a folder, so ${path} cannot be created`;
-    try {
-      accessSync(dir, constants.W_OK | constants.X_OK);
-      return null;
-    } catch {
-      return `${dir} is not writable, so ${path} cannot be ${dir === resolve(path) ? 'written' : 'created'}`;
-    }
-  }
-}
 
 function readJson(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8'));

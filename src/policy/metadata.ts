@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { PolicyMetadataSchema, type PolicyMetadata } from '../contracts/policy-metadata.js';
 import { StriatumError } from '../errors.js';
-import { formatIssues } from '../config/load.js';
+import { formatIssues } from '../util/validation.js';
 
 export { PolicyMetadataSchema, type PolicyMetadata } from '../contracts/policy-metadata.js';
 

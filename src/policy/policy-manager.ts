@@ -13,7 +13,7 @@ import {
 import type { EventMessage } from '../contracts/messages.js';
 import type { EpisodeStart, EpisodeSummary, StepSink, StepView } from '../control/step.js';
 import { topics } from '../contracts/topics.js';
-import { formatIssues } from '../config/load.js';
+import { formatIssues } from '../util/validation.js';
 import { StriatumError, isStriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from './action-source.js';

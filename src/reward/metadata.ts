@@ -18,7 +18,7 @@
 // mean and std must be the identity there (normalization then lives inside the model).
 import { z } from 'zod';
 import { StriatumError } from '../errors.js';
-import { formatIssues } from '../config/load.js';
+import { formatIssues } from '../util/validation.js';
 
 const Shape = z.array(z.int().min(-1).refine((d) => d !== 0, 'a dimension cannot be 0'))
   .min(1)

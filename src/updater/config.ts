@@ -2,8 +2,8 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { formatIssues, parseYamlText } from '../config/load.js';
-import { unwritableDir } from '../config/preflight.js';
+import { formatIssues, parseYamlText } from '../util/validation.js';
+import { unwritableDir } from '../util/fs-checks.js';
 import { DEFAULT_MAX_CHUNK_BYTES } from '../contracts/rollout.js';
 import { StriatumError } from '../errors.js';
 

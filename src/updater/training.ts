@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatIssues } from '../config/load.js';
+import { formatIssues } from '../util/validation.js';
 import { SNAPSHOT_FORMAT, SnapshotManifestSchema, type SnapshotEpisode, type SnapshotManifest } from '../contracts/snapshot-manifest.js';
 import { topics } from '../contracts/topics.js';
 import { StriatumError } from '../errors.js';

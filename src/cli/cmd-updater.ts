@@ -2,11 +2,11 @@
 import { existsSync } from 'node:fs';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { parseFlags, type Command } from '../cli/flags.js';
-import { checkOutDir, prepareOutDir } from '../cli/out-dir.js';
-import { checkUpdaterConfigFile, loadUpdaterConfig, type UpdaterFlags } from './config.js';
-import { RolloutStore, writeEpisodeNpy } from './store.js';
-import { runUpdater } from './updater.js';
+import { parseFlags, type Command } from './flags.js';
+import { checkOutDir, prepareOutDir } from './out-dir.js';
+import { checkUpdaterConfigFile, loadUpdaterConfig, type UpdaterFlags } from '../updater/config.js';
+import { RolloutStore, writeEpisodeNpy } from '../updater/store.js';
+import { runUpdater } from '../updater/updater.js';
 
 const HELP = `Usage: striatum updater [run] [--config FILE] [--broker URL] [--username NAME] [--password-env VAR]
                         [--store PATH] [--share-group NAME] [--robots ID,ID] [--id NAME]
