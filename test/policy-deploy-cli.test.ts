@@ -2,26 +2,14 @@
 // embedded broker; the retained status shows the new version, a rollback command returns to the old one, and a
 // manifest signed by an unknown key is refused with a log line and a 'policy' event.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { topics } from '../src/contracts/topics.js';
 import { generateKeyFiles, loadPrivateKey, releasePolicy } from '../src/updater/registry.js';
-import { simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+import { simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy, writeVersionedPolicy } from './helpers/fixtures.js';
 import { connectClient, watch } from './helpers/mqtt-watch.js';
 
 const ROBOT = 'sim-deploy-cli';
-
-function modelDir(root: string, name: string, version: string, gain: number): string {
-  const dir = join(root, name);
-  mkdirSync(dir, { recursive: true });
-  writeLinearPolicy(dir, { gain });
-  const metaPath = join(dir, 'policy.json');
-  const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
-  meta.version = version;
-  writeFileSync(metaPath, JSON.stringify(meta));
-  return dir;
-}
 
 test('striatum run takes a signed policy over MQTT, rolls it back on command, refuses an untrusted one', { timeout: 120_000 }, async () => {
   const dir = tempDir();
@@ -38,7 +26,7 @@ test('striatum run takes a signed policy over MQTT, rolls it back on command, re
     const updater = await connectClient(url, 'updater', 'updater-pass');
     await waitFor('running with test-1', () => w.json('/status').find((s) => s.state === 'running' && s.policy?.version === 'test-1'));
 
-    await releasePolicy({ modelDir: modelDir(dir, 'good', 'v2', 5), key: loadPrivateKey(join(dir, 'keys/private.pem')), mqttClient: updater, pieceBytes: 256 });
+    await releasePolicy({ modelDir: writeVersionedPolicy(dir, 'good', 'v2', 5), key: loadPrivateKey(join(dir, 'keys/private.pem')), mqttClient: updater, pieceBytes: 256 });
     await waitFor('status with v2', () => w.json('/status').find((s) => s.state === 'running' && s.policy?.version === 'v2'), 30_000);
     await waitFor('an episode run by v2', () => w.json('/episode').find((e) => e.policy_version === 'v2'), 30_000);
     assert.ok(run.logs().some((l) => l.msg === 'policy swapped between ticks'));
@@ -49,7 +37,7 @@ test('striatum run takes a signed policy over MQTT, rolls it back on command, re
       return s.length > 0 && s.at(-1).policy?.version === 'test-1' && s.some((x) => x.policy?.version === 'v2');
     }, 30_000);
 
-    await releasePolicy({ modelDir: modelDir(dir, 'rogue-model', 'r-1', 6), key: loadPrivateKey(join(dir, 'rogue/private.pem')), mqttClient: updater });
+    await releasePolicy({ modelDir: writeVersionedPolicy(dir, 'rogue-model', 'r-1', 6), key: loadPrivateKey(join(dir, 'rogue/private.pem')), mqttClient: updater });
     await waitFor('refusal event', () => w.json('/event').find((e) => e.kind === 'policy' && e.code === 'refused_untrusted_key'));
     const refusal = await waitFor('refusal log line', () => run.logs().find((l) => l.msg === 'policy update refused; the running policy keeps running'));
     assert.equal(refusal.code, 'untrusted_key');

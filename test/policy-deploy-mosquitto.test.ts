@@ -1,26 +1,14 @@
 // Signed policy deployment on a real Mosquitto with the shipped password and ACL files: a robot account receives
 // the updater's manifest and pieces, swaps the policy in, and runs it again after a restart (from its state dir).
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateKeyFiles, loadPrivateKey, releasePolicy } from '../src/updater/registry.js';
-import { simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
+import { simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy, writeVersionedPolicy } from './helpers/fixtures.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { connectClient, watch } from './helpers/mqtt-watch.js';
 
 const ROBOT = 'sim-deploy-mosq';
-
-function modelDir(root: string, name: string, version: string, gain: number): string {
-  const dir = join(root, name);
-  mkdirSync(dir, { recursive: true });
-  writeLinearPolicy(dir, { gain });
-  const metaPath = join(dir, 'policy.json');
-  const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
-  meta.version = version;
-  writeFileSync(metaPath, JSON.stringify(meta));
-  return dir;
-}
 
 test('a robot on Mosquitto with the shipped ACL receives a signed policy and runs it again after a restart', { timeout: 180_000 }, async () => {
   const broker = await startMosquitto({ [ROBOT]: 'robot-pass-123', updater: 'updater-pass', operator: 'operator-pass' });
@@ -36,7 +24,7 @@ test('a robot on Mosquitto with the shipped ACL receives a signed policy and run
   const updater = await connectClient(broker.url, 'updater', 'updater-pass');
   try {
     await waitFor('running with test-1', () => w.json('/status').find((s) => s.state === 'running' && s.policy?.version === 'test-1'), 30_000);
-    await releasePolicy({ modelDir: modelDir(dir, 'good', 'v2', 5), key: loadPrivateKey(join(dir, 'keys/private.pem')), mqttClient: updater, pieceBytes: 256 });
+    await releasePolicy({ modelDir: writeVersionedPolicy(dir, 'good', 'v2', 5), key: loadPrivateKey(join(dir, 'keys/private.pem')), mqttClient: updater, pieceBytes: 256 });
     await waitFor('status with v2', () => w.json('/status').find((s) => s.state === 'running' && s.policy?.version === 'v2'), 30_000);
     assert.ok(run.logs().some((l) => l.msg === 'policy swapped between ticks'));
 

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
-import {
-  REWARD_COMPONENTS, ROLLOUT_VERSION, encodeRolloutChunk, type RewardComponent, type RolloutColumns, type RolloutHeaderInput,
-  type RolloutLayout,
-} from '../src/contracts/rollout.js';
 import { topics } from '../src/contracts/topics.js';
 import { silentLogger } from '../src/log.js';
 import { updaterCommand } from '../src/cli/cmd-updater.js';
@@ -18,26 +14,13 @@ import { readNpy } from '../src/util/npy.js';
 import { crc32c } from '../src/transports/serial/crc32c.js';
 import { tempDir } from './helpers/fixtures.js';
 import { requirePython } from './helpers/required-tools.js';
+import { ROLLOUT_TEST_RUN, rolloutTestChunk } from './helpers/rollout-chunks.js';
 
-const RUN = '11111111-2222-4333-8444-555555555555';
-const LAYOUT: RolloutLayout = { observation: [{ name: 'o', size: 3 }], joints: ['x', 'y'], reward: [...REWARD_COMPONENTS], camera: null };
+const RUN = ROLLOUT_TEST_RUN;
 
-/** Chunk `chunk` of episode `index`: steps [first, first + n), observation = index·10000 + step·8 + k. */
+/** Chunk `chunk` of episode `index`: steps [first, first + n); chunk 1 says 3 steps before it were not recorded. */
 function chunkOf(index: number, chunk: number, first: number, n: number, final: false | 'success' | 'aborted' = false, robot = 'arm-1'): Uint8Array {
-  const reward = {} as Record<RewardComponent, Float32Array>;
-  for (const k of REWARD_COMPONENTS) reward[k] = Float32Array.from({ length: n }, (_, i) => first + i);
-  const cols: RolloutColumns = {
-    observation: Float32Array.from({ length: n * 3 }, (_, j) => index * 10_000 + (first + Math.floor(j / 3)) * 8 + (j % 3)),
-    action: new Float32Array(n * 2).fill(0.5), command: new Float32Array(n * 2).fill(0.25), progress: new Float32Array(n),
-    reward, flags: new Uint8Array(n), step: Int32Array.from({ length: n }, (_, i) => first + i),
-    stampMs: Float64Array.from({ length: n }, (_, i) => (first + i) * 20), frames: null, frameStep: null,
-  };
-  const h: RolloutHeaderInput = {
-    v: ROLLOUT_VERSION, robot, episode: `${RUN}:${index}`, chunk, policy_version: 'p1', task: 'push', instruction: 'push',
-    stamp: new Date().toISOString(), stamp_origin_unix_ms: null, layout: LAYOUT, n, skipped_steps: chunk === 1 ? 3 : 0,
-    final: final !== false, outcome: final === false ? null : final, end_reason: null,
-  };
-  return encodeRolloutChunk(h, cols, 'gzip');
+  return rolloutTestChunk(index, chunk, first, n, final, { robot, skippedSteps: chunk === 1 ? 3 : 0 });
 }
 
 const ROLLOUT = topics.rollout('arm-1');

@@ -1,6 +1,6 @@
 // Shared test fixtures: temp dirs, configs for the simulated robot, real ONNX policies, the CLI as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +61,18 @@ export function writeLinearPolicy(dir: string, options: { gain?: number; chunk?:
     action: { mode: 'velocity', joints: ['x', 'y'], chunk },
   }, null, 2));
   return modelPath;
+}
+
+/** A folder `root/name` holding a linear policy (policy.onnx + policy.json) whose metadata says `version`. */
+export function writeVersionedPolicy(root: string, name: string, version: string, gain: number): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  writeLinearPolicy(dir, { gain });
+  const metaPath = join(dir, 'policy.json');
+  const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+  meta.version = version;
+  writeFileSync(metaPath, JSON.stringify(meta));
+  return dir;
 }
 
 /** A sim robot config as a plain object; tests adjust it and write it with writeConfig(). */
