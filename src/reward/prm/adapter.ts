@@ -14,6 +14,9 @@
 import type { PrmKind } from '../metadata.js';
 import type { FrameWindow } from './preprocess.js';
 
+/** The per-view arrays of one PRM answer, as the worker sends them and the host keeps them. */
+export type PrmViewArrays = Pick<PrmViewValues, 'progress' | 'delta' | 'done' | 'confidence' | 'raw' | 'stampMs' | 'fresh'>;
+
 export class PrmViewValues {
   readonly views: number;
   readonly progress: Float64Array;

@@ -24,6 +24,7 @@ import { LatencyHistogram } from '../../util/histogram.js';
 import type { FrameRing } from './frame-ring.js';
 import type { ResolvedPrmModel } from './load-adapter.js';
 import { CTL_EPISODE, CTL_INTS, CTL_RETIRED, CTL_START_MS, CTL_STARTED, type ErrorInfo, type HostToWorker, type PrmWorkerData, type ResultMessage, type WorkerToHost } from './protocol.js';
+import type { PrmViewArrays } from './adapter.js';
 
 const WORKER_URL = new URL('./prm-worker-main.js', import.meta.url);
 const PENDING = 16;
@@ -35,7 +36,7 @@ export const UPDATE_CRASH = 3;
 export type UpdateStatus = 0 | 1 | 2 | 3;
 
 /** One PRM answer (or its absence) as the pipeline folds it in. Reused: copy what must outlive the tick. */
-export class PrmUpdate {
+export class PrmUpdate implements PrmViewArrays {
   update = 0;
   episode = 0;
   status: UpdateStatus = UPDATE_OK;

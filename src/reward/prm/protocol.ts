@@ -3,6 +3,7 @@
 // (is the worker mid-update, since when) and what the worker must see at once (the current episode).
 import type { FrameRingDescriptor } from './frame-ring.js';
 import type { ResolvedPrmModel } from './load-adapter.js';
+import type { PrmViewArrays } from './adapter.js';
 
 // Control block: Int32Array over a SharedArrayBuffer.
 export const CTL_STARTED = 0; // sequence number of the last update the worker started (after taking its frames)
@@ -36,17 +37,10 @@ export type HostToWorker =
   /** Fault drill: throw an uncaught error between two updates. */
   | { readonly type: 'crash' };
 
-export interface ResultMessage {
+export interface ResultMessage extends PrmViewArrays {
   readonly type: 'result';
   readonly update: number;
   readonly episode: number;
-  readonly progress: Float64Array;
-  readonly delta: Float64Array;
-  readonly done: Float64Array;
-  readonly confidence: Float64Array;
-  readonly raw: Float64Array;
-  readonly stampMs: Float64Array;
-  readonly fresh: Uint8Array;
   /** Frames taken to answer sent, ms (preprocessing and runs). */
   readonly latencyMs: number;
   readonly runs: number;
