@@ -6,24 +6,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { isStriatumError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { SerialTransport, type SerialTransportOptions } from '../src/transports/serial/serial-transport.js';
 import { SbpSimulator, type SbpSimEvent } from '../src/transports/serial/sim-process.js';
 import { SBP_FLAG_ARMED, SBP_FLAG_ESTOPPED, SBP_FLAG_SAFE_DISABLED } from '../src/transports/serial/protocol.js';
 import type { JointCommand, JointState } from '../src/transports/types.js';
-import { ensureSimulator } from './helpers/sbp-sim.js';
+import { serialTestResources } from './helpers/sbp-sim.js';
 
-before(() => { ensureSimulator(); });
-
-const sims: SbpSimulator[] = [];
-const transports: SerialTransport[] = [];
-// Whatever a failed assertion left open: transports first (they end safe), then the simulators.
-after(async () => {
-  for (const t of transports) await t.close();
-  for (const s of sims) await s.stop();
-});
+const { sims, transports } = serialTestResources();
 
 function transport(o: SerialTransportOptions): SerialTransport {
   const t = new SerialTransport(o);

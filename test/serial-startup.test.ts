@@ -1,22 +1,15 @@
 // Start-up over a lossy link, against the C simulator on a real pty: a PARAM_VALUE reply lost on the way back
 // (sbp_sim --drop-param-replies N loses exactly the first N) is answered by resending PARAM_SET, within a bound.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { isStriatumError } from '../src/errors.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { PARAM_SET_ATTEMPTS } from '../src/transports/serial/serial-link.js';
 import { SerialTransport, type SerialTransportOptions } from '../src/transports/serial/serial-transport.js';
 import { SbpSimulator } from '../src/transports/serial/sim-process.js';
-import { ensureSimulator } from './helpers/sbp-sim.js';
+import { serialTestResources } from './helpers/sbp-sim.js';
 
-before(() => { ensureSimulator(); });
-
-const sims: SbpSimulator[] = [];
-const transports: SerialTransport[] = [];
-after(async () => {
-  for (const t of transports) await t.close();
-  for (const s of sims) await s.stop();
-});
+const { sims, transports } = serialTestResources();
 
 function captureLogger(): { logger: Logger; lines: Record<string, any>[] } {
   const lines: Record<string, any>[] = [];

@@ -38,14 +38,18 @@ export interface SwappableLoop {
   onSourceSwap(listener: (previous: ActionSource, next: ActionSource) => void): void;
 }
 
-export interface PolicyManagerOptions {
+/** What verifying and loading a signed release needs: whom to trust, what must fit, how to run it. */
+export interface ReleaseCheckOptions {
   readonly task: string;
-  readonly robotId: string;
   readonly trustedKeys: ReadonlyMap<string, KeyObject>;
   readonly expectations: PolicyExpectations;
   readonly providers: readonly ExecutionProvider[];
   readonly threads: number;
   readonly warmupRuns: number;
+}
+
+export interface PolicyManagerOptions extends ReleaseCheckOptions {
+  readonly robotId: string;
   readonly autoRollback: { episodes: number; margin: number } | null;
   readonly link: PolicyLinkPort;
   readonly loop: SwappableLoop;

@@ -1,25 +1,19 @@
 // At start-up: run the over-the-air release the robot ran before its restart, verified again from its state
 // folder (signature, model hash, fit to the robot, a real run), instead of the shipped model. A release that no
 // longer verifies is logged and reported with a 'policy' event, and the shipped model runs.
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { PolicyManifestSchema, checkManifestForRobot, type PolicyManifest } from '../contracts/policy-manifest.js';
 import { isStriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from './action-source.js';
-import { OnnxPolicy, type ExecutionProvider, type PolicyExpectations } from './onnx-policy.js';
-import type { PolicyLinkPort } from './policy-manager.js';
+import { OnnxPolicy } from './onnx-policy.js';
+import type { PolicyLinkPort, ReleaseCheckOptions } from './policy-manager.js';
 import type { PolicyStore, StoredRelease } from './policy-store.js';
 
-export interface RestoreOptions {
+export interface RestoreOptions extends ReleaseCheckOptions {
   readonly store: PolicyStore;
   /** The model from policy.model, already loaded: the fallback. */
   readonly shipped: ActionSource;
-  readonly task: string;
-  readonly trustedKeys: ReadonlyMap<string, KeyObject>;
-  readonly expectations: PolicyExpectations;
-  readonly providers: readonly ExecutionProvider[];
-  readonly threads: number;
-  readonly warmupRuns: number;
   readonly link: Pick<PolicyLinkPort, 'publishEvent'>;
   readonly logger: Logger;
 }

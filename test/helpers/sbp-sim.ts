@@ -4,7 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultSimulatorBinary } from '../../src/transports/serial/sim-process.js';
+import { after, before } from 'node:test';
+import type { SerialTransport } from '../../src/transports/serial/serial-transport.js';
+import { defaultSimulatorBinary, type SbpSimulator } from '../../src/transports/serial/sim-process.js';
 import { MissingToolError, requireCommand } from './required-tools.js';
 
 const BRIDGE = fileURLToPath(new URL('../../../firmware-bridge/', import.meta.url));
@@ -26,4 +28,19 @@ export function ensureSimulator(): string {
   }
   if (!existsSync(binary)) throw new Error(`cmake ran but ${binary} is missing`);
   return binary;
+}
+
+/**
+ * For a serial test file: build the simulator before its tests, and stop whatever a failed assertion left open
+ * after them — transports first (they end safe), then the simulators. Tests push what they start.
+ */
+export function serialTestResources(): { sims: SbpSimulator[]; transports: SerialTransport[] } {
+  const sims: SbpSimulator[] = [];
+  const transports: SerialTransport[] = [];
+  before(() => { ensureSimulator(); });
+  after(async () => {
+    for (const t of transports) await t.close();
+    for (const s of sims) await s.stop();
+  });
+  return { sims, transports };
 }
