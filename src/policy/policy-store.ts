@@ -102,20 +102,28 @@ export class PolicyStore {
     return new PolicyStore(dir, state, logger);
   }
 
-  /** Keep a verified release: written into a fresh private folder, then moved into place whole. */
-  async saveRelease(manifestBytes: Buffer, model: Buffer, sha256: string): Promise<void> {
-    const incoming = await mkdtemp(join(this.dir, 'incoming-'));
-    try {
-      await writeFile(join(incoming, 'manifest.json'), manifestBytes, { flag: 'wx', mode: 0o600 });
-      await writeFile(join(incoming, 'policy.onnx'), model, { flag: 'wx', mode: 0o600 });
-      const target = join(this.dir, MODELS, sha256);
-      await rm(target, { recursive: true, force: true });
-      await rename(incoming, target);
-      this.saved.add(sha256);
-    } catch (err) {
-      await rm(incoming, { recursive: true, force: true }).catch(() => undefined);
-      throw err;
-    }
+  /**
+   * Keep a verified release: written into a fresh private folder, then moved into place whole. Queued with the state
+   * writes, so a state write's clean-up of unreferenced releases never runs in the middle of it (it could remove the
+   * release just moved into place).
+   */
+  saveRelease(manifestBytes: Buffer, model: Buffer, sha256: string): Promise<void> {
+    const run = async (): Promise<void> => {
+      const incoming = await mkdtemp(join(this.dir, 'incoming-'));
+      try {
+        await writeFile(join(incoming, 'manifest.json'), manifestBytes, { flag: 'wx', mode: 0o600 });
+        await writeFile(join(incoming, 'policy.onnx'), model, { flag: 'wx', mode: 0o600 });
+        const target = join(this.dir, MODELS, sha256);
+        await rm(target, { recursive: true, force: true });
+        await rename(incoming, target);
+        this.saved.add(sha256);
+      } catch (err) {
+        await rm(incoming, { recursive: true, force: true }).catch(() => undefined);
+        throw err;
+      }
+    };
+    this.writing = this.writing.then(run, run);
+    return this.writing;
   }
 
   /** The stored signed manifest and model of a release, as bytes (verified by the caller). */
