@@ -254,7 +254,7 @@ process.stdout.write(`${JSON.stringify({
   },
   notes: [
     'gc counts cover the measured ticks only (minor = scavenges of the young generation).',
-    'The tick allocates nothing itself; the policy calls onnxruntime-node\'s native session synchronously (no setImmediate hop, no promise), whose result map is the loop\'s remaining garbage besides the simulator\'s (Rapier wraps each step in short-lived objects); each sleep makes one Promise and Timeout, in both loops.',
+    'The tick allocates nothing itself; the policy calls onnxruntime-node\'s native session synchronously (no setImmediate hop, no promise), whose result map is the loop\'s remaining garbage besides the simulator\'s (the world steps Rapier\'s pipeline directly, without World.step\'s per-call wrappers, but Rapier\'s wasm still reads performance.now() 36 times a step, and on Node 20 each read allocates); each sleep makes one Promise and Timeout, in both loops.',
     'paced_at_rate runs the same session.run calls with the loop\'s clock and no loop around them, in segments alternating with the loop\'s, so tick_compute_p50_vs_paced_run is the loop\'s own overhead; back-to-back calls are faster because caches and onnxruntime\'s threads stay hot.',
   ],
 }, null, 2)}\n`);
