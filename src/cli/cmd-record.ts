@@ -11,7 +11,7 @@ import { RobotRuntime } from '../runtime/robot-runtime.js';
 import { JOINT_VELOCITY_MAX_M_S } from '../sim/push-world.js';
 import { PushCamera, type SimCameraName } from '../sim/render.js';
 import { SeededRng } from '../sim/rng.js';
-import type { SimTransport } from '../transports/sim/sim-transport.js';
+import { SimTransport } from '../transports/sim/sim-transport.js';
 import { RowBuffer, npyHeader, writeNpy } from '../util/npy.js';
 import type { Command } from './flags.js';
 import { intFlag, parseFlags } from './flags.js';
@@ -360,8 +360,11 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
     const runtime = await RobotRuntime.start({
       loaded, logger: logger.child('record'), mqtt: false, realtime: false, episodes,
       source: (t) => {
-        sim = t as SimTransport;
-        return new ScriptedSource(sourceKind, sim, cfg.control.rate_hz);
+        if (!(t instanceof SimTransport)) {
+          throw new StriatumError('STRIATUM_ERR_CONFIG', `transport.kind: record drives the simulated robot's world; this config's transport is ${cfg.transport.kind}`);
+        }
+        sim = t;
+        return new ScriptedSource(sourceKind, t, cfg.control.rate_hz);
       },
       onStep: (s) => {
         obs ??= new RowBuffer(s.observation.length, (k) => new Float32Array(k));
