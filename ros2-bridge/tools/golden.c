@@ -284,7 +284,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s encode|roundtrip\n", argv[0]);
     return 2;
   }
-  participant = dds_create_participant(DDS_DOMAIN_DEFAULT, NULL, NULL);
+  const char *domain = getenv("ROS_DOMAIN_ID"); /* as ROS 2 does: the DDS domain id */
+  participant = dds_create_participant(domain != NULL ? (dds_domainid_t)strtoul(domain, NULL, 10) : DDS_DOMAIN_DEFAULT, NULL, NULL);
   if (participant < 0) die("create participant", participant);
   int rc = strcmp(argv[1], "encode") == 0 ? encode() : roundtrip();
   dds_delete(participant);
