@@ -184,7 +184,8 @@ static void usage(const char *argv0) {
 int main(int argc, char **argv) {
   o.rate_hz = 200; o.velocity_mode = 1;
   o.state_topic = "/joint_states"; o.command_topic = "/forward_velocity_controller/commands"; o.estop_topic = "/striatum/estop";
-  dds_domainid_t domain = DDS_DOMAIN_DEFAULT;
+  const char *domain_env = getenv("ROS_DOMAIN_ID"); /* as ROS 2 does: the DDS domain id */
+  dds_domainid_t domain = domain_env != NULL ? (dds_domainid_t)atoi(domain_env) : 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -86,6 +86,15 @@ export class CdrWriter {
     return this;
   }
 
+  /** A float64 sequence; returns the offset of its first element (where later values can be written in place). */
+  f64SequenceAt(values: ArrayLike<number>): number {
+    this.u32(values.length);
+    this.align(8, 0);
+    const at = this.pos;
+    for (let i = 0; i < values.length; i++) this.f64(values[i]);
+    return at;
+  }
+
   u8Sequence(bytes: Uint8Array): this {
     this.u32(bytes.length);
     this.ensure(bytes.length);
@@ -227,6 +236,11 @@ export class CdrReader {
     for (let i = 0; equal && i < expected.length; i++) equal = this.bytes[this.pos + i] === expected[i];
     this.pos += n;
     return equal;
+  }
+
+  /** The payload being read (to compare a stringSpan in place). */
+  get payload(): Uint8Array {
+    return this.bytes;
   }
 
   /** The next n octets as a view into the payload (no copy). */
