@@ -4,7 +4,7 @@
  * It publishes sensor_msgs/JointState on /joint_states at --rate Hz (its joints, in reverse order, plus one
  * extra joint nobody configured), an rgb8 sensor_msgs/Image at 10 Hz when --image-topic is given, and
  * integrates the std_msgs/Float64MultiArray velocity commands it receives (position mode: jumps to them;
- * --trajectory: takes trajectory_msgs/JointTrajectory's first point). It echoes the e-stop topic it hears.
+ * --trajectory: takes trajectory_msgs/JointTrajectory's first point, its velocities or positions). It echoes the e-stop topic it hears.
  * stdout: one JSON event a line ("ready", "stats" every second and at exit, "estop"). stdin lines:
  * "estop" publishes std_msgs/Bool true on the e-stop topic, "silence" stops the joint states, "quit".
  * --echo publishes a joint state the moment a command arrives (positions = the command), for round trips.
@@ -43,6 +43,7 @@ static options_t o;
 static double positions[MAX_JOINTS], velocities[MAX_JOINTS], commands[MAX_JOINTS], max_abs_command[MAX_JOINTS];
 static unsigned long command_count, states_published;
 static int silenced, estop_heard;
+static long long last_time_from_start_ns = -1;
 static dds_entity_t participant, state_writer, command_reader, estop_writer, estop_reader, image_writer;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -134,7 +135,12 @@ static void on_command(dds_entity_t reader, void *arg) {
     pthread_mutex_lock(&lock);
     if (info.valid_data && o.trajectory) {
       trajectory_msgs_msg_dds__JointTrajectory_ *m = samples[0];
-      if (m->points._length > 0) apply_command(m->points._buffer[0].positions._buffer, m->points._buffer[0].positions._length);
+      if (m->points._length > 0) {
+        const trajectory_msgs_msg_dds__JointTrajectoryPoint_ *p = &m->points._buffer[0];
+        const dds_sequence_double *v = o.velocity_mode ? &p->velocities : &p->positions;
+        last_time_from_start_ns = (long long)p->time_from_start.sec * 1000000000LL + p->time_from_start.nanosec;
+        apply_command(v->_buffer, v->_length);
+      }
     } else if (info.valid_data) {
       std_msgs_msg_dds__Float64MultiArray_ *m = samples[0];
       apply_command(m->data._buffer, m->data._length);
@@ -150,7 +156,9 @@ static void print_stats(const char *event) {
   printf("{\"event\":\"%s\",\"commands\":%lu,\"states\":%lu,\"estop_heard\":%s,\"max_abs_command\":[", event, command_count,
          states_published, estop_heard ? "true" : "false");
   for (int j = 0; j < o.joints; j++) printf("%s%.17g", j ? "," : "", max_abs_command[j]);
-  printf("],\"positions\":[");
+  printf("],\"last_command\":[");
+  for (int j = 0; j < o.joints; j++) printf("%s%.17g", j ? "," : "", commands[j]);
+  printf("],\"time_from_start_ns\":%lld,\"positions\":[", last_time_from_start_ns);
   for (int j = 0; j < o.joints; j++) printf("%s%.17g", j ? "," : "", positions[j]);
   printf("]}\n");
   fflush(stdout);
