@@ -188,3 +188,23 @@ test('command_interface joint_trajectory: one point per tick, reached at time_fr
   run.child.kill('SIGINT');
   assert.equal(await run.exited, 0);
 });
+
+test('doctor tries both ROS 2 backends for real; config check and doctor refuse backend cyclonedds without the bridge', async () => {
+  const dir = tempDir();
+  const config = exampleConfig(dir);
+  const ok = await runCli(['doctor', '--json', '--config', config], { env: dds.env, timeoutMs: 60_000 });
+  const checks = new Map((JSON.parse(ok.stdout) as { name: string; verdict: string; detail: string }[]).map((c) => [c.name, c]));
+  assert.equal(checks.get('ROS 2 cyclonedds')?.verdict, 'ok', checks.get('ROS 2 cyclonedds')?.detail);
+  assert.match(checks.get('ROS 2 cyclonedds')!.detail, /participant [0-9a-f]{32}/);
+  assert.equal(checks.get('ROS 2 rclnodejs')?.verdict, process.env.ROS_DISTRO === undefined ? 'warn' : checks.get('ROS 2 rclnodejs')?.verdict);
+  assert.equal(checks.get('ROS 2')?.verdict, 'ok');
+  const env = { ...dds.env, STRIATUM_DDS_BRIDGE: join(dir, 'no-bridge') };
+  const missing = await runCli(['doctor', '--json', '--config', config], { env, timeoutMs: 60_000 });
+  const missingChecks = new Map((JSON.parse(missing.stdout) as { name: string; verdict: string }[]).map((c) => [c.name, c]));
+  assert.equal(missingChecks.get('ROS 2 cyclonedds')?.verdict, 'warn');
+  assert.equal(missingChecks.get('config')?.verdict, 'fail'); // backend cyclonedds, bridge missing: run would refuse
+  assert.equal(missing.code, 1);
+  const check = await runCli(['config', 'check', config], { env });
+  assert.equal(check.code, 2);
+  assert.match(check.stderr, /transport\.bridge/);
+});

@@ -145,7 +145,7 @@ export const Ros2TransportSchema = z.strictObject({
   }).prefault({}),
   startup_timeout_ms: positive.default(5000).describe('wait this long for a joint state naming every configured joint'),
   bridge: z.string().min(1).nullable().default(null)
-    .describe('cyclonedds backend: path of striatum_dds_bridge; null: $STRIATUM_DDS_BRIDGE, else ros2-bridge/build in this package'),
+    .describe('cyclonedds backend: absolute path of striatum_dds_bridge; null: $STRIATUM_DDS_BRIDGE, else ros2-bridge/build in this package'),
   time_limit_s: positive.default(15),
 });
 
