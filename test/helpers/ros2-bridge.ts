@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MissingToolError, requireCommand } from './required-tools.js';
+import { MissingToolError, requireCycloneDds } from './required-tools.js';
 
 export const ROS2_BRIDGE_DIR = fileURLToPath(new URL('../../../ros2-bridge/', import.meta.url));
 export const ROS2_BUILD_DIR = join(ROS2_BRIDGE_DIR, 'build');
@@ -16,9 +16,7 @@ const CYCLONE_PACKAGES = ['cmake', 'gcc', 'cyclonedds-dev', 'cyclonedds-tools', 
 export function ensureRos2Bridge(): string {
   const programs = ['striatum_dds_bridge', 'ros2_golden', 'ros2_robot_peer'].map((p) => join(ROS2_BUILD_DIR, p));
   if (programs.every((p) => existsSync(p))) return ROS2_BUILD_DIR;
-  requireCommand('cmake', CYCLONE_PACKAGES);
-  requireCommand('idlc', ['cyclonedds-tools'], ['-v']);
-  if (!existsSync('/usr/include/dds/dds.h')) throw new MissingToolError('Cyclone DDS headers are missing', ['cyclonedds-dev']);
+  requireCycloneDds();
   try {
     execFileSync('cmake', ['-S', ROS2_BRIDGE_DIR, '-B', ROS2_BUILD_DIR], { stdio: 'pipe' });
     execFileSync('cmake', ['--build', ROS2_BUILD_DIR], { stdio: 'pipe' });
