@@ -102,6 +102,16 @@ test('striatum run drives a ros2_control-style robot over Cyclone DDS within lim
   });
   // The tracking policy moved the arm from zero toward its home pose.
   assert.ok(stats.positions!.reduce((s, p) => s + Math.abs(p), 0) > 0.3, `the robot did not move: ${JSON.stringify(stats.positions)}`);
+  // The node on ros_discovery_info, as rmw_cyclonedds_cpp announces nodes: `ros2 node list` on a ROS machine shows it.
+  const infos: Buffer[] = [];
+  await watch.backend.ddsSubscribe('ros_discovery_info', 'rmw_dds_common::msg::dds_::ParticipantEntitiesInfo_',
+    { reliability: 'reliable', durability: 'transient_local', depth: 1 }, (p) => infos.push(Buffer.from(p)));
+  const info = await waitFor('striatum on ros_discovery_info', () => infos.find((b) => b.includes(Buffer.from('striatum\0'))), 10_000);
+  // gid(16) | 1 node | "/" | "striatum" | 2 readers (e-stop, joint states) | 3 writers (commands, state, diagnostics)
+  assert.equal(info.readUInt32LE(4 + 16), 1);
+  const readersAt = 4 + 16 + 4 + 8 + 4 + 9 + 3;
+  assert.equal(info.readUInt32LE(readersAt), 2);
+  assert.equal(info.readUInt32LE(readersAt + 4 + 2 * 16), 3);
   const diag = await waitFor('a /diagnostics message from a running loop', () => watch.diagnostics.find((d) => diagnosticValue(d, 'control loop', 'state') === 'running'), 10_000);
   assert.ok(Number(diagnosticValue(diag, 'control loop', 'periodicity.average')) > 0);
   assert.ok(Number(diagnosticValue(diag, 'control loop', 'execution_time.average')) > 0);

@@ -10,6 +10,7 @@ import { createLogger } from '../src/log.js';
 import type { Ros2Backend, Ros2Publisher, Ros2Qos } from '../src/transports/ros2/backend.js';
 import { CommandEncoder, commandLayout } from '../src/transports/ros2/command-encoder.js';
 import { RosCameraChannel } from '../src/transports/ros2/image-frames.js';
+import { encodeParticipantEntitiesInfo } from '../src/transports/ros2/discovery-info.js';
 import { JointStateMatcher } from '../src/transports/ros2/joint-state-matcher.js';
 import {
   BOOL, DIAGNOSTIC_ARRAY, FLOAT64_MULTI_ARRAY, IMAGE, JOINT_STATE, STRING, decodeMessage, encodeMessage, type MessageDef, type MessageValue,
@@ -125,6 +126,7 @@ class FakeBackend implements Ros2Backend {
     this.qos.set(topic, qos);
     return Promise.resolve();
   }
+  announceNode(): Promise<void> { return Promise.resolve(); }
   close(): Promise<void> { this.closed = true; return Promise.resolve(); }
   deliver(topic: string, def: MessageDef, value: MessageValue): void {
     this.handlers.get(topic)!(encodeMessage(def, value).slice());
@@ -229,4 +231,15 @@ test('backend auto picks rclnodejs when it loads, else cyclonedds, and logs whic
   assert.match(text, /ros2 backend: rclnodejs \(auto/);
   assert.match(text, /ros2 backend: cyclonedds \(auto: ROS_DISTRO is not set/);
   await assert.rejects(selectRos2Backend('rclnodejs', options, log, rclMissing), (err) => isStriatumError(err, 'STRIATUM_ERR_ROS2_UNAVAILABLE'));
+});
+
+test('ros_discovery_info: the node, its namespace and the gids of its readers and writers, written by hand', () => {
+  const guid = (b: number) => Uint8Array.from({ length: 16 }, (_, i) => b + i);
+  const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); return [...b]; };
+  const str = (s: string) => [...u32(s.length + 1), ...Buffer.from(s), 0];
+  const bytes = encodeParticipantEntitiesInfo({ gidBytes: 16, participant: guid(0), namespace: '', nodeName: 'arm', readers: [guid(100)], writers: [guid(50), guid(70)] });
+  const expected = [0, 1, 0, 0, ...guid(0), ...u32(1), ...str('/'), 0, 0, ...str('arm'), ...u32(1), ...guid(100), ...u32(2), ...guid(50), ...guid(70)];
+  assert.deepEqual([...bytes], expected);
+  const humble = encodeParticipantEntitiesInfo({ gidBytes: 24, participant: guid(0), namespace: '/arm1', nodeName: 'striatum', readers: [], writers: [] });
+  assert.deepEqual([...humble.subarray(4, 28)], [...guid(0), 0, 0, 0, 0, 0, 0, 0, 0]); // 16-byte GUID, zero-padded to 24
 });

@@ -143,6 +143,8 @@ export const Ros2TransportSchema = z.strictObject({
     diagnostics: qos('reliable', 'volatile', 10, 'ROS default'),
     images: qos('best_effort', 'volatile', 5, 'sensor data'),
   }).prefault({}),
+  ros_discovery_info: z.enum(['jazzy', 'humble', 'off']).default('jazzy')
+    .describe("cyclonedds backend: publish the node on ros_discovery_info so ros2 node list shows it; jazzy: Iron, Jazzy, Kilted (16-byte gids), humble: 24-byte gids"),
   startup_timeout_ms: positive.default(5000).describe('wait this long for a joint state naming every configured joint'),
   bridge: z.string().min(1).nullable().default(null)
     .describe('cyclonedds backend: absolute path of striatum_dds_bridge; null: $STRIATUM_DDS_BRIDGE, else ros2-bridge/build in this package'),

@@ -43,7 +43,10 @@ export async function createTransport(cfg: RobotConfig, log: Logger): Promise<Ro
       const { selectRos2Backend } = await import('../transports/ros2/select-backend.js');
       const envDomain = Number(process.env.ROS_DOMAIN_ID);
       const domainId = t.domain_id ?? (Number.isInteger(envDomain) && envDomain >= 0 && envDomain <= 232 ? envDomain : 0);
-      const backend = await selectRos2Backend(t.backend, { nodeName: t.node_name, namespace: t.namespace, domainId, bridge: t.bridge }, log);
+      const backend = await selectRos2Backend(t.backend, {
+        nodeName: t.node_name, namespace: t.namespace, domainId, bridge: t.bridge,
+        discoveryGidBytes: t.ros_discovery_info === 'jazzy' ? 16 : t.ros_discovery_info === 'humble' ? 24 : 0,
+      }, log);
       return new Ros2Transport({
         backend, robotId: cfg.robot.id, nodeName: t.node_name, namespace: t.namespace,
         jointNames: cfg.joints.map((j) => j.name), mode: cfg.action.mode, controlHz: cfg.control.rate_hz,

@@ -40,6 +40,8 @@ export interface Ros2Backend {
   publisher(rosTopic: string, def: MessageDef, qos: Ros2Qos): Promise<Ros2Publisher>;
   /** `onMessage` gets each payload; the view is valid only during the call. */
   subscribe(rosTopic: string, def: MessageDef, qos: Ros2Qos, onMessage: (payload: Uint8Array) => void): Promise<void>;
+  /** Tell the ROS graph about the node and its endpoints, once they are all open (rcl does this for rclnodejs). */
+  announceNode(): Promise<void>;
   close(): Promise<void>;
 }
 

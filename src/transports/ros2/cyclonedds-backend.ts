@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { StriatumError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Ros2Backend, Ros2BackendOptions, Ros2Publisher, Ros2Qos } from './backend.js';
+import { encodeParticipantEntitiesInfo, ROS_DISCOVERY_TOPIC, ROS_DISCOVERY_TYPE } from './discovery-info.js';
 import { ddsTopicName, ddsTypeName, type MessageDef } from './messages.js';
 
 const OP_OPEN_WRITER = 0x57; // 'W'
@@ -65,7 +66,11 @@ export class CycloneDdsBackend implements Ros2Backend {
   private child: ChildProcess | null = null;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private readonly waiters = new Map<number, { resolve: (guid: string) => void; reject: (err: Error) => void }>();
+  private readonly waiters = new Map<number, { resolve: (guid: Buffer) => void; reject: (err: Error) => void }>();
+  private participantGuid: Buffer | null = null;
+  private readonly readerGuids: Buffer[] = [];
+  private readonly writerGuids: Buffer[] = [];
+  private discoveryPublisher: BridgePublisher | null = null;
   private readonly handlers: (((payload: Uint8Array) => void) | null)[] = new Array(MAX_CHANNELS).fill(null);
   private readonly publishers: (BridgePublisher | null)[] = new Array(MAX_CHANNELS).fill(null);
   private nextChannel = 0;
@@ -74,7 +79,12 @@ export class CycloneDdsBackend implements Ros2Backend {
   private exited = false;
   private readonly onWritten: (err: Error | null | undefined) => void;
 
-  constructor(private readonly options: Ros2BackendOptions & { readonly binary: string | null; readonly logger: Logger }) {
+  constructor(private readonly options: Ros2BackendOptions & {
+    readonly binary: string | null;
+    readonly logger: Logger;
+    /** Gid size in ros_discovery_info: 16 (Iron, Jazzy, Kilted), 24 (Humble), 0 to publish none. Default 16. */
+    readonly discoveryGidBytes?: 0 | 16 | 24;
+  }) {
     // Bound once: the pipe calls it for every frame written.
     this.onWritten = (err) => {
       this.inFlight--;
@@ -119,18 +129,47 @@ export class CycloneDdsBackend implements Ros2Backend {
     return this.child !== null && !this.exited;
   }
 
-  async publisher(rosTopic: string, def: MessageDef, qos: Ros2Qos): Promise<Ros2Publisher> {
+  publisher(rosTopic: string, def: MessageDef, qos: Ros2Qos): Promise<Ros2Publisher> {
+    return this.ddsPublisher(ddsTopicName(rosTopic), ddsTypeName(def), qos, true);
+  }
+
+  subscribe(rosTopic: string, def: MessageDef, qos: Ros2Qos, onMessage: (payload: Uint8Array) => void): Promise<void> {
+    return this.ddsSubscribe(ddsTopicName(rosTopic), ddsTypeName(def), qos, onMessage, true);
+  }
+
+  /** A writer on a DDS topic named as it is (no rt/ prefix), e.g. ros_discovery_info. */
+  async ddsPublisher(ddsTopic: string, typeName: string, qos: Ros2Qos, ofNode = false): Promise<BridgePublisher> {
     const channel = this.takeChannel();
     const publisher = new BridgePublisher(this, channel);
     this.publishers[channel] = publisher;
-    await this.openEndpoint(OP_OPEN_WRITER, channel, rosTopic, def, qos);
+    const guid = await this.openEndpoint(OP_OPEN_WRITER, channel, ddsTopic, typeName, qos);
+    if (ofNode) this.writerGuids.push(guid);
     return publisher;
   }
 
-  async subscribe(rosTopic: string, def: MessageDef, qos: Ros2Qos, onMessage: (payload: Uint8Array) => void): Promise<void> {
+  /** A reader on a DDS topic named as it is. */
+  async ddsSubscribe(ddsTopic: string, typeName: string, qos: Ros2Qos, onMessage: (payload: Uint8Array) => void, ofNode = false): Promise<void> {
     const channel = this.takeChannel();
     this.handlers[channel] = onMessage;
-    await this.openEndpoint(OP_OPEN_READER, channel, rosTopic, def, qos);
+    const guid = await this.openEndpoint(OP_OPEN_READER, channel, ddsTopic, typeName, qos);
+    if (ofNode) this.readerGuids.push(guid);
+  }
+
+  /**
+   * Publish the node's graph information on ros_discovery_info (rmw_dds_common/msg/ParticipantEntitiesInfo,
+   * latched), as rmw_cyclonedds_cpp does, so `ros2 node list` on a Cyclone DDS ROS machine lists this node with its
+   * readers and writers. Call after every endpoint of the node is open; no-op with discoveryGidBytes 0.
+   */
+  async announceNode(): Promise<void> {
+    const gidBytes = this.options.discoveryGidBytes ?? 16;
+    if (gidBytes === 0 || this.participantGuid === null) return;
+    if (this.discoveryPublisher === null) {
+      this.discoveryPublisher = await this.ddsPublisher(ROS_DISCOVERY_TOPIC, ROS_DISCOVERY_TYPE, { reliability: 'reliable', durability: 'transient_local', depth: 1 });
+    }
+    this.discoveryPublisher.publish(encodeParticipantEntitiesInfo({
+      gidBytes, participant: this.participantGuid, namespace: this.options.namespace, nodeName: this.options.nodeName,
+      readers: this.readerGuids, writers: this.writerGuids,
+    }));
   }
 
   /** Hand a whole frame to the pipe; false (dropped) when too many are still unwritten or the bridge is gone. */
@@ -164,9 +203,9 @@ export class CycloneDdsBackend implements Ros2Backend {
     return this.nextChannel++;
   }
 
-  private openEndpoint(op: number, channel: number, rosTopic: string, def: MessageDef, qos: Ros2Qos): Promise<string> {
-    const topic = Buffer.from(ddsTopicName(rosTopic));
-    const type = Buffer.from(ddsTypeName(def));
+  private openEndpoint(op: number, channel: number, ddsTopic: string, typeName: string, qos: Ros2Qos): Promise<Buffer> {
+    const topic = Buffer.from(ddsTopic);
+    const type = Buffer.from(typeName);
     const body = Buffer.alloc(4 + 2 + topic.length + 2 + type.length);
     body[0] = qos.reliability === 'reliable' ? 1 : 0;
     body[1] = qos.durability === 'transient_local' ? 1 : 0;
@@ -180,7 +219,7 @@ export class CycloneDdsBackend implements Ros2Backend {
     frame[4] = op;
     frame.writeUInt16LE(channel, 5);
     body.copy(frame, BRIDGE_FRAME_HEADER_BYTES);
-    const opened = new Promise<string>((resolve, reject) => this.waiters.set(channel, { resolve, reject }));
+    const opened = new Promise<Buffer>((resolve, reject) => this.waiters.set(channel, { resolve, reject }));
     if (!this.send(frame)) this.waiters.get(channel)?.reject(new StriatumError('STRIATUM_ERR_TRANSPORT', 'the DDS bridge is not running'));
     return opened;
   }
@@ -219,9 +258,10 @@ export class CycloneDdsBackend implements Ros2Backend {
       const publisher = channel < MAX_CHANNELS ? this.publishers[channel] : null;
       if (publisher !== null && body.length >= 4) publisher.matched = body.readUInt32LE(0);
     } else if (op === OP_OPENED) {
-      this.waiters.get(channel)?.resolve(hex(body));
+      this.waiters.get(channel)?.resolve(Buffer.from(body));
       this.waiters.delete(channel);
     } else if (op === OP_HELLO) {
+      this.participantGuid = Buffer.from(body.subarray(1, 17));
       this.helloWaiter?.resolve(hex(body.subarray(1, 17)));
       this.helloWaiter = null;
     } else if (op === OP_ERROR) {

@@ -88,6 +88,10 @@ export class RclnodejsBackend implements Ros2Backend {
     return Promise.resolve();
   }
 
+  announceNode(): Promise<void> {
+    return Promise.resolve(); // rcl publishes the node's graph information itself
+  }
+
   close(): Promise<void> {
     const node = this.node;
     this.node = null;

@@ -141,6 +141,7 @@ export class Ros2Transport implements RobotTransport, RuntimeAwareTransport {
     const jointStatesTopic = topic(o.jointStatesTopic);
     const firstState = new Promise<void>((resolve) => { this.firstStateWaiter = resolve; });
     await o.backend.subscribe(jointStatesTopic, JOINT_STATE, o.qos.joint_states, (payload) => this.onJointState(payload));
+    await o.backend.announceNode();
     this.publishState('idle');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), o.startupTimeoutMs); });

@@ -10,7 +10,7 @@ export type Ros2BackendChoice = 'auto' | 'cyclonedds' | 'rclnodejs';
 
 export async function selectRos2Backend(
   choice: Ros2BackendChoice,
-  options: Ros2BackendOptions & { readonly bridge: string | null },
+  options: Ros2BackendOptions & { readonly bridge: string | null; readonly discoveryGidBytes?: 0 | 16 | 24 },
   log: Logger,
   load: () => Promise<{ module: RclnodejsModule } | { why: string }> = loadRclnodejs,
 ): Promise<Ros2Backend> {
