@@ -7,7 +7,8 @@
  * --trajectory: takes trajectory_msgs/JointTrajectory's first point, its velocities or positions). It echoes the e-stop topic it hears.
  * stdout: one JSON event a line ("ready", "stats" every second and at exit, "estop"). stdin lines:
  * "estop" publishes std_msgs/Bool true on the e-stop topic, "silence" stops the joint states, "quit".
- * --echo publishes a joint state the moment a command arrives (positions = the command), for round trips.
+ * --echo publishes a joint state the moment a command arrives (positions = the command), and only then: for
+ * round-trip benchmarks.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -248,7 +249,7 @@ int main(int argc, char **argv) {
       if (o.velocity_mode) { velocities[j] = commands[j]; positions[j] += commands[j] * dt; }
       else { velocities[j] = (commands[j] - positions[j]) / dt; positions[j] = commands[j]; }
     }
-    if (!silenced) publish_state(positions, velocities);
+    if (!silenced && !o.echo) publish_state(positions, velocities); /* --echo: joint states answer commands only */
     pthread_mutex_unlock(&lock);
     if (image_writer != 0 && tick % ticks_per_image == 0) publish_image((unsigned)tick);
     {
