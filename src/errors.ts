@@ -16,6 +16,8 @@ export const ErrorCodes = {
   STRIATUM_ERR_SERIAL_CRC: { exit: 4, summary: 'serial frame failed its CRC' },
   STRIATUM_ERR_SERIAL_SCHEMA: { exit: 4, summary: 'firmware schema hash does not match' },
   STRIATUM_ERR_ROS2_UNAVAILABLE: { exit: 4, summary: 'ROS 2 is not available' },
+  STRIATUM_ERR_ROS2_CDR: { exit: 4, summary: 'a ROS 2 message is not valid CDR for its type' },
+  STRIATUM_ERR_ROS2_JOINTS: { exit: 4, summary: 'the robot\'s joint states lack a configured joint' },
   STRIATUM_ERR_MQTT: { exit: 5, summary: 'MQTT connection failed' },
   STRIATUM_ERR_BROKER: { exit: 5, summary: 'embedded broker failed' },
   STRIATUM_ERR_SAFETY: { exit: 6, summary: 'safety fault' },

@@ -252,10 +252,10 @@ test('striatum run records rollouts and striatum updater stores every step of ea
   }
 });
 
-test('striatum run with transport.kind ros2 stops with a clear error and exit 4, sourced ROS 2 or not', async () => {
+test('striatum run with transport.backend rclnodejs and no usable rclnodejs stops with a clear error and exit 4, sourced ROS 2 or not', async () => {
   const dir = tempDir();
   const cfg = simConfig(writeLinearPolicy(dir), { robotId: ROBOT });
-  cfg.transport = { kind: 'ros2' };
+  cfg.transport = { kind: 'ros2', backend: 'rclnodejs' };
   const config = writeConfig(dir, cfg);
   for (const env of [{ ROS_DISTRO: undefined }, { ROS_DISTRO: 'jazzy' }]) {
     const r = await runCli(['run', '--config', config], { env: env as NodeJS.ProcessEnv });

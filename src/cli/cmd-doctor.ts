@@ -45,8 +45,46 @@ async function serialPorts(): Promise<Check> {
   }
 }
 
+/**
+ * Both ROS 2 backends, tried for real: rclnodejs is imported, the Cyclone DDS bridge is started and creates a
+ * participant. "ROS 2" says which one backend auto would use; it fails when the config's ros2 transport
+ * needs a backend that does not work here.
+ */
+async function ros2Checks(transport: { backend: string; bridge: string | null } | null): Promise<Check[]> {
+  const { loadRclnodejs } = await import('../transports/ros2/rclnodejs-backend.js');
+  const { CycloneDdsBackend, defaultBridgeBinary } = await import('../transports/ros2/cyclonedds-backend.js');
+  const { silentLogger } = await import('../log.js');
+  const rcl = await loadRclnodejs();
+  const rclOk = 'module' in rcl;
+  const rclCheck: Check = rclOk
+    ? { name: 'ROS 2 rclnodejs', verdict: 'ok', detail: `ROS_DISTRO=${process.env.ROS_DISTRO}, rclnodejs loads: Striatum can be a ROS node` }
+    : { name: 'ROS 2 rclnodejs', verdict: 'warn', detail: `not usable: ${rcl.why}; needs a sourced ROS 2 and npm install rclnodejs` };
+  const binary = transport?.bridge ?? defaultBridgeBinary();
+  const domain = Number(process.env.ROS_DOMAIN_ID ?? 0);
+  const bridge = new CycloneDdsBackend({ nodeName: 'striatum_doctor', namespace: '', domainId: Number.isInteger(domain) ? domain : 0, binary, logger: silentLogger });
+  let cycloneCheck: Check;
+  try {
+    const identity = await bridge.open();
+    cycloneCheck = { name: 'ROS 2 cyclonedds', verdict: 'ok', detail: `${binary} starts: ${identity}` };
+  } catch (err) {
+    const details = isStriatumError(err) && err.details.length > 0 ? ` (${err.details[0]})` : '';
+    cycloneCheck = { name: 'ROS 2 cyclonedds', verdict: 'warn', detail: `not usable: ${(err as Error).message}${details}` };
+  } finally {
+    await bridge.close();
+  }
+  const cycloneOk = cycloneCheck.verdict === 'ok';
+  const auto = rclOk ? 'rclnodejs' : cycloneOk ? 'cyclonedds' : null;
+  const wanted = transport === null ? null : transport.backend === 'auto' ? auto : transport.backend;
+  const wantedWorks = wanted === 'rclnodejs' ? rclOk : wanted === 'cyclonedds' ? cycloneOk : false;
+  const summary: Check = transport !== null && !wantedWorks
+    ? { name: 'ROS 2', verdict: 'fail', detail: `the config's transport.backend ${transport.backend} has no working backend here${wanted !== null ? ` (${wanted})` : ''}` }
+    : { name: 'ROS 2', verdict: auto !== null ? 'ok' : 'warn', detail: auto !== null ? `backend auto uses ${auto}` : 'no ROS 2 backend works here (the sim and serial transports do not need one)' };
+  return [summary, rclCheck, cycloneCheck];
+}
+
 async function checks(configFile: string): Promise<Check[]> {
   const out: Check[] = [];
+  let ros2Config: { backend: string; bridge: string | null } | null = null;
   const major = Number(process.versions.node.split('.')[0]);
   out.push({ name: 'node', verdict: major >= 20 ? 'ok' : 'fail', detail: `v${process.versions.node} on ${process.platform}-${process.arch}` });
 
@@ -62,6 +100,7 @@ async function checks(configFile: string): Promise<Check[]> {
   try {
     const loaded = loadConfig(configFile);
     const { config } = loaded;
+    if (config.transport.kind === 'ros2') ros2Config = { backend: config.transport.backend, bridge: config.transport.bridge };
     const problems = await preflightProblems(loaded);
     out.push(problems.length === 0
       ? { name: 'config', verdict: 'ok', detail: `${configFile}: robot ${config.robot.id}, transport ${config.transport.kind}` }
@@ -82,17 +121,7 @@ async function checks(configFile: string): Promise<Check[]> {
 
   out.push(await serialPorts());
 
-  const distro = process.env.ROS_DISTRO;
-  if (distro === undefined) {
-    out.push({ name: 'ROS 2', verdict: 'warn', detail: 'ROS_DISTRO not set: the ros2 transport needs a sourced ROS 2 (the sim and serial transports do not)' });
-  } else {
-    try {
-      await import('rclnodejs' as string);
-      out.push({ name: 'ROS 2', verdict: 'ok', detail: `ROS_DISTRO=${distro}, rclnodejs loads` });
-    } catch {
-      out.push({ name: 'ROS 2', verdict: 'warn', detail: `ROS_DISTRO=${distro}, but rclnodejs is not installed: npm install rclnodejs with ROS 2 sourced` });
-    }
-  }
+  out.push(...await ros2Checks(ros2Config));
 
   const py = await run('/usr/bin/python3', ['-c', 'import torch, onnx, numpy, json; torch.ones(64, 64) @ torch.ones(64, 64); print(json.dumps({"torch": torch.__version__, "onnx": onnx.__version__, "numpy": numpy.__version__, "blas": ("openblas" if "openblas" in open("/proc/self/maps").read() else "reference")}))']);
   if (py.code === 0) {
@@ -105,7 +134,7 @@ async function checks(configFile: string): Promise<Check[]> {
 }
 
 export const doctorCommand: Command = {
-  summary: 'check this machine: onnxruntime, serial ports, ROS 2, broker, Python trainer',
+  summary: 'check this machine: onnxruntime, serial ports, ROS 2 (both backends), broker, Python trainer',
   help: `Usage: striatum doctor [--config FILE] [--json]
 
 Checks what Striatum needs on this machine and prints one line per check (ok / warn / fail).

@@ -1,4 +1,6 @@
-import { loadConfig } from '../config/load.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { RobotConfigSchema, Ros2TransportSchema } from '../config/schema.js';
+import { StriatumError } from '../errors.js';
 import { assertPreflight } from '../config/preflight.js';
 import type { Logger } from '../log.js';
 import { RobotRuntime } from '../runtime/robot-runtime.js';
@@ -7,9 +9,26 @@ import { intFlag, numberFlag, parseFlags } from './flags.js';
 import { DEFAULT_CONFIG } from './default-config.js';
 import { logStartUpHints } from './start-up-hints.js';
 
+/** --robot-id and --ros-namespace (what ROS 2 launch files pass), checked like the config fields they replace. */
+function applyLaunchOverrides(loaded: LoadedConfig, robotId: string | undefined, namespace: string | undefined): LoadedConfig {
+  const cfg = loaded.config;
+  if (robotId !== undefined && robotId !== '') {
+    const parsed = RobotConfigSchema.shape.robot.shape.id.safeParse(robotId);
+    if (!parsed.success) throw new StriatumError('STRIATUM_ERR_USAGE', `--robot-id: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    cfg.robot.id = parsed.data;
+  }
+  if (namespace !== undefined && namespace !== '') {
+    if (cfg.transport.kind !== 'ros2') throw new StriatumError('STRIATUM_ERR_USAGE', `--ros-namespace applies to transport.kind ros2, the config has ${cfg.transport.kind}`);
+    const parsed = Ros2TransportSchema.shape.namespace.safeParse(namespace);
+    if (!parsed.success) throw new StriatumError('STRIATUM_ERR_USAGE', `--ros-namespace: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    cfg.transport.namespace = parsed.data;
+  }
+  return loaded;
+}
+
 export const runCommand: Command = {
   summary: 'run the robot: policy at a fixed rate, safety, telemetry over MQTT',
-  help: `Usage: striatum run [--config FILE] [--episodes N] [--duration SECONDS] [--fast]
+  help: `Usage: striatum run [--config FILE] [--episodes N] [--duration SECONDS] [--fast] [--robot-id ID] [--ros-namespace NS]
 
 Starts the configured robot (default: the shipped simulated pusher, examples/sim.yaml), the embedded MQTT
 broker when mqtt.broker is "embedded", loads and warms up the policy, and runs the control loop.
@@ -18,15 +37,18 @@ broker when mqtt.broker is "embedded", loads and warms up the policy, and runs t
   --episodes N       stop after N episodes
   --duration S       stop after S seconds
   --fast             run the simulator faster than real time (ignores control.realtime)
+  --robot-id ID      use this robot.id instead of the config's (empty: the config's), as ROS 2 launch files pass it
+  --ros-namespace NS use this transport.namespace for transport.kind ros2 (empty: the config's), e.g. /arm1
 
 Signals: Ctrl-C / SIGTERM stop cleanly (motors to the safe state first, broker last);
 SIGUSR1 triggers an e-stop (latched until an "arm" command).`,
   async run(args, logger: Logger) {
     const { values } = parseFlags(args, {
       config: { type: 'string' }, episodes: { type: 'string' }, duration: { type: 'string' }, fast: { type: 'boolean' },
+      'robot-id': { type: 'string' }, 'ros-namespace': { type: 'string' },
     });
     const file = values.config ?? DEFAULT_CONFIG;
-    const loaded = loadConfig(file);
+    const loaded = applyLaunchOverrides(loadConfig(file), values['robot-id'], values['ros-namespace']);
     // Files the config names (model, metadata, PRMs, keys, simulator, spool) are checked before anything starts,
     // so a missing one is a config error naming its field, as `striatum config check` reports it.
     await assertPreflight(loaded, loaded.path);

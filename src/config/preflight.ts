@@ -1,5 +1,6 @@
 // What `striatum run` needs beyond the schema, checked without starting anything: every file the config names
-// exists (and metadata parses), the serial host simulator is built for `path: auto-sim`, the spool can be created,
+// exists (and metadata parses), the serial host simulator is built for `path: auto-sim`, the Cyclone DDS bridge for
+// the ros2 transport's cyclonedds backend, the spool can be created,
 // and, on the simulator, normalization statistics fit the observation.
 // `config check` and `doctor` run it, so a file they pass is not refused by `run` for a missing file.
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
@@ -99,6 +100,16 @@ export async function preflightProblems(loaded: LoadedConfig): Promise<string[]>
       accessSync(binary, constants.X_OK);
     } catch {
       problems.push(`transport.path: auto-sim needs the host simulator at ${binary}, which is missing or not executable; build it (cmake -S firmware-bridge -B firmware-bridge/build && cmake --build firmware-bridge/build --target sbp_sim) or set STRIATUM_SBP_SIM`);
+    }
+  }
+
+  if (cfg.transport.kind === 'ros2' && cfg.transport.backend === 'cyclonedds') {
+    const { defaultBridgeBinary } = await import('../transports/ros2/cyclonedds-backend.js');
+    const binary = cfg.transport.bridge ?? defaultBridgeBinary();
+    try {
+      accessSync(binary, constants.X_OK);
+    } catch {
+      problems.push(`transport.bridge: backend cyclonedds needs the Cyclone DDS bridge at ${binary}, which is missing or not executable; build it (cmake -S ros2-bridge -B ros2-bridge/build && cmake --build ros2-bridge/build) or set STRIATUM_DDS_BRIDGE`);
     }
   }
 

@@ -98,11 +98,56 @@ export const SerialTransportSchema = z.strictObject({
     .describe("with path 'auto-sim': extra sbp_sim arguments, e.g. ['--noise', '0.001']; --joints and --limits come from joints"),
 });
 
+const ROS_TOPIC = z.string().regex(/^(\/|~\/)?[A-Za-z][A-Za-z0-9_]*(\/[A-Za-z][A-Za-z0-9_]*)*$/, 'must be a ROS 2 topic name, e.g. /joint_states');
+
+export const Ros2QosSchema = z.strictObject({
+  reliability: z.enum(['reliable', 'best_effort']),
+  durability: z.enum(['volatile', 'transient_local']).default('volatile'),
+  depth: z.int().min(1).max(1000).describe('keep-last history depth'),
+});
+
+const qos = (reliability: 'reliable' | 'best_effort', durability: 'volatile' | 'transient_local', depth: number, what: string) =>
+  Ros2QosSchema.default({ reliability, durability, depth }).describe(what);
+
+export const Ros2CameraSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier').describe('the camera name reward models refer to'),
+  topic: ROS_TOPIC.describe('sensor_msgs/msg/Image (rgb8, bgr8, mono8) or, with compressed, sensor_msgs/msg/CompressedImage (jpeg, png)'),
+  compressed: z.boolean().default(false),
+  width: z.int().min(16).max(1024).default(96).describe('frames are resized to this width off the control tick'),
+  height: z.int().min(16).max(1024).default(96),
+});
+
 export const Ros2TransportSchema = z.strictObject({
   kind: z.literal('ros2'),
-  node_name: z.string().default('striatum'),
-  joint_states_topic: z.string().default('/joint_states'),
-  command_topic: z.string().default('/striatum/joint_commands'),
+  backend: z.enum(['auto', 'cyclonedds', 'rclnodejs']).default('auto')
+    .describe("auto: rclnodejs when ROS 2 is sourced and it loads, else cyclonedds (Eclipse Cyclone DDS, no ROS installation needed); the choice is logged"),
+  node_name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a ROS 2 node name').default('striatum'),
+  namespace: z.string().regex(/^(\/[A-Za-z][A-Za-z0-9_]*)*$/, 'must be empty or like /robot1').default('')
+    .describe('prefix of relative topic names (those without a leading /)'),
+  domain_id: z.int().min(0).max(232).nullable().default(null).describe('DDS domain; null: $ROS_DOMAIN_ID, else 0'),
+  joint_states_topic: ROS_TOPIC.default('/joint_states').describe('sensor_msgs/msg/JointState, matched to joints by name'),
+  command_interface: z.enum(['forward_command', 'joint_trajectory']).default('forward_command')
+    .describe('forward_command: std_msgs/msg/Float64MultiArray on /<controller>/commands; joint_trajectory: trajectory_msgs/msg/JointTrajectory on /<controller>/joint_trajectory, one point at time_from_start = the control period'),
+  controller: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a controller name').default('forward_command_controller'),
+  command_topic: ROS_TOPIC.nullable().default(null).describe('overrides the controller\'s topic'),
+  estop_topic: ROS_TOPIC.default('/striatum/estop').describe('std_msgs/msg/Bool; true latches the e-stop (false does nothing: arm is explicit)'),
+  state_topic: ROS_TOPIC.default('/striatum/state').describe('std_msgs/msg/String: idle, running, paused or estopped; latched'),
+  diagnostics_topic: ROS_TOPIC.default('/diagnostics'),
+  diagnostics_hz: positive.max(50).default(1),
+  cameras: z.array(Ros2CameraSchema).max(8).default([]),
+  qos: z.strictObject({
+    joint_states: qos('best_effort', 'volatile', 5, 'sensor data'),
+    commands: qos('reliable', 'volatile', 10, 'ROS default'),
+    estop: qos('reliable', 'volatile', 10, 'ROS default'),
+    state: qos('reliable', 'transient_local', 1, 'latched: a late subscriber gets the current state'),
+    diagnostics: qos('reliable', 'volatile', 10, 'ROS default'),
+    images: qos('best_effort', 'volatile', 5, 'sensor data'),
+  }).prefault({}),
+  ros_discovery_info: z.enum(['jazzy', 'humble', 'off']).default('jazzy')
+    .describe("cyclonedds backend: publish the node on ros_discovery_info so ros2 node list shows it; jazzy: Iron, Jazzy, Kilted (16-byte gids), humble: 24-byte gids"),
+  startup_timeout_ms: positive.default(5000).describe('wait this long for a joint state naming every configured joint'),
+  bridge: z.string().min(1).nullable().default(null)
+    .describe('cyclonedds backend: absolute path of striatum_dds_bridge; null: $STRIATUM_DDS_BRIDGE, else ros2-bridge/build in this package'),
   time_limit_s: positive.default(15),
 });
 

@@ -79,7 +79,7 @@ export const TelemetryMessageSchema = z.strictObject({
     nonfinite_actions: z.int(), faults: z.int(),
   }),
   link: z.strictObject({
-    frames_in: z.int(), frames_out: z.int(), crc_errors: z.int(), resyncs: z.int(), dropped_frames: z.int(),
+    frames_in: z.int(), frames_out: z.int(), crc_errors: z.int(), resyncs: z.int(), dropped_frames: z.int(), rejected_messages: z.int(),
     watchdog_trips: z.int(), reconnects: z.int(), rtt_p50_us: z.number(), rtt_p99_us: z.number(), up: z.boolean(),
   }),
   episode: z.strictObject({ index: z.int(), step: z.int(), progress: z.number().nullable() }),

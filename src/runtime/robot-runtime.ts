@@ -25,7 +25,7 @@ import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import { startTelemetry, telemetryMessage } from '../telemetry/telemetry.js';
-import type { RobotDescription, RobotTransport } from '../transports/types.js';
+import { runtimeAwareOf, type RobotDescription, type RobotTransport, type RuntimeAwareTransport } from '../transports/types.js';
 import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } from './resolve.js';
 import { EpisodeReporter, NO_EPISODE_OUTLET } from './episode-reporter.js';
 import { routeCommands } from './command-router.js';
@@ -60,6 +60,7 @@ export class RobotRuntime {
   private broker: EmbeddedBroker | null = null;
   private link: RobotLink | null = null;
   private transport: RobotTransport | null = null;
+  private runtimeAware: RuntimeAwareTransport | null = null;
   /** The policy loaded at start-up. Once the loop exists it owns the running policy: ask `activeSource`. */
   private loadedSource: ActionSource | null = null;
   rewards: RewardPipeline | null = null;
@@ -119,6 +120,7 @@ export class RobotRuntime {
     await this.startRollouts(transport, fields, policy.source, realtime);
     const rollback = this.link !== null && policy.want !== null ? new RollbackTracker() : null;
     this.loop = this.buildLoop(transport, robot, fields, policy.source, realtime, this.stepSinks(rollback));
+    this.attachTransportRuntime(transport, this.loop);
     if (this.link !== null && policy.want !== null) {
       this.policyManager = this.startPolicyManager(this.link, this.loop, policy.want, policy.restored, policy.store);
       rollback?.attach(this.policyManager);
@@ -130,6 +132,23 @@ export class RobotRuntime {
         link: this.link, rateHz: cfg.mqtt.telemetry_hz, telemetry: () => this.telemetry(), rewards: this.rewards, logger: log,
       });
     }
+  }
+
+  /** A transport with its own e-stop and state channels (ROS 2) gets the loop's e-stop and counters. */
+  private attachTransportRuntime(transport: RobotTransport, loop: ControlLoop): void {
+    const aware = runtimeAwareOf(transport);
+    if (aware === null) return;
+    this.runtimeAware = aware;
+    aware.attachRuntime({
+      requestEstop: (reason) => { loop.handleCommand('estop', reason); },
+      loopCounters: () => ({
+        state: loop.state, ticks: loop.accounting.ticks, deadlineMisses: loop.accounting.deadlineMisses,
+        skippedPeriods: loop.accounting.skippedPeriods, overruns: loop.accounting.overruns, faults: loop.faults,
+        lastFault: loop.lastFault, clampedPosition: loop.safety.clampedPosition, clampedVelocity: loop.safety.clampedVelocity,
+        clampedEffort: loop.safety.clampedEffort, clampedDelta: loop.safety.clampedDelta, nonfiniteActions: loop.safety.nonfiniteActions,
+      }),
+    });
+    aware.controlStateChanged(loop.state, 'start-up');
   }
 
   private async startLink(): Promise<void> {
@@ -259,6 +278,7 @@ export class RobotRuntime {
       autostart: cfg.control.autostart,
       sinks,
       onTransition: (_from, to, reason) => {
+        this.runtimeAware?.controlStateChanged(to, reason);
         link?.publishStatus(this.status(true, reason));
         if (to === 'estopped') {
           // The code says which fault (or an operator's e-stop); the message keeps the transition's reason.

@@ -1,6 +1,5 @@
 // Creates the configured robot transport. Drivers with heavy or optional dependencies are imported lazily.
 import type { RobotConfig } from '../config/schema.js';
-import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RobotTransport } from '../transports/types.js';
 
@@ -40,16 +39,22 @@ export async function createTransport(cfg: RobotConfig, log: Logger): Promise<Ro
       });
     }
     case 'ros2': {
-      if (process.env.ROS_DISTRO === undefined) {
-        throw new StriatumError('STRIATUM_ERR_ROS2_UNAVAILABLE', 'transport.kind: ros2 needs a sourced ROS 2 environment (ROS_DISTRO is not set); run `source /opt/ros/<distro>/setup.bash` first');
-      }
-      try {
-        await import('rclnodejs' as string);
-      } catch {
-        throw new StriatumError('STRIATUM_ERR_ROS2_UNAVAILABLE', 'transport.kind: ros2 needs the optional rclnodejs package, built against the sourced ROS 2: run `npm install rclnodejs` with ROS 2 sourced');
-      }
-      log.debug('rclnodejs found', { ros_distro: process.env.ROS_DISTRO });
-      throw new StriatumError('STRIATUM_ERR_ROS2_UNAVAILABLE', 'transport.kind: ros2 is not available in this build');
+      const { Ros2Transport } = await import('../transports/ros2/ros2-transport.js');
+      const { selectRos2Backend } = await import('../transports/ros2/select-backend.js');
+      const envDomain = Number(process.env.ROS_DOMAIN_ID);
+      const domainId = t.domain_id ?? (Number.isInteger(envDomain) && envDomain >= 0 && envDomain <= 232 ? envDomain : 0);
+      const backend = await selectRos2Backend(t.backend, {
+        nodeName: t.node_name, namespace: t.namespace, domainId, bridge: t.bridge,
+        discoveryGidBytes: t.ros_discovery_info === 'jazzy' ? 16 : t.ros_discovery_info === 'humble' ? 24 : 0,
+      }, log);
+      return new Ros2Transport({
+        backend, robotId: cfg.robot.id, nodeName: t.node_name, namespace: t.namespace,
+        jointNames: cfg.joints.map((j) => j.name), mode: cfg.action.mode, controlHz: cfg.control.rate_hz,
+        linkTimeoutMs: cfg.control.link_timeout_ms, startupTimeoutMs: t.startup_timeout_ms,
+        jointStatesTopic: t.joint_states_topic, commandInterface: t.command_interface, controller: t.controller,
+        commandTopic: t.command_topic, estopTopic: t.estop_topic, stateTopic: t.state_topic,
+        diagnosticsTopic: t.diagnostics_topic, diagnosticsHz: t.diagnostics_hz, cameras: t.cameras, qos: t.qos, logger: log,
+      });
     }
   }
 }

@@ -49,6 +49,7 @@ export function telemetryMessage(p: TelemetrySources): TelemetryMessage {
     },
     link: {
       frames_in: t.framesIn, frames_out: t.framesOut, crc_errors: t.crcErrors, resyncs: t.resyncs, dropped_frames: t.droppedFrames,
+      rejected_messages: t.rejectedMessages,
       watchdog_trips: t.watchdogTrips, reconnects: t.reconnects, rtt_p50_us: t.rttP50Us, rtt_p99_us: t.rttP99Us, up: t.linkUp,
     },
     episode: { index: l.episodeIndex, step: l.episodeStep, progress: Number.isFinite(l.progress) ? l.progress : null },

@@ -61,6 +61,8 @@ export interface TransportStats {
   crcErrors: number;
   resyncs: number;
   droppedFrames: number;
+  /** Inbound messages refused as malformed or inconsistent (ROS 2: bad CDR, mismatched arrays, NaN, bad images). */
+  rejectedMessages: number;
   watchdogTrips: number;
   reconnects: number;
   rttP50Us: number;
@@ -111,9 +113,43 @@ export interface RobotTransport {
   close(): Promise<void>;
 }
 
+/** The loop's running counters, for a transport that reports them on a channel of its own (ROS 2 /diagnostics). */
+export interface LoopCounters {
+  readonly state: string;
+  readonly ticks: number;
+  readonly deadlineMisses: number;
+  readonly skippedPeriods: number;
+  readonly overruns: number;
+  readonly faults: number;
+  readonly lastFault: string | null;
+  readonly clampedPosition: number;
+  readonly clampedVelocity: number;
+  readonly clampedEffort: number;
+  readonly clampedDelta: number;
+  readonly nonfiniteActions: number;
+}
+
+/** What the runtime gives a transport that is itself a control surface (ROS 2: an e-stop topic, a state topic). */
+export interface TransportRuntime {
+  /** Latch the e-stop, as an operator's e-stop does. */
+  requestEstop(reason: string): void;
+  loopCounters(): LoopCounters;
+}
+
+/** A transport that takes e-stops and reports state on its own channel. Found once at start-up. */
+export interface RuntimeAwareTransport {
+  attachRuntime(runtime: TransportRuntime): void;
+  /** Each control state transition (idle, running, paused, estopped) with its reason. */
+  controlStateChanged(state: string, reason: string): void;
+}
+
+export function runtimeAwareOf(transport: RobotTransport): RuntimeAwareTransport | null {
+  return 'attachRuntime' in transport && 'controlStateChanged' in transport ? transport as unknown as RuntimeAwareTransport : null;
+}
+
 export function emptyTransportStats(): TransportStats {
   return {
-    framesIn: 0, framesOut: 0, crcErrors: 0, resyncs: 0, droppedFrames: 0,
+    framesIn: 0, framesOut: 0, crcErrors: 0, resyncs: 0, droppedFrames: 0, rejectedMessages: 0,
     watchdogTrips: 0, reconnects: 0, rttP50Us: 0, rttP99Us: 0, linkUp: false,
   };
 }

@@ -121,8 +121,8 @@ export function runCli(args: string[], options: { timeoutMs?: number; env?: Node
 }
 
 /** Start the CLI in the background; lines of stderr (JSON logs) are collected. */
-export function startCli(args: string[]): { child: ChildProcess; logs: () => Record<string, any>[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, '--log-format', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; logs: () => Record<string, any>[]; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, '--log-format', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
   let buf = '';
   const lines: Record<string, any>[] = [];
   child.stderr!.on('data', (d: Buffer) => {

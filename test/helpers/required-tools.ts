@@ -38,6 +38,13 @@ export function requireMosquitto(): string {
   return found;
 }
 
+/** Eclipse Cyclone DDS for C programs: headers, the library, idlc, and cmake to build against them. */
+export function requireCycloneDds(): void {
+  requireCommand('cmake', ['cmake', 'gcc']);
+  requireCommand('idlc', ['cyclonedds-tools'], ['-v']);
+  if (!existsSync('/usr/include/dds/dds.h')) throw new MissingToolError('Cyclone DDS headers (/usr/include/dds/dds.h) are missing', ['cyclonedds-dev', 'libddsc0debian']);
+}
+
 /** A command on PATH that runs, or a MissingToolError naming packages. */
 export function requireCommand(command: string, packages: string[], probeArgs: string[] = ['--version']): string {
   const r = spawnSync(command, probeArgs, { stdio: 'ignore' });
