@@ -44,6 +44,10 @@ function exampleConfig(dir: string, transport: Record<string, unknown> = {}, ext
   cfg.policy.warmup_runs = 2;
   cfg.mqtt = { ...cfg.mqtt, port: 0, ws_port: null };
   cfg.transport = { ...cfg.transport, backend: 'cyclonedds', ...transport };
+  // Timing is not what these tests judge: on a shared, loaded machine a late tick must not end a run in a
+  // deadline storm, nor a scheduling pause look like a dead robot.
+  cfg.control.deadline_storm = { window: 100, max_misses: 1_000_000 };
+  cfg.control.link_timeout_ms = 1000;
   extra(cfg);
   return writeConfig(dir, cfg);
 }
@@ -56,7 +60,12 @@ async function startPeer(extraArgs: string[] = []): Promise<RobotPeer> {
   return peer;
 }
 
-function startRun(config: string): ReturnType<typeof startCli> {
+async function startRun(config: string): Promise<ReturnType<typeof startCli>> {
+  // One Striatum at a time on the domain: a run a failed test left behind would command this test's robot.
+  for (const r of runs) {
+    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    await r.exited;
+  }
   const run = startCli(['run', '--config', config], dds.env);
   runs.push(run);
   return run;
@@ -89,7 +98,7 @@ function diagnosticValue(message: MessageValue, statusSuffix: string, key: strin
 test('striatum run drives a ros2_control-style robot over Cyclone DDS within limits; killing the robot ends in link_loss', async () => {
   const dir = tempDir();
   const peer = await startPeer(['--command-topic', '/forward_velocity_controller/commands']);
-  const run = startRun(exampleConfig(dir));
+  const run = await startRun(exampleConfig(dir));
   await waitFor('the control loop to start', () => run.logs().find((l) => l.msg === 'control loop started'), 30_000);
   const watch = await observer();
   // Late subscriber, latched topic: the state published at start-up still arrives.
@@ -129,7 +138,7 @@ test('striatum run drives a ros2_control-style robot over Cyclone DDS within lim
 test('a std_msgs/Bool true on /striatum/estop latches the e-stop: commands go to zero and false does not clear it', async () => {
   const dir = tempDir();
   const peer = await startPeer(['--command-topic', '/forward_velocity_controller/commands']);
-  const run = startRun(exampleConfig(dir));
+  const run = await startRun(exampleConfig(dir));
   await waitFor('50 commands at the robot', () => (peer.latestStats()?.commands ?? 0) >= 50, 30_000);
   peer.send('estop');
   const estop = await waitFor('the e-stop', () => transitionTo(run, 'estopped'), 10_000);
@@ -162,7 +171,8 @@ test('a configured joint missing from /joint_states stops start-up with STRIATUM
 test('malformed joint states are rejected and counted without a crash, and a stream of them ends in link_loss', async () => {
   const dir = tempDir();
   const peer = await startPeer(['--command-topic', '/forward_velocity_controller/commands']);
-  const run = startRun(exampleConfig(dir));
+  const run = await startRun(exampleConfig(dir));
+  await waitFor('the control loop to start', () => run.logs().find((l) => l.msg === 'control loop started'), 30_000);
   await waitFor('50 commands at the robot', () => (peer.latestStats()?.commands ?? 0) >= 50, 30_000);
   const watch = await observer();
   const bad = await watch.backend.publisher('/joint_states', JOINT_STATE, { reliability: 'reliable', durability: 'volatile', depth: 10 });
@@ -190,7 +200,7 @@ test('malformed joint states are rejected and counted without a crash, and a str
 test('command_interface joint_trajectory: one point per tick, reached at time_from_start = the control period', async () => {
   const dir = tempDir();
   const peer = await startPeer(['--trajectory', '--command-topic', '/arm_controller/joint_trajectory']);
-  const run = startRun(exampleConfig(dir, { command_interface: 'joint_trajectory', controller: 'arm_controller' }));
+  const run = await startRun(exampleConfig(dir, { command_interface: 'joint_trajectory', controller: 'arm_controller' }));
   await waitFor('50 trajectories at the robot', () => (peer.latestStats()?.commands ?? 0) >= 50, 30_000);
   const stats = peer.latestStats()!;
   assert.equal(stats.time_from_start_ns, 10_000_000); // 100 Hz

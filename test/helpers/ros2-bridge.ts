@@ -12,13 +12,17 @@ export const ROS2_BRIDGE_DIR = fileURLToPath(new URL('../../../ros2-bridge/', im
 export const ROS2_BUILD_DIR = join(ROS2_BRIDGE_DIR, 'build');
 const CYCLONE_PACKAGES = ['cmake', 'gcc', 'cyclonedds-dev', 'cyclonedds-tools', 'libddsc0debian'];
 
-/** Build ros2-bridge (bridge, golden tool, robot peer) if any program is missing; returns the build folder. */
+/**
+ * Build ros2-bridge (bridge, golden tool, robot peer, C round-trip client) once per test process: cmake's build
+ * is incremental, so an up-to-date tree costs a moment and an edited C file is never tested stale.
+ */
+let built = false;
 export function ensureRos2Bridge(): string {
-  const programs = ['striatum_dds_bridge', 'ros2_golden', 'ros2_robot_peer'].map((p) => join(ROS2_BUILD_DIR, p));
-  if (programs.every((p) => existsSync(p))) return ROS2_BUILD_DIR;
+  const programs = ['striatum_dds_bridge', 'ros2_golden', 'ros2_robot_peer', 'ros2_c_rtt_client'].map((p) => join(ROS2_BUILD_DIR, p));
+  if (built) return ROS2_BUILD_DIR;
   requireCycloneDds();
   try {
-    execFileSync('cmake', ['-S', ROS2_BRIDGE_DIR, '-B', ROS2_BUILD_DIR], { stdio: 'pipe' });
+    if (!existsSync(join(ROS2_BUILD_DIR, 'CMakeCache.txt'))) execFileSync('cmake', ['-S', ROS2_BRIDGE_DIR, '-B', ROS2_BUILD_DIR], { stdio: 'pipe' });
     execFileSync('cmake', ['--build', ROS2_BUILD_DIR], { stdio: 'pipe' });
   } catch (err) {
     const e = err as { message: string; stderr?: Buffer; stdout?: Buffer };
@@ -26,6 +30,7 @@ export function ensureRos2Bridge(): string {
     throw new MissingToolError(`building ros2-bridge failed (${why})`, CYCLONE_PACKAGES);
   }
   for (const p of programs) if (!existsSync(p)) throw new Error(`cmake ran but ${p} is missing`);
+  built = true;
   return ROS2_BUILD_DIR;
 }
 
