@@ -97,8 +97,8 @@ function diagnosticValue(message: MessageValue, statusSuffix: string, key: strin
 
 test('striatum run drives a ros2_control-style robot over Cyclone DDS within limits; killing the robot ends in link_loss', async () => {
   const dir = tempDir();
-  const peer = await startPeer(['--command-topic', '/forward_velocity_controller/commands']);
-  const run = await startRun(exampleConfig(dir));
+  const peer = await startPeer(['--command-topic', '/forward_velocity_controller/commands', '--image-topic', '/camera/image_raw']);
+  const run = await startRun(exampleConfig(dir, { cameras: [{ name: 'wrist', topic: '/camera/image_raw', width: 16, height: 16 }] }));
   await waitFor('the control loop to start', () => run.logs().find((l) => l.msg === 'control loop started'), 30_000);
   const watch = await observer();
   // Late subscriber, latched topic: the state published at start-up still arrives.
@@ -116,15 +116,18 @@ test('striatum run drives a ros2_control-style robot over Cyclone DDS within lim
   await watch.backend.ddsSubscribe('ros_discovery_info', 'rmw_dds_common::msg::dds_::ParticipantEntitiesInfo_',
     { reliability: 'reliable', durability: 'transient_local', depth: 1 }, (p) => infos.push(Buffer.from(p)));
   const info = await waitFor('striatum on ros_discovery_info', () => infos.find((b) => b.includes(Buffer.from('striatum\0'))), 10_000);
-  // gid(16) | 1 node | "/" | "striatum" | 2 readers (e-stop, joint states) | 3 writers (commands, state, diagnostics)
+  // gid(16) | 1 node | "/" | "striatum" | 3 readers (e-stop, camera, joint states) | 3 writers (commands, state, diagnostics)
   assert.equal(info.readUInt32LE(4 + 16), 1);
   const readersAt = 4 + 16 + 4 + 8 + 4 + 9 + 3;
-  assert.equal(info.readUInt32LE(readersAt), 2);
-  assert.equal(info.readUInt32LE(readersAt + 4 + 2 * 16), 3);
+  assert.equal(info.readUInt32LE(readersAt), 3);
+  assert.equal(info.readUInt32LE(readersAt + 4 + 3 * 16), 3);
   const diag = await waitFor('a /diagnostics message from a running loop', () => watch.diagnostics.find((d) => diagnosticValue(d, 'control loop', 'state') === 'running'), 10_000);
   assert.ok(Number(diagnosticValue(diag, 'control loop', 'periodicity.average')) > 0);
   assert.ok(Number(diagnosticValue(diag, 'control loop', 'execution_time.average')) > 0);
   assert.equal(diagnosticValue(diag, 'ros2 link', 'backend'), 'cyclonedds');
+  // The peer's 32x24 rgb8 camera arrives, resized to the configured 16x16, and nothing it sent was refused.
+  await waitFor('camera frames in /diagnostics', () => watch.diagnostics.some((d) => Number(diagnosticValue(d, 'ros2 link', 'images_in')) > 0), 10_000);
+  assert.equal(diagnosticValue(watch.diagnostics.at(-1)!, 'ros2 link', 'rejected.bad_size'), '0');
   assert.equal(run.logs().find((l) => l.msg === 'state transition' && l.to === 'estopped'), undefined);
 
   await peer.kill('SIGKILL');
