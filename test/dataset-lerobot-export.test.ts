@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +9,10 @@ import { updaterCommand } from '../src/cli/cmd-updater.js';
 import { silentLogger } from '../src/log.js';
 import { exportLeRobot } from '../src/dataset/lerobot-export.js';
 import { RolloutStore } from '../src/updater/store.js';
-import { DATASET_ACT, DATASET_FPS, DATASET_OBS, fillDatasetStore, type StoredEpisode } from './helpers/dataset-store.js';
+import {
+  CAMERA, CAMERA_LENGTHS, DATASET_ACT, DATASET_FPS, DATASET_OBS, cameraLevel, fillCameraStore, fillDatasetStore, type StoredEpisode,
+} from './helpers/dataset-store.js';
+import { requireFfmpeg } from './helpers/required-tools.js';
 import { tempDir } from './helpers/fixtures.js';
 import { readWithArrowRs, readWithHyparquet } from './helpers/parquet-readers.js';
 
@@ -248,4 +252,40 @@ test('lerobot export: a non-empty folder is refused unless --force; the store is
     assert.deepEqual(read.rowGroups, inFile.map((e) => Number(e.length)), `${f}: one row group per episode it holds`);
     assert.equal(read.rows[0].index, inFile[0].dataset_from_index);
   }
+});
+
+test('lerobot export: camera frames become an MP4 per camera that ffprobe counts one frame per row of, each row showing its newest frame', async () => {
+  const { ffmpeg, ffprobe } = requireFfmpeg();
+  const dir = tempDir('striatum-lerobot-video-');
+  const store = join(dir, 'store.db');
+  const shown = fillCameraStore(store);
+  const out = join(dir, 'ds');
+  assert.equal(await exportTo(store, out), 0);
+  const frames = CAMERA_LENGTHS.reduce((a, b) => a + b, 0);
+  const info = JSON.parse(readFileSync(join(out, 'meta/info.json'), 'utf8'));
+  assert.equal(info.video_path, 'videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4');
+  const feature = info.features['observation.images.top'];
+  assert.deepEqual([feature.dtype, feature.shape, feature.names], ['video', [CAMERA.height, CAMERA.width, 3], ['height', 'width', 'channels']]);
+  assert.equal(feature.info['video.fps'], DATASET_FPS);
+  const video = join(out, 'videos/observation.images.top/chunk-000/file-000.mp4');
+  const probe = spawnSync(ffprobe, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height,codec_name', '-of', 'json', video], { encoding: 'utf8' });
+  assert.equal(probe.status, 0, probe.stderr);
+  const stream = JSON.parse(probe.stdout).streams[0];
+  assert.deepEqual([Number(stream.nb_read_frames), stream.width, stream.height, stream.codec_name], [frames, CAMERA.width, CAMERA.height, 'h264']);
+  // Decoded, row r shows the grey level of the newest frame rendered at or before its step (lossy: within a few levels).
+  const raw = spawnSync(ffmpeg, ['-v', 'error', '-i', video, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { maxBuffer: 64 << 20 });
+  assert.equal(raw.status, 0, String(raw.stderr));
+  const size = CAMERA.width * CAMERA.height * 3;
+  const expected = shown.flat().map(cameraLevel);
+  expected.forEach((level, r) => {
+    const px = raw.stdout.subarray(r * size, (r + 1) * size);
+    const mean = px.reduce((a, b) => a + b, 0) / size;
+    assert.ok(Math.abs(mean - level) < 4, `row ${r}: mean ${mean}, expected ${level}`);
+  });
+  const episodes = (await readWithHyparquet(join(out, 'meta/episodes/chunk-000/file-000.parquet'))).rows;
+  assert.deepEqual(episodes.map((e) => [e['videos/observation.images.top/from_timestamp'], e['videos/observation.images.top/to_timestamp']]),
+    [[0, CAMERA_LENGTHS[0] / DATASET_FPS], [CAMERA_LENGTHS[0] / DATASET_FPS, frames / DATASET_FPS]]);
+  const stats = JSON.parse(readFileSync(join(out, 'meta/stats.json'), 'utf8'));
+  assert.deepEqual(stats['observation.images.top'].count, [frames]);
+  assert.equal(stats['observation.images.top'].mean.length, 3, 'per channel, shaped [3][1][1]');
 });

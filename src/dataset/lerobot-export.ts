@@ -9,10 +9,11 @@ import { writeFileAtomic } from './atomic-file.js';
 import { frameColumns, hfFeature, type FrameColumn } from './lerobot-features.js';
 import {
   LEROBOT_CHUNKS_SIZE, LEROBOT_CODEBASE_VERSION, LEROBOT_DATA_FILE_MB, LEROBOT_DATA_PATH, LEROBOT_EPISODES_PATH,
-  LEROBOT_STATS, LEROBOT_VIDEO_FILE_MB, lerobotPath, type LeRobotFeature, type LeRobotInfo,
+  LEROBOT_STATS, LEROBOT_VIDEO_FILE_MB, LEROBOT_VIDEO_PATH, lerobotPath, type LeRobotFeature, type LeRobotInfo,
 } from './lerobot-format.js';
 import { aggregateStats, episodeStats, type EpisodeFeatureStats, type FeatureStats } from './lerobot-stats.js';
 import { encodeParquetTable, type ParquetColumn } from './parquet-table.js';
+import { ImageStats, encodeVideo, heldFrames, videoFeature, videoKey } from './lerobot-video.js';
 import { join } from 'node:path';
 
 export interface LeRobotExportOptions {
@@ -45,6 +46,8 @@ interface EpisodeMeta {
   readonly dataChunk: number;
   readonly dataFile: number;
   readonly from: number;
+  /** Seconds into its data file's video where the episode starts (frames before it in that file / fps). */
+  readonly videoFrom: number;
   readonly stats: Map<string, EpisodeFeatureStats>;
 }
 
@@ -107,8 +110,11 @@ export function exportLeRobot(store: RolloutStore, dir: string, options: LeRobot
   let bytes = 0;
   let frames = 0;
   let fileIndex = 0;
-  /** The episodes of the data file being filled: their column values (in `columns` order) and row counts. */
-  let pending: { values: ArrayLike<unknown>[]; rows: number }[] = [];
+  /** The episodes of the data file being filled: their column values (in `columns` order), row counts, images. */
+  let pending: { values: ArrayLike<unknown>[]; rows: number; images: Uint8Array | null }[] = [];
+  let pendingRows = 0;
+  const camera = layout.camera;
+  const imageStats = camera === null ? null : new ImageStats(camera.channels);
   let pendingBytes = 0;
 
   const flush = (): void => {
@@ -121,9 +127,15 @@ export function exportLeRobot(store: RolloutStore, dir: string, options: LeRobot
     const path = lerobotPath(LEROBOT_DATA_PATH, chunk, file);
     bytes += writeFileAtomic(join(dir, path), encodeParquetTable(parquet, { rowGroups: pending.map((p) => p.rows), metadata: { huggingface: hf } }));
     files.push(path);
+    if (camera !== null) {
+      const video = lerobotPath(LEROBOT_VIDEO_PATH, chunk, file, videoKey(camera));
+      encodeVideo(join(dir, video), Buffer.concat(pending.map((p) => p.images as Uint8Array)), pendingRows, camera, fps);
+      files.push(video);
+    }
     fileIndex++;
     pending = [];
     pendingBytes = 0;
+    pendingRows = 0;
   };
 
   for (const row of rows) {
@@ -133,19 +145,23 @@ export function exportLeRobot(store: RolloutStore, dir: string, options: LeRobot
     }
     const task = ex.instruction !== '' ? ex.instruction : ex.task;
     if (!tasks.has(task)) tasks.set(task, tasks.size);
-    const frameBytesHere = ex.steps * perFrame;
+    const imageBytes = camera === null ? 0 : camera.width * camera.height * camera.channels;
+    const frameBytesHere = ex.steps * (perFrame + imageBytes);
     if (pending.length > 0 && pendingBytes + frameBytesHere > maxBytes) flush();
     const meta: EpisodeMeta = {
       row, length: ex.steps, task, dataChunk: Math.floor(fileIndex / LEROBOT_CHUNKS_SIZE), dataFile: fileIndex % LEROBOT_CHUNKS_SIZE,
-      from: frames, stats: new Map(),
+      from: frames, videoFrom: pending.length === 0 ? 0 : pendingRows / fps, stats: new Map(),
     };
     episodes.push(meta);
     const at = { episodeIndex: episodes.length - 1, firstIndex: frames, taskIndex: tasks.get(task) as number, fps };
     const values = columns.map((c) => c.values(ex, at));
     columns.forEach((c, k) => { if (c.type !== 'string') meta.stats.set(c.key, episodeStats(values[k] as ArrayLike<number>, ex.steps, c.width)); });
     frames += ex.steps;
-    pending.push({ values, rows: ex.steps });
+    const images = camera === null ? null : heldFrames(ex, camera);
+    if (images !== null) imageStats?.add(images, ex.steps);
+    pending.push({ values, rows: ex.steps, images });
     pendingBytes += frameBytesHere;
+    pendingRows += ex.steps;
   }
   flush();
 
@@ -161,6 +177,15 @@ export function exportLeRobot(store: RolloutStore, dir: string, options: LeRobot
     { name: 'dataset_from_index', type: 'int64', list: null, values: i64((e) => e.from) },
     { name: 'dataset_to_index', type: 'int64', list: null, values: i64((e) => e.from + e.length) },
   ];
+  if (camera !== null) {
+    const key = videoKey(camera);
+    episodeColumns.push(
+      { name: `videos/${key}/chunk_index`, type: 'int64', list: null, values: i64((e) => e.dataChunk) },
+      { name: `videos/${key}/file_index`, type: 'int64', list: null, values: i64((e) => e.dataFile) },
+      { name: `videos/${key}/from_timestamp`, type: 'float64', list: null, values: episodes.map((e) => e.videoFrom) },
+      { name: `videos/${key}/to_timestamp`, type: 'float64', list: null, values: episodes.map((e) => e.videoFrom + e.length / fps) },
+    );
+  }
   for (const c of statColumns) {
     for (const s of LEROBOT_STATS) {
       episodeColumns.push({
@@ -192,14 +217,16 @@ export function exportLeRobot(store: RolloutStore, dir: string, options: LeRobot
   bytes += writeFileAtomic(join(dir, 'meta/tasks.parquet'), encodeParquetTable(tasksColumns, { metadata: { pandas: PANDAS_TASKS_METADATA } }));
   files.push('meta/tasks.parquet');
 
-  const stats: Record<string, FeatureStats> = {};
+  const stats: Record<string, FeatureStats | ReturnType<ImageStats['stats']>> = {};
   for (const c of statColumns) stats[c.key] = aggregateStats(episodes.map((e) => e.stats.get(c.key) as EpisodeFeatureStats));
+  if (camera !== null && imageStats !== null) stats[videoKey(camera)] = imageStats.stats();
   bytes += writeFileAtomic(join(dir, 'meta/stats.json'), Buffer.from(`${JSON.stringify(stats, null, 2)}\n`));
   files.push('meta/stats.json');
 
   const robots = new Set(episodes.map((e) => e.row.robot));
   const features: Record<string, LeRobotFeature> = {};
   for (const c of columns) features[c.key] = c.feature;
+  if (camera !== null) features[videoKey(camera)] = videoFeature(camera, fps);
   const info: LeRobotInfo = {
     codebase_version: LEROBOT_CODEBASE_VERSION,
     robot_type: options.robotType ?? (robots.size === 1 ? [...robots][0] : 'striatum'),
@@ -212,7 +239,7 @@ export function exportLeRobot(store: RolloutStore, dir: string, options: LeRobot
     fps,
     splits: { train: `0:${episodes.length}` },
     data_path: LEROBOT_DATA_PATH,
-    video_path: null,
+    video_path: camera === null ? null : LEROBOT_VIDEO_PATH,
     features,
   };
   // Last: a folder with info.json is a finished dataset.

@@ -119,3 +119,38 @@ export function fillDatasetStore(path: string): StoredEpisode[] {
   store.close();
   return out;
 }
+
+export const CAMERA = { name: 'top', width: 32, height: 24, channels: 3 as const };
+export const CAMERA_LENGTHS = [10, 7];
+
+/** The grey level of camera frame m (each frame one flat colour, so a lossy codec keeps it recognisable). */
+export const cameraLevel = (m: number): number => (40 + m * 20) % 256;
+
+/**
+ * Store two complete episodes with a camera: a frame at every second step (steps 0, 2, 4, …), each frame one
+ * flat grey level. Returns the per-step frame number each LeRobot row should show (the newest at or before it).
+ */
+export function fillCameraStore(path: string): number[][] {
+  const store = new RolloutStore(path);
+  const ingest = new Ingest(store, { maxChunkBytes: 8 << 20, logger: silentLogger });
+  const layout: RolloutLayout = { ...DATASET_LAYOUT, camera: CAMERA };
+  const size = CAMERA.width * CAMERA.height * CAMERA.channels;
+  const shown: number[][] = [];
+  let m0 = 0;
+  CAMERA_LENGTHS.forEach((n, index) => {
+    const cols = columns(index, n);
+    const frameStep = Int32Array.from({ length: Math.ceil(n / 2) }, (_, k) => k * 2);
+    const frames = new Uint8Array(frameStep.length * size);
+    for (let k = 0; k < frameStep.length; k++) frames.fill(cameraLevel(m0 + k), k * size, (k + 1) * size);
+    shown.push(Array.from({ length: n }, (_, i) => m0 + Math.floor(i / 2)));
+    m0 += frameStep.length;
+    const payload = encodeRolloutChunk({
+      v: ROLLOUT_VERSION, robot: 'cam-1', episode: `${DATASET_RUN}:${index}`, chunk: 0, policy_version: 'p1', task: 'push', instruction: 'push',
+      stamp: new Date(0).toISOString(), stamp_origin_unix_ms: null, layout, n, skipped_steps: 0, final: true, outcome: 'success', end_reason: null,
+    }, { ...cols, frames, frameStep }, 'gzip');
+    const r = ingest.handle(topics.rollout('cam-1'), payload);
+    if (r.outcome !== 'stored') throw new Error(`camera chunk not stored: ${JSON.stringify(r.ack)}`);
+  });
+  store.close();
+  return shown;
+}
