@@ -10,6 +10,7 @@ import { keysCommand } from './cmd-keys.js';
 import { policyCommand } from './cmd-policy.js';
 import { prmCommand } from './prm-eval.js';
 import { datasetCommand } from './cmd-dataset.js';
+import { mcapCommand } from './cmd-mcap.js';
 import type { Command } from './flags.js';
 
 export type { Command } from './flags.js';
@@ -26,4 +27,5 @@ export const commands: Record<string, Command> = {
   policy: policyCommand,
   prm: prmCommand,
   dataset: datasetCommand,
+  mcap: mcapCommand,
 };
