@@ -13,12 +13,8 @@ import type { McapWriter } from '@mcap/core';
 import { REWARD_COMPONENTS } from '../contracts/rollout.js';
 import { CdrEncoder, encodeFloat64MultiArray, encodeImage, encodeJointState, type Slice } from './cdr.js';
 import { ROS2_SCHEMAS, type Ros2SchemaName } from './ros2-msg-defs.js';
+import type { McapTopic } from './mcap-topics.js';
 
-export const MCAP_TOPICS = [
-  '/joint_states', '/striatum/observation', '/striatum/command', '/striatum/policy_action', '/striatum/camera',
-  '/striatum/step', '/striatum/reward', '/striatum/episode',
-] as const;
-export type McapTopic = (typeof MCAP_TOPICS)[number];
 
 export interface McapLayout {
   readonly joints: readonly string[];

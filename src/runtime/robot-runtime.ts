@@ -23,6 +23,7 @@ import { RewardPipeline } from '../reward/reward-pipeline.js';
 import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
+import { McapRecorder } from '../dataset/mcap-recorder.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import { startTelemetry, telemetryMessage } from '../telemetry/telemetry.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
@@ -64,6 +65,8 @@ export class RobotRuntime {
   private loadedSource: ActionSource | null = null;
   rewards: RewardPipeline | null = null;
   rollouts: RolloutService | null = null;
+  /** The robot's own MCAP recording (`recording.mcap`); null when not configured. */
+  mcap: McapRecorder | null = null;
   private mqttLogin: { url: string; username: string; password: string; rollout: RolloutLogin | null } | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
   loop: ControlLoop | null = null;
@@ -117,6 +120,7 @@ export class RobotRuntime {
     }
     const realtime = o.realtime ?? cfg.control.realtime;
     await this.startRollouts(transport, fields, policy.source, realtime);
+    await this.startMcap(fields, realtime);
     const rollback = this.link !== null && policy.want !== null ? new RollbackTracker() : null;
     this.loop = this.buildLoop(transport, robot, fields, policy.source, realtime, this.stepSinks(rollback));
     if (this.link !== null && policy.want !== null) {
@@ -212,6 +216,19 @@ export class RobotRuntime {
     });
   }
 
+  private async startMcap(fields: readonly ObservationField[], realtime: boolean): Promise<void> {
+    const { config: cfg, o } = this;
+    const m = cfg.recording.mcap;
+    if (m === null) return;
+    this.mcap = new McapRecorder({
+      path: o.loaded.resolvePath(m.path), topics: m.topics === null ? null : new Set(m.topics), maxBytes: m.max_size * 1024 * 1024,
+      chunkBytes: m.chunk_size * 1024, layout: { joints: cfg.joints.map((j) => j.name), observation: fields, camera: null },
+      reward: this.rewards !== null ? this.rewards.record : null, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
+      logger: o.logger.child('mcap'),
+    });
+    await this.mcap.start();
+  }
+
   /**
    * The step pipeline, built once: the loop calls these in this order after every step and at each episode's
    * start and end. The reward pipeline comes first: the recorder and the reward reporter read its record.
@@ -224,6 +241,7 @@ export class RobotRuntime {
     const sinks: StepSink[] = [];
     if (rewards !== null) sinks.push(rewards);
     if (this.rollouts !== null) sinks.push(this.rollouts.recorder);
+    if (this.mcap !== null) sinks.push(this.mcap);
     if (rewards !== null) sinks.push(new RewardReporter(rewards.record, link ?? NO_REWARD_OUTLET, cfg.robot.id, log));
     if (o.onStep !== undefined || o.onEpisode !== undefined) sinks.push(new HookSink({ onStep: o.onStep, onEpisode: o.onEpisode }));
     sinks.push(new EpisodeReporter(cfg.robot.id, link ?? NO_EPISODE_OUTLET, rewards, log));
@@ -363,6 +381,7 @@ export class RobotRuntime {
       ['policy', async () => { await this.policyManager?.close(); await this.activeSource?.close(); }],
       // The spool is durable: what is not acknowledged now is resent at the next start.
       ['rollout', async () => { await this.rollouts?.close(reason, 2000); }],
+      ['mcap recording', async () => { await this.mcap?.close(); }],
       ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],
       ['broker', async () => { await this.broker?.close(); }],
     ];
