@@ -8,10 +8,11 @@ import type { StepView } from '../src/control/step.js';
 import { McapRecorder } from '../src/dataset/mcap-recorder.js';
 import { silentLogger } from '../src/log.js';
 import { RewardStep } from '../src/reward/reward-step.js';
+import type { CameraFrame } from '../src/transports/types.js';
 import { tempDir } from './helpers/fixtures.js';
 import { openIndexed, readJointState } from './helpers/mcap-read.js';
 
-const LAYOUT = { joints: ['x', 'y'], observation: [{ name: 'joint_positions', size: 2 }, { name: 'joint_velocities', size: 2 }, { name: 'block', size: 2 }], camera: null };
+const LAYOUT = { joints: ['x', 'y'], observation: [{ name: 'joint_positions', size: 2 }, { name: 'joint_velocities', size: 2 }, { name: 'block', size: 2 }], cameras: [] };
 
 function stepView(): StepView & { observation: Float64Array; step: number; stampMs: number } {
   return {
@@ -20,10 +21,13 @@ function stepView(): StepView & { observation: Float64Array; step: number; stamp
   } as never;
 }
 
-function recorder(dir: string, options: { maxBytes?: number; ringSteps?: number } = {}): McapRecorder {
+function recorder(dir: string, options: { maxBytes?: number; ringSteps?: number; frame?: CameraFrame } = {}): McapRecorder {
   const reward = new RewardStep();
+  const frame = options.frame;
   return new McapRecorder({
-    path: join(dir, 'rec.mcap'), topics: null, maxBytes: options.maxBytes ?? 1 << 30, chunkBytes: 2048, layout: LAYOUT,
+    path: join(dir, 'rec.mcap'), topics: null, maxBytes: options.maxBytes ?? 1 << 30, chunkBytes: 2048,
+    layout: frame === undefined ? LAYOUT : { ...LAYOUT, cameras: [{ name: frame.camera, width: frame.width, height: frame.height, channels: 3 }] },
+    latestFrame: frame === undefined ? null : (camera) => (camera === frame.camera ? frame : null),
     reward, stampOriginUnixMs: 1_700_000_000_000, logger: silentLogger, ringSteps: options.ringSteps, drainMs: 60_000,
   });
 }
@@ -77,4 +81,27 @@ test('mcap recorder: a full ring drops and counts steps rather than wait', async
   assert.equal(rec.dropped, 24);
   await rec.close();
   assert.equal(rec.stats().steps, 16);
+});
+
+test('mcap recorder: each new camera frame is written once as sensor_msgs/Image, read between ticks', async () => {
+  const dir = tempDir('striatum-mcap-frames-');
+  const frame: CameraFrame = { camera: 'top', width: 4, height: 2, stampMs: 0, rgb: new Uint8Array(24) };
+  const rec = recorder(dir, { frame });
+  await rec.start();
+  const s = stepView();
+  for (let i = 0; i < 30; i++) {
+    s.step = i;
+    s.stampMs = i * 20;
+    rec.onStep(s);
+    if (i % 5 === 0) { frame.stampMs = i * 20; frame.rgb.fill(i); }
+    // Drains come twice as often as frames: the same frame is not written twice.
+    if (i % 5 === 0 || i % 5 === 2) await rec.drain();
+  }
+  await rec.close();
+  const r = await openIndexed(rec.files[0]);
+  const image = [...r.channelsById.values()].find((c) => c.topic === '/striatum/camera/top/image');
+  assert.equal(r.schemasById.get(image?.schemaId as number)?.name, 'sensor_msgs/msg/Image');
+  const firsts: number[] = [];
+  for await (const m of r.readMessages()) if (m.channelId === image?.id) firsts.push(m.data[m.data.length - 24]);
+  assert.deepEqual(firsts, [0, 5, 10, 15, 20, 25], 'the pixels of each frame, once each');
 });

@@ -13,7 +13,7 @@ import { messagesInWholeChunks, openIndexed, readFloat64MultiArray, readJointSta
 test('mcap recording: kill -9 three times mid-recording, each file recovers every whole chunk; a clean stop finishes its file', { timeout: 240_000 }, async () => {
   const dir = tempDir('striatum-mcap-rec-');
   const cfg = simConfig(writeLinearPolicy(dir, { gain: 0.2 }), { robotId: 'sim-mcap', port: await freePort() });
-  cfg.transport.cameras = [];
+  cfg.transport.cameras = [{ name: 'top', width: 32, height: 32, hz: 5 }];
   // 4 KiB chunks: a chunk every few dozen steps, so a kill lands between chunks within seconds.
   cfg.recording = { mcap: { path: join(dir, 'rec', 'robot.mcap'), chunk_size: 4 } };
   const configPath = writeConfig(dir, cfg);
@@ -73,5 +73,6 @@ test('mcap recording: kill -9 three times mid-recording, each file recovers ever
   const byTopic = new Map([...finished.channelsById.values()].map((c) => [c.topic, counts.get(c.id) ?? 0n]));
   assert.ok((byTopic.get('/striatum/step') ?? 0n) > 0n);
   assert.equal(byTopic.get('/joint_states'), byTopic.get('/striatum/step'), 'a clean stop writes every step it took');
+  assert.ok((byTopic.get('/striatum/camera/top/image') ?? 0n) > 0n, 'camera frames as sensor_msgs/Image');
   assert.deepEqual(readdirSync(recDir).filter((f) => f.endsWith('.partial')), []);
 });

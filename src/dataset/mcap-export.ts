@@ -32,7 +32,7 @@ export async function exportMcap(store: RolloutStore, path: string, options: Mca
   let steps = 0;
   try {
     const writer = new McapWriter({ writable: file, useChunks: true, chunkSize: options.chunkBytes ?? MCAP_CHUNK_BYTES });
-    const layout = { joints: first.layout.joints, observation: first.layout.observation, camera: first.layout.camera };
+    const layout = { joints: first.layout.joints, observation: first.layout.observation, cameras: first.layout.camera === null ? [] : [first.layout.camera] };
     const out = new McapStepWriter(writer, layout, options.topics ?? null);
     await out.start('striatum updater export');
     const obs = first.layout.observation.reduce((s, f) => s + f.size, 0);
@@ -57,7 +57,7 @@ export async function exportMcap(store: RolloutStore, path: string, options: Mca
         const stampNs = ns(c.stampMs[i]);
         // A frame rendered after step s goes out with that step's stamp.
         while (c.frames !== null && c.frameStep !== null && f < c.frameStep.length && c.frameStep[f] <= c.step[i]) {
-          await out.frame(stampNs, c.frames.subarray(f * frameSize, (f + 1) * frameSize));
+          await out.frame(0, stampNs, c.frames.subarray(f * frameSize, (f + 1) * frameSize));
           f++;
         }
         REWARD_COMPONENTS.forEach((k, j) => { reward[j] = c.reward[k][i]; });

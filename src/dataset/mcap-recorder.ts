@@ -10,6 +10,7 @@ import type { EpisodeStart, EpisodeSummary, StepSink, StepView } from '../contro
 import { FLAG_DONE, FLAG_TRUNCATED, REWARD_COMPONENTS } from '../contracts/rollout.js';
 import type { Logger } from '../log.js';
 import type { RewardStep } from '../reward/reward-step.js';
+import type { CameraFrame } from '../transports/types.js';
 import { McapFile } from './mcap-file.js';
 import { McapStepWriter, type McapLayout } from './mcap-steps.js';
 
@@ -25,6 +26,8 @@ export interface McapRecorderOptions {
   /** Unix ms of stamp 0 (realtime clock); null in virtual time (stamps start at 0). */
   readonly stampOriginUnixMs: number | null;
   readonly logger: Logger;
+  /** The newest frame of a camera (the transport's own buffer), read between ticks; null without cameras. */
+  readonly latestFrame: ((camera: string) => CameraFrame | null) | null;
   /** Steps the ring holds between drains. */
   readonly ringSteps?: number;
   /** How often the ring is drained, ms. */
@@ -64,6 +67,9 @@ export class McapRecorder implements StepSink {
   private failed = false;
   // Reused by the drain (off the tick) for one step's views.
   private readonly rewardRow = new Float64Array(REWARD_COMPONENTS.length);
+  /** Stamp of the last frame written per camera (layout order). */
+  private readonly frameStamps: Float64Array;
+  framesWritten = 0;
 
   constructor(private readonly o: McapRecorderOptions) {
     this.cap = o.ringSteps ?? 4096;
@@ -79,6 +85,7 @@ export class McapRecorder implements StepSink {
     this.progress = new Float64Array(this.cap);
     this.flags = new Uint8Array(this.cap);
     this.hasReward = new Uint8Array(this.cap);
+    this.frameStamps = new Float64Array(o.layout.cameras.length).fill(Number.NEGATIVE_INFINITY);
   }
 
   /** Open the first file and start draining. */
@@ -185,6 +192,7 @@ export class McapRecorder implements StepSink {
       this.events.length = 0;
       return;
     }
+    await this.drainFrames();
     const end = this.head;
     while (this.tail < end || (this.events.length > 0 && this.events[0].atStep <= end)) {
       if (this.events.length > 0 && this.events[0].atStep <= this.tail) {
@@ -216,6 +224,20 @@ export class McapRecorder implements StepSink {
         await this.closeFile();
         await this.openFile();
       }
+    }
+  }
+
+  /** Each camera's newest frame, when it is newer than the last one written (cameras run slower than the drain). */
+  private async drainFrames(): Promise<void> {
+    const latest = this.o.latestFrame;
+    if (latest === null || this.steps === null) return;
+    const cams = this.o.layout.cameras;
+    for (let i = 0; i < cams.length; i++) {
+      const f = latest(cams[i].name);
+      if (f === null || !(f.stampMs > this.frameStamps[i])) continue;
+      this.frameStamps[i] = f.stampMs;
+      await this.steps.frame(i, this.stampNs(f.stampMs), f.rgb);
+      this.framesWritten++;
     }
   }
 

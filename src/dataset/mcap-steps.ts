@@ -19,7 +19,7 @@ import type { McapTopic } from './mcap-topics.js';
 export interface McapLayout {
   readonly joints: readonly string[];
   readonly observation: readonly { readonly name: string; readonly size: number }[];
-  readonly camera: { readonly name: string; readonly width: number; readonly height: number; readonly channels: number } | null;
+  readonly cameras: readonly { readonly name: string; readonly width: number; readonly height: number; readonly channels: number }[];
 }
 
 /** One step, as either source has it. Rewards: the components in REWARD_COMPONENTS order, or null. */
@@ -108,7 +108,7 @@ export class McapStepWriter {
       this.writer.registerSchema({ name, encoding: 'jsonschema', data: new TextEncoder().encode(JSON.stringify(JSON_SCHEMAS[name])) });
     await add('/joint_states', '/joint_states', await rosSchema('sensor_msgs/msg/JointState'), 'cdr');
     for (const t of ['/striatum/observation', '/striatum/command', '/striatum/policy_action'] as const) await add(t, t, await rosSchema('std_msgs/msg/Float64MultiArray'), 'cdr');
-    if (this.layout.camera !== null) await add(`/striatum/camera/${this.layout.camera.name}/image`, '/striatum/camera', await rosSchema('sensor_msgs/msg/Image'), 'cdr');
+    for (const cam of this.layout.cameras) await add(`/striatum/camera/${cam.name}/image`, '/striatum/camera', await rosSchema('sensor_msgs/msg/Image'), 'cdr');
     await add('/striatum/step', '/striatum/step', await json('striatum.Step'), 'json');
     await add('/striatum/reward', '/striatum/reward', await json('striatum.Reward'), 'json');
     await add('/striatum/episode', '/striatum/episode', await json('striatum.Episode'), 'json');
@@ -144,9 +144,10 @@ export class McapStepWriter {
     }
   }
 
-  async frame(stampNs: bigint, data: Uint8Array): Promise<void> {
-    const cam = this.layout.camera;
-    if (cam === null) return;
+  /** A camera frame (row-major RGB, or gray for 1 channel) of camera `index` in the layout. */
+  async frame(index: number, stampNs: bigint, data: Uint8Array): Promise<void> {
+    const cam = this.layout.cameras[index];
+    if (cam === undefined) return;
     const topic = `/striatum/camera/${cam.name}/image`;
     if (!this.channels.has(topic)) return;
     await this.put(topic, stampNs, encodeImage(this.cdr, stampNs, cam.name, cam.height, cam.width, cam.channels === 3 ? 'rgb8' : 'mono8', cam.width * cam.channels, data));

@@ -120,7 +120,7 @@ export class RobotRuntime {
     }
     const realtime = o.realtime ?? cfg.control.realtime;
     await this.startRollouts(transport, fields, policy.source, realtime);
-    await this.startMcap(fields, realtime);
+    await this.startMcap(transport, robot, fields, realtime);
     const rollback = this.link !== null && policy.want !== null ? new RollbackTracker() : null;
     this.loop = this.buildLoop(transport, robot, fields, policy.source, realtime, this.stepSinks(rollback));
     if (this.link !== null && policy.want !== null) {
@@ -216,13 +216,15 @@ export class RobotRuntime {
     });
   }
 
-  private async startMcap(fields: readonly ObservationField[], realtime: boolean): Promise<void> {
+  private async startMcap(transport: RobotTransport, robot: RobotDescription, fields: readonly ObservationField[], realtime: boolean): Promise<void> {
     const { config: cfg, o } = this;
     const m = cfg.recording.mcap;
     if (m === null) return;
     this.mcap = new McapRecorder({
       path: o.loaded.resolvePath(m.path), topics: m.topics === null ? null : new Set(m.topics), maxBytes: m.max_size * 1024 * 1024,
-      chunkBytes: m.chunk_size * 1024, layout: { joints: cfg.joints.map((j) => j.name), observation: fields, camera: null },
+      chunkBytes: m.chunk_size * 1024,
+      layout: { joints: cfg.joints.map((j) => j.name), observation: fields, cameras: robot.cameras.map((c) => ({ name: c.name, width: c.width, height: c.height, channels: 3 })) },
+      latestFrame: robot.cameras.length > 0 ? (camera) => transport.latestFrame(camera) : null,
       reward: this.rewards !== null ? this.rewards.record : null, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
       logger: o.logger.child('mcap'),
     });
