@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { datasetCommand } from '../src/cli/cmd-dataset.js';
@@ -116,4 +116,25 @@ test('round trip: store → LeRobot → import gives back every stored value bit
   assert.deepEqual(meta.observation_fields, [{ name: 'joint_positions', size: 2 }, { name: 'block', size: 3 }, { name: 'gripper', size: 1 }]);
   assert.deepEqual(meta.episodes.map((e: { steps: number; success: boolean; striatum_episode: string }) => [e.steps, e.success, e.striatum_episode]),
     episodes.map((e) => [e.columns.step.length, e.outcome === 'success', e.episode]), 'only stored successes are marked successful');
+});
+
+test('dataset import: a non-empty --out is refused unless --force, which replaces only what an import writes; --task filters an export', async () => {
+  const dir = tempDir('striatum-lerobot-out-');
+  const src = join(dir, 'so100');
+  writeLeRobotFixture(src);
+  const out = join(dir, 'demos');
+  assert.equal(await importTo(src, out), 0);
+  await assert.rejects(importTo(src, out), { code: 'STRIATUM_ERR_OUTPUT_EXISTS' } as never);
+  writeFileSync(join(out, 'notes.txt'), 'mine');
+  assert.equal(await importTo(src, out, ['--force', '--mode', 'velocity']), 0);
+  assert.equal(JSON.parse(readFileSync(join(out, 'meta.json'), 'utf8')).action.mode, 'velocity');
+  assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine');
+  await assert.rejects(importTo(src, join(dir, 'x'), ['--mode', 'torque']), { code: 'STRIATUM_ERR_USAGE' } as never);
+
+  const store = join(dir, 'store.db');
+  const episodes = fillDatasetStore(store);
+  const ds = join(dir, 'stack-only');
+  assert.equal(await updaterCommand.run(['export', '--format', 'lerobot', '--store', store, '--out', ds, '--task', 'stack'], silentLogger), 0);
+  const info = JSON.parse(readFileSync(join(ds, 'meta/info.json'), 'utf8'));
+  assert.deepEqual([info.total_episodes, info.total_frames], [1, episodes.find((e) => e.task === 'stack')?.columns.step.length]);
 });
