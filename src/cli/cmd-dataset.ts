@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { JOINT_FIELDS } from '../control/observation.js';
-import { importLeRobot, type ActionMode } from '../dataset/lerobot-import.js';
+import type { ActionMode } from '../dataset/lerobot-import.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseFlags, type Command } from './flags.js';
@@ -51,6 +51,8 @@ export const datasetCommand: Command = {
     const force = values.force === true;
     checkOutDir(values.out, force);
     prepareImportDir(values.out, force);
+    // Loaded here: parquet-wasm and Arrow take a second to load, and no other command needs them.
+    const { importLeRobot } = await import('../dataset/lerobot-import.js');
     const r = importLeRobot(resolve(values.lerobot), values.out, { mode, task: values.task, robot });
     logger.info('LeRobot dataset imported', { episodes: r.episodes, frames: r.frames, out: values.out });
     process.stdout.write(`${JSON.stringify({ out: values.out, source: 'lerobot', episodes: r.episodes, frames: r.frames, fps: r.fps })}\n`);

@@ -1,6 +1,5 @@
 // `striatum mcap`: tools for the robot's MCAP recordings.
 import { existsSync } from 'node:fs';
-import { recoverMcap } from '../dataset/mcap-recover.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseFlags, type Command } from './flags.js';
@@ -21,6 +20,7 @@ export const mcapCommand: Command = {
     if (file === undefined || extra.length > 0) throw new StriatumError('STRIATUM_ERR_USAGE', 'usage: striatum mcap recover FILE [--out FILE]');
     const out = values.out ?? `${file.replace(/\.mcap$/, '')}.recovered.mcap`;
     if (existsSync(out) && values.force !== true) throw new StriatumError('STRIATUM_ERR_OUTPUT_EXISTS', `${out} exists; choose another --out, or add --force`);
+    const { recoverMcap } = await import('../dataset/mcap-recover.js');
     const r = await recoverMcap(file, out);
     logger.info('MCAP recovered', { file, out, messages: r.messages });
     process.stdout.write(`${JSON.stringify({ file, out, ...r })}\n`);

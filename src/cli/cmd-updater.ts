@@ -6,9 +6,7 @@ import { parseFlags, type Command } from './flags.js';
 import { checkOutDir, prepareOutDir } from './out-dir.js';
 import { checkUpdaterConfigFile, loadUpdaterConfig, type UpdaterFlags } from '../updater/config.js';
 import { RolloutStore, writeEpisodeNpy } from '../updater/store.js';
-import { exportLeRobot } from '../dataset/lerobot-export.js';
 import { prepareDatasetDir } from '../dataset/dataset-dir.js';
-import { exportMcap } from '../dataset/mcap-export.js';
 import { parseTopics } from '../dataset/mcap-topics.js';
 import { runUpdater } from '../updater/updater.js';
 
@@ -134,6 +132,8 @@ async function exportDataset(values: { store?: string; robot?: string; task?: st
   const store = RolloutStore.openExisting(storeFlag(values.store));
   try {
     prepareDatasetDir(values.out, force);
+    // Loaded here, not at start-up: the parquet and Arrow libraries take a second to load, every other command none.
+    const { exportLeRobot } = await import('../dataset/lerobot-export.js');
     const r = exportLeRobot(store, values.out, { robot: values.robot, task: values.task, complete: values.complete === true, fps, robotType: values['robot-type'] });
     logger.info('LeRobot dataset exported', { episodes: r.episodes, frames: r.frames, out: values.out });
     process.stdout.write(`${JSON.stringify({ format: 'lerobot', out: values.out, episodes: r.episodes, frames: r.frames, tasks: r.tasks, fps: r.fps, bytes: r.bytes })}\n`);
@@ -149,6 +149,7 @@ async function exportMcapFile(values: { store?: string; robot?: string; task?: s
   const topics = parseTopics(values.topics);
   const store = RolloutStore.openExisting(storeFlag(values.store));
   try {
+    const { exportMcap } = await import('../dataset/mcap-export.js');
     const r = await exportMcap(store, values.out, { robot: values.robot, task: values.task, complete: values.complete === true, topics });
     logger.info('MCAP exported', { episodes: r.episodes, steps: r.steps, out: values.out });
     process.stdout.write(`${JSON.stringify({ format: 'mcap', out: values.out, ...r })}\n`);

@@ -65,6 +65,7 @@ export class McapRecorder implements StepSink {
   private readonly stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   readonly files: string[] = [];
   private failed = false;
+  private droppedReported = 0;
   // Reused by the drain (off the tick) for one step's views.
   private readonly rewardRow = new Float64Array(REWARD_COMPONENTS.length);
   /** Stamp of the last frame written per camera (layout order). */
@@ -191,6 +192,10 @@ export class McapRecorder implements StepSink {
       this.tail = this.head;
       this.events.length = 0;
       return;
+    }
+    if (this.dropped > this.droppedReported) {
+      this.o.logger.warn('MCAP recording fell behind: steps dropped (ring full)', { dropped: this.dropped, ring_steps: this.cap });
+      this.droppedReported = this.dropped;
     }
     await this.drainFrames();
     const end = this.head;

@@ -23,7 +23,7 @@ import { RewardPipeline } from '../reward/reward-pipeline.js';
 import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
-import { McapRecorder } from '../dataset/mcap-recorder.js';
+import type { McapRecorder } from '../dataset/mcap-recorder.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import { startTelemetry, telemetryMessage } from '../telemetry/telemetry.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
@@ -220,6 +220,8 @@ export class RobotRuntime {
     const { config: cfg, o } = this;
     const m = cfg.recording.mcap;
     if (m === null) return;
+    // Loaded only when configured: robots that do not record never load the MCAP library.
+    const { McapRecorder } = await import('../dataset/mcap-recorder.js');
     this.mcap = new McapRecorder({
       path: o.loaded.resolvePath(m.path), topics: m.topics === null ? null : new Set(m.topics), maxBytes: m.max_size * 1024 * 1024,
       chunkBytes: m.chunk_size * 1024,
