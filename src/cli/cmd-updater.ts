@@ -6,12 +6,18 @@ import { parseFlags, type Command } from './flags.js';
 import { checkOutDir, prepareOutDir } from './out-dir.js';
 import { checkUpdaterConfigFile, loadUpdaterConfig, type UpdaterFlags } from '../updater/config.js';
 import { RolloutStore, writeEpisodeNpy } from '../updater/store.js';
+import { prepareDatasetDir } from '../dataset/dataset-dir.js';
+import { parseTopics } from '../dataset/mcap-topics.js';
 import { runUpdater } from '../updater/updater.js';
 
 const HELP = `Usage: striatum updater [run] [--config FILE] [--broker URL] [--username NAME] [--password-env VAR]
                         [--store PATH] [--share-group NAME] [--robots ID,ID] [--id NAME]
        striatum updater episodes --store PATH [--robot ID] [--complete | --incomplete]
        striatum updater export --store PATH --robot ID --episode ID --out DIR [--partial] [--force]
+       striatum updater export --format lerobot --store PATH --out DIR [--robot ID] [--task NAME] [--complete]
+                               [--fps N] [--robot-type NAME] [--force]
+       striatum updater export --format mcap --store PATH --out FILE.mcap [--robot ID] [--task NAME] [--complete]
+                               [--topics T,T] [--force]
        striatum updater merge --store PATH --from OTHER_PATH
        striatum updater check FILE
 
@@ -21,6 +27,12 @@ run       subscribe to every robot's rollout chunks, validate them, store each e
 episodes  list stored episodes as JSON lines.
 export    write one episode's columns as .npy files + meta.json for the trainer. DIR must be new or empty
           unless --force (which removes the .npy, .u8 and meta.json files there first).
+          --format lerobot: the selected episodes (every stored one by default; --complete: only complete
+          ones) as a LeRobot v3.0 dataset (meta/, data/ parquet files); fps is the control rate measured
+          from the steps unless --fps. --force removes meta/, data/ and videos/ there first.
+          --format mcap: the selected episodes as one MCAP file (profile ros2: /joint_states, the command, the
+          observation and policy action as ROS 2 CDR messages, camera frames as sensor_msgs/Image, Striatum's
+          step, reward and episode records as JSON), for Foxglove and ros2 bag. --topics: only these.
 merge     copy every chunk of another store into this one (idempotent) and rebuild its episodes.
 check     validate an updater config file and the files it names; one line per problem naming the field
           path, exit code 2.
@@ -89,7 +101,12 @@ async function listEpisodes(args: string[]): Promise<number> {
 async function exportEpisode(args: string[], logger: Logger): Promise<number> {
   const { values } = parseFlags(args, {
     store: { type: 'string' }, robot: { type: 'string' }, episode: { type: 'string' }, out: { type: 'string' }, partial: { type: 'boolean' }, force: { type: 'boolean' },
+    format: { type: 'string' }, topics: { type: 'string' }, task: { type: 'string' }, complete: { type: 'boolean' }, fps: { type: 'string' }, 'robot-type': { type: 'string' },
   });
+  const format = values.format ?? 'npy';
+  if (format === 'lerobot') return exportDataset(values, logger);
+  if (format === 'mcap') return exportMcapFile(values, logger);
+  if (format !== 'npy') throw new StriatumError('STRIATUM_ERR_USAGE', `--format ${format}: choose npy, lerobot or mcap`);
   if (values.robot === undefined || values.episode === undefined || values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--robot, --episode and --out are required');
   const force = values.force === true;
   checkOutDir(values.out, force);
@@ -100,6 +117,42 @@ async function exportEpisode(args: string[], logger: Logger): Promise<number> {
     const files = writeEpisodeNpy(ex, values.out);
     logger.info('episode exported', { robot: ex.robot, episode: ex.episode, steps: ex.steps, out: values.out });
     process.stdout.write(`${JSON.stringify({ robot: ex.robot, episode: ex.episode, steps: ex.steps, outcome: ex.outcome, files })}\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}
+
+async function exportDataset(values: { store?: string; robot?: string; task?: string; out?: string; complete?: boolean; fps?: string; 'robot-type'?: string; force?: boolean }, logger: Logger): Promise<number> {
+  if (values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--out DIR is required');
+  const fps = values.fps === undefined ? undefined : Number(values.fps);
+  if (fps !== undefined && !(Number.isInteger(fps) && fps > 0)) throw new StriatumError('STRIATUM_ERR_USAGE', `--fps ${values.fps}: a whole number of frames per second is needed`);
+  const force = values.force === true;
+  checkOutDir(values.out, force);
+  const store = RolloutStore.openExisting(storeFlag(values.store));
+  try {
+    prepareDatasetDir(values.out, force);
+    // Loaded here, not at start-up: the parquet and Arrow libraries take a second to load, every other command none.
+    const { exportLeRobot } = await import('../dataset/lerobot-export.js');
+    const r = exportLeRobot(store, values.out, { robot: values.robot, task: values.task, complete: values.complete === true, fps, robotType: values['robot-type'] });
+    logger.info('LeRobot dataset exported', { episodes: r.episodes, frames: r.frames, out: values.out });
+    process.stdout.write(`${JSON.stringify({ format: 'lerobot', out: values.out, episodes: r.episodes, frames: r.frames, tasks: r.tasks, fps: r.fps, bytes: r.bytes })}\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}
+
+async function exportMcapFile(values: { store?: string; robot?: string; task?: string; out?: string; complete?: boolean; topics?: string; force?: boolean }, logger: Logger): Promise<number> {
+  if (values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--out FILE.mcap is required');
+  if (existsSync(values.out) && values.force !== true) throw new StriatumError('STRIATUM_ERR_OUTPUT_EXISTS', `--out ${values.out} exists; choose a new file, or add --force to replace it`);
+  const topics = parseTopics(values.topics);
+  const store = RolloutStore.openExisting(storeFlag(values.store));
+  try {
+    const { exportMcap } = await import('../dataset/mcap-export.js');
+    const r = await exportMcap(store, values.out, { robot: values.robot, task: values.task, complete: values.complete === true, topics });
+    logger.info('MCAP exported', { episodes: r.episodes, steps: r.steps, out: values.out });
+    process.stdout.write(`${JSON.stringify({ format: 'mcap', out: values.out, ...r })}\n`);
   } finally {
     store.close();
   }

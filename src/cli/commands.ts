@@ -9,6 +9,8 @@ import { updaterCommand } from './cmd-updater.js';
 import { keysCommand } from './cmd-keys.js';
 import { policyCommand } from './cmd-policy.js';
 import { prmCommand } from './prm-eval.js';
+import { datasetCommand } from './cmd-dataset.js';
+import { mcapCommand } from './cmd-mcap.js';
 import type { Command } from './flags.js';
 
 export type { Command } from './flags.js';
@@ -24,4 +26,6 @@ export const commands: Record<string, Command> = {
   keys: keysCommand,
   policy: policyCommand,
   prm: prmCommand,
+  dataset: datasetCommand,
+  mcap: mcapCommand,
 };

@@ -5,6 +5,7 @@ import { robotConfigCrossChecks } from './cross-checks.js';
 import { RewardConfigSchema } from '../reward/prm/config.js';
 import { RolloutConfigSchema } from '../rollout/config.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PACKET_BYTES } from '../broker/limits.js';
+import { MCAP_TOPICS } from '../dataset/mcap-topics.js';
 
 const finite = z.number(); // zod 4 numbers reject NaN and ±Infinity
 const positive = z.number().positive();
@@ -198,6 +199,14 @@ export const EpisodesSchema = z.strictObject({
   seed: z.int().min(0).default(1).describe('episode k uses seed + k'),
 });
 
+export const RecordingSchema = z.strictObject({
+  mcap: z.strictObject({
+    path: z.string().min(1).describe('where recordings go (relative to the config file): dir/stem.mcap becomes dir/stem-<UTC start time>-<n>.mcap, a new file at every start'),
+    topics: z.array(z.enum(MCAP_TOPICS)).min(1).nullable().default(null).describe('only these topics; null records every one'),
+    max_size: z.number().positive().default(1024).describe('MiB per file; the next file starts past it'),
+    chunk_size: z.int().min(1).max(65536).default(256).describe('KiB per MCAP chunk: a crash loses at most the chunk being filled'),
+  }).nullable().default(null).describe('record the robot\'s own MCAP bag (ros2 profile, CDR messages, Foxglove and ros2 bag read it); null records none'),
+});
 
 export const RobotConfigSchema = z.strictObject({
   robot: z.strictObject({
@@ -218,6 +227,7 @@ export const RobotConfigSchema = z.strictObject({
     .describe('record every step to a durable spool and stream it to the updater over MQTT; null records nothing'),
   reward: RewardConfigSchema.nullable().default(null)
     .describe('process-reward models and reward shaping; null runs the policy without learned rewards'),
+  recording: RecordingSchema.default({ mcap: null }).describe('recordings the robot writes itself'),
 }).superRefine((cfg, ctx) => {
   const names = new Set<string>();
   cfg.joints.forEach((j, i) => {

@@ -23,6 +23,7 @@ import { RewardPipeline } from '../reward/reward-pipeline.js';
 import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
+import type { McapRecorder } from '../dataset/mcap-recorder.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import { startTelemetry, telemetryMessage } from '../telemetry/telemetry.js';
 import { runtimeAwareOf, type RobotDescription, type RobotTransport, type RuntimeAwareTransport } from '../transports/types.js';
@@ -65,6 +66,8 @@ export class RobotRuntime {
   private loadedSource: ActionSource | null = null;
   rewards: RewardPipeline | null = null;
   rollouts: RolloutService | null = null;
+  /** The robot's own MCAP recording (`recording.mcap`); null when not configured. */
+  mcap: McapRecorder | null = null;
   private mqttLogin: { url: string; username: string; password: string; rollout: RolloutLogin | null } | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
   loop: ControlLoop | null = null;
@@ -118,6 +121,7 @@ export class RobotRuntime {
     }
     const realtime = o.realtime ?? cfg.control.realtime;
     await this.startRollouts(transport, fields, policy.source, realtime);
+    await this.startMcap(transport, robot, fields, realtime);
     const rollback = this.link !== null && policy.want !== null ? new RollbackTracker() : null;
     this.loop = this.buildLoop(transport, robot, fields, policy.source, realtime, this.stepSinks(rollback));
     this.attachTransportRuntime(transport, this.loop);
@@ -231,6 +235,23 @@ export class RobotRuntime {
     });
   }
 
+  private async startMcap(transport: RobotTransport, robot: RobotDescription, fields: readonly ObservationField[], realtime: boolean): Promise<void> {
+    const { config: cfg, o } = this;
+    const m = cfg.recording.mcap;
+    if (m === null) return;
+    // Loaded only when configured: robots that do not record never load the MCAP library.
+    const { McapRecorder } = await import('../dataset/mcap-recorder.js');
+    this.mcap = new McapRecorder({
+      path: o.loaded.resolvePath(m.path), topics: m.topics === null ? null : new Set(m.topics), maxBytes: m.max_size * 1024 * 1024,
+      chunkBytes: m.chunk_size * 1024,
+      layout: { joints: cfg.joints.map((j) => j.name), observation: fields, cameras: robot.cameras.map((c) => ({ name: c.name, width: c.width, height: c.height, channels: 3 })) },
+      latestFrame: robot.cameras.length > 0 ? (camera) => transport.latestFrame(camera) : null,
+      reward: this.rewards !== null ? this.rewards.record : null, stampOriginUnixMs: realtime ? performance.timeOrigin : null,
+      logger: o.logger.child('mcap'),
+    });
+    await this.mcap.start();
+  }
+
   /**
    * The step pipeline, built once: the loop calls these in this order after every step and at each episode's
    * start and end. The reward pipeline comes first: the recorder and the reward reporter read its record.
@@ -243,6 +264,7 @@ export class RobotRuntime {
     const sinks: StepSink[] = [];
     if (rewards !== null) sinks.push(rewards);
     if (this.rollouts !== null) sinks.push(this.rollouts.recorder);
+    if (this.mcap !== null) sinks.push(this.mcap);
     if (rewards !== null) sinks.push(new RewardReporter(rewards.record, link ?? NO_REWARD_OUTLET, cfg.robot.id, log));
     if (o.onStep !== undefined || o.onEpisode !== undefined) sinks.push(new HookSink({ onStep: o.onStep, onEpisode: o.onEpisode }));
     sinks.push(new EpisodeReporter(cfg.robot.id, link ?? NO_EPISODE_OUTLET, rewards, log));
@@ -383,6 +405,7 @@ export class RobotRuntime {
       ['policy', async () => { await this.policyManager?.close(); await this.activeSource?.close(); }],
       // The spool is durable: what is not acknowledged now is resent at the next start.
       ['rollout', async () => { await this.rollouts?.close(reason, 2000); }],
+      ['mcap recording', async () => { await this.mcap?.close(); }],
       ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],
       ['broker', async () => { await this.broker?.close(); }],
     ];

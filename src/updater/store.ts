@@ -70,6 +70,8 @@ export interface ExportedEpisode {
   readonly task: string;
   readonly instruction: string;
   readonly policyVersions: (string | null)[];
+  /** Each stored chunk's policy version and step count, in chunk order (a version per step, run-length coded). */
+  readonly chunkPolicies: { readonly policyVersion: string | null; readonly steps: number }[];
   readonly outcome: string | null;
   readonly complete: boolean;
   readonly layout: RolloutLayout;
@@ -249,6 +251,7 @@ export class RolloutStore {
     };
     return {
       robot, episode, task: row.task, instruction: row.instruction, policyVersions: [...new Set(headers.map((h) => h.policy_version))],
+      chunkPolicies: headers.map((h) => ({ policyVersion: h.policy_version, steps: h.n })),
       outcome: row.outcome, complete: row.complete, layout, steps: columns.step.length, skippedSteps: row.skipped_steps,
       stampOriginUnixMs: headers[0].stamp_origin_unix_ms, columns,
     };

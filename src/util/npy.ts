@@ -10,7 +10,7 @@ function descr(a: Typed): NpyDescr {
 }
 
 /** The element types Striatum writes: float32, int32 (little-endian) and uint8 (camera frames). */
-export type NpyDescr = '<f4' | '<i4' | '|u1';
+export type NpyDescr = '<f4' | '<i4' | '|u1' | '<f8' | '<i8' | '|b1';
 
 /** The format 1.0 preamble: magic, version 1.0, header length (u16 LE), then the header dict padded with spaces
  * so the data starts at a multiple of 64 bytes, ending in \n. The one header writer for every .npy Striatum writes. */

@@ -51,3 +51,8 @@ export function requireCommand(command: string, packages: string[], probeArgs: s
   if (r.error !== undefined) throw new MissingToolError(`${command} is not on PATH (${r.error.message})`, packages);
   return command;
 }
+
+/** ffmpeg and ffprobe (Debian package ffmpeg): encode and check the videos of LeRobot exports. */
+export function requireFfmpeg(): { ffmpeg: string; ffprobe: string } {
+  return { ffmpeg: requireCommand('ffmpeg', ['ffmpeg'], ['-version']), ffprobe: requireCommand('ffprobe', ['ffmpeg'], ['-version']) };
+}
