@@ -205,13 +205,13 @@ async function spoolOnly(steps: number) {
 }
 
 /** Stage 3 alone: the updater's decode + validate + SQLite commit (synchronous=FULL), in process, no MQTT. */
-function storeOnly(chunks: number, payload: Uint8Array) {
+async function storeOnly(chunks: number, payload: Uint8Array) {
   const store = new RolloutStore(join(dir, 'store-only.sqlite'));
   const ingest = new Ingest(store, { maxChunkBytes: 8 << 20, logger: silentLogger });
   const raw = decode(payload) as Record<string, unknown>;
   const copies = Array.from({ length: chunks }, (_, i) => encode({ ...raw, episode: `${randomUUID()}:${i}`, chunk: 0 }));
   const t0 = performance.now();
-  for (const c of copies) if (ingest.handle(topics.rollout(ROBOT), c).outcome !== 'stored') throw new Error('store-only chunk not stored');
+  for (const c of copies) if ((await ingest.handle(topics.rollout(ROBOT), c)).outcome !== 'stored') throw new Error('store-only chunk not stored');
   const seconds = (performance.now() - t0) / 1000;
   store.close();
   return { chunks, seconds: round(seconds, 2), chunks_per_s: Math.round(chunks / seconds), steps_per_s_equiv: Math.round((chunks / seconds) * CHUNK) };
@@ -259,7 +259,7 @@ updater.child.kill('SIGTERM');
 await updater.exited;
 await broker.stop();
 const spoolOnly_ = await spoolOnly(STEPS);
-const storeOnly_ = storeOnly(Math.ceil(STEPS / CHUNK), captured.chunk as Uint8Array);
+const storeOnly_ = await storeOnly(Math.ceil(STEPS / CHUNK), captured.chunk as Uint8Array);
 const totalSteps = runs.reduce((s, r) => s + r.steps, 0) + runs.length * 10 * CHUNK;
 const storeBytes = statSync(storePath).size;
 

@@ -4,19 +4,20 @@ import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseFlags, type Command } from './flags.js';
 import { checkOutDir, prepareOutDir } from './out-dir.js';
-import { checkUpdaterConfigFile, loadUpdaterConfig, type UpdaterFlags } from '../updater/config.js';
+import { checkUpdaterConfigFile, loadUpdaterConfig, storeForLog, type UpdaterFlags } from '../updater/config.js';
+import { openEpisodeStore } from '../updater/open-store.js';
 import { RolloutStore, writeEpisodeNpy } from '../updater/store.js';
 import { runUpdater } from '../updater/updater.js';
 
 const HELP = `Usage: striatum updater [run] [--config FILE] [--broker URL] [--username NAME] [--password-env VAR]
                         [--store PATH] [--share-group NAME] [--robots ID,ID] [--id NAME]
-       striatum updater episodes --store PATH [--robot ID] [--complete | --incomplete]
-       striatum updater export --store PATH --robot ID --episode ID --out DIR [--partial] [--force]
+       striatum updater episodes --store PATH|URL [--robot ID] [--complete | --incomplete]
+       striatum updater export --store PATH|URL --robot ID --episode ID --out DIR [--partial] [--force]
        striatum updater merge --store PATH --from OTHER_PATH
        striatum updater check FILE
 
-run       subscribe to every robot's rollout chunks, validate them, store each exactly once (SQLite), then
-          acknowledge it to the robot. MQTT 5 brokers: shared subscription ($share/<group>/...), so several
+run       subscribe to every robot's rollout chunks, validate them, store each exactly once (SQLite, or
+          PostgreSQL with --store postgres://...), then acknowledge it to the robot. MQTT 5 brokers: shared subscription ($share/<group>/...), so several
           updaters split the load; MQTT 3.1.1 brokers (embedded aedes): plain subscription.
 episodes  list stored episodes as JSON lines.
 export    write one episode's columns as .npy files + meta.json for the trainer. DIR must be new or empty
@@ -26,7 +27,7 @@ check     validate an updater config file and the files it names; one line per p
           path, exit code 2.
 
 episodes and export only read the store, and merge only reads OTHER_PATH: a path that does not exist is an
-error (exit 7), never a new empty store.
+error (exit 7), never a new empty store. A postgres:// URL names a PostgreSQL store (merge is SQLite only).
 
 Config file (YAML): broker, store, share_group, robots, training, release; every key is in
 docs/updater-config-reference.md and examples/updater.yaml is the demo's. Flags override the file.
@@ -40,7 +41,7 @@ export const updaterCommand: Command = {
     const rest = sub === 'run' && args[0] !== 'run' ? args : args.slice(1);
     switch (sub) {
       case 'run': return runIngest(rest, logger);
-      case 'episodes': return listEpisodes(rest);
+      case 'episodes': return listEpisodes(rest, logger);
       case 'export': return exportEpisode(rest, logger);
       case 'merge': return mergeStores(rest, logger);
       case 'check': return checkConfig(rest);
@@ -74,14 +75,14 @@ function storeFlag(v: string | undefined): string {
   return v;
 }
 
-async function listEpisodes(args: string[]): Promise<number> {
+async function listEpisodes(args: string[], logger: Logger): Promise<number> {
   const { values } = parseFlags(args, { store: { type: 'string' }, robot: { type: 'string' }, complete: { type: 'boolean' }, incomplete: { type: 'boolean' } });
-  const store = RolloutStore.openExisting(storeFlag(values.store));
+  const store = await openEpisodeStore(storeFlag(values.store), { logger, readonly: true, maxWaitMs: 0 });
   try {
     const complete = values.complete ? true : values.incomplete ? false : undefined;
-    for (const e of store.listEpisodes({ robot: values.robot, complete })) process.stdout.write(`${JSON.stringify(e)}\n`);
+    for (const e of await store.listEpisodes({ robot: values.robot, complete })) process.stdout.write(`${JSON.stringify(e)}\n`);
   } finally {
-    store.close();
+    await store.close();
   }
   return 0;
 }
@@ -93,15 +94,15 @@ async function exportEpisode(args: string[], logger: Logger): Promise<number> {
   if (values.robot === undefined || values.episode === undefined || values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--robot, --episode and --out are required');
   const force = values.force === true;
   checkOutDir(values.out, force);
-  const store = RolloutStore.openExisting(storeFlag(values.store));
+  const store = await openEpisodeStore(storeFlag(values.store), { logger, readonly: true, maxWaitMs: 0 });
   try {
-    const ex = store.exportEpisode(values.robot, values.episode, { requireComplete: !values.partial });
+    const ex = await store.exportEpisode(values.robot, values.episode, { requireComplete: !values.partial });
     prepareOutDir(values.out, force, (name) => name.endsWith('.npy') || name.endsWith('.u8') || name === 'meta.json');
     const files = writeEpisodeNpy(ex, values.out);
     logger.info('episode exported', { robot: ex.robot, episode: ex.episode, steps: ex.steps, out: values.out });
     process.stdout.write(`${JSON.stringify({ robot: ex.robot, episode: ex.episode, steps: ex.steps, outcome: ex.outcome, files })}\n`);
   } finally {
-    store.close();
+    await store.close();
   }
   return 0;
 }
@@ -128,6 +129,6 @@ async function checkConfig(args: string[]): Promise<number> {
   if (file === undefined || extra.length > 0) throw new StriatumError('STRIATUM_ERR_USAGE', 'usage: striatum updater check FILE');
   const cfg = checkUpdaterConfigFile(file);
   const training = cfg.training === null || !cfg.training.enabled ? 'off' : `every ${cfg.training.episodes_per_round} episodes`;
-  process.stdout.write(`ok: ${file} — broker ${cfg.broker.url} as ${cfg.broker.username}, store ${cfg.store.path}, training ${training}, release ${cfg.release === null ? 'off' : 'signed'}\n`);
+  process.stdout.write(`ok: ${file} — broker ${cfg.broker.url} as ${cfg.broker.username}, store ${storeForLog(cfg)}, training ${training}, release ${cfg.release === null ? 'off' : 'signed'}\n`);
   return 0;
 }
