@@ -283,9 +283,11 @@ export class TrainingRounds {
       this.trainer, '--data', snapshot.dir, '--base', this.cfg.base_policy_dir, '--out', modelDir,
       '--epochs', String(this.cfg.epochs), '--batch-size', String(this.cfg.batch_size), '--beta', String(this.cfg.beta),
       '--w-max', String(this.cfg.w_max), '--threads', String(this.cfg.threads), '--gamma', String(snapshot.gamma),
-      // Named by the store's round and the data: whichever updater of a fleet trains it, the same version.
-      '--version', `awr-r${round}-${snapshot.sha256.slice(0, 12)}`,
     ];
+    // Named by what determines the model (data, base policy, settings; the trainer is seeded), never by who
+    // trained it or when: whichever updater of a fleet runs this round releases the same version.
+    const recipe = createHash('sha256').update(snapshot.sha256).update(base.version).update(args.slice(7).join(' ')).digest('hex');
+    args.push('--version', `awr-${recipe.slice(0, 16)}`);
     this.update('training');
     const run = spawnTrainer(this.cfg.python, args, this.cfg.timeout_s * 1000, (r) => this.onRecord(r));
     this.child = run.child;
