@@ -125,7 +125,11 @@ export class SpoolDir {
   }
 
   /** Spool one encoded chunk durably; updates (or, for a final chunk, removes) the episode's open marker. */
-  write(header: RolloutHeaderInput, payload: Uint8Array): SpoolEntry {
+  /**
+   * With syncDir false the renames are not yet durable: the caller must call syncDir() before it treats the
+   * chunk as spooled (the worker writes every queued chunk, then syncs the directory once for all of them).
+   */
+  write(header: RolloutHeaderInput, payload: Uint8Array, syncDir = true): SpoolEntry {
     const entry = { seq: this.seq++, episode: header.episode, chunk: header.chunk, final: header.final };
     const file = spoolFileName(entry);
     const framed = frameSpoolFile(payload);
@@ -170,7 +174,7 @@ export class SpoolDir {
       this.nextChunk.delete(header.episode);
       if (existsSync(join(this.dir, markerName))) unlinkSync(join(this.dir, markerName));
     }
-    this.fsyncDir();
+    if (syncDir) this.fsyncDir();
     return { file, ...entry, bytes: framed.byteLength };
   }
 
@@ -253,6 +257,11 @@ export class SpoolDir {
 
   private unlinkQuietly(name: string): void {
     try { unlinkSync(join(this.dir, name)); } catch { /* already gone */ }
+  }
+
+  /** Make every rename so far durable (one directory fsync). */
+  syncDir(): void {
+    this.fsyncDir();
   }
 
   private fsyncDir(): void {

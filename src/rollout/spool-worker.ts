@@ -40,6 +40,7 @@ const writes: QueuedWrite[] = [];
 let backoffMs = FIRST_BACKOFF_MS;
 let retryTimer: NodeJS.Timeout | null = null;
 let closeRequested = false;
+let drainScheduled = false;
 
 function transferOf(set: ColumnMessage): ArrayBuffer[] {
   const list = [set.observation, set.action, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
@@ -61,7 +62,8 @@ port.on('message', (msg: ToWorker) => {
     }
     case 'write':
       writes.push({ msg, payload: null, encodeUs: 0, attempt: 0 });
-      if (retryTimer === null) drainWrites();
+      // Not at once: writes posted together (a backlog) arrive as separate messages; drain them as one batch.
+      if (retryTimer === null && !drainScheduled) { drainScheduled = true; setImmediate(() => { drainScheduled = false; if (retryTimer === null) drainWrites(); }); }
       return;
     case 'read': {
       try {
@@ -85,7 +87,7 @@ port.on('message', (msg: ToWorker) => {
       return;
     case 'close':
       closeRequested = true;
-      if (writes.length === 0) closeNow();
+      if (writes.length === 0 && unsynced.length === 0 && !drainScheduled) closeNow();
       return;
   }
 });
@@ -96,7 +98,16 @@ function closeNow(): void {
   port!.close();
 }
 
-/** Write queued chunks in order until one fails; that one is retried on a timer while other messages run. */
+interface Written { readonly w: QueuedWrite; readonly entry: SpoolEntry; readonly bytes: Uint8Array; readonly writeUs: number }
+/** Chunks whose files are written and renamed, waiting for the one directory fsync that makes them durable. */
+let unsynced: Written[] = [];
+
+/**
+ * Write queued chunks in order until one fails; that one is retried on a timer while other messages run. Every
+ * chunk queued now is written (file fsync each) and renamed, then the directory is synced once for all of them:
+ * a backlog costs one directory fsync per batch instead of one per chunk. Nothing is reported written (and so
+ * nothing is published) before that fsync.
+ */
 function drainWrites(): void {
   retryTimer = null;
   const s = spool as SpoolDir;
@@ -112,22 +123,46 @@ function drainWrites(): void {
     const t1 = performance.now();
     w.attempt++;
     try {
-      const entry = s.write(msg.header, payload);
+      const entry = s.write(msg.header, payload, false);
       const bytes = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength ? payload : payload.slice();
       writes.shift();
       backoffMs = FIRST_BACKOFF_MS;
-      port!.postMessage(
-        { op: 'written', id: msg.id, entry, payload: bytes, set: msg.set, encodeUs: w.encodeUs, writeUs: (performance.now() - t1) * 1000 } satisfies FromWorker,
-        [bytes.buffer as ArrayBuffer, ...transferOf(msg.set)],
-      );
+      unsynced.push({ w, entry, bytes, writeUs: (performance.now() - t1) * 1000 });
     } catch (err) {
+      if (!syncAndReport(s)) return;
       port!.postMessage({ op: 'write-error', id: msg.id, error: String((err as Error).message ?? err), attempt: w.attempt } satisfies FromWorker);
       retryTimer = setTimeout(drainWrites, backoffMs);
       backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
       return;
     }
   }
+  if (!syncAndReport(s)) return;
   if (closeRequested) closeNow();
+}
+
+/** One directory fsync for the chunks written since the last, then report each; false (retry scheduled) on failure. */
+function syncAndReport(s: SpoolDir): boolean {
+  if (unsynced.length === 0) return true;
+  const t0 = performance.now();
+  try {
+    s.syncDir();
+  } catch (err) {
+    const head = unsynced[0].w;
+    port!.postMessage({ op: 'write-error', id: head.msg.id, error: String((err as Error).message ?? err), attempt: head.attempt } satisfies FromWorker);
+    retryTimer = setTimeout(drainWrites, backoffMs);
+    backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+    return false;
+  }
+  const syncUs = ((performance.now() - t0) * 1000) / unsynced.length;
+  const done = unsynced;
+  unsynced = [];
+  for (const { w, entry, bytes, writeUs } of done) {
+    port!.postMessage(
+      { op: 'written', id: w.msg.id, entry, payload: bytes, set: w.msg.set, encodeUs: w.encodeUs, writeUs: writeUs + syncUs } satisfies FromWorker,
+      [bytes.buffer as ArrayBuffer, ...transferOf(w.msg.set)],
+    );
+  }
+  return true;
 }
 
 function retrySoon(): void {

@@ -38,6 +38,8 @@ export class Ingest {
   lastRejection: UpdaterStatus['last_rejection'] = null;
 
   batches = 0;
+  /** Time spent in the store's transactions (commit included), ms, for the bench's breakdown. */
+  storeMs = 0;
   private queue: Waiting[] = [];
   private flushing = false;
 
@@ -79,8 +81,10 @@ export class Ingest {
       const batch = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
       this.queue = this.queue.length <= max ? [] : this.queue.slice(max);
       let results: Awaited<ReturnType<EpisodeStore['storeChunks']>>;
+      const t0 = performance.now();
       try {
         results = await this.store.storeChunks(batch);
+        this.storeMs += performance.now() - t0;
         this.batches++;
       } catch (err) {
         this.storeFailures += batch.length;

@@ -188,7 +188,10 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
       }
       await client.endAsync().catch(() => undefined);
       await store.close();
-      log.info('updater stopped', { stored: ingest.counts.stored, duplicate: ingest.counts.duplicate, rejected: ingest.counts.rejected });
+      log.info('updater stopped', {
+        stored: ingest.counts.stored, duplicate: ingest.counts.duplicate, rejected: ingest.counts.rejected,
+        batches: ingest.batches, store_ms: Math.round(ingest.storeMs),
+      });
     },
   };
 }
