@@ -41,9 +41,14 @@ export class Ingest {
   /** Time spent in the store's transactions (commit included), ms, for the bench's breakdown. */
   storeMs = 0;
   private queue: Waiting[] = [];
-  private flushing = false;
+  /** Batches committing now; PostgreSQL takes two at once (its WAL flush serves both), SQLite one. */
+  private flushers = 0;
+  private readonly maxFlushers: number;
+  private flushScheduled = false;
 
-  constructor(private readonly store: EpisodeStore, private readonly o: { readonly maxChunkBytes: number; readonly logger: Logger; readonly maxBatch?: number }) {}
+  constructor(private readonly store: EpisodeStore, private readonly o: { readonly maxChunkBytes: number; readonly logger: Logger; readonly maxBatch?: number }) {
+    this.maxFlushers = store.kind === 'postgres' ? 2 : 1;
+  }
 
   /** Chunks validated and waiting for the store. */
   get queued(): number { return this.queue.length; }
@@ -67,10 +72,11 @@ export class Ingest {
     }
     return new Promise((resolve) => {
       this.queue.push({ chunk, wireBytes: payload.byteLength, robot, resolve });
-      if (!this.flushing) {
-        this.flushing = true;
+      if (this.flushers < this.maxFlushers && !this.flushScheduled) {
+        this.flushScheduled = true;
+        this.flushers++;
         // Next turn: every message already read from the socket joins this batch.
-        setImmediate(() => void this.flush());
+        setImmediate(() => { this.flushScheduled = false; void this.flush(); });
       }
     });
   }
@@ -106,7 +112,7 @@ export class Ingest {
         w.resolve({ outcome: r.status, ack: { v: ROLLOUT_VERSION, robot: w.robot, episode: h.episode, chunk: h.chunk, status: r.status }, ackTopic: topics.rolloutAck(w.robot) });
       }
     }
-    this.flushing = false;
+    this.flushers--;
   }
 
   private rejected(robot: string, code: RejectCode, error: string, id: { episode: string; chunk: number } | null, payloadCrc: number | null = null): IngestResult {
