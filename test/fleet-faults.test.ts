@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { silentLogger } from '../src/log.js';
 import { PgEpisodeStore } from '../src/updater/pg-store.js';
-import { CLI, REPO, tempDir } from './helpers/fixtures.js';
+import { CLI, REPO, tempDir, waitFor } from './helpers/fixtures.js';
 import { FLEET_FIELDS, fleetCommand, fleetObservation, type FleetRobotArgs } from './helpers/fleet-robot.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { startPostgres } from './helpers/postgres.js';
@@ -109,7 +109,12 @@ test('fleet: 8 robots × 3 updaters × Mosquitto × PostgreSQL under ≥30 kill 
     }
     // Everything up for a while, so the store catches up and a training round can finish; then the robots drain.
     await sleep(8000);
-    for (const r of robots) procs.get(r)?.kill('SIGTERM');
+    // A robot restarted by the last faults may still be loading: stop each only once its SIGTERM handler is in.
+    for (const r of robots) {
+      const pid = String(procs.get(r)?.pid);
+      await waitFor(`${r} ready`, () => { try { return readFileSync(join(dir, `${r}.spooled.jsonl.ready`), 'utf8') === pid; } catch { return false; } }, 60_000);
+      procs.get(r)?.kill('SIGTERM');
+    }
     const codes = await Promise.all(robots.map((r) => exits.get(r)));
     assert.deepEqual(codes, robots.map(() => 0), `every robot drained its spool and exited 0 (seed ${seed}; faults ${faults.join(' ')})`);
     // Let a round that is under way finish (bounded), then stop the updaters.

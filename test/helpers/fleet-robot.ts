@@ -3,8 +3,8 @@
 // index, step), so the test can check the content of every stored step without trusting the store. Steps come
 // as fast as the rollout path's backpressure allows (a "fast mode" robot). Every chunk that reaches the spool is
 // appended to a log file (after the spool's fsync), so the test knows what was spooled.
-// SIGTERM: end the episode, drain the spool to the updaters, exit 0.
-import { appendFileSync } from 'node:fs';
+// SIGTERM (once `<spoolLog>.ready` holds the pid): end the episode, drain the spool to the updaters, exit 0.
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { createLogger } from '../../src/log.js';
 import { RewardStep } from '../../src/reward/reward-step.js';
 import { RolloutService } from '../../src/rollout/rollout-service.js';
@@ -40,6 +40,10 @@ export function fleetCommand(step: number, j: number): number {
 }
 
 async function main(a: FleetRobotArgs): Promise<void> {
+  // First of all: a SIGTERM that comes while the service starts must stop the robot cleanly, not kill it.
+  let stopping = false;
+  process.once('SIGTERM', () => { stopping = true; });
+  writeFileSync(`${a.spoolLog}.ready`, String(process.pid)); // the test sends SIGTERM only after this
   const logger = createLogger({ level: 'warn', pretty: false });
   const service = await RolloutService.start({
     robotId: a.robot, task: 'push', observationFields: FLEET_FIELDS, joints: FLEET_JOINTS, policyVersion: 'bc-1', stampOriginUnixMs: null,
@@ -56,8 +60,6 @@ async function main(a: FleetRobotArgs): Promise<void> {
     progress: 0.5, done: false, truncated: false,
   };
   const reward = new RewardStep();
-  let stopping = false;
-  process.once('SIGTERM', () => { stopping = true; });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   rec.onEpisodeStart({ episode: 0, instruction: 'push' });
   while (!stopping) {
