@@ -1,10 +1,13 @@
 // bench/rollout-throughput: sustained steps/s from the recorder to the updater's store on loopback (QoS 1,
-// durable spool with fsync, end-to-end acks after the SQLite commit), 64-float observation, 6 joints, for the
-// body uncompressed and gzip'd; beside, in the same run and against the same broker, what a bare MQTT.js
-// publisher and mosquitto_pub achieve for the same payload size (one chunk), publisher → broker → subscriber.
-// Also: the recorder's onStep cost on the calling thread (every step, and the steps that cut a chunk), bytes per
-// step on the wire and in the store. The updater runs as its own process, as in production.
-// Prints one JSON object. Usage: node dist/bench/rollout-throughput.js [--steps N] [--chunk-steps N] [--broker aedes|mosquitto]
+// durable spool with fsync, end-to-end acks after the store's commit), 64-float observation, 6 joints, for 1, 4
+// and 8 robots at once, into SQLite and into PostgreSQL; beside each, in the same run and against the same broker,
+// what as many bare MQTT.js QoS 1 publishers achieve for the same payload (one chunk), publisher → broker →
+// subscriber. Per stage: the spool worker's encode and write+fsync time per chunk, the publish → ack latency, the
+// updater's store time per batch and chunks per batch. Also the recorder's onStep cost, bytes per step, and
+// mosquitto_pub's rate for one payload. The updater runs as its own process, as in production; the robots run
+// in this process (each with its own spool worker thread and MQTT connection).
+// Prints one JSON object. Usage: node dist/bench/rollout-throughput.js [--steps N per robot] [--chunk-steps N]
+//   [--robots 1,4,8] [--stores sqlite,postgres] [--compression none|gzip] [--broker aedes|mosquitto]
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decode, encode } from '@msgpack/msgpack';
 import mqtt from 'mqtt';
+import pg from 'pg';
 import { makeAccount } from '../src/broker/acl.js';
 import { EmbeddedBroker } from '../src/broker/embedded-broker.js';
 import { topics } from '../src/contracts/topics.js';
@@ -23,31 +27,44 @@ import { RewardStep } from '../src/reward/reward-step.js';
 import { Recorder } from '../src/rollout/recorder.js';
 import { RolloutService } from '../src/rollout/rollout-service.js';
 import { Spool } from '../src/rollout/spool.js';
+import type { EpisodeStore } from '../src/updater/episode-store.js';
 import { Ingest } from '../src/updater/ingest.js';
-import { RolloutStore } from '../src/updater/store.js';
+import { openEpisodeStore } from '../src/updater/open-store.js';
 import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { runUpdater } from '../src/updater/updater.js';
 import { MOSQUITTO, startMosquitto } from '../test/helpers/mosquitto.js';
+import { startPostgres } from '../test/helpers/postgres.js';
 
-const ROBOT = 'bench-1';
-const PASS = { [ROBOT]: 'bench-pass', updater: 'updater-pass' };
+const MAX_ROBOTS = 8;
+const ROBOT_IDS = Array.from({ length: MAX_ROBOTS }, (_, i) => `bench-${i + 1}`);
+const PASS: Record<string, string> = { updater: 'updater-pass' };
+for (const r of ROBOT_IDS) PASS[r] = `${r}-pass`;
 const OBS = 64;
 const ACT = 6;
+type StoreSpec = { path: string } | { url: string };
 
 if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
-  const a = JSON.parse(process.env.STRIATUM_BENCH_ARGS as string) as { url: string; storePath: string };
+  const a = JSON.parse(process.env.STRIATUM_BENCH_ARGS as string) as { url: string; store: StoreSpec };
   const updater = await runUpdater({
     logger: createLogger({ level: 'info', pretty: false }),
-    config: UpdaterConfigSchema.parse({ id: 'bench-updater', broker: { url: a.url, username: 'updater', password: PASS.updater }, store: { path: a.storePath } }),
+    config: UpdaterConfigSchema.parse({ id: 'bench-updater', broker: { url: a.url, username: 'updater', password: PASS.updater }, store: a.store }),
   });
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
   await updater.close();
   process.exit(0);
 }
 
-const { values } = parseArgs({ options: { steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' } } });
-const STEPS = Number(values.steps ?? 100_000);
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' }, robots: { type: 'string' },
+    stores: { type: 'string' }, compression: { type: 'string' },
+  },
+});
+const STEPS = Number(values.steps ?? 50_000);
 const CHUNK = Number(values['chunk-steps'] ?? 250);
+const ROBOT_COUNTS = (values.robots ?? '1,4,8').split(',').map(Number);
+const STORES = (values.stores ?? 'sqlite,postgres').split(',') as ('sqlite' | 'postgres')[];
+const COMPRESSION = (values.compression ?? 'none') as 'none' | 'gzip';
 const brokerKind = values.broker ?? (MOSQUITTO !== null ? 'mosquitto' : 'aedes');
 const dir = mkdtempSync(join(tmpdir(), 'striatum-bench-rollout-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,29 +77,37 @@ async function startBroker(): Promise<{ url: string; port: number; stop(): Promi
   }
   const b = await EmbeddedBroker.start({
     host: '127.0.0.1', port: 0, wsPort: null, logger: silentLogger,
-    accounts: [makeAccount(ROBOT, PASS[ROBOT], 'robot'), makeAccount('updater', PASS.updater, 'updater')],
+    accounts: [...ROBOT_IDS.map((r) => makeAccount(r, PASS[r], 'robot')), makeAccount('updater', PASS.updater, 'updater')],
   });
   return { url: b.url, port: b.port, stop: () => b.close() };
 }
 
-function startUpdaterProcess(url: string, storePath: string) {
-  const env = { ...process.env, STRIATUM_BENCH_ROLE: 'updater', STRIATUM_BENCH_ARGS: JSON.stringify({ url, storePath }) };
+function startUpdaterProcess(url: string, store: StoreSpec) {
+  const env = { ...process.env, STRIATUM_BENCH_ROLE: 'updater', STRIATUM_BENCH_ARGS: JSON.stringify({ url, store }) };
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  return { child, exited, subscribed: () => log.includes('"updater subscribed"') };
+  return {
+    child, exited, subscribed: () => log.includes('"updater subscribed"'),
+    /** The updater's own totals, from its last log line (after SIGTERM). */
+    stopped: (): { stored: number; batches: number; store_ms: number } | null => {
+      const line = log.split('\n').find((l) => l.includes('"updater stopped"'));
+      return line === undefined ? null : JSON.parse(line) as { stored: number; batches: number; store_ms: number };
+    },
+  };
 }
 
 /** A full chunk as published, kept from the first run for the store-only stage. */
 const captured: { chunk: Uint8Array | null } = { chunk: null };
 
-async function recorderRun(url: string, compression: 'none' | 'gzip') {
+/** One robot: its own rollout service (spool worker, MQTT connection), fed `steps` steps under backpressure. */
+async function robotRun(url: string, robot: string, steps: number, go: Promise<void>) {
   const service = await RolloutService.start({
-    robotId: ROBOT, task: 'push', observationFields: [{ name: 'state', size: OBS }], joints: Array.from({ length: ACT }, (_, i) => `j${i}`),
-    policyVersion: 'bench', stampOriginUnixMs: null, spoolDir: join(dir, `spool-${compression}`), logger: silentLogger,
-    mqtt: { url, username: ROBOT, password: PASS[ROBOT] },
-    config: { chunk_steps: CHUNK, compression, max_inflight: 8, buffers: 8, max_spool_mb: 512 },
+    robotId: robot, task: 'push', observationFields: [{ name: 'state', size: OBS }], joints: Array.from({ length: ACT }, (_, i) => `j${i}`),
+    policyVersion: 'bench', stampOriginUnixMs: null, spoolDir: join(dir, `spool-${robot}-${randomUUID()}`), logger: silentLogger,
+    mqtt: { url, username: robot, password: PASS[robot] },
+    config: { chunk_steps: CHUNK, compression: COMPRESSION, buffers: 8, max_spool_mb: 512 },
   });
   const view = { episode: 0, step: 0, stampMs: 0, observation: new Float64Array(OBS), action: new Float64Array(ACT), command: new Float64Array(ACT), progress: 0, done: false, truncated: false };
   const reward = new RewardStep();
@@ -108,27 +133,31 @@ async function recorderRun(url: string, compression: 'none' | 'gzip') {
       }
     }
   };
-  service.spool.onWritten = ((hook) => (entry, bytes) => {
-    if (compression === 'none' && !entry.final) captured.chunk = bytes;
-    hook?.(entry, bytes);
-  })(service.spool.onWritten);
+  if (captured.chunk === null && COMPRESSION === 'none') {
+    service.spool.onWritten = ((hook) => (entry, bytes) => {
+      if (!entry.final && captured.chunk === null) captured.chunk = bytes;
+      hook?.(entry, bytes);
+    })(service.spool.onWritten);
+  }
   const drained = async () => { while (service.publisher.backlog > 0 || service.spool.writesPending > 0) await sleep(1); };
-  // Warm-up (JIT, connection, first fsyncs), then the measured run with backpressure: never more than 32
-  // chunks unacknowledged, so nothing is counted as unrecorded and the rate is what the whole path sustains.
-  const BUFFERS = 8;
-  const busy = () => service.publisher.backlog + service.spool.writesPending >= 32 || service.spool.writesPending >= BUFFERS - 2 || !rec.recording;
+  // Backpressure: never more than 32 chunks unacknowledged and 2 column sets always free, so nothing is counted
+  // as unrecorded and the rate is what the whole path sustains.
+  const busy = () => service.publisher.backlog + service.spool.writesPending >= 32 || service.spool.writesPending >= 6 || !rec.recording;
   while (!service.publisher.connectedToBroker) await sleep(5);
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 4; i++) { // warm-up: JIT, connection, first fsyncs
     while (busy()) await sleep(1);
     feed(CHUNK, false);
     await new Promise((r) => setImmediate(r));
   }
   await drained();
-  const bytes0 = service.spool.stats.bytesWritten;
+  await go;
   const chunks0 = service.spool.stats.chunksWritten;
+  const bytes0 = service.spool.stats.bytesWritten;
+  const enc0 = service.spool.workerUs.encode;
+  const wr0 = service.spool.workerUs.write;
   const t0 = performance.now();
   let fed = 0;
-  while (fed < STEPS) {
+  while (fed < steps) {
     if (busy()) { await sleep(0); continue; }
     feed(CHUNK, true);
     fed += CHUNK;
@@ -139,35 +168,55 @@ async function recorderRun(url: string, compression: 'none' | 'gzip') {
   const chunks = service.spool.stats.chunksWritten - chunks0;
   const fileBytes = service.spool.stats.bytesWritten - bytes0;
   const payloadPerChunk = (fileBytes - 16 * chunks) / chunks;
-  // MQTT PUBLISH framing per chunk: fixed header (1 + up to 4 length bytes), topic (2 + length), packet id (2).
-  // Chunks include the zero-step final chunk of each 1000-step episode.
-  const framing = 1 + 4 + 2 + topics.rollout(ROBOT).length + 2;
+  const framing = 1 + 4 + 2 + topics.rollout(robot).length + 2;
   const stats = service.stats();
   const ack = service.publisher.ackLatency;
+  const result = {
+    steps: fed, seconds, chunks, payloadPerChunk, bytesPerStepWire: ((payloadPerChunk + framing) * chunks) / fed,
+    unrecorded: stats.recorder.unrecordedSteps, resent: stats.publisher.resent,
+    encodeUsPerChunk: (service.spool.workerUs.encode - enc0) / chunks, writeUsPerChunk: (service.spool.workerUs.write - wr0) / chunks,
+    ack, perStep, perCut,
+  };
   await service.close('bench done', 5000);
+  return result;
+}
+
+/** R robots at once into the running updater; the rate is all their steps over the slowest robot's time. */
+async function fleetRun(url: string, robots: number) {
+  let start!: () => void;
+  const go = new Promise<void>((r) => { start = r; });
+  const runs = ROBOT_IDS.slice(0, robots).map((r) => robotRun(url, r, STEPS, go));
+  await sleep(500);
+  start();
+  const results = await Promise.all(runs);
+  const seconds = Math.max(...results.map((r) => r.seconds));
+  const steps = results.reduce((s, r) => s + r.steps, 0);
+  const mean = (f: (r: (typeof results)[number]) => number) => results.reduce((s, r) => s + f(r), 0) / results.length;
+  const r0 = results[0];
   return {
-    compression, steps: fed, seconds: round(seconds, 2), steps_per_s: Math.round(fed / seconds),
-    chunks, chunk_payload_bytes_mean: Math.round(payloadPerChunk), bytes_per_step_wire: round(((payloadPerChunk + framing) * chunks) / fed, 1),
-    unrecorded_steps: stats.recorder.unrecordedSteps, resent: stats.publisher.resent,
-    onstep_us: { p50: round(perStep.quantile(0.5), 2), p99: round(perStep.quantile(0.99), 2), max: round(perStep.max, 1), count: perStep.count },
-    onstep_cut_us: { p50: round(perCut.quantile(0.5), 1), p99: round(perCut.quantile(0.99), 1), max: round(perCut.max, 1), count: perCut.count },
-    ack_latency_ms: { p50: round(ack.quantile(0.5) / 1000, 2), p99: round(ack.quantile(0.99) / 1000, 2), count: ack.count },
-    spool_worker_last_chunk_us: { encode: Math.round(stats.spool.lastEncodeUs), write_fsync_rename: Math.round(stats.spool.lastWriteUs) },
+    robots, steps, seconds: round(seconds, 2), steps_per_s: Math.round(steps / seconds),
+    chunk_payload_bytes_mean: Math.round(mean((r) => r.payloadPerChunk)), bytes_per_step_wire: round(mean((r) => r.bytesPerStepWire), 1),
+    unrecorded_steps: results.reduce((s, r) => s + r.unrecorded, 0), resent: results.reduce((s, r) => s + r.resent, 0),
+    per_chunk_ms: {
+      spool_encode: round(mean((r) => r.encodeUsPerChunk) / 1000, 2), spool_write_fsync: round(mean((r) => r.writeUsPerChunk) / 1000, 2),
+      publish_to_ack_p50: round(r0.ack.quantile(0.5) / 1000, 2), publish_to_ack_p99: round(r0.ack.quantile(0.99) / 1000, 2),
+    },
+    onstep_us: { p50: round(r0.perStep.quantile(0.5), 2), p99: round(r0.perStep.quantile(0.99), 2), cut_p50: round(r0.perCut.quantile(0.5), 1), cut_p99: round(r0.perCut.quantile(0.99), 1) },
   };
 }
 
-/** Bare MQTT.js: publish `count` payloads QoS 1 (at most `window` unacked), timed until a subscriber has them all. */
-async function mqttJsBaseline(url: string, payload: Buffer, count: number, window: number) {
+/** `publishers` bare MQTT.js clients at once, each publishing `count` payloads QoS 1 (at most `window` unacked), timed until one subscriber has them all. */
+async function mqttJsBaseline(url: string, payload: Buffer, count: number, window: number, publishers: number) {
   const sub = mqtt.connect(url, { username: 'updater', password: PASS.updater, clientId: 'bench-sub', reconnectPeriod: 0 });
-  const pub = mqtt.connect(url, { username: 'updater', password: PASS.updater, clientId: 'bench-pub', reconnectPeriod: 0 });
-  await Promise.all([sub, pub].map((c) => new Promise((r) => c.once('connect', r))));
+  const pubs = Array.from({ length: publishers }, (_, i) => mqtt.connect(url, { username: 'updater', password: PASS.updater, clientId: `bench-pub-${i}`, reconnectPeriod: 0 }));
+  await Promise.all([sub, ...pubs].map((c) => new Promise((r) => c.once('connect', r))));
   let got = 0;
   sub.on('message', () => { got++; });
   await sub.subscribeAsync(topics.updaterBench(), { qos: 1 });
   const t0 = performance.now();
-  let inflight = 0;
-  let sent = 0;
-  await new Promise<void>((resolve) => {
+  await Promise.all(pubs.map((pub) => new Promise<void>((resolve) => {
+    let inflight = 0;
+    let sent = 0;
     const pump = () => {
       while (inflight < window && sent < count) {
         inflight++;
@@ -177,18 +226,19 @@ async function mqttJsBaseline(url: string, payload: Buffer, count: number, windo
       if (sent === count && inflight === 0) resolve();
     };
     pump();
-  });
-  while (got < count) await sleep(1);
+  })));
+  while (got < count * publishers) await sleep(1);
   const seconds = (performance.now() - t0) / 1000;
-  await Promise.all([sub.endAsync(), pub.endAsync()]);
-  return { messages: count, window, seconds: round(seconds, 2), msgs_per_s: Math.round(count / seconds), steps_per_s_equiv: Math.round((count / seconds) * CHUNK) };
+  await Promise.all([sub, ...pubs].map((c) => c.endAsync()));
+  const total = count * publishers;
+  return { publishers, messages: total, window, seconds: round(seconds, 2), msgs_per_s: Math.round(total / seconds), steps_per_s_equiv: Math.round((total / seconds) * CHUNK) };
 }
 
 /** Stage 1 alone: recorder → spool worker (encode, write, fsync, rename, fsync dir), nothing published. */
 async function spoolOnly(steps: number) {
-  const spool = await Spool.open({ dir: join(dir, 'spool-only'), maxBytes: 1 << 30, compression: 'none', logger: silentLogger });
+  const spool = await Spool.open({ dir: join(dir, 'spool-only'), maxBytes: 1 << 30, compression: COMPRESSION, logger: silentLogger });
   const rec = new Recorder({
-    robotId: ROBOT, task: 'push', observationFields: [{ name: 'state', size: OBS }], joints: Array.from({ length: ACT }, (_, i) => `j${i}`),
+    robotId: ROBOT_IDS[0], task: 'push', observationFields: [{ name: 'state', size: OBS }], joints: Array.from({ length: ACT }, (_, i) => `j${i}`),
     chunkSteps: CHUNK, chunkMs: 1e9, spool, camera: null, policyVersion: null, stampOriginUnixMs: null, maxChunkBytes: 8 << 20, buffers: 8, logger: silentLogger,
   });
   const view = { episode: 0, step: 0, stampMs: 0, observation: new Float64Array(OBS).fill(0.5), action: new Float64Array(ACT), command: new Float64Array(ACT), progress: 0, done: false, truncated: false };
@@ -204,17 +254,23 @@ async function spoolOnly(steps: number) {
   return { steps, seconds: round(seconds, 2), steps_per_s: Math.round(steps / seconds), chunks_per_s: Math.round(steps / CHUNK / seconds) };
 }
 
-/** Stage 3 alone: the updater's decode + validate + SQLite commit (synchronous=FULL), in process, no MQTT. */
-function storeOnly(chunks: number, payload: Uint8Array) {
-  const store = new RolloutStore(join(dir, 'store-only.sqlite'));
-  const ingest = new Ingest(store, { maxChunkBytes: 8 << 20, logger: silentLogger });
+/** Stage 3 alone: the updater's decode + validate + store commit, in process, no MQTT; one chunk per batch and 16. */
+async function storeOnly(store: EpisodeStore, chunks: number, payload: Uint8Array) {
   const raw = decode(payload) as Record<string, unknown>;
-  const copies = Array.from({ length: chunks }, (_, i) => encode({ ...raw, episode: `${randomUUID()}:${i}`, chunk: 0 }));
-  const t0 = performance.now();
-  for (const c of copies) if (ingest.handle(topics.rollout(ROBOT), c).outcome !== 'stored') throw new Error('store-only chunk not stored');
-  const seconds = (performance.now() - t0) / 1000;
-  store.close();
-  return { chunks, seconds: round(seconds, 2), chunks_per_s: Math.round(chunks / seconds), steps_per_s_equiv: Math.round((chunks / seconds) * CHUNK) };
+  const out: Record<string, unknown> = {};
+  for (const batch of [1, 16]) {
+    const ingest = new Ingest(store, { maxChunkBytes: 8 << 20, logger: silentLogger, maxBatch: batch });
+    const copies = Array.from({ length: chunks }, (_, i) => encode({ ...raw, episode: `${randomUUID()}:${i}`, chunk: 0 }));
+    const t0 = performance.now();
+    for (let i = 0; i < copies.length; i += batch) {
+      const rs = await Promise.all(copies.slice(i, i + batch).map((c) => ingest.handle(topics.rollout(ROBOT_IDS[0]), c)));
+      if (rs.some((r) => r.outcome !== 'stored')) throw new Error('store-only chunk not stored');
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    out[`batch_${batch}`] = { chunks, seconds: round(seconds, 2), chunks_per_s: Math.round(chunks / seconds), steps_per_s_equiv: Math.round((chunks / seconds) * CHUNK), ms_per_commit: round((ingest.storeMs / ingest.batches), 2) };
+  }
+  await store.close();
+  return out;
 }
 
 async function mosquittoPubBaseline(url: string, port: number, payload: Buffer, count: number) {
@@ -237,31 +293,54 @@ async function mosquittoPubBaseline(url: string, port: number, payload: Buffer, 
 }
 
 const broker = await startBroker();
-const storePath = join(dir, 'store.sqlite');
-const updater = startUpdaterProcess(broker.url, storePath);
-while (!updater.subscribed()) await sleep(20);
+const postgres = STORES.includes('postgres') ? await startPostgres() : null;
+const results: Record<string, unknown>[] = [];
+let payload: Buffer | null = null;
+for (const kind of STORES) {
+  let store: StoreSpec;
+  if (kind === 'sqlite') store = { path: join(dir, 'store.sqlite') };
+  else {
+    const admin = new pg.Client({ connectionString: postgres!.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE bench');
+    await admin.end();
+    store = { url: postgres!.url.replace(/\/postgres$/, '/bench') };
+  }
+  const updater = startUpdaterProcess(broker.url, store);
+  while (!updater.subscribed()) await sleep(20);
+  for (const robots of ROBOT_COUNTS) {
+    const run = await fleetRun(broker.url, robots);
+    // The baseline right after, against the same broker: as many bare publishers, the same payload and count.
+    payload ??= Buffer.alloc(Math.round(run.bytes_per_step_wire * CHUNK), 7);
+    const bare = await mqttJsBaseline(broker.url, payload, Math.ceil(STEPS / CHUNK), 8, robots);
+    results.push({ store: kind, ...run, bare_mqttjs_qos1_window8: bare, ratio_vs_bare: round(run.steps_per_s / bare.steps_per_s_equiv, 3) });
+    process.stderr.write(`${kind} ×${robots}: ${run.steps_per_s} steps/s (bare MQTT.js ${bare.steps_per_s_equiv})\n`);
+  }
+  updater.child.kill('SIGTERM');
+  await updater.exited;
+  const u = updater.stopped();
+  const last = results[results.length - 1];
+  last.updater_totals = u === null ? null : { chunks_stored: u.stored, batches: u.batches, chunks_per_batch: round(u.stored / Math.max(1, u.batches), 2), store_ms_per_batch: round(u.store_ms / Math.max(1, u.batches), 2) };
+}
 
-const runs = [];
-for (const c of ['none', 'gzip'] as const) runs.push(await recorderRun(broker.url, c));
-// The baselines publish full chunks (250 steps' worth), the size the recorder publishes most.
-const payload = Buffer.alloc(Math.round(runs[0].bytes_per_step_wire * CHUNK), 7);
-const messages = Math.ceil(STEPS / CHUNK);
-const mqttjs = await mqttJsBaseline(broker.url, payload, messages, 8);
-const mqttjsWide = await mqttJsBaseline(broker.url, payload, messages, 256);
+const mqttjsWide = await mqttJsBaseline(broker.url, payload as Buffer, Math.ceil(STEPS / CHUNK), 256, 1);
 let mosqPub: Awaited<ReturnType<typeof mosquittoPubBaseline>> | { skipped: string };
 try {
-  mosqPub = await mosquittoPubBaseline(broker.url, broker.port, payload, messages);
+  mosqPub = await mosquittoPubBaseline(broker.url, broker.port, payload as Buffer, Math.ceil(STEPS / CHUNK));
 } catch (err) {
   mosqPub = { skipped: (err as Error).message.split('\n')[0] };
 }
-
-updater.child.kill('SIGTERM');
-await updater.exited;
 await broker.stop();
 const spoolOnly_ = await spoolOnly(STEPS);
-const storeOnly_ = storeOnly(Math.ceil(STEPS / CHUNK), captured.chunk as Uint8Array);
-const totalSteps = runs.reduce((s, r) => s + r.steps, 0) + runs.length * 10 * CHUNK;
-const storeBytes = statSync(storePath).size;
+const storeOnly_: Record<string, unknown> = {};
+if (captured.chunk !== null) {
+  for (const kind of STORES) {
+    const location = kind === 'sqlite' ? join(dir, 'store-only.sqlite') : (postgres as NonNullable<typeof postgres>).url;
+    storeOnly_[kind] = await storeOnly(await openEpisodeStore(location, { logger: silentLogger }), 200, captured.chunk);
+  }
+}
+await postgres?.destroy();
+const sqliteBytes = STORES.includes('sqlite') ? statSync(join(dir, 'store.sqlite')).size : null;
 
 process.stdout.write(`${JSON.stringify({
   bench: 'rollout-throughput',
@@ -270,10 +349,11 @@ process.stdout.write(`${JSON.stringify({
   observation_floats: OBS,
   joints: ACT,
   chunk_steps: CHUNK,
-  recorder_to_store: runs,
-  baseline_same_payload: { payload_bytes: payload.byteLength, mqttjs_qos1_window8: mqttjs, mqttjs_qos1_window256: mqttjsWide, mosquitto_pub_qos1: mosqPub },
-  ratio_vs_mqttjs_window8: round(runs[0].steps_per_s / mqttjs.steps_per_s_equiv, 3),
+  compression: COMPRESSION,
+  steps_per_robot: STEPS,
+  recorder_to_store: results,
+  baseline_same_payload: { payload_bytes: payload?.byteLength ?? null, mqttjs_qos1_window256: mqttjsWide, mosquitto_pub_qos1: mosqPub },
   // The durable stages alone, on the same disk: the whole path cannot beat the slower of them.
   stages_alone: { spool_only: spoolOnly_, store_only: storeOnly_ },
-  store: { file_bytes: storeBytes, steps: totalSteps, bytes_per_step: round(storeBytes / totalSteps, 1) },
+  sqlite_file_bytes: sqliteBytes,
 }, null, 2)}\n`);

@@ -115,7 +115,7 @@ const loopStats = { ticks: acc.ticks, deadline_misses: acc.deadlineMisses, skipp
 // Close the last episode and drain the spool to the updater while both ends are up, then stop the rest.
 await runtime.rollouts!.close('soak finished', 30_000);
 const rollout = runtime.rollouts!.stats();
-const stored = updater.store.totals();
+const stored = await updater.store.totals();
 watcher.end(true);
 await updater.close();
 await runtime.shutdown('soak finished');

@@ -23,6 +23,8 @@ export const ErrorCodes = {
   STRIATUM_ERR_SAFETY: { exit: 6, summary: 'safety fault' },
   STRIATUM_ERR_IO: { exit: 7, summary: 'file input/output failed' },
   STRIATUM_ERR_DATASET: { exit: 7, summary: 'dataset is malformed or does not fit the robot' },
+  STRIATUM_ERR_STORE: { exit: 7, summary: 'rollout store unreachable or failing' },
+  STRIATUM_ERR_STORE_SCHEMA: { exit: 7, summary: 'rollout store schema is newer than this updater' },
   STRIATUM_ERR_INTERNAL: { exit: 70, summary: 'internal error' },
 } as const;
 

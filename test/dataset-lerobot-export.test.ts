@@ -80,14 +80,14 @@ async function exportTo(store: string, out: string, extra: string[] = []): Promi
   return updaterCommand.run(['export', '--format', 'lerobot', '--store', store, '--out', out, ...extra], silentLogger);
 }
 
-function setup(): { dir: string; store: string; episodes: StoredEpisode[] } {
+async function setup(): Promise<{ dir: string; store: string; episodes: StoredEpisode[] }> {
   const dir = tempDir('striatum-lerobot-');
   const store = join(dir, 'store.db');
-  return { dir, store, episodes: fillDatasetStore(store) };
+  return { dir, store, episodes: await fillDatasetStore(store) };
 }
 
 test('lerobot export: data files read by hyparquet and by arrow-rs have LeRobot v3 schemas and every stored value, bit for bit', async () => {
-  const { dir, store, episodes } = setup();
+  const { dir, store, episodes } = await setup();
   const out = join(dir, 'ds');
   assert.equal(await exportTo(store, out), 0);
   const path = join(out, 'data/chunk-000/file-000.parquet');
@@ -154,7 +154,7 @@ test('lerobot export: data files read by hyparquet and by arrow-rs have LeRobot 
 });
 
 test('lerobot export: info.json, stats.json, tasks.parquet (pandas index) and the episodes table are what LeRobot reads', async () => {
-  const { dir, store, episodes } = setup();
+  const { dir, store, episodes } = await setup();
   const out = join(dir, 'ds');
   assert.equal(await exportTo(store, out, ['--complete']), 0);
   const kept = episodes.filter((e) => e.complete);
@@ -219,7 +219,7 @@ test('lerobot export: info.json, stats.json, tasks.parquet (pandas index) and th
 });
 
 test('lerobot export: a non-empty folder is refused unless --force; the store is never changed; a crash leaves no info.json', async () => {
-  const { dir, store } = setup();
+  const { dir, store } = await setup();
   const before = storeHash(store);
   const out = join(dir, 'ds');
   mkdirSync(out);
@@ -258,7 +258,7 @@ test('lerobot export: camera frames become an MP4 per camera that ffprobe counts
   const { ffmpeg, ffprobe } = requireFfmpeg();
   const dir = tempDir('striatum-lerobot-video-');
   const store = join(dir, 'store.db');
-  const shown = fillCameraStore(store);
+  const shown = await fillCameraStore(store);
   const out = join(dir, 'ds');
   assert.equal(await exportTo(store, out), 0);
   const frames = CAMERA_LENGTHS.reduce((a, b) => a + b, 0);

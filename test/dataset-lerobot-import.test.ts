@@ -89,7 +89,7 @@ test('dataset import: missing metadata, wrong dtypes, shapes that do not fit the
 test('round trip: store → LeRobot → import gives back every stored value bit for bit', async () => {
   const dir = tempDir('striatum-lerobot-trip-');
   const store = join(dir, 'store.db');
-  const episodes = fillDatasetStore(store);
+  const episodes = await fillDatasetStore(store);
   const ds = join(dir, 'ds');
   assert.equal(await updaterCommand.run(['export', '--format', 'lerobot', '--store', store, '--out', ds], silentLogger), 0);
   const out = join(dir, 'demos');
@@ -132,7 +132,7 @@ test('dataset import: a non-empty --out is refused unless --force, which replace
   await assert.rejects(importTo(src, join(dir, 'x'), ['--mode', 'torque']), { code: 'STRIATUM_ERR_USAGE' } as never);
 
   const store = join(dir, 'store.db');
-  const episodes = fillDatasetStore(store);
+  const episodes = await fillDatasetStore(store);
   const ds = join(dir, 'stack-only');
   assert.equal(await updaterCommand.run(['export', '--format', 'lerobot', '--store', store, '--out', ds, '--task', 'stack'], silentLogger), 0);
   const info = JSON.parse(readFileSync(join(ds, 'meta/info.json'), 'utf8'));

@@ -16,7 +16,7 @@ const ROS_TOPICS = ['/joint_states', '/striatum/observation', '/striatum/command
 test('mcap export: an indexed, chunked ros2 file whose schemas, channels, counts and decoded values match the store', async () => {
   const dir = tempDir('striatum-mcap-');
   const store = join(dir, 'store.db');
-  const episodes = fillDatasetStore(store);
+  const episodes = await fillDatasetStore(store);
   const out = join(dir, 'episodes.mcap');
   assert.equal(await updaterCommand.run(['export', '--format', 'mcap', '--store', store, '--out', out], silentLogger), 0);
   const reader = await openIndexed(out);
@@ -62,7 +62,7 @@ test('mcap export: an indexed, chunked ros2 file whose schemas, channels, counts
 test('mcap export: camera frames as sensor_msgs/Image; --topics keeps only the topics named', async () => {
   const dir = tempDir('striatum-mcap-cam-');
   const store = join(dir, 'store.db');
-  fillCameraStore(store);
+  await fillCameraStore(store);
   const out = join(dir, 'cam.mcap');
   assert.equal(await updaterCommand.run(['export', '--format', 'mcap', '--store', store, '--out', out, '--topics', '/striatum/camera,/striatum/episode'], silentLogger), 0);
   const reader = await openIndexed(out);
@@ -77,7 +77,7 @@ test('mcap export: camera frames as sensor_msgs/Image; --topics keeps only the t
 test('mcap recover: a file cut off anywhere gives back every message of every whole chunk before the cut, in a finished file', async () => {
   const dir = tempDir('striatum-mcap-recover-');
   const store = join(dir, 'store.db');
-  fillCameraStore(store);
+  await fillCameraStore(store);
   const full = join(dir, 'full.mcap');
   // Small chunks: many to cut between.
   const ro = RolloutStore.openExisting(store);

@@ -31,6 +31,8 @@ test('every top-level config section is in the reference', () => {
 test('the updater reference names the training and release settings, and which of them are required', () => {
   const md = updaterConfigReferenceMarkdown();
   const row = (key: string) => md.split('\n').find((l) => l.startsWith(`| \`${key}\` |`));
-  for (const key of ['broker.url', 'store.path', 'training.enabled', 'training.episodes_per_round', 'release.key', 'release.action_abs_max']) assert.ok(row(key), key);
-  for (const key of ['store.path', 'training.base_policy_dir', 'training.out_dir', 'release.key']) assert.match(row(key) ?? '', /\| required \|/, key);
+  for (const key of ['broker.url', 'store.path', 'store.url', 'training.enabled', 'training.episodes_per_round', 'release.key', 'release.action_abs_max']) assert.ok(row(key), key);
+  for (const key of ['training.base_policy_dir', 'training.out_dir', 'release.key']) assert.match(row(key) ?? '', /\| required \|/, key);
+  // A store is required: store.path (SQLite) or store.url (PostgreSQL), exactly one.
+  assert.match(md, /store\.path.*store\.url.*exactly one/);
 });

@@ -74,7 +74,7 @@ test('an e-stop mid-episode ends it as aborted (message, store, statistics) and 
     const telemetry = TelemetryMessageSchema.parse(runtime.telemetry());
     assert.ok(telemetry.rollout !== null && telemetry.rollout !== undefined && telemetry.rollout.recorder.stepsRecorded > 0);
     await runtime.rollouts!.close('test done', 30_000);
-    const stored = updater.store.listEpisodes();
+    const stored = await updater.store.listEpisodes();
     const first = stored.find((e) => e.episode.endsWith(':0'));
     assert.ok(first !== undefined, 'episode 0 is in the store');
     assert.equal(first.outcome, 'aborted');

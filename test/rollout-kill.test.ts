@@ -9,6 +9,7 @@ import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { runUpdater } from '../src/updater/updater.js';
 import { freePort, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
 import { watch } from './helpers/mqtt-watch.js';
+import { sqliteStore } from './helpers/stores.js';
 
 const ROBOT = 'sim-kill';
 
@@ -36,7 +37,7 @@ test('kill -9 mid-episode: after a restart the store has that episode closed as 
         store: { path: join(dir, 'store.sqlite') },
       }),
     });
-    const store = updater.store;
+    const store = sqliteStore(updater.store);
     const end0 = await waitFor('episode 0 to end', () => w.json('/episode').find((e) => e.event === 'end' && e.episode === 0), 60_000);
     // Some steps into episode 1, well before its first chunk is cut: then kill -9.
     await waitFor('episode 1 under way', () => w.json('/telemetry').find((t) => t.episode.index === 1 && t.episode.step >= 10), 30_000);

@@ -16,6 +16,7 @@ import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { runUpdater } from '../src/updater/updater.js';
 import { tempDir, waitFor } from './helpers/fixtures.js';
 import { connectClient, watch } from './helpers/mqtt-watch.js';
+import { sqliteStore } from './helpers/stores.js';
 
 const ROBOT = 'arm-3';
 const OBS = 64;
@@ -61,7 +62,7 @@ test('rejected chunks (too big, undecodable) are quarantined with a rollout_reje
     // Waits on what a user would see (three rejection events, two stored episodes), not on the queues alone: both
     // queues are also empty before the first chunk has reached the spool worker.
     await waitFor('every chunk answered: stored or rejected', () =>
-      events.json('/event').filter((e) => e.code === 'rollout_rejected').length >= 3 && updater.store.listEpisodes().length >= 2 &&
+      events.json('/event').filter((e) => e.code === 'rollout_rejected').length >= 3 && sqliteStore(updater.store).listEpisodes().length >= 2 &&
       service.publisher.backlog === 0 && service.spool.writesPending === 0, 60_000);
 
     const rejectedEvents = events.json('/event').filter((e) => e.code === 'rollout_rejected');
@@ -73,7 +74,7 @@ test('rejected chunks (too big, undecodable) are quarantined with a rollout_reje
     assert.equal(readdirSync(spoolDir).filter((f) => f.endsWith('.chunk')).length, 0, 'nothing is left to resend');
     assert.equal(service.publisher.stats.rejected, 3);
     assert.equal(service.recorder.recording, true, 'recording goes on');
-    const stored = updater.store.listEpisodes();
+    const stored = await updater.store.listEpisodes();
     assert.equal(stored.length, 2, 'the final chunks that fit were stored');
     assert.ok(stored.every((e) => e.steps === 5 && e.outcome === 'success'));
 

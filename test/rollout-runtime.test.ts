@@ -58,12 +58,12 @@ test('the control loop\'s steps and camera frames reach the store unchanged', { 
     await rollouts.close('episodes done', 30_000);
     assert.equal(rollouts.publisher.backlog, 0, 'the updater acknowledged every chunk');
 
-    const stored = updater.store.listEpisodes();
+    const stored = await updater.store.listEpisodes();
     assert.equal(stored.length, 2);
     for (const row of stored) {
       assert.equal(row.complete, true);
       const index = Number(row.episode.split(':')[1]);
-      const ex = updater.store.exportEpisode('sim-7', row.episode);
+      const ex = await updater.store.exportEpisode('sim-7', row.episode);
       const loop = seen.get(index)!;
       // Virtual time runs the loop far faster than real time; should the disk fall behind, the recorder pauses and
       // reports what it did not record, and that is the only way a step may be missing.

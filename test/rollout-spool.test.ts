@@ -11,7 +11,7 @@ import type { StepView } from '../src/control/step.js';
 import { silentLogger } from '../src/log.js';
 import { RewardStep } from '../src/reward/reward-step.js';
 import { Recorder, type RecorderAlarm } from '../src/rollout/recorder.js';
-import { QUARANTINE_DIR, SpoolDir, emptyColumns } from '../src/rollout/spool-dir.js';
+import { QUARANTINE_DIR, SpoolDir, emptyColumns, fsyncPath } from '../src/rollout/spool-dir.js';
 import { SPOOL_MAGIC, parseSpoolFileName, spoolFileName, unframeSpoolFile } from '../src/rollout/spool-file.js';
 import { Spool } from '../src/rollout/spool.js';
 import { crc32c } from '../src/transports/serial/crc32c.js';
@@ -113,6 +113,26 @@ test('spool dir: an episode left open by a killed process is closed with a zero-
   assert.equal(r.value.header.n, 0);
   assert.equal(existsSync(join(dir, `open_${RUN}_4.json`)), false);
   assert.equal(new SpoolDir(dir, 'none').open().tombstones, 0, 'recovery runs once');
+});
+
+test('spool dir: a batch stages several chunks of one episode, fsyncs them, renames in order: every chunk listed, the marker right', () => {
+  const dir = tempDir();
+  const s = new SpoolDir(dir, 'none');
+  s.open();
+  const ep = `${RUN}:5`;
+  const staged = [0, 1, 2].map((i) => { const h = header(ep, i); return s.stage(h, chunkBytes(h)); });
+  for (const st of staged) fsyncPath(st.tmpPath);
+  const entries = staged.map((st) => s.commit(st));
+  s.syncDir();
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left');
+  assert.equal(JSON.parse(readFileSync(join(dir, `open_${RUN}_5.json`), 'utf8')).next_chunk, 3, 'the marker is the last chunk\'s');
+  const again = new SpoolDir(dir, 'none').open();
+  assert.deepEqual(again.entries.filter((e) => !e.final).map((e) => e.chunk), [0, 1, 2]);
+  assert.deepEqual(entries.map((e) => e.chunk), [0, 1, 2]);
+  // An abandoned chunk leaves nothing behind.
+  const h3 = header(ep, 3);
+  s.abandon(s.stage(h3, chunkBytes(h3)));
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
 });
 
 // --- Recorder over the real spool worker ---------------------------------------------------------------------

@@ -23,7 +23,7 @@ const LAYOUT: RolloutLayout = { observation: SIM_FIELDS.map((f) => ({ ...f })), 
 
 /** A push-like episode: the block moves towards the pad; Φ is the fraction of the way covered; the command
  * points from the arm to the block with episode-specific noise (the better episodes get more progress). */
-function storeEpisode(ingest: Ingest, index: number, steps: number, success: boolean): void {
+async function storeEpisode(ingest: Ingest, index: number, steps: number, success: boolean): Promise<void> {
   const per = 50;
   const quality = success ? 1 : 0.3;
   for (let c = 0, first = 0; first < steps; c++, first += per) {
@@ -55,7 +55,7 @@ function storeEpisode(ingest: Ingest, index: number, steps: number, success: boo
       observation: obs, action: cmd, command: cmd, progress: new Float32Array(n).fill(Number.NaN), reward, flags,
       step: Int32Array.from({ length: n }, (_, i) => first + i), stampMs: Float64Array.from({ length: n }, (_, i) => (first + i) * 20), frames: null, frameStep: null,
     }, 'gzip');
-    assert.equal(ingest.handle(topics.rollout('sim-1'), payload).outcome, 'stored');
+    assert.equal((await ingest.handle(topics.rollout('sim-1'), payload)).outcome, 'stored');
   }
 }
 
@@ -75,7 +75,7 @@ test('training round end to end: stored episodes → relabel → snapshot → aw
   const ready: string[] = [];
   const rounds = new TrainingRounds(store, cfg, silentLogger, { onStatus: (s) => statuses.push({ ...s }), onModelReady: (d) => { ready.push(d); } }, null);
   for (let e = 0; e < 6; e++) {
-    storeEpisode(ingest, e, 100, e % 3 !== 2);
+    await storeEpisode(ingest, e, 100, e % 3 !== 2);
     rounds.episodeCompleted();
   }
   assert.equal(ingest.episodesComplete, 6);

@@ -62,28 +62,28 @@ function episodeChunks(index: number, steps: number, end: 'success' | 'timeout',
   return out;
 }
 
-function storeWithEpisodes(path: string, episodes: { steps: number; end: 'success' | 'timeout' }[]): RolloutStore {
+async function storeWithEpisodes(path: string, episodes: { steps: number; end: 'success' | 'timeout' }[]): Promise<RolloutStore> {
   const store = new RolloutStore(path);
   const ingest = new Ingest(store, { maxChunkBytes: 1 << 22, logger: silentLogger });
-  episodes.forEach((e, i) => {
-    for (const c of episodeChunks(i, e.steps, e.end).reverse()) assert.equal(ingest.handle(topics.rollout('sim-1'), c).outcome, 'stored');
-  });
+  for (const [i, e] of episodes.entries()) {
+    for (const c of episodeChunks(i, e.steps, e.end).reverse()) assert.equal((await ingest.handle(topics.rollout('sim-1'), c)).outcome, 'stored');
+  }
   return store;
 }
 
 const BASE = join(process.cwd(), 'models', 'push');
 
-test('snapshot: arrays and manifest match the stored episodes row for row, rewards relabeled', () => {
+test('snapshot: arrays and manifest match the stored episodes row for row, rewards relabeled', async () => {
   const dir = tempDir();
-  const store = storeWithEpisodes(join(dir, 's.sqlite'), [{ steps: 60, end: 'success' }, { steps: 40, end: 'timeout' }]);
+  const store = await storeWithEpisodes(join(dir, 's.sqlite'), [{ steps: 60, end: 'success' }, { steps: 40, end: 'timeout' }]);
   const ingest = new Ingest(store, { maxChunkBytes: 1 << 22, logger: silentLogger });
   const other: RolloutLayout = { ...LAYOUT, observation: [{ name: 'joint_positions', size: 2 }] };
-  for (const c of episodeChunks(9, 10, 'success', 25, other)) ingest.handle(topics.rollout('sim-1'), c);
+  for (const c of episodeChunks(9, 10, 'success', 25, other)) (await ingest.handle(topics.rollout('sim-1'), c));
   const base = readPolicyMetadata(join(BASE, 'policy.json'));
   const settings = { gamma: 0.9, successMargin: 0.05 };
   const episodes = store.listEpisodes({ complete: true });
   assert.equal(episodes.length, 3);
-  const s = writeTrainingSnapshot(store, episodes, join(dir, 'snap'), base, settings);
+  const s = await writeTrainingSnapshot(store, episodes, join(dir, 'snap'), base, settings);
   assert.deepEqual({ episodes: s.episodes, steps: s.steps, skipped: s.skippedEpisodes }, { episodes: 2, steps: 100, skipped: 1 });
 
   const obs = readNpy(join(dir, 'snap', 'observations.npy'));
@@ -126,7 +126,7 @@ function trainingConfig(dir: string, over: Record<string, unknown>) {
 
 test('rounds: a crashing trainer, a trainer with bad output and too few steps are logged and counted; rounds go on', async () => {
   const dir = tempDir();
-  const store = storeWithEpisodes(join(dir, 's.sqlite'), [{ steps: 30, end: 'success' }, { steps: 30, end: 'timeout' }]);
+  const store = await storeWithEpisodes(join(dir, 's.sqlite'), [{ steps: 30, end: 'success' }, { steps: 30, end: 'timeout' }]);
   const crash = join(dir, 'crash.py');
   writeFileSync(crash, 'import sys\nprint(\'{"event": "progress", "epoch": 1, "epochs": 2, "losses/actor": 0.5}\', flush=True)\nsys.exit("awr.py: error: boom")\n');
   const liar = join(dir, 'liar.py');

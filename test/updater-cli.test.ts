@@ -47,7 +47,7 @@ test('updater export refuses an --out folder that holds files unless --force', a
   const dir = tempDir();
   const path = join(dir, 's.sqlite');
   const store = new RolloutStore(path);
-  new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger }).handle(ROLLOUT, chunkOf(2, 0, 0, 8, 'success'));
+  await new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger }).handle(ROLLOUT, chunkOf(2, 0, 0, 8, 'success'));
   store.close();
   const out = join(dir, 'ep');
   mkdirSync(out);
@@ -66,7 +66,7 @@ test('updater export and record name the same arrays the same way (observations.
   const dir = tempDir();
   const path = join(dir, 's.sqlite');
   const store = new RolloutStore(path);
-  new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger }).handle(ROLLOUT, chunkOf(2, 0, 0, 8, 'success'));
+  await new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger }).handle(ROLLOUT, chunkOf(2, 0, 0, 8, 'success'));
   store.close();
   const exported = await runCli(['updater', 'export', '--store', path, '--robot', 'arm-1', '--episode', `${RUN}:2`, '--out', join(dir, 'ep')]);
   assert.equal(exported.code, 0, exported.stderr);

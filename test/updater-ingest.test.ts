@@ -91,7 +91,7 @@ for (const kind of ['aedes', 'mosquitto'] as const) {
       await waitFor('the stored ack', () => acks.find((a) => a.chunk === 0 && a.status === 'stored'));
       await robot.publishAsync(topics.rollout(ROBOT), Buffer.from(chunk(0, 0, 50)), { qos: 1 });
       await waitFor('the duplicate ack', () => acks.find((a) => a.chunk === 0 && a.status === 'duplicate'));
-      assert.equal(updater.store.totals().chunks, 1);
+      assert.equal((await updater.store.totals()).chunks, 1);
     });
 
     test('malformed, oversized and wrong-version chunks are rejected and counted in the retained status; good chunks still go in', async () => {

@@ -25,59 +25,59 @@ function chunkOf(index: number, chunk: number, first: number, n: number, final: 
 
 const ROLLOUT = topics.rollout('arm-1');
 
-test('ingest: a chunk is stored once, acked "stored", and acked "duplicate" when resent', () => {
+test('ingest: a chunk is stored once, acked "stored", and acked "duplicate" when resent', async () => {
   const store = new RolloutStore(':memory:');
   const ingest = new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger });
   const c = chunkOf(0, 0, 0, 10);
-  const a = ingest.handle(ROLLOUT, c);
+  const a = (await ingest.handle(ROLLOUT, c));
   assert.equal(a.outcome, 'stored');
   assert.deepEqual(a.ack, { v: 1, robot: 'arm-1', episode: `${RUN}:0`, chunk: 0, status: 'stored' });
   assert.equal(a.ackTopic, topics.rolloutAck('arm-1'));
-  const b = ingest.handle(ROLLOUT, c);
+  const b = (await ingest.handle(ROLLOUT, c));
   assert.equal(b.outcome, 'duplicate');
   assert.equal(b.ack?.status, 'duplicate');
   assert.equal(store.totals().chunks, 1);
   assert.equal(store.totals().steps, 10);
   assert.deepEqual(ingest.counts, { stored: 1, duplicate: 1, rejected: 0 });
-  assert.equal(ingest.handle(topics.telemetry('arm-1'), c).outcome, 'ignored');
+  assert.equal((await ingest.handle(topics.telemetry('arm-1'), c)).outcome, 'ignored');
   store.close();
 });
 
-test('ingest: oversized, malformed, wrong-version and forged chunks are rejected and counted; good ones still go in', () => {
+test('ingest: oversized, malformed, wrong-version and forged chunks are rejected and counted; good ones still go in', async () => {
   const store = new RolloutStore(':memory:');
   const ingest = new Ingest(store, { maxChunkBytes: 4096, logger: silentLogger });
   const big = chunkOf(0, 0, 0, 1000);
   assert.ok(big.byteLength > 4096);
   // Never decoded, but answered: the robot must stop resending a chunk the updater will never take.
-  const bigAck = ingest.handle(ROLLOUT, big).ack;
+  const bigAck = (await ingest.handle(ROLLOUT, big)).ack;
   assert.deepEqual([bigAck?.status, bigAck?.episode, bigAck?.chunk], ['rejected', `${RUN}:0`, 0], 'an oversized chunk is named from its first bytes, not decoded');
   assert.match(bigAck?.reason ?? '', /^oversized:/);
   const garbage = new Uint8Array([0xc1, 2, 3]);
-  const garbageAck = ingest.handle(ROLLOUT, garbage).ack;
+  const garbageAck = (await ingest.handle(ROLLOUT, garbage)).ack;
   assert.deepEqual([garbageAck?.status, garbageAck?.episode, garbageAck?.crc32c], ['rejected', null, crc32c(garbage)], 'bytes with no identity are named by their CRC-32C');
   const raw = decode(chunkOf(0, 1, 10, 5)) as Record<string, unknown>;
-  const v9 = ingest.handle(ROLLOUT, encode({ ...raw, v: 9 }));
+  const v9 = (await ingest.handle(ROLLOUT, encode({ ...raw, v: 9 })));
   assert.equal(v9.ack?.status, 'rejected');
   assert.match(v9.ack?.reason ?? '', /^version:/);
-  const forged = ingest.handle(ROLLOUT, chunkOf(0, 2, 15, 5, false, 'arm-2'));
+  const forged = (await ingest.handle(ROLLOUT, chunkOf(0, 2, 15, 5, false, 'arm-2')));
   assert.equal(forged.outcome, 'rejected');
   assert.match(forged.ack?.reason ?? '', /^robot_mismatch/);
   assert.equal(forged.ack?.robot, 'arm-1', 'the ack goes to the robot that sent it');
-  assert.equal(ingest.handle(ROLLOUT, chunkOf(0, 0, 0, 5)).outcome, 'stored');
+  assert.equal((await ingest.handle(ROLLOUT, chunkOf(0, 0, 0, 5))).outcome, 'stored');
   assert.deepEqual(ingest.rejectedByCode, { oversized: 1, malformed: 1, version: 1, robot_mismatch: 1 });
   assert.equal(ingest.counts.rejected, 4);
   assert.equal(store.totals().chunks, 1);
   store.close();
 });
 
-test('store: an episode is complete once its final chunk and every earlier chunk are in, in any order', () => {
+test('store: an episode is complete once its final chunk and every earlier chunk are in, in any order', async () => {
   const store = new RolloutStore(':memory:');
   const ingest = new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger });
-  ingest.handle(ROLLOUT, chunkOf(1, 2, 20, 4, 'success'));
+  await ingest.handle(ROLLOUT, chunkOf(1, 2, 20, 4, 'success'));
   assert.equal(store.episode('arm-1', `${RUN}:1`)?.complete, false);
-  ingest.handle(ROLLOUT, chunkOf(1, 0, 0, 10));
+  await ingest.handle(ROLLOUT, chunkOf(1, 0, 0, 10));
   assert.equal(store.episode('arm-1', `${RUN}:1`)?.complete, false);
-  ingest.handle(ROLLOUT, chunkOf(1, 1, 10, 10));
+  await ingest.handle(ROLLOUT, chunkOf(1, 1, 10, 10));
   const ep = store.episode('arm-1', `${RUN}:1`);
   assert.deepEqual(
     { complete: ep?.complete, steps: ep?.steps, chunks: ep?.chunks, final: ep?.final_chunk, outcome: ep?.outcome, skipped: ep?.skipped_steps },
@@ -88,12 +88,12 @@ test('store: an episode is complete once its final chunk and every earlier chunk
   store.close();
 });
 
-test('store: export concatenates an episode\'s columns in step order and writes .npy files NumPy reads', () => {
+test('store: export concatenates an episode\'s columns in step order and writes .npy files NumPy reads', async () => {
   const dir = tempDir();
   const store = new RolloutStore(join(dir, 'store.sqlite'));
   const ingest = new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger });
-  ingest.handle(ROLLOUT, chunkOf(7, 1, 10, 6, 'aborted'));
-  ingest.handle(ROLLOUT, chunkOf(7, 0, 0, 10));
+  await ingest.handle(ROLLOUT, chunkOf(7, 1, 10, 6, 'aborted'));
+  await ingest.handle(ROLLOUT, chunkOf(7, 0, 0, 10));
   assert.throws(() => store.exportEpisode('arm-1', `${RUN}:8`), { code: 'STRIATUM_ERR_IO' } as never);
   const ex = store.exportEpisode('arm-1', `${RUN}:7`);
   assert.equal(ex.steps, 16);
@@ -112,15 +112,15 @@ test('store: export concatenates an episode\'s columns in step order and writes 
   store.close();
 });
 
-test('store: two stores merge idempotently, and the episode table is rebuilt from the chunks', () => {
+test('store: two stores merge idempotently, and the episode table is rebuilt from the chunks', async () => {
   const dir = tempDir();
   const a = new RolloutStore(join(dir, 'a.sqlite'));
   const b = new RolloutStore(join(dir, 'b.sqlite'));
   const ia = new Ingest(a, { maxChunkBytes: 1 << 20, logger: silentLogger });
   const ib = new Ingest(b, { maxChunkBytes: 1 << 20, logger: silentLogger });
-  ia.handle(ROLLOUT, chunkOf(3, 0, 0, 10));
-  ib.handle(ROLLOUT, chunkOf(3, 0, 0, 10)); // the same chunk reached both (resent after a lost ack)
-  ib.handle(ROLLOUT, chunkOf(3, 1, 10, 5, 'success'));
+  await ia.handle(ROLLOUT, chunkOf(3, 0, 0, 10));
+  await ib.handle(ROLLOUT, chunkOf(3, 0, 0, 10)); // the same chunk reached both (resent after a lost ack)
+  await ib.handle(ROLLOUT, chunkOf(3, 1, 10, 5, 'success'));
   b.close();
   assert.deepEqual(a.mergeFrom(join(dir, 'b.sqlite')), { chunks: 1, episodes: 1 });
   assert.deepEqual(a.mergeFrom(join(dir, 'b.sqlite')), { chunks: 0, episodes: 1 });
@@ -130,7 +130,7 @@ test('store: two stores merge idempotently, and the episode table is rebuilt fro
   a.close();
 });
 
-test('updater config: YAML file, flags on top, paths against the file, readable errors', () => {
+test('updater config: YAML file, flags on top, paths against the file, readable errors', async () => {
   const dir = tempDir();
   const file = join(dir, 'updater.yaml');
   writeFileSync(file, 'broker:\n  url: mqtt://10.0.0.5:1883\n  password_env: UPD_PASS\nstore:\n  path: data/rollouts.sqlite\nrobots: [arm-1, arm-2]\n');
@@ -151,8 +151,8 @@ test('striatum updater episodes | export | merge work on a store file', async ()
   const path = join(dir, 's.sqlite');
   const store = new RolloutStore(path);
   const ingest = new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger });
-  ingest.handle(ROLLOUT, chunkOf(2, 0, 0, 8, 'success'));
-  ingest.handle(ROLLOUT, chunkOf(5, 0, 0, 8));
+  await ingest.handle(ROLLOUT, chunkOf(2, 0, 0, 8, 'success'));
+  await ingest.handle(ROLLOUT, chunkOf(5, 0, 0, 8));
   store.close();
   const out: string[] = [];
   const write = process.stdout.write;
@@ -171,12 +171,12 @@ test('striatum updater episodes | export | merge work on a store file', async ()
   await assert.rejects(updaterCommand.run(['frobnicate'], silentLogger), { code: 'STRIATUM_ERR_USAGE' } as never);
 });
 
-test('ingest: a chunk with a readable head but a damaged body is rejected by name, so the robot stops resending it', () => {
+test('ingest: a chunk with a readable head but a damaged body is rejected by name, so the robot stops resending it', async () => {
   const store = new RolloutStore(':memory:');
   const ingest = new Ingest(store, { maxChunkBytes: 1 << 20, logger: silentLogger });
   const good = chunkOf(3, 2, 40, 5);
   const damaged = good.slice(0, good.byteLength - 7); // cut short: not MessagePack as a whole
-  const r = ingest.handle(ROLLOUT, damaged);
+  const r = (await ingest.handle(ROLLOUT, damaged));
   assert.equal(r.outcome, 'rejected');
   assert.deepEqual([r.ack?.episode, r.ack?.chunk, r.ack?.status], [`${RUN}:3`, 2, 'rejected']);
   assert.match(r.ack?.reason ?? '', /^malformed:/);

@@ -4,7 +4,9 @@ import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseFlags, type Command } from './flags.js';
 import { checkOutDir, prepareOutDir } from './out-dir.js';
-import { checkUpdaterConfigFile, loadUpdaterConfig, type UpdaterFlags } from '../updater/config.js';
+import { checkUpdaterConfigFile, loadUpdaterConfig, storeForLog, type UpdaterFlags } from '../updater/config.js';
+import { isPostgresUrl } from '../updater/episode-store.js';
+import { openEpisodeStore } from '../updater/open-store.js';
 import { RolloutStore, writeEpisodeNpy } from '../updater/store.js';
 import { prepareDatasetDir } from '../dataset/dataset-dir.js';
 import { parseTopics } from '../dataset/mcap-topics.js';
@@ -12,17 +14,17 @@ import { runUpdater } from '../updater/updater.js';
 
 const HELP = `Usage: striatum updater [run] [--config FILE] [--broker URL] [--username NAME] [--password-env VAR]
                         [--store PATH] [--share-group NAME] [--robots ID,ID] [--id NAME]
-       striatum updater episodes --store PATH [--robot ID] [--complete | --incomplete]
-       striatum updater export --store PATH --robot ID --episode ID --out DIR [--partial] [--force]
-       striatum updater export --format lerobot --store PATH --out DIR [--robot ID] [--task NAME] [--complete]
+       striatum updater episodes --store PATH|URL [--robot ID] [--complete | --incomplete]
+       striatum updater export --store PATH|URL --robot ID --episode ID --out DIR [--partial] [--force]
+       striatum updater export --format lerobot --store PATH|URL --out DIR [--robot ID] [--task NAME] [--complete]
                                [--fps N] [--robot-type NAME] [--force]
-       striatum updater export --format mcap --store PATH --out FILE.mcap [--robot ID] [--task NAME] [--complete]
+       striatum updater export --format mcap --store PATH|URL --out FILE.mcap [--robot ID] [--task NAME] [--complete]
                                [--topics T,T] [--force]
        striatum updater merge --store PATH --from OTHER_PATH
        striatum updater check FILE
 
-run       subscribe to every robot's rollout chunks, validate them, store each exactly once (SQLite), then
-          acknowledge it to the robot. MQTT 5 brokers: shared subscription ($share/<group>/...), so several
+run       subscribe to every robot's rollout chunks, validate them, store each exactly once (SQLite, or
+          PostgreSQL with --store postgres://...), then acknowledge it to the robot. MQTT 5 brokers: shared subscription ($share/<group>/...), so several
           updaters split the load; MQTT 3.1.1 brokers (embedded aedes): plain subscription.
 episodes  list stored episodes as JSON lines.
 export    write one episode's columns as .npy files + meta.json for the trainer. DIR must be new or empty
@@ -38,7 +40,7 @@ check     validate an updater config file and the files it names; one line per p
           path, exit code 2.
 
 episodes and export only read the store, and merge only reads OTHER_PATH: a path that does not exist is an
-error (exit 7), never a new empty store.
+error (exit 7), never a new empty store. A postgres:// URL names a PostgreSQL store (merge is SQLite only).
 
 Config file (YAML): broker, store, share_group, robots, training, release; every key is in
 docs/updater-config-reference.md and examples/updater.yaml is the demo's. Flags override the file.
@@ -52,7 +54,7 @@ export const updaterCommand: Command = {
     const rest = sub === 'run' && args[0] !== 'run' ? args : args.slice(1);
     switch (sub) {
       case 'run': return runIngest(rest, logger);
-      case 'episodes': return listEpisodes(rest);
+      case 'episodes': return listEpisodes(rest, logger);
       case 'export': return exportEpisode(rest, logger);
       case 'merge': return mergeStores(rest, logger);
       case 'check': return checkConfig(rest);
@@ -86,14 +88,23 @@ function storeFlag(v: string | undefined): string {
   return v;
 }
 
-async function listEpisodes(args: string[]): Promise<number> {
+/** The dataset exporters and merge read a SQLite store file; a PostgreSQL store is exported to npy per episode. */
+function sqliteStoreFlag(v: string | undefined, what: string): string {
+  const path = storeFlag(v);
+  if (isPostgresUrl(path)) {
+    throw new StriatumError('STRIATUM_ERR_USAGE', `--store ${path}: ${what} reads a SQLite store file; PostgreSQL stores are not supported here yet`);
+  }
+  return path;
+}
+
+async function listEpisodes(args: string[], logger: Logger): Promise<number> {
   const { values } = parseFlags(args, { store: { type: 'string' }, robot: { type: 'string' }, complete: { type: 'boolean' }, incomplete: { type: 'boolean' } });
-  const store = RolloutStore.openExisting(storeFlag(values.store));
+  const store = await openEpisodeStore(storeFlag(values.store), { logger, readonly: true, maxWaitMs: 0 });
   try {
     const complete = values.complete ? true : values.incomplete ? false : undefined;
-    for (const e of store.listEpisodes({ robot: values.robot, complete })) process.stdout.write(`${JSON.stringify(e)}\n`);
+    for (const e of await store.listEpisodes({ robot: values.robot, complete })) process.stdout.write(`${JSON.stringify(e)}\n`);
   } finally {
-    store.close();
+    await store.close();
   }
   return 0;
 }
@@ -110,15 +121,15 @@ async function exportEpisode(args: string[], logger: Logger): Promise<number> {
   if (values.robot === undefined || values.episode === undefined || values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--robot, --episode and --out are required');
   const force = values.force === true;
   checkOutDir(values.out, force);
-  const store = RolloutStore.openExisting(storeFlag(values.store));
+  const store = await openEpisodeStore(storeFlag(values.store), { logger, readonly: true, maxWaitMs: 0 });
   try {
-    const ex = store.exportEpisode(values.robot, values.episode, { requireComplete: !values.partial });
+    const ex = await store.exportEpisode(values.robot, values.episode, { requireComplete: !values.partial });
     prepareOutDir(values.out, force, (name) => name.endsWith('.npy') || name.endsWith('.u8') || name === 'meta.json');
     const files = writeEpisodeNpy(ex, values.out);
     logger.info('episode exported', { robot: ex.robot, episode: ex.episode, steps: ex.steps, out: values.out });
     process.stdout.write(`${JSON.stringify({ robot: ex.robot, episode: ex.episode, steps: ex.steps, outcome: ex.outcome, files })}\n`);
   } finally {
-    store.close();
+    await store.close();
   }
   return 0;
 }
@@ -129,7 +140,7 @@ async function exportDataset(values: { store?: string; robot?: string; task?: st
   if (fps !== undefined && !(Number.isInteger(fps) && fps > 0)) throw new StriatumError('STRIATUM_ERR_USAGE', `--fps ${values.fps}: a whole number of frames per second is needed`);
   const force = values.force === true;
   checkOutDir(values.out, force);
-  const store = RolloutStore.openExisting(storeFlag(values.store));
+  const store = RolloutStore.openExisting(sqliteStoreFlag(values.store, '--format lerobot'));
   try {
     prepareDatasetDir(values.out, force);
     // Loaded here, not at start-up: the parquet and Arrow libraries take a second to load, every other command none.
@@ -147,7 +158,7 @@ async function exportMcapFile(values: { store?: string; robot?: string; task?: s
   if (values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--out FILE.mcap is required');
   if (existsSync(values.out) && values.force !== true) throw new StriatumError('STRIATUM_ERR_OUTPUT_EXISTS', `--out ${values.out} exists; choose a new file, or add --force to replace it`);
   const topics = parseTopics(values.topics);
-  const store = RolloutStore.openExisting(storeFlag(values.store));
+  const store = RolloutStore.openExisting(sqliteStoreFlag(values.store, '--format mcap'));
   try {
     const { exportMcap } = await import('../dataset/mcap-export.js');
     const r = await exportMcap(store, values.out, { robot: values.robot, task: values.task, complete: values.complete === true, topics });
@@ -164,7 +175,7 @@ async function mergeStores(args: string[], logger: Logger): Promise<number> {
   if (values.from === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--from OTHER_PATH is required');
   // SQLite's ATTACH would create a missing file as an empty database, and the merge would succeed with nothing.
   if (!existsSync(values.from)) throw new StriatumError('STRIATUM_ERR_IO', `--from ${values.from}: no such rollout store`);
-  const store = new RolloutStore(storeFlag(values.store));
+  const store = new RolloutStore(sqliteStoreFlag(values.store, 'merge'));
   try {
     const r = store.mergeFrom(values.from);
     logger.info('stores merged', { new_chunks: r.chunks, episodes: r.episodes });
@@ -181,6 +192,6 @@ async function checkConfig(args: string[]): Promise<number> {
   if (file === undefined || extra.length > 0) throw new StriatumError('STRIATUM_ERR_USAGE', 'usage: striatum updater check FILE');
   const cfg = checkUpdaterConfigFile(file);
   const training = cfg.training === null || !cfg.training.enabled ? 'off' : `every ${cfg.training.episodes_per_round} episodes`;
-  process.stdout.write(`ok: ${file} — broker ${cfg.broker.url} as ${cfg.broker.username}, store ${cfg.store.path}, training ${training}, release ${cfg.release === null ? 'off' : 'signed'}\n`);
+  process.stdout.write(`ok: ${file} — broker ${cfg.broker.url} as ${cfg.broker.username}, store ${storeForLog(cfg)}, training ${training}, release ${cfg.release === null ? 'off' : 'signed'}\n`);
   return 0;
 }

@@ -96,6 +96,7 @@ export function updaterConfigReferenceMarkdown(): string {
     'Paths relative to the config file are resolved from its folder; command-line flags override the file.',
     '`examples/updater.yaml` works with the demo robot `examples/sim-rollouts.yaml`, whose embedded broker has the `updater` account.',
     '',
+    'The `store` section needs `store.path` (SQLite, one updater) or `store.url` (PostgreSQL, several updaters), exactly one.',
     'A `training` section runs rounds only with `enabled: true`; `base_policy_dir` and `out_dir` are required whenever the section is present.',
     'The updater\'s broker account needs the `updater` role: on the embedded broker, an entry of the robot config\'s `mqtt.users`',
     '(`{ username: updater, password: ..., role: updater }`); on Mosquitto, the `user updater` block of `examples/mosquitto/acl.conf`.',

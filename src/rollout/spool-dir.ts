@@ -126,12 +126,31 @@ export class SpoolDir {
 
   /** Spool one encoded chunk durably; updates (or, for a final chunk, removes) the episode's open marker. */
   write(header: RolloutHeaderInput, payload: Uint8Array): SpoolEntry {
+    const staged = this.stage(header, payload);
+    try {
+      fsyncPath(staged.tmpPath);
+    } catch (err) {
+      this.abandon(staged);
+      throw err;
+    }
+    const entry = this.commit(staged);
+    this.fsyncDir();
+    return entry;
+  }
+
+  /**
+   * The first half of write(): the chunk's temporary file and its marker's, written but not fsynced or renamed.
+   * The caller fsyncs staged.tmpPath, then commit()s (renames), then syncDir()s before it treats the chunk as
+   * spooled; or abandon()s it. The worker stages a whole backlog, fsyncs its files at once and syncs the
+   * directory once, so the kernel commits its journal once per batch instead of twice per chunk.
+   */
+  stage(header: RolloutHeaderInput, payload: Uint8Array): StagedChunk {
     const entry = { seq: this.seq++, episode: header.episode, chunk: header.chunk, final: header.final };
     const file = spoolFileName(entry);
     const framed = frameSpoolFile(payload);
     const tmp = `${file}.tmp`;
     try {
-      this.writeDurably(tmp, framed);
+      this.writeDurably(tmp, framed, false);
     } catch (err) {
       this.unlinkQuietly(tmp); // e.g. ENOSPC: do not leave a partial file taking the space
       throw err;
@@ -148,9 +167,10 @@ export class SpoolDir {
           instruction: header.instruction, stamp_origin_unix_ms: header.stamp_origin_unix_ms, layout: header.layout,
         },
       };
-      markerTmp = `${markerName}.tmp`;
+      // Named by the chunk: a batch stages several chunks of one episode, each with its own marker to rename.
+      markerTmp = `${markerName}.${entry.seq}.tmp`;
       try {
-        // Not fsynced: the directory fsync below makes the rename durable, and ext4 (auto_da_alloc) flushes a
+        // Not fsynced: the directory fsync makes the rename durable, and ext4 (auto_da_alloc) flushes a
         // file's data before a rename that replaces another commits. A marker only decides how an episode cut
         // short is closed; kill -9 cannot lose it, and a power cut at worst leaves that episode without its
         // closing chunk (its steps are all kept).
@@ -161,17 +181,27 @@ export class SpoolDir {
         throw err;
       }
     }
-    // Chunk first, marker second: a crash between the renames leaves a marker that is behind the files, which
-    // recovery corrects by looking at the files.
-    renameSync(join(this.dir, tmp), join(this.dir, file));
-    if (markerTmp !== null) {
-      renameSync(join(this.dir, markerTmp), join(this.dir, markerName));
+    return { entry, file, tmp, tmpPath: join(this.dir, tmp), markerName, markerTmp, bytes: framed.byteLength, final: header.final, episode: header.episode };
+  }
+
+  /** Rename a staged chunk (its file fsynced) into place: chunk first, marker second. Not durable before syncDir(). */
+  commit(st: StagedChunk): SpoolEntry {
+    // A crash between the renames leaves a marker that is behind the files, which recovery corrects by looking
+    // at the files.
+    renameSync(join(this.dir, st.tmp), join(this.dir, st.file));
+    if (st.markerTmp !== null) {
+      renameSync(join(this.dir, st.markerTmp), join(this.dir, st.markerName));
     } else {
-      this.nextChunk.delete(header.episode);
-      if (existsSync(join(this.dir, markerName))) unlinkSync(join(this.dir, markerName));
+      this.nextChunk.delete(st.episode);
+      if (existsSync(join(this.dir, st.markerName))) unlinkSync(join(this.dir, st.markerName));
     }
-    this.fsyncDir();
-    return { file, ...entry, bytes: framed.byteLength };
+    return { file: st.file, ...st.entry, bytes: st.bytes };
+  }
+
+  /** A staged chunk that will not be committed (its fsync failed): remove its temporary files. */
+  abandon(st: StagedChunk): void {
+    this.unlinkQuietly(st.tmp);
+    if (st.markerTmp !== null) this.unlinkQuietly(st.markerTmp);
   }
 
   /** The chunk bytes of a spooled file; null when it is gone or damaged (a damaged file is quarantined). */
@@ -255,6 +285,11 @@ export class SpoolDir {
     try { unlinkSync(join(this.dir, name)); } catch { /* already gone */ }
   }
 
+  /** Make every rename so far durable (one directory fsync). */
+  syncDir(): void {
+    this.fsyncDir();
+  }
+
   private fsyncDir(): void {
     const fd = openSync(this.dir, 'r');
     try {
@@ -273,4 +308,26 @@ export function emptyColumns(camera: boolean): RolloutColumns {
     reward, flags: new Uint8Array(0), step: new Int32Array(0), stampMs: new Float64Array(0),
     frames: camera ? new Uint8Array(0) : null, frameStep: camera ? new Int32Array(0) : null,
   };
+}
+
+/** A chunk written to its temporary file, not yet fsynced or renamed (SpoolDir.stage). */
+export interface StagedChunk {
+  readonly entry: { seq: number; episode: string; chunk: number; final: boolean };
+  readonly file: string;
+  readonly tmp: string;
+  readonly tmpPath: string;
+  readonly markerName: string;
+  readonly markerTmp: string | null;
+  readonly bytes: number;
+  readonly final: boolean;
+  readonly episode: string;
+}
+
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -4,10 +4,11 @@
 // order, except that a failed write waits for its retry (with backoff) on a timer, not in a blocking loop: deletes
 // of acknowledged chunks keep running meanwhile, which is what frees the space a full disk needs. Writes stay in
 // order (only the oldest is tried), and the recorder sees only that its buffers have not come back yet.
+import { close, fsync, open } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { encodeRolloutChunk, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
 import { viewColumns, type ColumnMessage } from './column-set.js';
-import { SpoolDir, type MarkerBase, type SpoolEntry, type SpoolScan } from './spool-dir.js';
+import { SpoolDir, fsyncPath, type MarkerBase, type SpoolEntry, type SpoolScan, type StagedChunk } from './spool-dir.js';
 
 export type ToWorker =
   | { op: 'open'; dir: string; compression: RolloutCompression; capacityBytes: number | null }
@@ -40,6 +41,7 @@ const writes: QueuedWrite[] = [];
 let backoffMs = FIRST_BACKOFF_MS;
 let retryTimer: NodeJS.Timeout | null = null;
 let closeRequested = false;
+let drainScheduled = false;
 
 function transferOf(set: ColumnMessage): ArrayBuffer[] {
   const list = [set.observation, set.action, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
@@ -61,7 +63,8 @@ port.on('message', (msg: ToWorker) => {
     }
     case 'write':
       writes.push({ msg, payload: null, encodeUs: 0, attempt: 0 });
-      if (retryTimer === null) drainWrites();
+      // Not at once: writes posted together (a backlog) arrive as separate messages; drain them as one batch.
+      if (retryTimer === null && !drainScheduled && !draining) { drainScheduled = true; setImmediate(() => { drainScheduled = false; if (retryTimer === null) drainWrites(); }); }
       return;
     case 'read': {
       try {
@@ -85,7 +88,7 @@ port.on('message', (msg: ToWorker) => {
       return;
     case 'close':
       closeRequested = true;
-      if (writes.length === 0) closeNow();
+      if (writes.length === 0 && !draining && !drainScheduled) closeNow();
       return;
   }
 });
@@ -96,38 +99,92 @@ function closeNow(): void {
   port!.close();
 }
 
-/** Write queued chunks in order until one fails; that one is retried on a timer while other messages run. */
+interface Staged { readonly w: QueuedWrite; readonly st: StagedChunk; readonly bytes: Uint8Array; readonly t0: number }
+let draining = false;
+
+/**
+ * Write queued chunks in order until one fails; that one is retried on a timer while other messages run. Every
+ * chunk queued now is one batch: each written to its temporary file, the files fsynced together (a single chunk
+ * on this thread; several at once on libuv's pool, so the kernel commits its journal for all of them in one
+ * go), renamed in order, then the directory synced once. Nothing is reported written (and so nothing is
+ * published) before that. At one chunk at a time this is the old write: temp, fsync, rename, fsync dir.
+ */
 function drainWrites(): void {
   retryTimer = null;
+  if (draining) return;
+  draining = true;
+  void drainBatch().finally(() => { draining = false; });
+}
+
+async function drainBatch(): Promise<void> {
   const s = spool as SpoolDir;
   while (writes.length > 0) {
-    const w = writes[0];
-    const msg = w.msg;
-    if (w.payload === null) {
+    const staged: Staged[] = [];
+    let failure: { w: QueuedWrite; error: string } | null = null;
+    for (const w of writes) {
+      const msg = w.msg;
+      if (w.payload === null) {
+        const t0 = performance.now();
+        w.payload = encodeRolloutChunk(msg.header, viewColumns(msg.set, msg.obsDim, msg.actDim, msg.frameBytes), s.compression);
+        w.encodeUs = (performance.now() - t0) * 1000;
+      }
       const t0 = performance.now();
-      w.payload = encodeRolloutChunk(msg.header, viewColumns(msg.set, msg.obsDim, msg.actDim, msg.frameBytes), s.compression);
-      w.encodeUs = (performance.now() - t0) * 1000;
+      w.attempt++;
+      try {
+        const st = s.stage(msg.header, w.payload);
+        const bytes = w.payload.byteOffset === 0 && w.payload.byteLength === w.payload.buffer.byteLength ? w.payload : w.payload.slice();
+        staged.push({ w, st, bytes, t0 });
+      } catch (err) {
+        failure = { w, error: String((err as Error).message ?? err) };
+        break;
+      }
     }
-    const payload = w.payload;
-    const t1 = performance.now();
-    w.attempt++;
-    try {
-      const entry = s.write(msg.header, payload);
-      const bytes = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength ? payload : payload.slice();
+    if (staged.length > 0) {
+      let committed = 0;
+      try {
+        if (staged.length === 1) fsyncPath(staged[0].st.tmpPath);
+        else await Promise.all(staged.map(({ st }) => fsyncAsync(st.tmpPath)));
+        for (const { st } of staged) { s.commit(st); committed++; }
+        s.syncDir();
+      } catch (err) {
+        // What was renamed stays (it is reported once the directory sync succeeds, on the retry at the latest);
+        // the rest of the batch is written again on the retry.
+        for (const { st } of staged.slice(committed)) s.abandon(st);
+        failure = { w: staged[committed]?.w ?? staged[0].w, error: String((err as Error).message ?? err) };
+        // Renamed files that cannot be made durable now stay on disk unreported and are written again on the
+        // retry: the next start's scan finds both copies, and the updater acks the second "duplicate".
+        if (committed > 0) {
+          try { s.syncDir(); } catch { committed = 0; }
+        }
+        staged.length = committed;
+      }
+    }
+    const now = performance.now();
+    for (const { w, st, bytes, t0 } of staged) {
       writes.shift();
-      backoffMs = FIRST_BACKOFF_MS;
       port!.postMessage(
-        { op: 'written', id: msg.id, entry, payload: bytes, set: msg.set, encodeUs: w.encodeUs, writeUs: (performance.now() - t1) * 1000 } satisfies FromWorker,
-        [bytes.buffer as ArrayBuffer, ...transferOf(msg.set)],
+        { op: 'written', id: w.msg.id, entry: { file: st.file, ...st.entry, bytes: st.bytes }, payload: bytes, set: w.msg.set, encodeUs: w.encodeUs, writeUs: ((now - t0) * 1000) / staged.length } satisfies FromWorker,
+        [bytes.buffer as ArrayBuffer, ...transferOf(w.msg.set)],
       );
-    } catch (err) {
-      port!.postMessage({ op: 'write-error', id: msg.id, error: String((err as Error).message ?? err), attempt: w.attempt } satisfies FromWorker);
+    }
+    if (failure !== null) {
+      port!.postMessage({ op: 'write-error', id: failure.w.msg.id, error: failure.error, attempt: failure.w.attempt } satisfies FromWorker);
       retryTimer = setTimeout(drainWrites, backoffMs);
       backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
       return;
     }
+    backoffMs = FIRST_BACKOFF_MS;
   }
   if (closeRequested) closeNow();
+}
+
+function fsyncAsync(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    open(path, 'r+', (err, fd) => {
+      if (err) return reject(err);
+      fsync(fd, (syncErr) => close(fd, () => (syncErr ? reject(syncErr) : resolve())));
+    });
+  });
 }
 
 function retrySoon(): void {

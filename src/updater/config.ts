@@ -6,6 +6,7 @@ import { formatIssues, parseYamlText } from '../util/validation.js';
 import { unwritableDir } from '../util/fs-checks.js';
 import { DEFAULT_MAX_CHUNK_BYTES } from '../contracts/rollout.js';
 import { StriatumError } from '../errors.js';
+import { isPostgresUrl, redactUrl } from './episode-store.js';
 
 const Name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 letters, digits, - or _');
 
@@ -21,7 +22,11 @@ export const UpdaterConfigSchema = z.strictObject({
     reconnect_max_ms: z.int().min(10).default(30_000).describe('longest delay between reconnect attempts'),
   }).prefault({}),
   store: z.strictObject({
-    path: z.string().min(1).describe('SQLite file (relative to the config file)'),
+    path: z.string().min(1).optional().describe('SQLite file (relative to the config file): the embedded default, one updater'),
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional()
+      .describe('PostgreSQL instead of SQLite (postgres://user@host:port/db): one store for several updaters; a password is best left to PGPASSWORD'),
+  }).superRefine((s, ctx) => {
+    if ((s.path === undefined) === (s.url === undefined)) ctx.addIssue({ code: 'custom', path: ['path'], message: 'give store.path (SQLite) or store.url (PostgreSQL), exactly one' });
   }),
   share_group: Name.default('striatum-updaters').describe('MQTT 5 shared-subscription group: updaters in one group split the robots\' chunks'),
   robots: z.array(Name).min(1).nullable().default(null).describe('only these robots (shard a fleet by robot across stores); null: all'),
@@ -91,7 +96,7 @@ export function loadUpdaterConfig(flags: UpdaterFlags): UpdaterConfig {
   if (flags.broker !== undefined) raw.broker.url = flags.broker;
   if (flags.username !== undefined) raw.broker.username = flags.username;
   if (flags.passwordEnv !== undefined) raw.broker.password_env = flags.passwordEnv;
-  if (flags.store !== undefined) { raw.store = { path: resolve(flags.store) }; }
+  if (flags.store !== undefined) raw.store = isPostgresUrl(flags.store) ? { url: flags.store } : { path: resolve(flags.store) };
   if (flags.shareGroup !== undefined) raw.share_group = flags.shareGroup;
   if (flags.robots !== undefined) raw.robots = flags.robots.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (flags.id !== undefined) raw.id = flags.id;
@@ -100,7 +105,7 @@ export function loadUpdaterConfig(flags: UpdaterFlags): UpdaterConfig {
     throw new StriatumError('STRIATUM_ERR_CONFIG', 'invalid updater configuration', formatIssues(parsed.error.issues));
   }
   const cfg = parsed.data;
-  if (cfg.store.path !== ':memory:') cfg.store.path = resolve(base, cfg.store.path);
+  if (cfg.store.path !== undefined && cfg.store.path !== ':memory:') cfg.store.path = resolve(base, cfg.store.path);
   if (cfg.release !== null) cfg.release.key = resolve(base, cfg.release.key);
   const t = cfg.training;
   if (t !== null) {
@@ -110,6 +115,16 @@ export function loadUpdaterConfig(flags: UpdaterFlags): UpdaterConfig {
     if (t.shaping.gamma !== null) t.shaping.horizon_s = null; // gamma given: it wins over the default horizon
   }
   return cfg;
+}
+
+/** The store a config names: the SQLite path or the PostgreSQL URL. */
+export function storeLocation(cfg: UpdaterConfig): string {
+  return cfg.store.url ?? (cfg.store.path as string);
+}
+
+/** The store for logs: the path, or the URL without its password. */
+export function storeForLog(cfg: UpdaterConfig): string {
+  return cfg.store.url !== undefined ? redactUrl(cfg.store.url) : (cfg.store.path as string);
 }
 
 /** The broker password: password_env wins over password; none at all is allowed (anonymous brokers). */
@@ -140,7 +155,7 @@ function missing(path: string, executable = false): string | null {
  */
 export function updaterConfigProblems(cfg: UpdaterConfig): string[] {
   const problems: string[] = [];
-  if (cfg.store.path !== ':memory:') {
+  if (cfg.store.path !== undefined && cfg.store.path !== ':memory:') {
     const why = unwritableDir(dirname(cfg.store.path));
     if (why !== null) problems.push(`store.path: ${why}`);
   }

@@ -14,6 +14,7 @@ import {
 } from '../contracts/rollout.js';
 import { StriatumError } from '../errors.js';
 import { encodeNpy } from '../util/npy.js';
+import type { EpisodeStore, IncomingChunk, TrainingLockResult } from './episode-store.js';
 
 export const STORE_SCHEMA_VERSION = 1;
 
@@ -83,7 +84,74 @@ export interface ExportedEpisode {
 
 export interface StoreTotals { chunks: number; episodes: number; complete: number; steps: number; bodyBytes: number }
 
-export class RolloutStore {
+/** The columns of one chunk's row, the same in SQLite and PostgreSQL. */
+export function chunkRow(chunk: DecodedRolloutChunk, wireBytes: number, receivedAt: string) {
+  const h = chunk.header;
+  const c = chunk.columns;
+  const { body_bytes: _b, ...headerJson } = h;
+  return {
+    robot: h.robot, episode: h.episode, chunk: h.chunk, n: h.n,
+    first_step: h.n > 0 ? c.step[0] : null, last_step: h.n > 0 ? c.step[h.n - 1] : null,
+    final: h.final ? 1 : 0, outcome: h.outcome, end_reason: h.end_reason, skipped_steps: h.skipped_steps,
+    policy_version: h.policy_version, task: h.task, instruction: h.instruction, compression: h.compression,
+    body_bytes: h.body_bytes, wire_bytes: wireBytes, header: JSON.stringify({ ...headerJson, body_bytes: h.body_bytes }),
+    body: Buffer.from(chunk.body.buffer, chunk.body.byteOffset, chunk.body.byteLength), received_at: receivedAt,
+  };
+}
+
+/** An episode's chunks (header JSON and stored body, in chunk order) decoded and concatenated for training. */
+export function assembleEpisode(row: EpisodeRow, rows: readonly { header: string; body: Uint8Array }[]): ExportedEpisode {
+  const { robot, episode } = row;
+  const headers = rows.map((r) => JSON.parse(r.header) as RolloutHeader);
+  const layout = headers[0].layout;
+  const parts = rows.map((r, i) => {
+    if (JSON.stringify(headers[i].layout) !== JSON.stringify(layout)) throw new StriatumError('STRIATUM_ERR_IO', `episode ${robot}/${episode}: chunk ${headers[i].chunk} has another column layout`);
+    return decodeStoredBody(headers[i], r.body);
+  });
+  const cat = <T extends Float32Array | Int32Array | Uint8Array | Float64Array>(pick: (c: RolloutColumns) => T | null, make: (n: number) => T): T => {
+    let total = 0;
+    for (const p of parts) total += pick(p)?.length ?? 0;
+    const out = make(total);
+    let o = 0;
+    for (const p of parts) {
+      const a = pick(p);
+      if (a === null) continue;
+      out.set(a as never, o);
+      o += a.length;
+    }
+    return out;
+  };
+  const reward = {} as Record<RewardComponent, Float32Array>;
+  for (const k of REWARD_COMPONENTS) reward[k] = cat((c) => c.reward[k], (n) => new Float32Array(n));
+  const columns: RolloutColumns = {
+    observation: cat((c) => c.observation, (n) => new Float32Array(n)),
+    action: cat((c) => c.action, (n) => new Float32Array(n)),
+    command: cat((c) => c.command, (n) => new Float32Array(n)),
+    progress: cat((c) => c.progress, (n) => new Float32Array(n)),
+    reward,
+    flags: cat((c) => c.flags, (n) => new Uint8Array(n)),
+    step: cat((c) => c.step, (n) => new Int32Array(n)),
+    stampMs: cat((c) => c.stampMs, (n) => new Float64Array(n)),
+    frames: layout.camera === null ? null : cat((c) => c.frames, (n) => new Uint8Array(n)),
+    frameStep: layout.camera === null ? null : cat((c) => c.frameStep, (n) => new Int32Array(n)),
+  };
+  return {
+    robot, episode, task: row.task, instruction: row.instruction, policyVersions: [...new Set(headers.map((h) => h.policy_version))],
+    outcome: row.outcome, complete: row.complete, layout, steps: columns.step.length, skippedSteps: row.skipped_steps,
+    chunkPolicies: headers.map((h) => ({ policyVersion: h.policy_version, steps: h.n })),
+    stampOriginUnixMs: headers[0].stamp_origin_unix_ms, columns,
+  };
+}
+
+/** The refusal of an export, the same for every engine. */
+export function exportRefusal(row: EpisodeRow | null, robot: string, episode: string, where: string, requireComplete: boolean): StriatumError | null {
+  if (row === null) return new StriatumError('STRIATUM_ERR_IO', `no episode ${robot}/${episode} in ${where}`);
+  if (requireComplete && !row.complete) return new StriatumError('STRIATUM_ERR_IO', `episode ${robot}/${episode} is not complete (${row.chunks} chunks, final ${row.final_chunk ?? 'missing'})`);
+  return null;
+}
+
+export class RolloutStore implements EpisodeStore {
+  readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly insertChunk: Database.Statement;
   private readonly episodeAggregate: Database.Statement;
@@ -92,6 +160,8 @@ export class RolloutStore {
   private readonly upsertEpisode: Database.Statement;
   private readonly wasComplete: Database.Statement;
   private readonly storeTx: (chunk: DecodedRolloutChunk, wireBytes: number) => StoreResult;
+  private readonly storeBatchTx: (batch: readonly IncomingChunk[]) => StoreResult[];
+  private trainingLocked = false;
 
   /**
    * An existing store, opened read-only: for the commands that only read (episodes, export). A missing path is
@@ -148,25 +218,38 @@ export class RolloutStore {
       VALUES (@robot, @episode, @task, @instruction, @policy_version, @chunks, @steps, @skipped_steps, @final_chunk, @outcome, @end_reason, @complete, @first_received_at, @last_received_at)`);
     this.wasComplete = db.prepare('SELECT complete FROM episodes WHERE robot = ? AND episode = ?');
 
-    const tx = db.transaction((chunk: DecodedRolloutChunk, wireBytes: number): StoreResult => {
+    const storeOne = (chunk: DecodedRolloutChunk, wireBytes: number): StoreResult => {
       const h = chunk.header;
-      const c = chunk.columns;
-      const { body_bytes: _b, ...headerJson } = h;
-      const info = this.insertChunk.run({
-        robot: h.robot, episode: h.episode, chunk: h.chunk, n: h.n,
-        first_step: h.n > 0 ? c.step[0] : null, last_step: h.n > 0 ? c.step[h.n - 1] : null,
-        final: h.final ? 1 : 0, outcome: h.outcome, end_reason: h.end_reason, skipped_steps: h.skipped_steps,
-        policy_version: h.policy_version, task: h.task, instruction: h.instruction, compression: h.compression,
-        body_bytes: h.body_bytes, wire_bytes: wireBytes, header: JSON.stringify({ ...headerJson, body_bytes: h.body_bytes }),
-        body: Buffer.from(chunk.body.buffer, chunk.body.byteOffset, chunk.body.byteLength), received_at: new Date().toISOString(),
-      });
+      const info = this.insertChunk.run(chunkRow(chunk, wireBytes, new Date().toISOString()));
       if (info.changes === 0) return { status: 'duplicate', completed: false };
       const before = this.wasComplete.get(h.robot, h.episode) as { complete: number } | undefined;
       const now = this.refreshEpisode(h.robot, h.episode);
       return { status: 'stored', completed: now && before?.complete !== 1 };
-    });
+    };
     // IMMEDIATE: take the write lock at BEGIN, so two updaters sharing the file never deadlock on upgrade.
-    this.storeTx = tx.immediate;
+    this.storeTx = db.transaction(storeOne).immediate;
+    // A batch is one transaction (one fsync with synchronous=FULL), every chunk with its episode's bookkeeping.
+    this.storeBatchTx = db.transaction((batch: readonly IncomingChunk[]) => batch.map((b) => storeOne(b.chunk, b.wireBytes))).immediate;
+  }
+
+  get location(): string { return this.path; }
+
+  storeChunks(batch: readonly IncomingChunk[]): StoreResult[] {
+    return this.storeBatchTx(batch);
+  }
+
+  /** SQLite serves one updater process: the lock is this process's, the round number is kept in meta. */
+  async withTrainingLock<T>(fn: (round: number) => Promise<T>): Promise<TrainingLockResult<T>> {
+    if (this.trainingLocked) return { held: false };
+    this.trainingLocked = true;
+    try {
+      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'training_round'").get() as { value: string } | undefined;
+      const round = (row === undefined ? 0 : Number(row.value)) + 1;
+      this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('training_round', ?)").run(String(round));
+      return { held: true, value: await fn(round) };
+    } finally {
+      this.trainingLocked = false;
+    }
   }
 
   /** Store one validated chunk (one transaction, durable on return). */
@@ -213,48 +296,10 @@ export class RolloutStore {
   /** Every stored step of one episode, columns concatenated in chunk order. */
   exportEpisode(robot: string, episode: string, options: { requireComplete?: boolean } = {}): ExportedEpisode {
     const row = this.episode(robot, episode);
-    if (row === null) throw new StriatumError('STRIATUM_ERR_IO', `no episode ${robot}/${episode} in ${this.path}`);
-    if ((options.requireComplete ?? true) && !row.complete) throw new StriatumError('STRIATUM_ERR_IO', `episode ${robot}/${episode} is not complete (${row.chunks} chunks, final ${row.final_chunk ?? 'missing'})`);
+    const refused = exportRefusal(row, robot, episode, this.path, options.requireComplete ?? true);
+    if (refused !== null || row === null) throw refused;
     const rows = this.db.prepare('SELECT header, body FROM chunks WHERE robot = ? AND episode = ? ORDER BY chunk').all(robot, episode) as { header: string; body: Buffer }[];
-    const headers = rows.map((r) => JSON.parse(r.header) as RolloutHeader);
-    const layout = headers[0].layout;
-    const parts = rows.map((r, i) => {
-      if (JSON.stringify(headers[i].layout) !== JSON.stringify(layout)) throw new StriatumError('STRIATUM_ERR_IO', `episode ${robot}/${episode}: chunk ${headers[i].chunk} has another column layout`);
-      return decodeStoredBody(headers[i], r.body);
-    });
-    const cat = <T extends Float32Array | Int32Array | Uint8Array | Float64Array>(pick: (c: RolloutColumns) => T | null, make: (n: number) => T): T => {
-      let total = 0;
-      for (const p of parts) total += pick(p)?.length ?? 0;
-      const out = make(total);
-      let o = 0;
-      for (const p of parts) {
-        const a = pick(p);
-        if (a === null) continue;
-        out.set(a as never, o);
-        o += a.length;
-      }
-      return out;
-    };
-    const reward = {} as Record<RewardComponent, Float32Array>;
-    for (const k of REWARD_COMPONENTS) reward[k] = cat((c) => c.reward[k], (n) => new Float32Array(n));
-    const columns: RolloutColumns = {
-      observation: cat((c) => c.observation, (n) => new Float32Array(n)),
-      action: cat((c) => c.action, (n) => new Float32Array(n)),
-      command: cat((c) => c.command, (n) => new Float32Array(n)),
-      progress: cat((c) => c.progress, (n) => new Float32Array(n)),
-      reward,
-      flags: cat((c) => c.flags, (n) => new Uint8Array(n)),
-      step: cat((c) => c.step, (n) => new Int32Array(n)),
-      stampMs: cat((c) => c.stampMs, (n) => new Float64Array(n)),
-      frames: layout.camera === null ? null : cat((c) => c.frames, (n) => new Uint8Array(n)),
-      frameStep: layout.camera === null ? null : cat((c) => c.frameStep, (n) => new Int32Array(n)),
-    };
-    return {
-      robot, episode, task: row.task, instruction: row.instruction, policyVersions: [...new Set(headers.map((h) => h.policy_version))],
-      chunkPolicies: headers.map((h) => ({ policyVersion: h.policy_version, steps: h.n })),
-      outcome: row.outcome, complete: row.complete, layout, steps: columns.step.length, skippedSteps: row.skipped_steps,
-      stampOriginUnixMs: headers[0].stamp_origin_unix_ms, columns,
-    };
+    return assembleEpisode(row, rows);
   }
 
   /** Copy every chunk of another store into this one (idempotent) and rebuild the affected episodes. */

@@ -16,7 +16,8 @@ import { readPolicyMetadata, type PolicyMetadata } from '../policy/metadata.js';
 import { encodeNpy } from '../util/npy.js';
 import type { UpdaterConfig } from './config.js';
 import { relabelRewards, relabelSettings, type RelabelSettings } from './relabel.js';
-import type { EpisodeRow, RolloutStore } from './store.js';
+import type { EpisodeStore } from './episode-store.js';
+import type { EpisodeRow } from './store.js';
 import type { TrainingStatusMessage } from '../contracts/messages.js';
 
 export type TrainingConfig = NonNullable<UpdaterConfig['training']>;
@@ -36,6 +37,8 @@ export interface SnapshotSummary {
   skippedEpisodes: number;
   unrecordedRewardSteps: number;
   gamma: number;
+  /** Over the arrays the trainer reads (not the manifest's timestamp): the same episodes give the same digest. */
+  sha256: string;
 }
 
 export type RoundResult =
@@ -50,9 +53,9 @@ export type RoundResult =
  * Write the snapshot awr.py reads: every step of the given episodes (those whose layout matches the base policy),
  * rows in episode then step order; actions are the commands the robot wrote; rewards relabeled.
  */
-export function writeTrainingSnapshot(
-  store: RolloutStore, episodes: readonly EpisodeRow[], dir: string, base: PolicyMetadata, settings: RelabelSettings,
-): SnapshotSummary {
+export async function writeTrainingSnapshot(
+  store: EpisodeStore, episodes: readonly EpisodeRow[], dir: string, base: PolicyMetadata, settings: RelabelSettings,
+): Promise<SnapshotSummary> {
   const fields = base.observation.fields.map((f) => ({ name: f.name, size: f.size }));
   const joints = base.action.joints;
   const obsDim = fields.reduce((s, f) => s + f.size, 0);
@@ -62,7 +65,7 @@ export function writeTrainingSnapshot(
   let skipped = 0;
   let unrecorded = 0;
   for (const row of episodes) {
-    const ex = store.exportEpisode(row.robot, row.episode);
+    const ex = await store.exportEpisode(row.robot, row.episode);
     const sameLayout = JSON.stringify(ex.layout.observation) === JSON.stringify(fields) && JSON.stringify(ex.layout.joints) === JSON.stringify(joints);
     if (!sameLayout || ex.steps === 0) { skipped++; continue; }
     const r = relabelRewards(ex.columns.reward, ex.columns.flags, settings);
@@ -103,7 +106,8 @@ export function writeTrainingSnapshot(
     ['truncations.npy', encodeNpy(truncations, [total])],
     ['episode_index.npy', encodeNpy(index, [total])],
   ];
-  for (const [name, data] of files) writeFileSync(join(dir, name), data);
+  const digest = createHash('sha256');
+  for (const [name, data] of files) { writeFileSync(join(dir, name), data); digest.update(name).update(data); }
   const manifest = snapshotManifest({
     format: SNAPSHOT_FORMAT, created: new Date().toISOString(), task: base.task, gamma: settings.gamma,
     success_margin: settings.successMargin, reward: 'r_task + r_gold + γΦ′ − Φ (Φ′ = 0 at true terminals; intrinsic left out)',
@@ -111,7 +115,7 @@ export function writeTrainingSnapshot(
     steps: total, skipped_episodes: skipped, episodes: manifestEpisodes,
   });
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`); // last: a complete snapshot has it
-  return { dir, episodes: parts.length, steps: total, skippedEpisodes: skipped, unrecordedRewardSteps: unrecorded, gamma: settings.gamma };
+  return { dir, episodes: parts.length, steps: total, skippedEpisodes: skipped, unrecordedRewardSteps: unrecorded, gamma: settings.gamma, sha256: digest.digest('hex') };
 }
 
 /** The manifest, checked against the schema the trainer validates it with: a writer bug fails here, not in Python. */
@@ -209,7 +213,7 @@ export class TrainingRounds {
   private closed = false;
   readonly state: TrainingStatus;
 
-  constructor(private readonly store: RolloutStore, private readonly cfg: TrainingConfig, private readonly log: Logger, private readonly hooks: TrainingHooks = {}, progress: NodeJS.WriteStream | null = process.stderr.isTTY ? process.stderr : null) {
+  constructor(private readonly store: EpisodeStore, private readonly cfg: TrainingConfig, private readonly log: Logger, private readonly hooks: TrainingHooks = {}, progress: NodeJS.WriteStream | null = process.stderr.isTTY ? process.stderr : null) {
     this.settings = relabelSettings(cfg.shaping);
     this.trainer = cfg.trainer ?? DEFAULT_TRAINER;
     this.bar = progress;
@@ -231,24 +235,41 @@ export class TrainingRounds {
   /** Run one round now (the trigger calls this; so can tests and tools). Never throws. */
   runRound(): Promise<RoundResult> {
     if (this.running !== null) return this.running;
+    const pending = this.pending;
     this.pending = 0;
-    this.running = this.round().catch((err: unknown) => this.fail((err as Error).message)).finally(() => { this.running = null; this.child = null; });
+    this.running = this.round(pending).catch((err: unknown) => this.fail((err as Error).message)).finally(() => { this.running = null; this.child = null; });
     return this.running;
   }
 
-  private async round(): Promise<RoundResult> {
+  /**
+   * One round under the store's training lock: one round at a time across every updater of the store. While
+   * another updater trains, this one skips and keeps its episodes pending for the next trigger.
+   */
+  private async round(pending: number): Promise<RoundResult> {
+    const locked = await this.store.withTrainingLock((round) => this.lockedRound(round));
+    if (locked.held) return locked.value;
+    this.pending += pending;
+    this.state.episodes_pending = this.pending;
+    this.state.rounds_skipped++;
+    const reason = 'another updater of this store is training';
+    this.log.info('training round skipped', { reason });
+    this.update('idle');
+    return { outcome: 'skipped', reason };
+  }
+
+  private async lockedRound(round: number): Promise<RoundResult> {
     const started = performance.now();
     const s = this.state;
-    s.round++;
+    s.round = round;
     s.epoch = 0;
     s.losses = {};
     this.update('snapshot');
     const base = readPolicyMetadata(join(this.cfg.base_policy_dir, 'policy.json'));
     const task = this.cfg.task ?? base.task;
-    const episodes = this.store.listEpisodes({ complete: true }).filter((e) => e.task === task).slice(-this.cfg.window_episodes);
+    const episodes = (await this.store.listEpisodes({ complete: true })).filter((e) => e.task === task).slice(-this.cfg.window_episodes);
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
     const roundDir = join(this.cfg.out_dir, `round-${s.round}-${stamp}`);
-    const snapshot = writeTrainingSnapshot(this.store, episodes, join(roundDir, 'snapshot'), base, this.settings);
+    const snapshot = await writeTrainingSnapshot(this.store, episodes, join(roundDir, 'snapshot'), base, this.settings);
     if (snapshot.steps < this.cfg.min_steps) {
       s.rounds_skipped++;
       const reason = `snapshot holds ${snapshot.steps} steps (${snapshot.episodes} episodes), min_steps is ${this.cfg.min_steps}`;
@@ -263,6 +284,10 @@ export class TrainingRounds {
       '--epochs', String(this.cfg.epochs), '--batch-size', String(this.cfg.batch_size), '--beta', String(this.cfg.beta),
       '--w-max', String(this.cfg.w_max), '--threads', String(this.cfg.threads), '--gamma', String(snapshot.gamma),
     ];
+    // Named by what determines the model (data, base policy, settings; the trainer is seeded), never by who
+    // trained it or when: whichever updater of a fleet runs this round releases the same version.
+    const recipe = createHash('sha256').update(snapshot.sha256).update(base.version).update(args.slice(7).join(' ')).digest('hex');
+    args.push('--version', `awr-${recipe.slice(0, 16)}`);
     this.update('training');
     const run = spawnTrainer(this.cfg.python, args, this.cfg.timeout_s * 1000, (r) => this.onRecord(r));
     this.child = run.child;

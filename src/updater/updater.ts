@@ -9,9 +9,10 @@ import { topics } from '../contracts/topics.js';
 import { noDelay } from '../rollout/no-delay.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { updaterPassword, type UpdaterConfig } from './config.js';
+import { storeForLog, storeLocation, updaterPassword, type UpdaterConfig } from './config.js';
+import type { EpisodeStore } from './episode-store.js';
 import { Ingest } from './ingest.js';
-import { RolloutStore } from './store.js';
+import { openEpisodeStore } from './open-store.js';
 import { TRAINING_STATUS_TOPIC, TrainingRounds, type TrainingStatus } from './training.js';
 import type { PolicyMetadata } from '../policy/metadata.js';
 import { expectationsFromMetadata, findPolicyInDir, loadPrivateKey, releasePolicy, validateForRelease } from './registry.js';
@@ -21,13 +22,15 @@ export interface UpdaterOptions {
   readonly logger: Logger;
   /** A training round produced a validated model directory (the registry signs and publishes it). */
   readonly onModelReady?: (dir: string, meta: PolicyMetadata) => void | Promise<void>;
+  /** PostgreSQL: give up after this long unreachable at start (default: keep retrying with backoff). */
+  readonly storeMaxWaitMs?: number;
 }
 
 export type SubscriptionKind = 'shared' | 'plain';
 
 export interface RunningUpdater {
   readonly id: string;
-  readonly store: RolloutStore;
+  readonly store: EpisodeStore;
   readonly ingest: Ingest;
   readonly subscription: SubscriptionKind;
   /** Training rounds, when training.enabled; null otherwise. */
@@ -68,7 +71,7 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
   const cfg = options.config;
   const log = options.logger;
   const id = cfg.id ?? `updater-${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`;
-  const store = new RolloutStore(cfg.store.path);
+  const store = await openEpisodeStore(storeLocation(cfg), { logger: log, maxWaitMs: options.storeMaxWaitMs });
   const ingest = new Ingest(store, { maxChunkBytes: cfg.max_chunk_bytes, logger: log });
   const started = new Date().toISOString();
   const password = updaterPassword(cfg);
@@ -80,7 +83,7 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
   try {
     detected = await detectBroker(cfg.broker.url, base, log, 10 * 60_000);
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
   const subscription = detected.subscription;
@@ -127,7 +130,7 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
         log.error('rollout subscription refused', { filters, refused, error: err?.message ?? null });
         return;
       }
-      log.info('updater subscribed', { filters, subscription, protocol: detected.protocolVersion === 5 ? 'MQTT 5' : 'MQTT 3.1.1', store: cfg.store.path });
+      log.info('updater subscribed', { filters, subscription, protocol: detected.protocolVersion === 5 ? 'MQTT 5' : 'MQTT 3.1.1', store: storeForLog(cfg) });
       publishStatus(true);
     });
   });
@@ -154,15 +157,17 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
     })
     : null;
 
+  let completedSeen = 0;
   client.on('message', (topic, payload) => {
-    const completedBefore = ingest.episodesComplete;
-    const r = ingest.handle(topic, payload);
-    if (r.outcome === 'ignored') return;
-    if (training !== null && ingest.episodesComplete > completedBefore) training.episodeCompleted(ingest.episodesComplete - completedBefore);
-    statusDirty = true;
-    // Stored (committed) first, acked second: an ack always means the chunk is durably in the store.
-    if (r.ack !== null && r.ackTopic !== null) client.publish(r.ackTopic, JSON.stringify(r.ack), { qos: 1 });
-    publishStatus(false);
+    void ingest.handle(topic, payload).then((r) => {
+      if (r.outcome === 'ignored') return;
+      if (training !== null && ingest.episodesComplete > completedSeen) training.episodeCompleted(ingest.episodesComplete - completedSeen);
+      completedSeen = ingest.episodesComplete;
+      statusDirty = true;
+      // Stored (committed) first, acked second: an ack always means the chunk is durably in the store.
+      if (r.ack !== null && r.ackTopic !== null && client.connected) client.publish(r.ackTopic, JSON.stringify(r.ack), { qos: 1 });
+      publishStatus(false);
+    });
   });
   const timer = setInterval(() => publishStatus(false), Math.min(1000, intervalMs));
   timer.unref();
@@ -182,8 +187,11 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
         });
       }
       await client.endAsync().catch(() => undefined);
-      store.close();
-      log.info('updater stopped', { stored: ingest.counts.stored, duplicate: ingest.counts.duplicate, rejected: ingest.counts.rejected });
+      await store.close();
+      log.info('updater stopped', {
+        stored: ingest.counts.stored, duplicate: ingest.counts.duplicate, rejected: ingest.counts.rejected,
+        batches: ingest.batches, store_ms: Math.round(ingest.storeMs),
+      });
     },
   };
 }

@@ -82,7 +82,7 @@ function slice(c: RolloutColumns, a: number, b: number): RolloutColumns {
  * Store episodes 0..3 of robot arm-1: 0 and 1 complete (task push), 1 changes policy after its first chunk,
  * 2 has its final chunk missing (partial), 3 is task stack (complete). Returns what went in.
  */
-export function fillDatasetStore(path: string): StoredEpisode[] {
+export async function fillDatasetStore(path: string): Promise<StoredEpisode[]> {
   const store = new RolloutStore(path);
   const ingest = new Ingest(store, { maxChunkBytes: 8 << 20, logger: silentLogger });
   const plan = [
@@ -92,10 +92,10 @@ export function fillDatasetStore(path: string): StoredEpisode[] {
     { n: 12, chunks: [12], task: 'stack', instruction: '', outcome: 'success', versions: ['p3'], drop: -1 },
   ] as const;
   const out: StoredEpisode[] = [];
-  plan.forEach((p, index) => {
+  for (const [index, p] of plan.entries()) {
     const all = columns(index, p.n);
     let first = 0;
-    p.chunks.forEach((n, chunk) => {
+    for (const [chunk, n] of p.chunks.entries()) {
       const final = chunk === p.chunks.length - 1;
       if (chunk !== p.drop) {
         const payload = encodeRolloutChunk({
@@ -103,11 +103,11 @@ export function fillDatasetStore(path: string): StoredEpisode[] {
           instruction: p.instruction, stamp: new Date(0).toISOString(), stamp_origin_unix_ms: null, layout: DATASET_LAYOUT, n,
           skipped_steps: 0, final, outcome: final ? p.outcome : null, end_reason: null,
         }, slice(all, first, first + n), 'gzip');
-        const r = ingest.handle(topics.rollout('arm-1'), payload);
+        const r = await ingest.handle(topics.rollout('arm-1'), payload);
         if (r.outcome !== 'stored') throw new Error(`test chunk not stored: ${r.outcome} ${JSON.stringify(r.ack)}`);
       }
       first += n;
-    });
+    }
     const kept = p.drop === -1 ? all : slice(all, 0, p.chunks.slice(0, p.drop).reduce((a, b) => a + b, 0));
     const versions: string[] = [];
     p.chunks.forEach((n, chunk) => { if (chunk !== p.drop) for (let i = 0; i < n; i++) versions.push(p.versions[chunk]); });
@@ -115,7 +115,7 @@ export function fillDatasetStore(path: string): StoredEpisode[] {
       episode: `${DATASET_RUN}:${index}`, task: p.task, instruction: p.instruction, complete: p.drop === -1,
       outcome: p.drop === -1 ? p.outcome : null, columns: kept, policyVersions: versions,
     });
-  });
+  }
   store.close();
   return out;
 }
@@ -130,14 +130,14 @@ export const cameraLevel = (m: number): number => (40 + m * 20) % 256;
  * Store two complete episodes with a camera: a frame at every second step (steps 0, 2, 4, …), each frame one
  * flat grey level. Returns the per-step frame number each LeRobot row should show (the newest at or before it).
  */
-export function fillCameraStore(path: string): number[][] {
+export async function fillCameraStore(path: string): Promise<number[][]> {
   const store = new RolloutStore(path);
   const ingest = new Ingest(store, { maxChunkBytes: 8 << 20, logger: silentLogger });
   const layout: RolloutLayout = { ...DATASET_LAYOUT, camera: CAMERA };
   const size = CAMERA.width * CAMERA.height * CAMERA.channels;
   const shown: number[][] = [];
   let m0 = 0;
-  CAMERA_LENGTHS.forEach((n, index) => {
+  for (const [index, n] of CAMERA_LENGTHS.entries()) {
     const cols = columns(index, n);
     const frameStep = Int32Array.from({ length: Math.ceil(n / 2) }, (_, k) => k * 2);
     const frames = new Uint8Array(frameStep.length * size);
@@ -148,9 +148,9 @@ export function fillCameraStore(path: string): number[][] {
       v: ROLLOUT_VERSION, robot: 'cam-1', episode: `${DATASET_RUN}:${index}`, chunk: 0, policy_version: 'p1', task: 'push', instruction: 'push',
       stamp: new Date(0).toISOString(), stamp_origin_unix_ms: null, layout, n, skipped_steps: 0, final: true, outcome: 'success', end_reason: null,
     }, { ...cols, frames, frameStep }, 'gzip');
-    const r = ingest.handle(topics.rollout('cam-1'), payload);
+    const r = await ingest.handle(topics.rollout('cam-1'), payload);
     if (r.outcome !== 'stored') throw new Error(`camera chunk not stored: ${JSON.stringify(r.ack)}`);
-  });
+  }
   store.close();
   return shown;
 }

@@ -12,7 +12,16 @@ const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbi
 export const MOSQUITTO = CANDIDATES.find((p) => existsSync(p)) ?? null;
 
 
-export interface MosquittoHandle { port: number; url: string; stop(): Promise<void>; proc: ChildProcess }
+export interface MosquittoHandle {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+  proc: ChildProcess;
+  /** kill -9, and wait for the process to be gone. */
+  kill9(): Promise<void>;
+  /** Start again on the same port with the same files (after stop or kill9). */
+  restart(): Promise<void>;
+}
 
 export interface MosquittoOptions {
   /**
@@ -42,18 +51,33 @@ export async function startMosquitto(accounts: Record<string, string>, options: 
   // Started as root, mosquitto drops to its own user: it must be able to read these files.
   chmodSync(dir, 0o755);
   for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o644);
-  const proc = spawn(mosquitto, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let exited = false;
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  proc.on('exit', () => { exited = true; });
-  await waitFor('mosquitto to listen', () => {
-    if (exited) throw new Error(`mosquitto exited at start-up: ${stderr}`);
-    return portOpenSync.get(port);
-  }, 10_000).catch(async (e) => { proc.kill(); throw e; });
+  let proc!: ChildProcess;
+  let exited = true;
+  const launch = async (): Promise<void> => {
+    const p = spawn(mosquitto, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc = p;
+    exited = false;
+    let stderr = '';
+    p.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.on('exit', () => { if (proc === p) exited = true; });
+    portOpenSync.state.delete(port);
+    await waitFor('mosquitto to listen', () => {
+      if (exited) throw new Error(`mosquitto exited at start-up: ${stderr}`);
+      return portOpenSync.get(port);
+    }, 10_000).catch(async (e) => { p.kill(); throw e; });
+  };
+  const signal = (sig: NodeJS.Signals) => new Promise<void>((resolve) => {
+    if (exited) return resolve();
+    proc.once('exit', () => resolve());
+    proc.kill(sig);
+  });
+  await launch();
   return {
-    port, url: `mqtt://127.0.0.1:${port}`, proc,
-    stop: () => new Promise<void>((resolve) => { if (exited) return resolve(); proc.once('exit', () => resolve()); proc.kill('SIGTERM'); }),
+    port, url: `mqtt://127.0.0.1:${port}`,
+    get proc() { return proc; },
+    stop: () => signal('SIGTERM'),
+    kill9: () => signal('SIGKILL'),
+    restart: () => (exited ? launch() : Promise.resolve()),
   };
 }
 

@@ -56,3 +56,12 @@ export function requireCommand(command: string, packages: string[], probeArgs: s
 export function requireFfmpeg(): { ffmpeg: string; ffprobe: string } {
   return { ffmpeg: requireCommand('ffmpeg', ['ffmpeg'], ['-version']), ffprobe: requireCommand('ffprobe', ['ffmpeg'], ['-version']) };
 }
+
+/** Debian's PostgreSQL 15 server binaries (initdb, postgres), or a MissingToolError. */
+export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
+export function requirePostgres(): string {
+  for (const tool of ['initdb', 'postgres', 'pg_ctl']) {
+    if (!existsSync(`${POSTGRES_BIN}/${tool}`)) throw new MissingToolError(`${POSTGRES_BIN}/${tool} is missing`, ['postgresql-15']);
+  }
+  return POSTGRES_BIN;
+}
