@@ -176,6 +176,7 @@ export class RobotRuntime {
       ensembleDecay: cfg.action.ensemble_decay,
       scale: resolveScale(cfg),
       normalization: cfg.observation.normalization,
+      explorationStd: cfg.exploration !== null ? { logStd: cfg.exploration.log_std, scale: cfg.exploration.std_scale } : undefined,
     };
     const modelPath = o.loaded.resolvePath(cfg.policy.model);
     this.loadedSource = await OnnxPolicy.load({
@@ -257,6 +258,9 @@ export class RobotRuntime {
       episodeSeed: cfg.episodes.seed,
       timeLimitS: timeLimitOf(cfg),
       autostart: cfg.control.autostart,
+      exploration: cfg.exploration !== null
+        ? { enabled: cfg.exploration.enabled, seed: cfg.exploration.seed, evaluationEvery: cfg.exploration.evaluation_every }
+        : undefined,
       sinks,
       onTransition: (_from, to, reason) => {
         link?.publishStatus(this.status(true, reason));
