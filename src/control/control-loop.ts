@@ -64,6 +64,11 @@ export interface ControlLoopOptions {
   /** Called in this order after every step and at each episode's start and end (see step.ts). */
   readonly sinks: readonly StepSink[];
   readonly onTransition: ((from: ControlState, to: ControlState, reason: string) => void) | null;
+  /**
+   * Virtual time only: awaited between ticks when it returns a promise (the reward models answering the frames
+   * of the last tick, so simulated time never outruns them); null: nothing to wait for.
+   */
+  readonly settle?: (() => Promise<void> | null) | null;
   /** Sampling from a stochastic policy in training episodes (default: off, the mean runs). */
   readonly exploration?: ExplorationSettings;
 }
@@ -92,6 +97,7 @@ export class ControlLoop {
 
   private readonly o: ControlLoopOptions;
   private readonly sinks: readonly StepSink[];
+  private readonly settle: (() => Promise<void> | null) | null;
   private source: ActionSource;
   /** Set by requestSourceSwap(), taken at the start of the next tick; null almost always (one check per tick). */
   private pendingSource: ActionSource | null = null;
@@ -131,6 +137,7 @@ export class ControlLoop {
     this.hold = new Float64Array(n);
     this.command = { mode: options.mode, targets: new Float64Array(n) };
     this.exploration = new Exploration(options.exploration ?? NO_EXPLORATION, n);
+    this.settle = options.clock.realtime ? null : options.settle ?? null;
     this.step = {
       episode: 0, step: 0, stampMs: 0, observation: this.observation, action: this.action,
       actionMean: this.exploration.mean, logProb: Number.NaN,
@@ -203,6 +210,10 @@ export class ControlLoop {
         continue;
       }
       await this.tick();
+      if (this.settle !== null) {
+        const pending = this.settle();
+        if (pending !== null) await pending;
+      }
       if (this.episodeEnded !== 0) await this.finishEpisode();
     }
     this.safety.safeCommand(this.o.jointState.positions, this.command.targets);

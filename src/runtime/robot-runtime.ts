@@ -113,6 +113,7 @@ export class RobotRuntime {
         config: cfg.reward, cameras: robot.cameras, periodS: 1 / cfg.control.rate_hz, frames: transport,
         resolvePath: o.loaded.resolvePath, logger: log.child('reward'),
         observationDim: fields.reduce((sum, f) => sum + f.size, 0),
+        lockstep: !(o.realtime ?? cfg.control.realtime),
       });
     }
     const realtime = o.realtime ?? cfg.control.realtime;
@@ -258,6 +259,7 @@ export class RobotRuntime {
       episodeSeed: cfg.episodes.seed,
       timeLimitS: timeLimitOf(cfg),
       autostart: cfg.control.autostart,
+      settle: this.rewards !== null ? () => (this.rewards as RewardPipeline).settle() : null,
       exploration: cfg.exploration !== null
         ? { enabled: cfg.exploration.enabled, seed: cfg.exploration.seed, evaluationEvery: cfg.exploration.evaluation_every }
         : undefined,
