@@ -98,7 +98,11 @@ class Args:
     target_entropy: float = float("nan")
     """entropy target H̄ of the temperature loss; NaN means −(action dimensions)"""
     bc_weight: float = 0.0
-    """weight of a behaviour-cloning term on the demonstration half of the batch (0: pure RLPD)"""
+    """weight of a behaviour-cloning term on the demonstration half of the batch (0: pure RLPD); with it the Q term
+    is divided by the batch's mean |Q| (TD3+BC), so the weight does not depend on the reward scale"""
+    actor_warmup: int = 500
+    """the learner's first gradient steps (over all rounds) train only the critics: a random critic would drag
+    the actor away from its base"""
     bound_penalty: float = 10.0
     """weight of the penalty on actions beyond the largest command in the data"""
     seed: int = 1
@@ -123,6 +127,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
         raise SystemExit("sac_rlpd.py: error: --demo-fraction must be in [0, 1]")
     if args.min_updates < 0 or args.min_updates > args.max_updates:
         raise SystemExit("sac_rlpd.py: error: --min-updates must be in [0, --max-updates]")
+    if args.actor_warmup < 0:
+        raise SystemExit("sac_rlpd.py: error: --actor-warmup must be at least 0")
     for name in ("lr", "actor_lr", "tau", "init_alpha"):
         if not getattr(args, name) > 0:
             raise SystemExit(f"sac_rlpd.py: error: --{name.replace('_', '-')} must be positive")
@@ -464,19 +470,20 @@ def train(args: Args) -> None:
 
         a_new, log_prob, mean = actor.sample(s)
         q = critic(s, a_new).mean(0)
-        actor_loss = (alpha * log_prob - q).mean() + args.bound_penalty * bound_excess(a_new, bound)
+        q_scale = 1.0 / max(float(q.abs().mean()), 1e-6) if args.bc_weight > 0 else 1.0
+        actor_loss = (alpha * log_prob - q_scale * q).mean() + args.bound_penalty * bound_excess(a_new, bound)
         if args.bc_weight > 0 and len(demo_rows) > 0:
             demo_part = torch.from_numpy(is_demo[rows.numpy()])
             if bool(demo_part.any()):
                 actor_loss = actor_loss + args.bc_weight * ((mean[demo_part] - a[demo_part]) ** 2).sum(-1).mean()
-        actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        actor_optimizer.step()
-
         alpha_loss = temperature_loss(log_alpha, log_prob, target_entropy)
-        alpha_optimizer.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        alpha_optimizer.step()
+        if updates_done + step > args.actor_warmup:
+            actor_optimizer.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            actor_optimizer.step()
+            alpha_optimizer.zero_grad(set_to_none=True)
+            alpha_loss.backward()
+            alpha_optimizer.step()
         soft_update(target, critic, args.tau)
 
         for key, value in (("critic", critic_loss), ("actor", actor_loss), ("alpha", alpha_loss), ("q", q.mean()), ("log_prob", log_prob.mean())):

@@ -326,7 +326,7 @@ export class TrainingRounds {
       this.trainer, ...common, '--state', join(c.out_dir, LEARNER_DIR), '--utd', String(sac.utd),
       '--min-updates', String(sac.min_updates), '--max-updates', String(sac.max_updates), '--demo-version', sac.demo_version,
       '--demo-fraction', String(sac.demo_fraction), '--critics', String(sac.critics), '--hidden', String(sac.hidden),
-      '--bc-weight', String(sac.bc_weight), '--init-log-std', String(sac.init_log_std), '--seed', String(sac.seed),
+      '--bc-weight', String(sac.bc_weight), '--actor-warmup', String(sac.actor_warmup), '--init-log-std', String(sac.init_log_std), '--seed', String(sac.seed),
     ];
   }
 

@@ -75,7 +75,7 @@ def run_round(data: Path, base: Path, out: Path, state: Path, extra: list[str] |
     return subprocess.run(
         [sys.executable, str(TRAINER / "sac_rlpd.py"), "--data", str(data), "--base", str(base), "--out", str(out),
          "--state", str(state), "--min-updates", "150", "--max-updates", "150", "--batch-size", "64", "--hidden", "32",
-         "--threads", "1", "--demo-version", "demo", *(extra or [])],
+         "--threads", "1", "--demo-version", "demo", "--actor-warmup", "50", *(extra or [])],
         capture_output=True, text=True, timeout=300,
     )
 
