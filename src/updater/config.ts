@@ -34,6 +34,8 @@ export const UpdaterConfigSchema = z.strictObject({
     min_steps: z.int().min(1).default(1000).describe('skip a round whose snapshot holds fewer steps'),
     task: z.string().min(1).nullable().default(null).describe('only episodes of this task; null: the base policy\'s task'),
     python: z.string().min(1).default('/usr/bin/python3').describe('Python with PyTorch, ONNX and NumPy that runs the trainer'),
+    reward_source: z.enum(['learned', 'simulator']).default('learned')
+      .describe('learned: the robots\' recorded PRM rewards; simulator: an oracle for benchmarks only, Φ = the simulator\'s own progress and success (never on a real robot)'),
     algorithm: z.enum(['awr', 'sac_rlpd']).default('awr')
       .describe('awr: advantage-weighted regression from base_policy_dir each round (trainer/awr.py); sac_rlpd: soft actor-critic with demonstrations and robot data 50/50, continuing from the latest released policy with its critics and optimisers kept in <out_dir>/learner (trainer/sac_rlpd.py)'),
     trainer: z.string().min(1).nullable().default(null).describe('trainer script; null: the algorithm\'s script in trainer/ of this package'),

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FLAG_DONE, FLAG_TRUNCATED, REWARD_COMPONENTS, type RewardComponent } from '../contracts/rollout.js';
 import { formatIssues } from '../util/validation.js';
 import { SNAPSHOT_FORMAT, SnapshotManifestSchema, type SnapshotEpisode, type SnapshotManifest } from '../contracts/snapshot-manifest.js';
 import { topics } from '../contracts/topics.js';
@@ -60,6 +61,7 @@ export type RoundResult =
  */
 export function writeTrainingSnapshot(
   store: RolloutStore, episodes: readonly EpisodeRow[], dir: string, base: PolicyMetadata, settings: RelabelSettings,
+  rewardSource: 'learned' | 'simulator' = 'learned',
 ): SnapshotSummary {
   const fields = base.observation.fields.map((f) => ({ name: f.name, size: f.size }));
   const joints = base.action.joints;
@@ -73,7 +75,7 @@ export function writeTrainingSnapshot(
     const ex = store.exportEpisode(row.robot, row.episode);
     const sameLayout = JSON.stringify(ex.layout.observation) === JSON.stringify(fields) && JSON.stringify(ex.layout.joints) === JSON.stringify(joints);
     if (!sameLayout || ex.steps === 0) { skipped++; continue; }
-    const r = relabelRewards(ex.columns.reward, ex.columns.flags, settings);
+    const r = relabelRewards(rewardSource === 'simulator' ? simulatorRewards(ex.columns.progress, ex.columns.flags) : ex.columns.reward, ex.columns.flags, settings);
     const n = ex.steps;
     // Only the last row can end the episode: awr.py reads terminal/truncation there.
     const terminals = new Int32Array(n);
@@ -120,6 +122,24 @@ export function writeTrainingSnapshot(
   });
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`); // last: a complete snapshot has it
   return { dir, episodes: parts.length, steps: total, skippedEpisodes: skipped, unrecordedRewardSteps: unrecorded, gamma: settings.gamma };
+}
+
+/**
+ * The oracle baseline's reward record (benchmarks only): Φ is the simulator's ground-truth progress, r_task its
+ * success flag, through the same shaping formula as the learned rewards.
+ */
+function simulatorRewards(progress: Float32Array, flags: Uint8Array): Record<RewardComponent, Float32Array> {
+  const n = progress.length;
+  const out = {} as Record<RewardComponent, Float32Array>;
+  for (const k of REWARD_COMPONENTS) out[k] = new Float32Array(n);
+  for (let t = 0; t < n; t++) {
+    const now = Number.isFinite(progress[t]) ? progress[t] : 0;
+    out.potential[t] = t === 0 ? 0 : (Number.isFinite(progress[t - 1]) ? progress[t - 1] : 0);
+    out.next_potential[t] = now;
+    out.raw_progress[t] = now;
+    out.task[t] = (flags[t] & FLAG_DONE) !== 0 && (flags[t] & FLAG_TRUNCATED) === 0 ? 1 : 0;
+  }
+  return out;
 }
 
 /** The manifest, checked against the schema the trainer validates it with: a writer bug fails here, not in Python. */
@@ -257,7 +277,7 @@ export class TrainingRounds {
     const episodes = this.store.listEpisodes({ complete: true }).filter((e) => e.task === task).slice(-this.cfg.window_episodes);
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
     const roundDir = join(this.cfg.out_dir, `round-${s.round}-${stamp}`);
-    const snapshot = writeTrainingSnapshot(this.store, episodes, join(roundDir, 'snapshot'), base, this.settings);
+    const snapshot = writeTrainingSnapshot(this.store, episodes, join(roundDir, 'snapshot'), base, this.settings, this.cfg.reward_source);
     if (snapshot.steps < this.cfg.min_steps) {
       s.rounds_skipped++;
       const reason = `snapshot holds ${snapshot.steps} steps (${snapshot.episodes} episodes), min_steps is ${this.cfg.min_steps}`;
