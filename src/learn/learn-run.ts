@@ -173,7 +173,8 @@ export class LearnRun {
       await sleep(POLL_MS);
     }
     this.showProgress();
-    if (evaluating !== null && this.stopReason?.startsWith('signal') !== true) await evaluating;
+    // At the budget the last release still gets its point; a time limit or a signal does not wait for it.
+    if (evaluating !== null && this.stopReason?.startsWith('episode budget') === true) await evaluating;
   }
 
   private spawnRobot(id: string, template: string, overrides: Record<string, unknown>, episodes: number, expert: boolean): void {
