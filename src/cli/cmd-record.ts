@@ -44,7 +44,7 @@ const SOURCE_RNG_STREAM = 7;
  * The simulator's scripted expert, optionally degraded. Deterministic: every episode reseeds from its seed,
  * so a recording is reproducible from its first seed and source alone.
  */
-class ScriptedSource implements ActionSource {
+export class ScriptedSource implements ActionSource {
   readonly name: string;
   readonly version = 'scripted';
   readonly provider = 'scripted';

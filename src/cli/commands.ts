@@ -11,6 +11,7 @@ import { policyCommand } from './cmd-policy.js';
 import { prmCommand } from './prm-eval.js';
 import { datasetCommand } from './cmd-dataset.js';
 import { mcapCommand } from './cmd-mcap.js';
+import { learnCommand } from './cmd-learn.js';
 import type { Command } from './flags.js';
 
 export type { Command } from './flags.js';
@@ -28,4 +29,5 @@ export const commands: Record<string, Command> = {
   prm: prmCommand,
   dataset: datasetCommand,
   mcap: mcapCommand,
+  learn: learnCommand,
 };

@@ -194,6 +194,15 @@ export const ControlSchema = z.strictObject({
   link_timeout_ms: positive.default(200).describe('no fresh robot state for this long is a fault'),
 });
 
+export const ExplorationSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('training episodes sample the command from the policy\'s Gaussian (mean and log-std outputs); false runs the mean'),
+  seed: z.int().min(0).default(1).describe('seed of the sampling noise; each episode\'s stream is (seed, episode seed), so a rerun draws the same noise'),
+  evaluation_every: z.int().min(0).default(0).describe('every k-th episode is an evaluation episode that runs the mean action; 0: none'),
+  log_std: finite.min(-10).max(1).nullable().default(null)
+    .describe('a scheduled log standard deviation (normalized action units) used instead of the model\'s log-std output; it also makes a model without one stochastic; null: the model\'s'),
+  std_scale: positive.default(1).describe('multiplies the standard deviation'),
+});
+
 export const EpisodesSchema = z.strictObject({
   count: z.int().min(1).nullable().default(null).describe('stop after this many episodes; null runs until stopped'),
   seed: z.int().min(0).default(1).describe('episode k uses seed + k'),
@@ -223,6 +232,8 @@ export const RobotConfigSchema = z.strictObject({
   transport: TransportSchema,
   mqtt: MqttSchema.default(MqttSchema.parse({})),
   episodes: EpisodesSchema.default({ count: null, seed: 1 }),
+  exploration: ExplorationSchema.nullable().default(null)
+    .describe('sample commands from a stochastic policy in training episodes (before the safety filter) and record mean, sample and log-probability; null runs the mean'),
   rollout: RolloutConfigSchema.nullable().default(null)
     .describe('record every step to a durable spool and stream it to the updater over MQTT; null records nothing'),
   reward: RewardConfigSchema.nullable().default(null)

@@ -18,7 +18,8 @@ export const PolicyMetadataSchema = z.strictObject({
   model: z.string().min(1).describe('ONNX file name, relative to the metadata file'),
   sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   inputs: z.array(TensorSpecSchema).length(1, 'exactly one input tensor (the observation) is supported'),
-  outputs: z.array(TensorSpecSchema).length(1, 'exactly one output tensor (the action) is supported'),
+  outputs: z.array(TensorSpecSchema).min(1).max(2, 'one output (the action) or two (the action mean, then its log-std)')
+    .describe('the action [batch, chunk, joints] (or [batch, joints] for chunk 1); an optional second output is the log standard deviation [batch, joints] of a Gaussian policy, in normalized action units, which the robot samples from in training episodes'),
   observation: z.strictObject({
     fields: z.array(z.strictObject({ name: z.string().min(1), size: z.int().min(1) })).min(1),
     mean: z.array(z.number()).optional(),

@@ -10,6 +10,8 @@
 //   end_reason, compression (none | gzip | zstd), body_bytes (uncompressed body size), body (bytes).
 // body, once decompressed, is a MessagePack map of columns, each a byte string holding a typed array:
 //   observation f32[n·obs]  action f32[n·act] (policy output before safety)  command f32[n·act] (written)
+//   action_mean f32[n·act] (a stochastic policy's mean; `action` is its sample)  log_prob f32[n] (log π(action|s),
+//   NaN where the mean ran); both optional on the wire: a chunk without them decodes with mean = action, NaN
 //   progress f32[n] (the environment's progress, NaN where unknown)
 //   reward {raw_progress, potential, next_potential, shaping, gold, task, intrinsic, total}: f32[n] each, NaN
 //   where the step had no reward record; flags u8[n] (FLAG_* bits); step i32[n]; stamp_ms f64[n];
@@ -100,6 +102,8 @@ const RewardBodySchema = z.strictObject(Object.fromEntries(REWARD_COMPONENTS.map
 export const RolloutBodySchema = z.strictObject({
   observation: BytesSchema,
   action: BytesSchema,
+  action_mean: BytesSchema.optional(),
+  log_prob: BytesSchema.optional(),
   command: BytesSchema,
   progress: BytesSchema,
   reward: RewardBodySchema,
@@ -114,6 +118,10 @@ export const RolloutBodySchema = z.strictObject({
 export interface RolloutColumns {
   observation: Float32Array;
   action: Float32Array;
+  /** A stochastic policy's mean action (decoded chunks always have it: `action` when the robot sent none). */
+  actionMean?: Float32Array;
+  /** log π(action | observation) per step, NaN where the mean ran (decoded: NaN when the robot sent none). */
+  logProb?: Float32Array;
   command: Float32Array;
   progress: Float32Array;
   reward: Record<RewardComponent, Float32Array>;
@@ -161,9 +169,13 @@ function decompress(body: Uint8Array, c: RolloutCompression, expected: number): 
 export function encodeRolloutChunk(header: RolloutHeaderInput, columns: RolloutColumns, compression: RolloutCompression): Uint8Array {
   const reward: Record<string, Uint8Array> = {};
   for (const k of header.layout.reward) reward[k] = bytesOf(columns.reward[k]);
+  const sampled: Record<string, Uint8Array> = {};
+  if (columns.actionMean !== undefined) sampled.action_mean = bytesOf(columns.actionMean);
+  if (columns.logProb !== undefined) sampled.log_prob = bytesOf(columns.logProb);
   const body = encode({
     observation: bytesOf(columns.observation),
     action: bytesOf(columns.action),
+    ...sampled,
     command: bytesOf(columns.command),
     progress: bytesOf(columns.progress),
     reward,
@@ -354,6 +366,20 @@ export function decodeRolloutBody(header: RolloutHeader, body: Uint8Array): Body
   if (observation === null) return bad('observation', c.observation, n * obs * 4);
   const action = typed(c.action, n * act, 4, f32);
   if (action === null) return bad('action', c.action, n * act * 4);
+  let actionMean = action;
+  if (c.action_mean !== undefined) {
+    const m = typed(c.action_mean, n * act, 4, f32);
+    if (m === null) return bad('action_mean', c.action_mean, n * act * 4);
+    actionMean = m;
+  }
+  let logProb: Float32Array;
+  if (c.log_prob !== undefined) {
+    const l = typed(c.log_prob, n, 4, f32);
+    if (l === null) return bad('log_prob', c.log_prob, n * 4);
+    logProb = l;
+  } else {
+    logProb = new Float32Array(n).fill(Number.NaN);
+  }
   const command = typed(c.command, n * act, 4, f32);
   if (command === null) return bad('command', c.command, n * act * 4);
   const progress = typed(c.progress, n, 4, f32);
@@ -394,7 +420,7 @@ export function decodeRolloutBody(header: RolloutHeader, body: Uint8Array): Body
   for (let i = 1; i < n; i++) {
     if (step[i] <= step[i - 1]) return fail('invalid', `column step is not increasing at row ${i}`);
   }
-  return { ok: true, value: { observation, action, command, progress, reward, flags, step, stampMs, frames, frameStep } };
+  return { ok: true, value: { observation, action, actionMean, logProb, command, progress, reward, flags, step, stampMs, frames, frameStep } };
 }
 
 /** Decode a body the store kept (validated when it arrived) back into columns. */

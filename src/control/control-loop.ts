@@ -8,6 +8,7 @@ import {
   type JointCommand, type JointState, type RobotTransport,
 } from '../transports/types.js';
 import { LatencyHistogram } from '../util/histogram.js';
+import { Exploration, NO_EXPLORATION, type ExplorationSettings } from './exploration.js';
 import { ObservationBuilder, type ObservationField } from './observation.js';
 import { SafetyFilter, type SafetyLimits } from './safety.js';
 import { TickAccounting, type LoopClock } from './scheduler.js';
@@ -63,12 +64,20 @@ export interface ControlLoopOptions {
   /** Called in this order after every step and at each episode's start and end (see step.ts). */
   readonly sinks: readonly StepSink[];
   readonly onTransition: ((from: ControlState, to: ControlState, reason: string) => void) | null;
+  /**
+   * Virtual time only: awaited between ticks when it returns a promise (the reward models answering the frames
+   * of the last tick, so simulated time never outruns them); null: nothing to wait for.
+   */
+  readonly settle?: (() => Promise<void> | null) | null;
+  /** Sampling from a stochastic policy in training episodes (default: off, the mean runs). */
+  readonly exploration?: ExplorationSettings;
 }
 
 export class ControlLoop {
   readonly stateMachine = new ControlStateMachine();
   readonly accounting: TickAccounting;
   readonly safety: SafetyFilter;
+  readonly exploration: Exploration;
   readonly periodError = new LatencyHistogram();
   readonly computeTime = new LatencyHistogram();
   readonly policyTime = new LatencyHistogram();
@@ -88,6 +97,7 @@ export class ControlLoop {
 
   private readonly o: ControlLoopOptions;
   private readonly sinks: readonly StepSink[];
+  private readonly settle: (() => Promise<void> | null) | null;
   private source: ActionSource;
   /** Set by requestSourceSwap(), taken at the start of the next tick; null almost always (one check per tick). */
   private pendingSource: ActionSource | null = null;
@@ -126,8 +136,11 @@ export class ControlLoop {
     this.action = new Float64Array(n);
     this.hold = new Float64Array(n);
     this.command = { mode: options.mode, targets: new Float64Array(n) };
+    this.exploration = new Exploration(options.exploration ?? NO_EXPLORATION, n);
+    this.settle = options.clock.realtime ? null : options.settle ?? null;
     this.step = {
       episode: 0, step: 0, stampMs: 0, observation: this.observation, action: this.action,
+      actionMean: this.exploration.mean, logProb: Number.NaN,
       command: this.command.targets, progress: Number.NaN, done: false, truncated: false,
     };
     this.stateMachine.onTransition((t) => this.transitioned(t.from, t.to, t.event, t.reason));
@@ -197,6 +210,10 @@ export class ControlLoop {
         continue;
       }
       await this.tick();
+      if (this.settle !== null) {
+        const pending = this.settle();
+        if (pending !== null) await pending;
+      }
       if (this.episodeEnded !== 0) await this.finishEpisode();
     }
     this.safety.safeCommand(this.o.jointState.positions, this.command.targets);
@@ -226,6 +243,8 @@ export class ControlLoop {
       try {
         const pending = this.source.act(this.observation, this.action);
         if (pending !== undefined) await pending;
+        // Sampling comes before the safety filter: whatever is drawn, the robot only gets a filtered command.
+        this.exploration.perturb(this.action, this.source.actionStd ?? null);
         this.policyTime.record(this.source.lastStepUs);
         if (!this.safety.apply(this.action, state.positions, targets)) this.fault('nan_action');
       } catch (err) {
@@ -268,6 +287,7 @@ export class ControlLoop {
       s.step = this.episodeStep - 1;
       s.stampMs = nowMs;
       s.progress = this.progress;
+      s.logProb = this.exploration.logProb;
       s.done = outcome === TRANSPORT_EPISODE_SUCCESS;
       s.truncated = outcome === TRANSPORT_EPISODE_TIMEOUT;
       // A plain loop over a fixed array: no closure, no check per sink.
@@ -279,6 +299,7 @@ export class ControlLoop {
 
   private async startEpisode(): Promise<void> {
     await this.resetEpisode();
+    this.exploration.beginEpisode(this.episodeIndex, this.o.episodeSeed + this.episodeIndex);
     const ep = this.o.transport.episodes;
     const start: EpisodeStart = {
       episode: this.episodeIndex, seed: this.o.episodeSeed + this.episodeIndex, instruction: ep !== null ? ep.instruction() : '',

@@ -19,8 +19,12 @@ export interface StepView {
   readonly step: number;
   readonly stampMs: number;
   readonly observation: Float64Array;
-  /** The policy's command before the safety filter. */
+  /** The policy's command before the safety filter (the sample, in a training episode of a stochastic policy). */
   readonly action: Float64Array;
+  /** The policy's mean action (equal to `action` when nothing was sampled; the loop always sets it). */
+  readonly actionMean?: Float64Array;
+  /** log π(action | observation) of the sample, in command units; NaN when the mean ran (see exploration.ts). */
+  readonly logProb?: number;
   /** The command written to the robot. */
   readonly command: Float64Array;
   readonly progress: number;

@@ -13,6 +13,11 @@ export interface ActionSource {
   act(observation: Float64Array, out: Float64Array): Promise<void> | void;
   /** Forget chunk history at an episode boundary. */
   reset(): void;
+  /**
+   * Per-joint standard deviation of a stochastic policy for the last act(), in the command's units (the action
+   * written by act() is the mean); null or absent for a deterministic source. Read every tick: made once.
+   */
+  readonly actionStd?: Float64Array | null;
   /** Duration of the last act() in µs. */
   readonly lastStepUs: number;
   close(): Promise<void>;

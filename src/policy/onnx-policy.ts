@@ -26,7 +26,16 @@ export interface PolicyExpectations {
   readonly scale: Float64Array;
   /** 'model', 'none', or explicit statistics (from the robot config). */
   readonly normalization: 'model' | 'none' | { mean: number[]; std: number[] };
+  /**
+   * Spread of a stochastic policy (config `exploration`): logStd, when set, replaces the model's log-std output
+   * (a scheduled std; it also makes a model without one stochastic); scale multiplies the std. Absent: the model's.
+   */
+  readonly explorationStd?: { readonly logStd: number | null; readonly scale: number };
 }
+
+/** Log-std outside this range is clipped on the robot, whatever the model says (a bound on how wild a sample can be). */
+export const LOG_STD_MIN = -10;
+export const LOG_STD_MAX = 1;
 
 export interface OnnxPolicyOptions {
   readonly modelPath: string;
@@ -67,6 +76,8 @@ export function checkMetadataAgainstRobot(meta: PolicyMetadata, want: PolicyExpe
   const actDim = want.jointNames.length;
   const outShape = output.shape.length === 2 && want.chunk === 1 ? [-1, actDim] : [-1, want.chunk, actDim];
   checkShape(`output tensor "${output.name}"`, output.shape, outShape, problems);
+  const logStd = meta.outputs[1];
+  if (logStd !== undefined) checkShape(`log-std output tensor "${logStd.name}"`, logStd.shape, [-1, actDim], problems);
   if (problems.length > 0) throw new StriatumError('STRIATUM_ERR_POLICY_SHAPE', `policy ${meta.name} ${meta.version} does not fit this robot`, problems);
 }
 
@@ -107,6 +118,14 @@ export class OnnxPolicy implements ActionSource {
     const outDims = metadata.outputs[0].shape.length === 2 ? [1, actDim] : [1, want.chunk, actDim];
     this.outputData = new Float32Array(outDims.reduce((a, b) => a * b, 1));
     this.fetches = { [this.outputName]: new ort.Tensor('float32', this.outputData, outDims) };
+    // A Gaussian policy's second output, written in place like the action; or a scheduled log-std from the config.
+    const logStdOutput = metadata.outputs[1];
+    this.logStdData = logStdOutput !== undefined ? new Float32Array(actDim) : null;
+    if (logStdOutput !== undefined) this.fetches[logStdOutput.name] = new ort.Tensor('float32', this.logStdData as Float32Array, [1, actDim]);
+    const spread = want.explorationStd;
+    this.fixedLogStd = spread !== undefined && spread.logStd !== null ? spread.logStd : null;
+    this.stdScale = spread !== undefined ? spread.scale : 1;
+    this.actionStd = this.logStdData !== null || this.fixedLogStd !== null ? new Float64Array(actDim) : null;
     this.blended = new Float64Array(actDim);
     this.ensemble = want.execution === 'ensemble' && want.chunk > 1 ? new TemporalEnsemble(want.chunk, actDim, want.ensembleDecay) : null;
     this.sequential = want.execution === 'sequential' && want.chunk > 1 ? new SequentialChunks(want.chunk, actDim) : null;
@@ -125,6 +144,11 @@ export class OnnxPolicy implements ActionSource {
   private readonly outputName: string;
   private readonly outputData: Float32Array;
   private readonly fetches: Record<string, ort.Tensor>;
+  private readonly logStdData: Float32Array | null;
+  private readonly fixedLogStd: number | null;
+  private readonly stdScale: number;
+  /** Per-joint std of the last act() in command units; null for a deterministic policy (see ActionSource). */
+  readonly actionStd: Float64Array | null;
   private readonly blended: Float64Array;
   private readonly ensemble: TemporalEnsemble | null;
   private readonly sequential: SequentialChunks | null;
@@ -190,8 +214,16 @@ export class OnnxPolicy implements ActionSource {
     const actDim = this.want.jointNames.length;
     const want = declared.length === 2 ? [1, actDim] : [1, this.want.chunk, actDim];
     // onnxruntime allocates this one output (fetch null), so a wrong shape reaches the checks below.
-    const got = this.session.run(this.feeds, { [this.outputName]: null })[this.outputName].dims;
+    const logStdName = this.metadata.outputs[1]?.name;
+    const fetches: Record<string, null> = { [this.outputName]: null };
+    if (logStdName !== undefined) fetches[logStdName] = null;
+    const results = this.session.run(this.feeds, fetches);
+    const got = results[this.outputName].dims;
     const problems: string[] = [];
+    if (logStdName !== undefined) {
+      const dims = results[logStdName].dims;
+      if (dims.length !== 2 || dims[0] !== 1 || dims[1] !== actDim) problems.push(`log-std output tensor "${logStdName}": returned [${dims.join(', ')}] for one observation, robot needs [1, ${actDim}]`);
+    }
     if (got.length !== want.length) {
       problems.push(`output tensor "${this.outputName}": returned rank ${got.length} [${got.join(', ')}] for one observation, robot needs [${want.join(', ')}]`);
     } else {
@@ -238,6 +270,17 @@ export class OnnxPolicy implements ActionSource {
     const actStd = this.actStd;
     const actMean = this.actMean;
     for (let d = 0; d < out.length; d++) out[d] = (blended[d] * actStd[d] + actMean[d]) * scale[d];
+    const std = this.actionStd;
+    if (std !== null) {
+      // σ in command units: the normalized σ through the same affine map as the mean (a Gaussian stays Gaussian).
+      const logStd = this.logStdData;
+      const fixed = this.fixedLogStd;
+      for (let d = 0; d < std.length; d++) {
+        let l = fixed !== null ? fixed : (logStd as Float32Array)[d];
+        l = l < LOG_STD_MIN ? LOG_STD_MIN : l > LOG_STD_MAX ? LOG_STD_MAX : l;
+        std[d] = Math.exp(l) * actStd[d] * Math.abs(scale[d]) * this.stdScale;
+      }
+    }
     this.lastStepUs = (performance.now() - t0) * 1000;
   }
 
@@ -251,7 +294,7 @@ function checkSessionAgainstMetadata(session: SyncOnnxSession, meta: PolicyMetad
   const problems: string[] = [];
   const pairs: [string, readonly ort.InferenceSession.ValueMetadata[], PolicyMetadata['inputs'][number]][] = [
     ['input', session.inputMetadata, meta.inputs[0]],
-    ['output', session.outputMetadata, meta.outputs[0]],
+    ...meta.outputs.map((o): [string, readonly ort.InferenceSession.ValueMetadata[], PolicyMetadata['inputs'][number]] => ['output', session.outputMetadata, o]),
   ];
   for (const [kind, actual, declared] of pairs) {
     const found = actual.find((m) => m.name === declared.name);

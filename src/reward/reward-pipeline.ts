@@ -104,7 +104,17 @@ export interface RewardPipelineOptions {
   readonly observationDim?: number;
   /** Where the sink's onStep takes camera frames from (the transport); none: frames come through onFrame(). */
   readonly frames?: Pick<RobotTransport, 'latestFrame'> | null;
+  /**
+   * Virtual time (run --fast, learn): every frame written is judged before the loop goes on (settle()), and the
+   * workers look for frames every 2 ms instead of at their configured rate, so simulated time cannot outrun them.
+   */
+  readonly lockstep?: boolean;
 }
+
+/** How long settle() waits for one frame's answer before going on without it (counted in lockstepTimeouts). */
+const LOCKSTEP_TIMEOUT_MS = 5000;
+const LOCKSTEP_POLL_MS = 1;
+const LOCKSTEP_RATE_HZ = 500;
 
 /** A model's host with its view fusion, resolved once. */
 class ModelSlot {
@@ -190,13 +200,58 @@ export class RewardPipeline implements StepSink {
     this.taskSuccessReward = s.task_success_reward;
     this.rnd = rnd;
     this.intervalUpdates = slots.map(() => 0);
+    this.lockstep = o.lockstep === true;
+    this.lockstepMark = new Float64Array(slots.length).fill(-1);
+    this.ringReaders = rings.map((ring) => slots.flatMap((slot, i) => (slot.host.model.cameras.some((c) => c.name === ring.camera) ? [i] : [])));
+  }
+
+  private readonly lockstep: boolean;
+  /** Per model: the answered-update count to pass before the next tick (-1: nothing awaited). */
+  private readonly lockstepMark: Float64Array;
+  /** Per ring: the models that read it. */
+  private readonly ringReaders: number[][];
+  /** Frames settle() gave up waiting for (a slow or restarting worker). */
+  lockstepTimeouts = 0;
+
+  /**
+   * Lockstep only: resolves once every model has answered the frames written since the last call (or is not
+   * ready, or LOCKSTEP_TIMEOUT_MS passed); null when nothing is awaited. Called between ticks, never in one.
+   */
+  settle(): Promise<void> | null {
+    const marks = this.lockstepMark;
+    let waiting = false;
+    for (let i = 0; i < marks.length; i++) if (marks[i] >= 0) waiting = true;
+    if (!waiting) return null;
+    const started = performance.now();
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        let open = false;
+        for (let i = 0; i < marks.length; i++) {
+          if (marks[i] < 0) continue;
+          const host = this.slots[i].host;
+          if (host.state !== 'ready' || host.answered > marks[i]) marks[i] = -1;
+          else open = true;
+        }
+        if (open && performance.now() - started > LOCKSTEP_TIMEOUT_MS) {
+          this.lockstepTimeouts++;
+          marks.fill(-1);
+          open = false;
+        }
+        if (open) setTimeout(check, LOCKSTEP_POLL_MS);
+        else resolve();
+      };
+      check();
+    });
   }
 
   /** Resolve the config, start one worker per model (each loads its own session), and the RND term. */
   static async start(o: RewardPipelineOptions): Promise<RewardPipeline> {
     const cfg = o.config;
     const log = o.logger;
-    const resolved = cfg.models.map((m) => resolvePrmModel(m, o.cameras, o.resolvePath).model);
+    const resolved = cfg.models.map((m) => {
+      const model = resolvePrmModel(m, o.cameras, o.resolvePath).model;
+      return o.lockstep === true ? { ...model, rateHz: Math.max(model.rateHz, LOCKSTEP_RATE_HZ) } : model;
+    });
     // One ring per camera any model reads; a model's reader bit is its index.
     const rings: FrameRing[] = [];
     for (const cam of o.cameras) {
@@ -275,7 +330,13 @@ export class RewardPipeline implements StepSink {
         this.misSizedFrames++;
         return;
       }
-      ring.write(frame.rgb, frame.stampMs, this.episode);
+      if (ring.write(frame.rgb, frame.stampMs, this.episode) && this.lockstep) {
+        const readers = this.ringReaders[i];
+        for (let k = 0; k < readers.length; k++) {
+          const slot = readers[k];
+          if (this.lockstepMark[slot] < 0) this.lockstepMark[slot] = this.slots[slot].host.answered;
+        }
+      }
       return;
     }
   }

@@ -6,6 +6,8 @@ import { REWARD_COMPONENTS, type RewardComponent, type RolloutColumns } from '..
 export interface ColumnMessage {
   observation: Float32Array;
   action: Float32Array;
+  actionMean: Float32Array;
+  logProb: Float32Array;
   command: Float32Array;
   progress: Float32Array;
   reward: Float32Array[];
@@ -21,6 +23,10 @@ export interface ColumnMessage {
 export class ColumnSet {
   observation: Float32Array;
   action: Float32Array;
+  /** The policy's mean action; `action` is the sample in training episodes of a stochastic policy. */
+  actionMean: Float32Array;
+  /** log π(action | observation); NaN where the mean ran. */
+  logProb: Float32Array;
   command: Float32Array;
   progress: Float32Array;
   /** One column per REWARD_COMPONENTS entry, same order. */
@@ -39,6 +45,8 @@ export class ColumnSet {
   constructor(readonly capacity: number, readonly obsDim: number, readonly actDim: number, readonly frameBytes: number, readonly maxFrames: number) {
     this.observation = new Float32Array(capacity * obsDim);
     this.action = new Float32Array(capacity * actDim);
+    this.actionMean = new Float32Array(capacity * actDim);
+    this.logProb = new Float32Array(capacity);
     this.command = new Float32Array(capacity * actDim);
     this.progress = new Float32Array(capacity);
     this.reward = REWARD_COMPONENTS.map(() => new Float32Array(capacity));
@@ -51,10 +59,11 @@ export class ColumnSet {
 
   toMessage(): { message: ColumnMessage; transfer: ArrayBuffer[] } {
     const message: ColumnMessage = {
-      observation: this.observation, action: this.action, command: this.command, progress: this.progress, reward: this.reward,
+      observation: this.observation, action: this.action, actionMean: this.actionMean, logProb: this.logProb,
+      command: this.command, progress: this.progress, reward: this.reward,
       flags: this.flags, step: this.step, stampMs: this.stampMs, frames: this.frames, frameStep: this.frameStep, n: this.n, m: this.m,
     };
-    const transfer = [this.observation, this.action, this.command, this.progress, ...this.reward, this.flags, this.step, this.stampMs]
+    const transfer = [this.observation, this.action, this.actionMean, this.logProb, this.command, this.progress, ...this.reward, this.flags, this.step, this.stampMs]
       .map((a) => a.buffer as ArrayBuffer);
     if (this.frames !== null) transfer.push(this.frames.buffer as ArrayBuffer);
     if (this.frameStep !== null) transfer.push(this.frameStep.buffer as ArrayBuffer);
@@ -65,6 +74,8 @@ export class ColumnSet {
   adopt(m: ColumnMessage): void {
     this.observation = m.observation;
     this.action = m.action;
+    this.actionMean = m.actionMean;
+    this.logProb = m.logProb;
     this.command = m.command;
     this.progress = m.progress;
     this.reward = m.reward;
@@ -86,6 +97,8 @@ export function viewColumns(m: ColumnMessage, obsDim: number, actDim: number, fr
   return {
     observation: m.observation.subarray(0, n * obsDim),
     action: m.action.subarray(0, n * actDim),
+    actionMean: m.actionMean.subarray(0, n * actDim),
+    logProb: m.logProb.subarray(0, n),
     command: m.command.subarray(0, n * actDim),
     progress: m.progress.subarray(0, n),
     reward,

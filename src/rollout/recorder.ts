@@ -139,7 +139,8 @@ export class Recorder implements StepSink {
     this.frameBytes = cam === null ? NO_CAMERA_FRAME : cam.width * cam.height * cam.channels;
     const cap = options.chunkSteps;
     const maxFrames = cam === null ? 0 : Math.ceil(cap / cam.everySteps);
-    const rowBytes = this.obsDim * 4 + this.actDim * 8 + 4 + REWARD_COMPONENTS.length * 4 + 1 + 4 + 8;
+    // observation, action + mean + command, progress + log_prob, rewards, flags, step, stamp.
+    const rowBytes = this.obsDim * 4 + this.actDim * 12 + 8 + REWARD_COMPONENTS.length * 4 + 1 + 4 + 8;
     // Raw columns, MessagePack framing, a 2000-character instruction and gzip's worst-case growth.
     this.chunkReserveBytes = Math.ceil((cap * rowBytes + maxFrames * (this.frameBytes + 4)) * 1.01) + 16 * 1024;
     const problems: string[] = [];
@@ -195,12 +196,15 @@ export class Recorder implements StepSink {
     for (let i = 0; i < obsDim; i++) set.observation[o + i] = obs[i];
     o = r * actDim;
     const action = step.action;
+    const mean = step.actionMean ?? action;
     const command = step.command;
     for (let i = 0; i < actDim; i++) {
       set.action[o + i] = action[i];
+      set.actionMean[o + i] = mean[i];
       set.command[o + i] = command[i];
     }
     set.progress[r] = step.progress;
+    set.logProb[r] = step.logProb ?? Number.NaN;
     let flags = this.intervention;
     if (step.done) flags |= FLAG_DONE;
     if (step.truncated) flags |= FLAG_TRUNCATED;

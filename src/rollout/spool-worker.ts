@@ -44,7 +44,7 @@ let closeRequested = false;
 let drainScheduled = false;
 
 function transferOf(set: ColumnMessage): ArrayBuffer[] {
-  const list = [set.observation, set.action, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
+  const list = [set.observation, set.action, set.actionMean, set.logProb, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
   if (set.frames !== null) list.push(set.frames.buffer as ArrayBuffer);
   if (set.frameStep !== null) list.push(set.frameStep.buffer as ArrayBuffer);
   return list;

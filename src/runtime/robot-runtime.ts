@@ -117,6 +117,7 @@ export class RobotRuntime {
         config: cfg.reward, cameras: robot.cameras, periodS: 1 / cfg.control.rate_hz, frames: transport,
         resolvePath: o.loaded.resolvePath, logger: log.child('reward'),
         observationDim: fields.reduce((sum, f) => sum + f.size, 0),
+        lockstep: !(o.realtime ?? cfg.control.realtime),
       });
     }
     const realtime = o.realtime ?? cfg.control.realtime;
@@ -199,6 +200,7 @@ export class RobotRuntime {
       ensembleDecay: cfg.action.ensemble_decay,
       scale: resolveScale(cfg),
       normalization: cfg.observation.normalization,
+      explorationStd: cfg.exploration !== null ? { logStd: cfg.exploration.log_std, scale: cfg.exploration.std_scale } : undefined,
     };
     const modelPath = o.loaded.resolvePath(cfg.policy.model);
     this.loadedSource = await OnnxPolicy.load({
@@ -298,6 +300,10 @@ export class RobotRuntime {
       episodeSeed: cfg.episodes.seed,
       timeLimitS: timeLimitOf(cfg),
       autostart: cfg.control.autostart,
+      settle: this.rewards !== null ? () => (this.rewards as RewardPipeline).settle() : null,
+      exploration: cfg.exploration !== null
+        ? { enabled: cfg.exploration.enabled, seed: cfg.exploration.seed, evaluationEvery: cfg.exploration.evaluation_every }
+        : undefined,
       sinks,
       onTransition: (_from, to, reason) => {
         this.runtimeAware?.controlStateChanged(to, reason);

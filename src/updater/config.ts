@@ -39,7 +39,11 @@ export const UpdaterConfigSchema = z.strictObject({
     min_steps: z.int().min(1).default(1000).describe('skip a round whose snapshot holds fewer steps'),
     task: z.string().min(1).nullable().default(null).describe('only episodes of this task; null: the base policy\'s task'),
     python: z.string().min(1).default('/usr/bin/python3').describe('Python with PyTorch, ONNX and NumPy that runs the trainer'),
-    trainer: z.string().min(1).nullable().default(null).describe('trainer script; null: trainer/awr.py of this package'),
+    reward_source: z.enum(['learned', 'simulator']).default('learned')
+      .describe('learned: the robots\' recorded PRM rewards; simulator: an oracle for benchmarks only, Φ = the simulator\'s own progress and success (never on a real robot)'),
+    algorithm: z.enum(['awr', 'sac_rlpd']).default('awr')
+      .describe('awr: advantage-weighted regression from base_policy_dir each round (trainer/awr.py); sac_rlpd: soft actor-critic with demonstrations and robot data 50/50, continuing from the latest released policy with its critics and optimisers kept in <out_dir>/learner (trainer/sac_rlpd.py)'),
+    trainer: z.string().min(1).nullable().default(null).describe('trainer script; null: the algorithm\'s script in trainer/ of this package'),
     base_policy_dir: z.string().min(1).describe('the current policy (policy.onnx + policy.json): the actor starts from it'),
     out_dir: z.string().min(1).describe('each round writes <out_dir>/round-<n>-<stamp>/{snapshot,model}'),
     shaping: z.strictObject({
@@ -55,6 +59,19 @@ export const UpdaterConfigSchema = z.strictObject({
     batch_size: z.int().min(1).default(256).describe('steps per gradient step'),
     threads: z.int().min(1).default(2).describe('PyTorch threads of the trainer process'),
     timeout_s: z.number().positive().default(3600).describe('a round running longer is killed and counted as failed'),
+    sac: z.strictObject({
+      utd: z.number().positive().default(0.5).describe('gradient steps per new stored step'),
+      min_updates: z.int().min(0).default(200).describe('fewest gradient steps in a round'),
+      max_updates: z.int().min(1).default(4000).describe('most gradient steps in a round'),
+      demo_version: z.string().min(1).default('scripted').describe('episodes whose only policy version is this are demonstrations'),
+      demo_fraction: z.number().min(0).max(1).default(0.5).describe('share of each batch drawn from demonstrations'),
+      critics: z.int().min(2).default(4).describe('Q-networks in the critic ensemble'),
+      hidden: z.int().min(8).default(256).describe('units in each critic hidden layer'),
+      bc_weight: z.number().min(0).default(0).describe('weight of a behaviour-cloning term on demonstrations (the Q term is then scaled by 1/mean|Q|, TD3+BC)'),
+      actor_warmup: z.int().min(0).default(500).describe('the learner\'s first gradient steps train only the critics'),
+      init_log_std: z.number().min(-5).max(1).default(-1).describe('log-std (normalized action units) of the first Gaussian policy'),
+      seed: z.int().min(0).default(1).describe('seed of the learner'),
+    }).prefault({}).describe('settings of algorithm sac_rlpd'),
   }).nullable().default(null).describe('training rounds (trainer/awr.py) on stored episodes; null: off'),
   release: z.strictObject({
     key: z.string().min(1).describe('ed25519 private key (PEM, from `striatum keys generate`) that signs each new policy'),

@@ -126,6 +126,8 @@ export function assembleEpisode(row: EpisodeRow, rows: readonly { header: string
   const columns: RolloutColumns = {
     observation: cat((c) => c.observation, (n) => new Float32Array(n)),
     action: cat((c) => c.action, (n) => new Float32Array(n)),
+    actionMean: cat((c) => c.actionMean ?? c.action, (n) => new Float32Array(n)),
+    logProb: cat((c) => c.logProb ?? new Float32Array(c.step.length).fill(Number.NaN), (n) => new Float32Array(n)),
     command: cat((c) => c.command, (n) => new Float32Array(n)),
     progress: cat((c) => c.progress, (n) => new Float32Array(n)),
     reward,

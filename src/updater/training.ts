@@ -4,9 +4,10 @@
 // and hand the model directory to onModelReady. A failed round is logged and counted; ingest never waits on it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FLAG_DONE, FLAG_TRUNCATED, REWARD_COMPONENTS, type RewardComponent } from '../contracts/rollout.js';
 import { formatIssues } from '../util/validation.js';
 import { SNAPSHOT_FORMAT, SnapshotManifestSchema, type SnapshotEpisode, type SnapshotManifest } from '../contracts/snapshot-manifest.js';
 import { topics } from '../contracts/topics.js';
@@ -26,6 +27,14 @@ export const TRAINING_STATUS_TOPIC = topics.updaterTraining();
 export { SNAPSHOT_FORMAT };
 /** trainer/awr.py of this package (dist/src/updater/ → repository root). */
 export const DEFAULT_TRAINER = fileURLToPath(new URL('../../../trainer/awr.py', import.meta.url));
+/** The script of each algorithm (training.algorithm). */
+export const ALGORITHM_TRAINERS: Record<TrainingConfig['algorithm'], string> = {
+  awr: DEFAULT_TRAINER,
+  sac_rlpd: fileURLToPath(new URL('../../../trainer/sac_rlpd.py', import.meta.url)),
+};
+/** Where sac_rlpd keeps its learner state and the record of the latest released policy, under out_dir. */
+export const LEARNER_DIR = 'learner';
+const LATEST_RELEASE_FILE = 'latest-release.json';
 
 /** What the rounds publish; the wire schema (with the publishing updater's id) is in contracts/messages.ts. */
 export type TrainingStatus = Omit<TrainingStatusMessage, 'updater'>;
@@ -55,6 +64,7 @@ export type RoundResult =
  */
 export async function writeTrainingSnapshot(
   store: EpisodeStore, episodes: readonly EpisodeRow[], dir: string, base: PolicyMetadata, settings: RelabelSettings,
+  rewardSource: 'learned' | 'simulator' = 'learned',
 ): Promise<SnapshotSummary> {
   const fields = base.observation.fields.map((f) => ({ name: f.name, size: f.size }));
   const joints = base.action.joints;
@@ -68,7 +78,7 @@ export async function writeTrainingSnapshot(
     const ex = await store.exportEpisode(row.robot, row.episode);
     const sameLayout = JSON.stringify(ex.layout.observation) === JSON.stringify(fields) && JSON.stringify(ex.layout.joints) === JSON.stringify(joints);
     if (!sameLayout || ex.steps === 0) { skipped++; continue; }
-    const r = relabelRewards(ex.columns.reward, ex.columns.flags, settings);
+    const r = relabelRewards(rewardSource === 'simulator' ? simulatorRewards(ex.columns.progress, ex.columns.flags) : ex.columns.reward, ex.columns.flags, settings);
     const n = ex.steps;
     // Only the last row can end the episode: awr.py reads terminal/truncation there.
     const terminals = new Int32Array(n);
@@ -116,6 +126,24 @@ export async function writeTrainingSnapshot(
   });
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`); // last: a complete snapshot has it
   return { dir, episodes: parts.length, steps: total, skippedEpisodes: skipped, unrecordedRewardSteps: unrecorded, gamma: settings.gamma, sha256: digest.digest('hex') };
+}
+
+/**
+ * The oracle baseline's reward record (benchmarks only): Φ is the simulator's ground-truth progress, r_task its
+ * success flag, through the same shaping formula as the learned rewards.
+ */
+function simulatorRewards(progress: Float32Array, flags: Uint8Array): Record<RewardComponent, Float32Array> {
+  const n = progress.length;
+  const out = {} as Record<RewardComponent, Float32Array>;
+  for (const k of REWARD_COMPONENTS) out[k] = new Float32Array(n);
+  for (let t = 0; t < n; t++) {
+    const now = Number.isFinite(progress[t]) ? progress[t] : 0;
+    out.potential[t] = t === 0 ? 0 : (Number.isFinite(progress[t - 1]) ? progress[t - 1] : 0);
+    out.next_potential[t] = now;
+    out.raw_progress[t] = now;
+    out.task[t] = (flags[t] & FLAG_DONE) !== 0 && (flags[t] & FLAG_TRUNCATED) === 0 ? 1 : 0;
+  }
+  return out;
 }
 
 /** The manifest, checked against the schema the trainer validates it with: a writer bug fails here, not in Python. */
@@ -215,7 +243,7 @@ export class TrainingRounds {
 
   constructor(private readonly store: EpisodeStore, private readonly cfg: TrainingConfig, private readonly log: Logger, private readonly hooks: TrainingHooks = {}, progress: NodeJS.WriteStream | null = process.stderr.isTTY ? process.stderr : null) {
     this.settings = relabelSettings(cfg.shaping);
-    this.trainer = cfg.trainer ?? DEFAULT_TRAINER;
+    this.trainer = cfg.trainer ?? ALGORITHM_TRAINERS[cfg.algorithm];
     this.bar = progress;
     this.state = {
       v: 1, state: 'idle', round: 0, stamp: new Date().toISOString(), episodes_pending: 0, epoch: 0, epochs: cfg.epochs, losses: {},
@@ -264,12 +292,13 @@ export class TrainingRounds {
     s.epoch = 0;
     s.losses = {};
     this.update('snapshot');
-    const base = readPolicyMetadata(join(this.cfg.base_policy_dir, 'policy.json'));
+    const baseDir = this.baseDir();
+    const base = readPolicyMetadata(join(baseDir, 'policy.json'));
     const task = this.cfg.task ?? base.task;
     const episodes = (await this.store.listEpisodes({ complete: true })).filter((e) => e.task === task).slice(-this.cfg.window_episodes);
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
     const roundDir = join(this.cfg.out_dir, `round-${s.round}-${stamp}`);
-    const snapshot = await writeTrainingSnapshot(this.store, episodes, join(roundDir, 'snapshot'), base, this.settings);
+    const snapshot = await writeTrainingSnapshot(this.store, episodes, join(roundDir, 'snapshot'), base, this.settings, this.cfg.reward_source);
     if (snapshot.steps < this.cfg.min_steps) {
       s.rounds_skipped++;
       const reason = `snapshot holds ${snapshot.steps} steps (${snapshot.episodes} episodes), min_steps is ${this.cfg.min_steps}`;
@@ -279,22 +308,27 @@ export class TrainingRounds {
     }
     this.log.info('training round started', { round: s.round, episodes: snapshot.episodes, steps: snapshot.steps, skipped_episodes: snapshot.skippedEpisodes, unrecorded_reward_steps: snapshot.unrecordedRewardSteps, gamma: snapshot.gamma, dir: roundDir });
     const modelDir = join(roundDir, 'model');
-    const args = [
-      this.trainer, '--data', snapshot.dir, '--base', this.cfg.base_policy_dir, '--out', modelDir,
-      '--epochs', String(this.cfg.epochs), '--batch-size', String(this.cfg.batch_size), '--beta', String(this.cfg.beta),
-      '--w-max', String(this.cfg.w_max), '--threads', String(this.cfg.threads), '--gamma', String(snapshot.gamma),
-    ];
+    const args = this.trainerArgs(snapshot, baseDir, modelDir);
     // Named by what determines the model (data, base policy, settings; the trainer is seeded), never by who
-    // trained it or when: whichever updater of a fleet runs this round releases the same version.
+    // trained it or when: whichever updater of a fleet runs this round releases the same version. (The SAC
+    // learner also carries its critics from round to round, on the disk of the updater that trained it.)
     const recipe = createHash('sha256').update(snapshot.sha256).update(base.version).update(args.slice(7).join(' ')).digest('hex');
-    args.push('--version', `awr-${recipe.slice(0, 16)}`);
+    args.push('--version', `${this.cfg.algorithm}-${recipe.slice(0, 16)}`);
     this.update('training');
     const run = spawnTrainer(this.cfg.python, args, this.cfg.timeout_s * 1000, (r) => this.onRecord(r));
     this.child = run.child;
     const result = await run.result;
     if (this.bar !== null) this.bar.write('\n');
     if (!result.ok) return this.fail(result.error);
-    const meta = checkModelDir(modelDir, base);
+    let meta: PolicyMetadata;
+    try {
+      meta = checkModelDir(modelDir, base);
+      // The release (validate, sign, publish): a model that fails it fails the round; the robots keep theirs.
+      await this.hooks.onModelReady?.(modelDir, meta);
+    } catch (err) {
+      return this.fail(`model ${modelDir} refused: ${(err as Error).message}`);
+    }
+    this.recordRelease(modelDir, meta);
     const seconds = (performance.now() - started) / 1000;
     s.rounds_ok++;
     s.last_model = modelDir;
@@ -302,12 +336,44 @@ export class TrainingRounds {
     s.last_error = null;
     this.update('done');
     this.log.info('training round finished', { round: s.round, model: modelDir, version: meta.version, parent_version: base.version, seconds: Math.round(seconds * 10) / 10, losses: s.losses });
-    try {
-      await this.hooks.onModelReady?.(modelDir, meta);
-    } catch (err) {
-      this.log.error('onModelReady failed', { model: modelDir, error: (err as Error).message });
-    }
     return { outcome: 'ok', modelDir, snapshot, seconds, done: result.done };
+  }
+
+  /** awr: always base_policy_dir. sac_rlpd: the latest policy a round released (kept across restarts), else it. */
+  baseDir(): string {
+    if (this.cfg.algorithm !== 'sac_rlpd') return this.cfg.base_policy_dir;
+    const file = join(this.cfg.out_dir, LEARNER_DIR, LATEST_RELEASE_FILE);
+    if (!existsSync(file)) return this.cfg.base_policy_dir;
+    try {
+      const latest = JSON.parse(readFileSync(file, 'utf8')) as { dir?: unknown };
+      if (typeof latest.dir === 'string' && existsSync(join(latest.dir, 'policy.json'))) return latest.dir;
+    } catch { /* unreadable: start from the configured base, said below */ }
+    this.log.warn('latest release record unreadable or its model is gone; starting from base_policy_dir', { file });
+    return this.cfg.base_policy_dir;
+  }
+
+  private recordRelease(modelDir: string, meta: PolicyMetadata): void {
+    if (this.cfg.algorithm !== 'sac_rlpd') return;
+    const dir = join(this.cfg.out_dir, LEARNER_DIR);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, LATEST_RELEASE_FILE);
+    writeFileSync(`${file}.tmp`, `${JSON.stringify({ dir: resolve(modelDir), version: meta.version, stamp: new Date().toISOString() })}\n`);
+    renameSync(`${file}.tmp`, file);
+  }
+
+  private trainerArgs(snapshot: SnapshotSummary, baseDir: string, modelDir: string): string[] {
+    const c = this.cfg;
+    const common = ['--data', snapshot.dir, '--base', baseDir, '--out', modelDir, '--threads', String(c.threads), '--gamma', String(snapshot.gamma), '--batch-size', String(c.batch_size)];
+    if (c.algorithm === 'awr') {
+      return [this.trainer, ...common, '--epochs', String(c.epochs), '--beta', String(c.beta), '--w-max', String(c.w_max)];
+    }
+    const sac = c.sac;
+    return [
+      this.trainer, ...common, '--state', join(c.out_dir, LEARNER_DIR), '--utd', String(sac.utd),
+      '--min-updates', String(sac.min_updates), '--max-updates', String(sac.max_updates), '--demo-version', sac.demo_version,
+      '--demo-fraction', String(sac.demo_fraction), '--critics', String(sac.critics), '--hidden', String(sac.hidden),
+      '--bc-weight', String(sac.bc_weight), '--actor-warmup', String(sac.actor_warmup), '--init-log-std', String(sac.init_log_std), '--seed', String(sac.seed),
+    ];
   }
 
   private onRecord(r: Record<string, unknown>): void {

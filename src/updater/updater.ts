@@ -205,7 +205,7 @@ function releaseHook(release: NonNullable<UpdaterConfig['release']>, client: Mqt
     const report = await validateForRelease(modelPath, metadataPath, spec, undefined, log);
     if (!report.ok) {
       log.error('new policy failed release validation; not published', { version: meta.version, problems: report.problems });
-      return;
+      throw new StriatumError('STRIATUM_ERR_POLICY_LOAD', `policy ${meta.version} failed release validation: ${report.problems.join('; ')}`);
     }
     const manifest = await releasePolicy({ modelDir: dir, key, mqttClient: client, parentVersion: meta.parent_version ?? null, logger: log });
     log.info('policy released', { task: manifest.task, version: manifest.version, sha256: manifest.model.sha256, key_id: manifest.key_id });

@@ -1,5 +1,6 @@
 // Builds a real control loop in-process: the Rapier sim transport, a real ONNX policy, a virtual clock.
 import { ControlLoop } from '../../src/control/control-loop.js';
+import type { ExplorationSettings } from '../../src/control/exploration.js';
 import { HookSink, type EpisodeSummary, type StepSink, type StepView } from '../../src/control/step.js';
 import { allocateJointState, resolveObservationFields } from '../../src/control/observation.js';
 import { VirtualClock, type LoopClock } from '../../src/control/scheduler.js';
@@ -10,7 +11,10 @@ import { resolveLimits, resolveScale } from '../../src/runtime/resolve.js';
 import { SimTransport } from '../../src/transports/sim/sim-transport.js';
 import { simConfig } from './fixtures.js';
 
-export async function simLoop(modelPath: string, options: { episodes?: number; timeLimitS?: number; onStep?: (s: StepView, loop: ControlLoop) => void; rateHz?: number; clock?: LoopClock; sinks?: readonly StepSink[] } = {}) {
+export async function simLoop(modelPath: string, options: {
+  episodes?: number; timeLimitS?: number; onStep?: (s: StepView, loop: ControlLoop) => void; rateHz?: number; clock?: LoopClock; sinks?: readonly StepSink[];
+  exploration?: ExplorationSettings; explorationStd?: { logStd: number | null; scale: number };
+} = {}) {
   const raw = simConfig(modelPath);
   raw.transport.time_limit_s = options.timeLimitS ?? 1;
   raw.control.rate_hz = options.rateHz ?? 50;
@@ -20,7 +24,7 @@ export async function simLoop(modelPath: string, options: { episodes?: number; t
   const fields = resolveObservationFields(cfg.observation.fields, robot);
   const policy = await OnnxPolicy.load({ modelPath, providers: ['cpu'], threads: 1, warmupRuns: 1, logger: silentLogger }, {
     observationFields: fields, jointNames: ['x', 'y'], mode: 'velocity', chunk: cfg.action.chunk, execution: 'ensemble',
-    ensembleDecay: 0.01, scale: resolveScale(cfg), normalization: 'model',
+    ensembleDecay: 0.01, scale: resolveScale(cfg), normalization: 'model', explorationStd: options.explorationStd,
   });
   const episodes: EpisodeSummary[] = [];
   const transitions: string[] = [];
@@ -29,7 +33,7 @@ export async function simLoop(modelPath: string, options: { episodes?: number; t
     rateHz: cfg.control.rate_hz, transport, source: policy, clock: options.clock ?? new VirtualClock(), logger: silentLogger,
     jointState: allocateJointState(robot), observationFields: fields, limits: resolveLimits(cfg), mode: 'velocity',
     stormWindow: 100, stormMaxMisses: 20, linkTimeoutMs: 200, episodeCount: options.episodes ?? 1, episodeSeed: 7,
-    timeLimitS: 1, autostart: true,
+    timeLimitS: 1, autostart: true, exploration: options.exploration,
     sinks: [...(options.sinks ?? []), new HookSink({
       onStep: options.onStep ? (s) => options.onStep!(s, loop) : null,
       onEpisode: (s, e) => { if (e === 'end') episodes.push(s); },

@@ -222,6 +222,11 @@ export class PrmWorkerHost {
     for (const episode of [...this.reversedWaiters.keys()]) this.settleReversed(episode, null);
   }
 
+  /** Updates answered so far (a result or a run error); lockstep waits for this to pass a mark. */
+  get answered(): number {
+    return this.settled;
+  }
+
   /** Whether the worker is in the middle of an update now (one Atomics load). */
   get busy(): boolean {
     return Atomics.load(this.control, CTL_STARTED) > this.settled;

@@ -1,0 +1,142 @@
+// Exploration on the robot: the policy gives a mean action and a per-joint standard deviation; in a training
+// episode the loop samples a ~ N(mean, std²) here, inside the tick, before the safety filter, and records the
+// mean and the log-probability of the sample. In an evaluation episode (or with exploration off) the mean runs.
+// Allocation-free: xoshiro128** on four 32-bit words and Box–Muller into fields, buffers made once.
+
+import { mixSeed32 } from '../sim/rng.js';
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** xoshiro128** (Blackman & Vigna): 128-bit state, 32-bit outputs; seeded through splitmix32 so no state is zero. */
+export class Xoshiro128 {
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
+  /** Second deviate of the last Box–Muller pair; NaN when none is kept. */
+  private spare = Number.NaN;
+
+  constructor(seed: number, stream = 0) {
+    this.reseed(seed, stream);
+  }
+
+  /** Restart the stream from (seed, stream); seeds may be any finite number (high bits are folded in). */
+  reseed(seed: number, stream = 0): void {
+    const lo = seed >>> 0;
+    const hi = Math.floor(seed / 4294967296) >>> 0;
+    let x = mixSeed32(lo ^ mixSeed32(hi ^ mixSeed32(stream)));
+    this.s0 = x; x = mixSeed32(x);
+    this.s1 = x; x = mixSeed32(x);
+    this.s2 = x; x = mixSeed32(x);
+    this.s3 = x;
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
+    this.spare = Number.NaN;
+  }
+
+  /** Next 32-bit output as an unsigned integer. */
+  nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
+    const t = this.s1 << 9;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /** Standard normal deviate (Box–Muller, the pair's second value kept for the next call). */
+  normal(): number {
+    if (this.spare === this.spare) {
+      const v = this.spare;
+      this.spare = Number.NaN;
+      return v;
+    }
+    const u1 = 1 - this.next(); // (0, 1]: the log stays finite
+    const u2 = this.next();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    this.spare = r * Math.sin(2 * Math.PI * u2);
+    return r * Math.cos(2 * Math.PI * u2);
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/** Exploration as the runtime resolves it from the config, once. */
+export interface ExplorationSettings {
+  /** Sample in training episodes; false runs the mean everywhere (and records it). */
+  readonly enabled: boolean;
+  /** RNG seed; each episode's stream is (seed, episode seed), so a rerun of one episode samples the same noise. */
+  readonly seed: number;
+  /** Every k-th episode (k, 2k, ...) is an evaluation episode that runs the mean; 0: none. */
+  readonly evaluationEvery: number;
+}
+
+export const NO_EXPLORATION: ExplorationSettings = { enabled: false, seed: 0, evaluationEvery: 0 };
+
+/**
+ * Per-tick sampling. `perturb` takes the policy's mean (in `action`, physical units) and its per-joint std, keeps
+ * the mean in `mean`, writes the sample into `action` and its log-density into `logProb`. The safety filter comes
+ * after, on the sample. log π(a|s) = −½ Σ_j ((a_j − μ_j)/σ_j)² + 2·log σ_j + log 2π, in the command's units;
+ * NaN on steps that ran the mean (nothing was sampled).
+ */
+export class Exploration {
+  readonly mean: Float64Array;
+  logProb = Number.NaN;
+  /** Whether the current episode samples (a training episode with a stochastic policy). */
+  exploring = false;
+  /** Whether the current episode is an evaluation episode (mean action by the config's schedule). */
+  evaluationEpisode = false;
+  private readonly rng: Xoshiro128;
+
+  constructor(readonly settings: ExplorationSettings, actDim: number) {
+    this.mean = new Float64Array(actDim);
+    this.rng = new Xoshiro128(settings.seed);
+  }
+
+  /** At each episode's start (index counts from 0): reseed, and decide training or evaluation. */
+  beginEpisode(index: number, episodeSeed: number): void {
+    const k = this.settings.evaluationEvery;
+    this.evaluationEpisode = k > 0 && (index + 1) % k === 0;
+    this.exploring = this.settings.enabled && !this.evaluationEpisode;
+    this.rng.reseed(this.settings.seed, episodeSeed);
+  }
+
+  /** `std` null: the policy is deterministic, the mean runs. Allocates nothing. */
+  perturb(action: Float64Array, std: Float64Array | null): void {
+    const mean = this.mean;
+    const n = mean.length;
+    for (let j = 0; j < n; j++) mean[j] = action[j];
+    if (!this.exploring || std === null) {
+      this.logProb = Number.NaN;
+      return;
+    }
+    let logProb = 0;
+    for (let j = 0; j < n; j++) {
+      const sigma = std[j];
+      if (!(sigma > 0)) continue; // a joint with no spread runs its mean and adds nothing to the density
+      const eps = this.rng.normal();
+      action[j] = mean[j] + sigma * eps;
+      logProb -= 0.5 * (eps * eps + 2 * Math.log(sigma) + LOG_2PI);
+    }
+    this.logProb = logProb;
+  }
+}
+
+/** log N(a; μ, σ²) summed over joints; the formula perturb() records (tests and tools). */
+export function gaussianLogProb(action: ArrayLike<number>, mean: ArrayLike<number>, std: ArrayLike<number>): number {
+  let sum = 0;
+  for (let j = 0; j < action.length; j++) {
+    const z = (action[j] - mean[j]) / std[j];
+    sum -= 0.5 * (z * z + 2 * Math.log(std[j]) + LOG_2PI);
+  }
+  return sum;
+}

@@ -1,0 +1,61 @@
+// `striatum learn` configuration (examples/learn.yaml), declared once with zod. Paths are relative to the file.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { StriatumError } from '../errors.js';
+import { UpdaterConfigSchema } from '../updater/config.js';
+import { formatIssues } from '../util/validation.js';
+import { SEEDS } from './seeds.js';
+
+const TrainingSchema = UpdaterConfigSchema.shape.training.unwrap().unwrap().omit({ enabled: true, base_policy_dir: true, out_dir: true });
+
+export const LearnConfigSchema = z.strictObject({
+  robot_template: z.string().min(1).describe('robot config of one simulated robot (transport sim, reward models); the run sets its id, broker, policy, spool, seeds and exploration'),
+  base_policy_dir: z.string().min(1).describe('the policy the robots start from (policy.onnx + policy.json)'),
+  out_dir: z.string().min(1).describe('the run writes its store, rounds, keys, logs, learning-curve.json and learning-curve.svg here; must be new or empty'),
+  robots: z.int().min(1).max(16).default(2).describe('simulated robots collecting in parallel (one process each, own robot id)'),
+  run: z.int().min(0).max(99).default(0).describe('run number: picks the training seeds (seeds.ts), so runs are independent'),
+  episode_budget: z.int().min(1).default(100).describe('training episodes of all robots together; evaluation episodes do not count'),
+  target_success: z.number().min(0).max(1).default(0.9).describe('stop when a released policy reaches this held-out success rate'),
+  time_limit_min: z.number().positive().default(30).describe('stop after this much wall time'),
+  demonstrations: z.strictObject({
+    episodes: z.int().min(0).default(10).describe('scripted-expert episodes recorded through the reward models before the robots start (the learner\'s demonstration buffer); 0: none'),
+    first_seed: z.int().min(0).default(SEEDS.demonstrations.first),
+  }).prefault({}),
+  evaluation: z.strictObject({
+    episodes: z.int().min(1).default(200).describe('held-out episodes per released policy (mean action, no rollouts: not experience)'),
+    first_seed: z.int().min(0).default(SEEDS.evaluation.first),
+  }).prefault({}),
+  exploration: z.strictObject({
+    enabled: z.boolean().default(true),
+    log_std: z.number().min(-10).max(1).nullable().default(null).describe('scheduled log-std instead of the model\'s'),
+    std_scale: z.number().positive().default(1),
+    evaluation_every: z.int().min(0).default(0),
+  }).prefault({}),
+  training: TrainingSchema.prefault({}).describe('the updater\'s training settings (see docs/updater-config-reference.md); algorithm sac_rlpd by default here'),
+});
+export type LearnConfig = z.infer<typeof LearnConfigSchema>;
+
+export interface LoadedLearnConfig {
+  readonly config: LearnConfig;
+  readonly path: string;
+  readonly resolvePath: (p: string) => string;
+}
+
+export function loadLearnConfig(file: string): LoadedLearnConfig {
+  const path = resolve(file);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `cannot read learn config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const withDefaults = { ...(raw as Record<string, unknown>) };
+  const training = (withDefaults.training ?? {}) as Record<string, unknown>;
+  withDefaults.training = { algorithm: 'sac_rlpd', ...training };
+  const parsed = LearnConfigSchema.safeParse(withDefaults);
+  if (!parsed.success) throw new StriatumError('STRIATUM_ERR_CONFIG', `invalid learn config ${file}`, formatIssues(parsed.error.issues));
+  const base = dirname(path);
+  return { config: parsed.data, path, resolvePath: (p: string) => resolve(base, p) };
+}

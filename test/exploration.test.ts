@@ -1,0 +1,159 @@
+// Exploration on the robot: a Gaussian policy (mean and log-std outputs) sampled inside the tick from a seeded
+// RNG, the safety filter applied to the sample, mean / sample / log-probability recorded, the mean in evaluation
+// episodes.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  REWARD_COMPONENTS, ROLLOUT_VERSION, decodeRolloutChunk, encodeRolloutChunk, type RewardComponent, type RolloutColumns,
+  type RolloutHeaderInput,
+} from '../src/contracts/rollout.js';
+import { Exploration, Xoshiro128, gaussianLogProb } from '../src/control/exploration.js';
+import type { StepView } from '../src/control/step.js';
+import { buildOnnxModel } from './helpers/onnx-builder.js';
+import { SIM_FIELDS, tempDir } from './helpers/fixtures.js';
+import { simLoop } from './helpers/loop-harness.js';
+
+/** velocity mean = 2·(block − pusher), log-std = logStd (constant), as a model with two outputs. */
+function writeGaussianPolicy(dir: string, logStd: number): string {
+  const W = new Array<number>(16).fill(0);
+  for (let j = 0; j < 2; j++) { W[j * 2 + j] = -2; W[(4 + j) * 2 + j] = 2; }
+  const model = buildOnnxModel({
+    inputs: [{ name: 'observation', shape: ['batch', 8] }],
+    outputs: [{ name: 'action', shape: ['batch', 1, 2] }, { name: 'log_std', shape: ['batch', 2] }],
+    nodes: [
+      { op: 'MatMul', inputs: ['observation', 'W'], outputs: ['mm'] },
+      { op: 'Add', inputs: ['mm', 'b'], outputs: ['flat'] },
+      { op: 'Reshape', inputs: ['flat', 'shape'], outputs: ['action'] },
+      { op: 'MatMul', inputs: ['observation', 'Z'], outputs: ['zero'] },
+      { op: 'Add', inputs: ['zero', 'c'], outputs: ['log_std'] },
+    ],
+    initializers: [
+      { name: 'W', dims: [8, 2], values: W },
+      { name: 'b', dims: [2], values: [0, 0] },
+      { name: 'shape', dims: [3], values: [-1, 1, 2], int64: true },
+      { name: 'Z', dims: [8, 2], values: new Array(16).fill(0) },
+      { name: 'c', dims: [2], values: [logStd, logStd] },
+    ],
+  });
+  writeFileSync(join(dir, 'gauss.onnx'), model);
+  writeFileSync(join(dir, 'gauss.json'), JSON.stringify({
+    format: 'striatum.policy/v1', name: 'gauss', version: '1', task: 'push', model: 'gauss.onnx',
+    inputs: [{ name: 'observation', shape: [-1, 8], dtype: 'float32' }],
+    outputs: [{ name: 'action', shape: [-1, 1, 2], dtype: 'float32' }, { name: 'log_std', shape: [-1, 2], dtype: 'float32' }],
+    observation: { fields: SIM_FIELDS }, action: { mode: 'velocity', joints: ['x', 'y'], chunk: 1 },
+  }));
+  return join(dir, 'gauss.onnx');
+}
+
+interface Row { episode: number; action: number[]; mean: number[]; command: number[]; logProb: number }
+
+async function runGaussian(logStd: number, options: { seed?: number; evaluationEvery?: number; enabled?: boolean; episodes?: number } = {}): Promise<Row[]> {
+  const rows: Row[] = [];
+  const { loop, transport } = await simLoop(writeGaussianPolicy(tempDir(), logStd), {
+    episodes: options.episodes ?? 2, timeLimitS: 0.3,
+    exploration: { enabled: options.enabled ?? true, seed: options.seed ?? 5, evaluationEvery: options.evaluationEvery ?? 0 },
+    onStep: (s: StepView) => rows.push({
+      episode: s.episode, action: [...s.action], mean: [...(s.actionMean as Float64Array)], command: [...s.command], logProb: s.logProb as number,
+    }),
+  });
+  await loop.run();
+  await transport.close();
+  return rows;
+}
+
+test('xoshiro128** is deterministic for a seed, differs across seeds and streams, and gives standard normals', () => {
+  const a = new Xoshiro128(42, 7);
+  const b = new Xoshiro128(42, 7);
+  const c = new Xoshiro128(43, 7);
+  const d = new Xoshiro128(42, 8);
+  const seqA = Array.from({ length: 8 }, () => a.nextUint32());
+  assert.deepEqual(Array.from({ length: 8 }, () => b.nextUint32()), seqA);
+  assert.notDeepEqual(Array.from({ length: 8 }, () => c.nextUint32()), seqA);
+  assert.notDeepEqual(Array.from({ length: 8 }, () => d.nextUint32()), seqA);
+  a.reseed(42, 7);
+  assert.deepEqual(Array.from({ length: 8 }, () => a.nextUint32()), seqA, 'reseed restarts the stream');
+  const n = 20000;
+  let sum = 0;
+  let sq = 0;
+  for (let i = 0; i < n; i++) { const z = a.normal(); sum += z; sq += z * z; }
+  assert.ok(Math.abs(sum / n) < 0.03, `mean ${sum / n}`);
+  assert.ok(Math.abs(sq / n - 1) < 0.05, `variance ${sq / n}`);
+});
+
+test('the log-probability of a sample matches the Gaussian density computed by hand', () => {
+  // N(0.1; 0, 0.5²) · N(−0.2; 0.1, 0.1²) in logs: −½(0.04 + 2 ln 0.5 + ln 2π) − ½(9 + 2 ln 0.1 + ln 2π)
+  const byHand = -0.5 * (0.04 + 2 * Math.log(0.5) + Math.log(2 * Math.PI)) - 0.5 * (9 + 2 * Math.log(0.1) + Math.log(2 * Math.PI));
+  assert.ok(Math.abs(gaussianLogProb([0.1, -0.2], [0, 0.1], [0.5, 0.1]) - byHand) < 1e-12);
+  const e = new Exploration({ enabled: true, seed: 3, evaluationEvery: 0 }, 2);
+  e.beginEpisode(0, 100);
+  const action = Float64Array.from([0.2, -0.1]);
+  const std = Float64Array.from([0.05, 0.2]);
+  e.perturb(action, std);
+  assert.deepEqual([...e.mean], [0.2, -0.1], 'the mean is kept');
+  assert.notDeepEqual([...action], [0.2, -0.1], 'the action is a sample');
+  assert.ok(Math.abs(e.logProb - gaussianLogProb(action, e.mean, std)) < 1e-9);
+});
+
+test('training episodes sample around the mean, the safety filter clamps the sample, and a seed repeats the noise', async () => {
+  // σ = e^0.5 ≈ 1.65 m/s against a 0.25 m/s velocity limit: most samples are out of range before the filter.
+  const rows = await runGaussian(0.5, { seed: 5 });
+  assert.ok(rows.length > 20);
+  let outside = 0;
+  for (const r of rows) {
+    for (let j = 0; j < 2; j++) {
+      if (Math.abs(r.action[j]) > 0.25) outside++;
+      assert.ok(Math.abs(r.command[j]) <= 0.25 + 1e-9, `the written command is filtered: ${r.command[j]}`);
+    }
+    assert.notDeepEqual(r.action, r.mean, 'the sample differs from the mean');
+    const std = [Math.exp(0.5), Math.exp(0.5)];
+    assert.ok(Math.abs(r.logProb - gaussianLogProb(r.action, r.mean, std)) < 1e-6, 'the recorded log-probability is the sample\'s');
+  }
+  assert.ok(outside > rows.length / 2, `samples beyond the limit reach the filter (${outside})`);
+  const again = await runGaussian(0.5, { seed: 5 });
+  assert.deepEqual(again.map((r) => r.action), rows.map((r) => r.action), 'same seed, same samples');
+  const other = await runGaussian(0.5, { seed: 6 });
+  assert.notDeepEqual(other.map((r) => r.action), rows.map((r) => r.action), 'another seed, other samples');
+});
+
+test('evaluation episodes (every k-th) and exploration off run the mean and record no log-probability', async () => {
+  const rows = await runGaussian(0.5, { evaluationEvery: 2, episodes: 2 });
+  const training = rows.filter((r) => r.episode === 0);
+  const evaluation = rows.filter((r) => r.episode === 1);
+  assert.ok(training.length > 0 && evaluation.length > 0);
+  assert.ok(training.every((r) => Number.isFinite(r.logProb)));
+  for (const r of evaluation) {
+    assert.deepEqual(r.action, r.mean, 'evaluation runs the mean');
+    assert.ok(Number.isNaN(r.logProb));
+  }
+  const off = await runGaussian(0.5, { enabled: false, episodes: 1 });
+  assert.ok(off.every((r) => r.action.every((v, j) => v === r.mean[j]) && Number.isNaN(r.logProb)));
+});
+
+test('a rollout chunk carries the mean and the log-probability; a chunk without them decodes with mean = action', () => {
+  const n = 3;
+  const reward = {} as Record<RewardComponent, Float32Array>;
+  for (const k of REWARD_COMPONENTS) reward[k] = new Float32Array(n);
+  const cols: RolloutColumns = {
+    observation: new Float32Array(n * 2), action: Float32Array.from([1, 2, 3, 4, 5, 6]), command: new Float32Array(n * 2),
+    actionMean: Float32Array.from([0.5, 1.5, 2.5, 3.5, 4.5, 5.5]), logProb: Float32Array.from([-1, -2, Number.NaN]),
+    progress: new Float32Array(n), reward, flags: new Uint8Array(n), step: Int32Array.from([0, 1, 2]), stampMs: new Float64Array(n),
+    frames: null, frameStep: null,
+  };
+  const header: RolloutHeaderInput = {
+    v: ROLLOUT_VERSION, robot: 'r1', episode: 'aaaa-bbbb:0', chunk: 0, policy_version: 'p', task: 'push', instruction: '',
+    stamp: new Date().toISOString(), stamp_origin_unix_ms: null, n, skipped_steps: 0, final: false, outcome: null, end_reason: null,
+    layout: { observation: [{ name: 'o', size: 2 }], joints: ['x', 'y'], reward: [...REWARD_COMPONENTS], camera: null },
+  };
+  const decoded = decodeRolloutChunk(encodeRolloutChunk(header, cols, 'gzip'), { maxBytes: 1 << 20 });
+  assert.ok(decoded.ok);
+  assert.deepEqual([...(decoded.value.columns.actionMean as Float32Array)], [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]);
+  assert.deepEqual([...(decoded.value.columns.logProb as Float32Array)].slice(0, 2), [-1, -2]);
+  assert.ok(Number.isNaN((decoded.value.columns.logProb as Float32Array)[2]));
+  const { actionMean: _m, logProb: _l, ...old } = cols;
+  const legacy = decodeRolloutChunk(encodeRolloutChunk(header, old, 'gzip'), { maxBytes: 1 << 20 });
+  assert.ok(legacy.ok);
+  assert.deepEqual([...(legacy.value.columns.actionMean as Float32Array)], [1, 2, 3, 4, 5, 6]);
+  assert.ok([...(legacy.value.columns.logProb as Float32Array)].every(Number.isNaN));
+});
