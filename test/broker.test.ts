@@ -158,3 +158,16 @@ test('embedded broker: a viewer using the robot\'s client id is refused and cann
   await op.endAsync();
   await robotClient.endAsync();
 });
+
+test('ACL: only operators may subscribe to the operator-access topic (the dashboard shows controls by it); pieces have their own root', () => {
+  assert.equal(canSubscribe(operator, topics.operatorAccess()), true);
+  assert.equal(canSubscribe(viewer, topics.operatorAccess()), false);
+  assert.equal(canSubscribe(updater, topics.operatorAccess()), false);
+  assert.equal(canSubscribe(robot, topics.operatorAccess()), false);
+  assert.equal(canPublish(updater, topics.policyPiece('push', 'ab'.repeat(32), 0)), true);
+  assert.equal(canPublish(operator, topics.policyPiece('push', 'ab'.repeat(32), 0)), false);
+  assert.equal(canSubscribe(robot, topics.policyPieces('push', 'ab'.repeat(32))), true);
+  assert.equal(topics.policyPiece('push', 'ab'.repeat(32), 0).startsWith('striatum/v1/'), false, 'a striatum/v1/# subscriber never matches a piece');
+  assert.equal(canPublish(robot, topics.camera('arm-1', 'top')), true);
+  assert.equal(canPublish(robot, topics.camera('arm-2', 'top')), false);
+});

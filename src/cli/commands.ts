@@ -9,6 +9,7 @@ import { updaterCommand } from './cmd-updater.js';
 import { keysCommand } from './cmd-keys.js';
 import { policyCommand } from './cmd-policy.js';
 import { prmCommand } from './prm-eval.js';
+import { dashboardCommand } from './cmd-dashboard.js';
 import type { Command } from './flags.js';
 
 export type { Command } from './flags.js';
@@ -24,4 +25,5 @@ export const commands: Record<string, Command> = {
   keys: keysCommand,
   policy: policyCommand,
   prm: prmCommand,
+  dashboard: dashboardCommand,
 };

@@ -4,6 +4,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { makeAccount, type Account } from '../broker/acl.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
+import { dashboardHandler } from '../dashboard/dashboard-files.js';
 import { assertNormalizationSize } from '../config/observation-size.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { RobotConfig } from '../config/schema.js';
@@ -23,6 +24,7 @@ import { RewardPipeline } from '../reward/reward-pipeline.js';
 import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
+import { CameraPublisher } from '../telemetry/camera-publisher.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import { startTelemetry, telemetryMessage } from '../telemetry/telemetry.js';
 import type { RobotDescription, RobotTransport } from '../transports/types.js';
@@ -66,6 +68,8 @@ export class RobotRuntime {
   rollouts: RolloutService | null = null;
   private mqttLogin: { url: string; username: string; password: string; rollout: RolloutLogin | null } | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
+  /** JPEG frames for dashboards (mqtt.camera_frames); null when off. */
+  cameraPublisher: CameraPublisher | null = null;
   loop: ControlLoop | null = null;
   /** Signed over-the-air policy updates; null without MQTT or with a caller-supplied source. */
   policyManager: PolicyManager | null = null;
@@ -129,6 +133,9 @@ export class RobotRuntime {
       this.telemetryTimer = startTelemetry({
         link: this.link, rateHz: cfg.mqtt.telemetry_hz, telemetry: () => this.telemetry(), rewards: this.rewards, logger: log,
       });
+      if (cfg.mqtt.camera_frames !== null) {
+        this.cameraPublisher = new CameraPublisher(cfg.mqtt.camera_frames, robot.cameras.map((c) => c.name), transport, this.link, log.child('camera'));
+      }
     }
   }
 
@@ -311,6 +318,7 @@ export class RobotRuntime {
     this.broker = await EmbeddedBroker.start({
       host: m.host, port: m.port, wsPort: m.ws_port, accounts, logger: this.o.logger.child('broker'),
       maxConnections: m.max_connections, maxPacketBytes: m.max_packet_bytes,
+      httpHandler: m.dashboard ? dashboardHandler({ broker: null }) : undefined,
     });
     return { url: this.broker.url, username, password: robotPassword };
   }
@@ -356,6 +364,7 @@ export class RobotRuntime {
     const log = this.o.logger;
     this.loop?.stop(reason);
     if (this.telemetryTimer !== null) clearInterval(this.telemetryTimer);
+    this.cameraPublisher?.close();
     const steps: [string, () => Promise<void>][] = [
       ['transport', async () => { await this.transport?.close(); }],
       // PRM workers must finish their in-flight run: onnxruntime aborts the process if one is terminated mid-run.

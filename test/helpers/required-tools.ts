@@ -44,3 +44,11 @@ export function requireCommand(command: string, packages: string[], probeArgs: s
   if (r.error !== undefined) throw new MissingToolError(`${command} is not on PATH (${r.error.message})`, packages);
   return command;
 }
+
+export const DEBIAN_CHROMIUM = '/usr/bin/chromium';
+
+/** Debian's Chromium for the browser tests (never a downloaded browser), or a MissingToolError. */
+export function requireChromium(): string {
+  if (!existsSync(DEBIAN_CHROMIUM)) throw new MissingToolError(`${DEBIAN_CHROMIUM} is missing`, ['chromium']);
+  return DEBIAN_CHROMIUM;
+}
