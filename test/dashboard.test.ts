@@ -27,6 +27,16 @@ before(async () => {
   const cfg = simConfig(writeLinearPolicy(dir), { robotId: ROBOT, wsPort: 0 });
   cfg.mqtt.users.push({ username: 'viewer', password: 'viewer-pass', role: 'viewer' });
   cfg.mqtt.camera_frames = { hz: 4 };
+  // The demo's learned rewards, so the PRM chart and the PRM success verdict have something to show.
+  cfg.transport.cameras = [{ name: 'top', width: 96, height: 96, hz: 5 }];
+  cfg.transport.time_limit_s = 3;
+  cfg.reward = {
+    models: [
+      { name: 'progress', kind: 'progress', model: join(REPO, 'models/push-prm/progress.onnx'), cameras: ['top'], rate_hz: 5 },
+      { name: 'success', kind: 'success', model: join(REPO, 'models/push-prm/success.onnx'), cameras: ['top'], rate_hz: 5, success_threshold: 0.9 },
+    ],
+    shaping: { horizon_s: 2 },
+  };
   runtime = await RobotRuntime.start({ loaded: loadConfig(writeConfig(dir, cfg)), logger: silentLogger, mqtt: true, episodes: null });
   run = runtime.run();
   const broker = runtime.embeddedBroker!;
@@ -112,9 +122,13 @@ test('an operator sees the robot, its charts and camera; e-stop latches it, arm 
   await page.click('.controls [data-control="arm"]');
   await page.click('.controls [data-control="resume"]');
   await waitFor('running after the keyboard e-stop', () => lastStatus()?.state === 'running');
+  // Commands sent in quick succession each get their outcome, though the robot passed through paused quickly.
+  await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#outcome-list li[data-verdict="ok"]').length === 6, { timeout: 20_000 });
 
   await page.waitForFunction(() => Number((globalThis as any).document.querySelector('.chart[data-title^="Episode return"]')?.getAttribute('data-points') ?? 0) >= 1, { timeout: 20_000 });
-  const path = await screenshot(page, 'dashboard-robot.png');
+  await page.waitForFunction(() => Number((globalThis as any).document.querySelector('.chart[data-title^="PRM progress"]')?.getAttribute('data-points') ?? 0) >= 3, { timeout: 20_000 });
+  await page.click('#outcomes-close');
+  const path = await screenshot(page, 'dashboard-robot.png', true);
   if (process.env.STRIATUM_UPDATE_DOCS_SCREENSHOT === '1') {
     mkdirSync(join(REPO, 'docs/img'), { recursive: true });
     copyFileSync(path, join(REPO, 'docs/img/dashboard.png'));

@@ -40,9 +40,9 @@ export function artifactPath(name: string): string {
   return join(dir, name);
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+export async function screenshot(page: Page, name: string, fullPage = false): Promise<string> {
   const path = artifactPath(name);
-  writeFileSync(path, await page.screenshot({ type: 'png' }));
+  writeFileSync(path, await page.screenshot({ type: 'png', fullPage }));
   return path;
 }
 

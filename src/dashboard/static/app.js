@@ -82,6 +82,7 @@ function start(login) {
     for (const id of targets) sendCommand(id, 'estop', 'e-stop from the dashboard');
   };
   $('estop').addEventListener('click', estop);
+  $('outcomes-close').addEventListener('click', () => { $('outcomes').hidden = true; });
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.preventDefault(); estop(); } });
 
   function render(force = false) {

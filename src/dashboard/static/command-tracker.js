@@ -67,8 +67,9 @@ export class CommandTracker {
         const answer = expected.events ? fresh.find((e) => e.code in expected.events) : undefined;
         if (answer) { this.finish(entry, expected.events[answer.code] ? 'ok' : 'failed', `${answer.code}: ${answer.message}`); continue; }
       }
-      if (expected.state && robot !== null && robot.statusSeq > entry.statusSeq && robot.state === expected.state) {
-        this.finish(entry, 'ok', `${robot.state} (${((nowMs - entry.atMs) / 1000).toFixed(1)} s)`);
+      const reached = expected.state && robot !== null ? robot.statusLog.find((s) => s.seq > entry.statusSeq && s.state === expected.state) : undefined;
+      if (reached !== undefined) {
+        this.finish(entry, 'ok', `${reached.state} (${((nowMs - entry.atMs) / 1000).toFixed(1)} s)`);
         continue;
       }
       if (nowMs - entry.atMs > ANSWER_WAIT_MS) {

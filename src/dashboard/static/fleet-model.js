@@ -29,6 +29,8 @@ function newRobot(id) {
     /** Counts status/event messages, so a command can tell an answer from a message sent before it. */
     statusSeq: 0,
     eventSeq: 0,
+    /** The last statuses with their sequence numbers: quick commands pass through states faster than a redraw. */
+    statusLog: [],
     lastSeenMs: 0,
     lastStatusMs: 0,
     lastTelemetryMs: 0,
@@ -142,6 +144,7 @@ export class FleetModel {
     }
     robot.transport = str(s.transport, 32) || null;
     robot.statusSeq++;
+    push(robot.statusLog, { seq: robot.statusSeq, state: robot.state, reason: robot.reason }, 50);
     robot.lastStatusMs = nowMs;
     // A retained status replayed by the broker is not a sign of life; its stamp says when the robot wrote it.
     if (online === true) robot.lastSeenMs = Math.max(robot.lastSeenMs, Math.min(nowMs, Date.parse(s.stamp) || 0));
