@@ -180,6 +180,12 @@ export const RobotConfigSchema = z.strictObject({
     .describe('record every step to a durable spool and stream it to the updater over MQTT; null records nothing'),
   reward: RewardConfigSchema.nullable().default(null)
     .describe('process-reward models and reward shaping; null runs the policy without learned rewards'),
+  foxglove: z.strictObject({
+    host: z.string().default('127.0.0.1').describe('address to listen on'),
+    port: z.int().min(0).max(65535).default(8765).describe('WebSocket port (0 picks a free one)'),
+    rate_hz: positive.max(100).default(20).describe('joint states, commands, rewards and progress per second'),
+  }).nullable().default(null)
+    .describe('Foxglove live view (Foxglove WebSocket protocol): joint states, commands, rewards, PRM progress, camera images; null: off'),
 }).superRefine((cfg, ctx) => {
   const names = new Set<string>();
   cfg.joints.forEach((j, i) => {

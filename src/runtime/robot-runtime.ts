@@ -24,6 +24,7 @@ import { RewardPipeline } from '../reward/reward-pipeline.js';
 import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
+import { FoxgloveBridge } from '../foxglove/foxglove-bridge.js';
 import { CameraPublisher } from '../telemetry/camera-publisher.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import { startTelemetry, telemetryMessage } from '../telemetry/telemetry.js';
@@ -70,6 +71,9 @@ export class RobotRuntime {
   private telemetryTimer: NodeJS.Timeout | null = null;
   /** JPEG frames for dashboards (mqtt.camera_frames); null when off. */
   cameraPublisher: CameraPublisher | null = null;
+  /** The Foxglove live view (config foxglove); null when off. */
+  foxglove: FoxgloveBridge | null = null;
+  private foxgloveCameras: CameraPublisher | null = null;
   loop: ControlLoop | null = null;
   /** Signed over-the-air policy updates; null without MQTT or with a caller-supplied source. */
   policyManager: PolicyManager | null = null;
@@ -122,6 +126,7 @@ export class RobotRuntime {
     const realtime = o.realtime ?? cfg.control.realtime;
     await this.startRollouts(transport, fields, policy.source, realtime);
     const rollback = this.link !== null && policy.want !== null ? new RollbackTracker() : null;
+    if (cfg.foxglove !== null) await this.startFoxglove(transport, robot, fields);
     this.loop = this.buildLoop(transport, robot, fields, policy.source, realtime, this.stepSinks(rollback));
     if (this.link !== null && policy.want !== null) {
       this.policyManager = this.startPolicyManager(this.link, this.loop, policy.want, policy.restored, policy.store);
@@ -137,6 +142,20 @@ export class RobotRuntime {
         this.cameraPublisher = new CameraPublisher(cfg.mqtt.camera_frames, robot.cameras.map((c) => c.name), transport, this.link, log.child('camera'));
       }
     }
+  }
+
+  private async startFoxglove(transport: RobotTransport, robot: RobotDescription, fields: readonly ObservationField[]): Promise<void> {
+    const cfg = this.config;
+    const fox = cfg.foxglove;
+    if (fox === null) return;
+    const cameras = robot.cameras.map((c) => c.name);
+    this.foxglove = await FoxgloveBridge.start({
+      host: fox.host, port: fox.port, rateHz: fox.rate_hz, robotId: cfg.robot.id, jointNames: robot.jointNames, mode: cfg.action.mode,
+      observationFields: fields, cameras, reward: this.rewards?.record ?? null, state: () => this.loop?.state ?? 'idle',
+      logger: this.o.logger.child('foxglove'),
+    });
+    const frames = cfg.mqtt.camera_frames;
+    this.foxgloveCameras = new CameraPublisher({ hz: frames?.hz ?? 2, quality: frames?.quality ?? 70, cameras: [] }, cameras, transport, this.foxglove, this.o.logger.child('foxglove'));
   }
 
   private async startLink(): Promise<void> {
@@ -232,6 +251,7 @@ export class RobotRuntime {
     if (rewards !== null) sinks.push(rewards);
     if (this.rollouts !== null) sinks.push(this.rollouts.recorder);
     if (rewards !== null) sinks.push(new RewardReporter(rewards.record, link ?? NO_REWARD_OUTLET, cfg.robot.id, log));
+    if (this.foxglove !== null) sinks.push(this.foxglove);
     if (o.onStep !== undefined || o.onEpisode !== undefined) sinks.push(new HookSink({ onStep: o.onStep, onEpisode: o.onEpisode }));
     sinks.push(new EpisodeReporter(cfg.robot.id, link ?? NO_EPISODE_OUTLET, rewards, log));
     if (rollback !== null) sinks.push(rollback);
@@ -365,6 +385,7 @@ export class RobotRuntime {
     this.loop?.stop(reason);
     if (this.telemetryTimer !== null) clearInterval(this.telemetryTimer);
     this.cameraPublisher?.close();
+    this.foxgloveCameras?.close();
     const steps: [string, () => Promise<void>][] = [
       ['transport', async () => { await this.transport?.close(); }],
       // PRM workers must finish their in-flight run: onnxruntime aborts the process if one is terminated mid-run.
@@ -372,6 +393,7 @@ export class RobotRuntime {
       ['policy', async () => { await this.policyManager?.close(); await this.activeSource?.close(); }],
       // The spool is durable: what is not acknowledged now is resent at the next start.
       ['rollout', async () => { await this.rollouts?.close(reason, 2000); }],
+      ['foxglove', async () => { await this.foxglove?.close(); }],
       ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],
       ['broker', async () => { await this.broker?.close(); }],
     ];
