@@ -133,6 +133,11 @@ test('an operator sees the robot, its charts and camera; e-stop latches it, arm 
     mkdirSync(join(REPO, 'docs/img'), { recursive: true });
     copyFileSync(path, join(REPO, 'docs/img/dashboard.png'));
   }
+
+  // Rollback with no previous release: the robot's answer (a policy event) is the outcome, and policy history shows it.
+  await page.click('.controls [data-control="rollback"]');
+  await page.waitForSelector('#outcome-list li[data-command="rollback"][data-verdict="failed"]', { timeout: 20_000 });
+  await page.waitForSelector('table.policy tr[data-code="rollback_unavailable"]', { timeout: 20_000 });
   await page.browserContext().close();
 });
 

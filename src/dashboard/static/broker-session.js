@@ -77,7 +77,9 @@ export class BrokerSession extends EventTarget {
 
   /** Frames from one robot's cameras only while its page is open: JPEGs from a whole fleet would be wasted. */
   watchCameras(robotId) {
-    const filter = robotId === null ? null : this.grammar.camera.replace('{robot}', robotId);
+    // The id comes from the page's address: only a real robot id becomes part of a subscription (no wildcards).
+    const valid = robotId !== null && new RegExp(this.grammar.robotIdPattern).test(robotId);
+    const filter = valid ? this.grammar.camera.replace('{robot}', robotId) : null;
     if (filter === this.cameraFilter) return;
     if (this.cameraFilter !== null && this.client?.connected) this.client.unsubscribe(this.cameraFilter);
     this.cameraFilter = filter;
@@ -88,6 +90,7 @@ export class BrokerSession extends EventTarget {
   sendCommand(robotId, command, reason) {
     return new Promise((resolve, reject) => {
       if (this.client === null || !this.client.connected) { reject(new Error('broker disconnected')); return; }
+      if (!new RegExp(this.grammar.robotIdPattern).test(robotId)) { reject(new Error('not a robot id')); return; }
       const topic = this.grammar.cmd.replace('{robot}', robotId);
       const body = JSON.stringify({ v: this.grammar.contractVersion, command, reason, from: this.username.slice(0, 64) });
       this.client.publish(topic, body, { qos: 1, retain: false }, (err) => (err ? reject(err) : resolve()));
