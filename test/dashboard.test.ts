@@ -152,12 +152,15 @@ test('a viewer sees no controls, and the broker refuses a command forced from th
   const refusedBefore = runtime.embeddedBroker!.refused.publishes;
   const stateBefore = runtime.loop!.state;
   await page.evaluate((topic, body) => {
-    (globalThis as any).striatumDashboard.session.client.publish(topic, body, { qos: 0 });
+    (globalThis as any).striatumDashboard.session.client.publish(topic, body, { qos: 1 });
   }, topics.cmd(ROBOT), JSON.stringify({ v: CONTRACT_VERSION, command: 'estop' }));
   await waitFor('the broker refusing the viewer\'s command', () => runtime.embeddedBroker!.refused.publishes > refusedBefore);
   assert.equal(runtime.loop!.state, stateBefore, 'the robot did not obey');
-  // The page notices the closed connection and reconnects by itself.
+  // The page notices the closed connection and reconnects by itself, and does not send the refused command again.
   await page.waitForSelector('#connection[data-state="connected"]', { timeout: 20_000 });
+  const version = await page.evaluate(() => (globalThis as any).striatumDashboard.model.version);
+  await page.waitForFunction((v) => (globalThis as any).striatumDashboard.model.version > v + 10, { timeout: 20_000 }, version);
+  assert.equal(runtime.embeddedBroker!.refused.publishes, refusedBefore + 1, 'an unacknowledged command is not resent after the reconnect');
   await page.browserContext().close();
 });
 

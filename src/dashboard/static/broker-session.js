@@ -39,6 +39,7 @@ export class BrokerSession extends EventTarget {
     this.client.on('connect', () => this.onConnect());
     this.client.on('message', (topic, payload) => this.dispatchEvent(new CustomEvent('message', { detail: { topic, payload } })));
     this.client.on('error', (err) => this.onError(err));
+    this.client.on('close', () => this.dropUnacknowledged());
     this.client.on('close', () => this.setState(this.state === CONNECTION.loginFailed || this.state === CONNECTION.closed ? this.state : CONNECTION.disconnected, 'broker unreachable; retrying every 2 s'));
     this.client.on('reconnect', () => { if (this.state !== CONNECTION.loginFailed) this.setState(CONNECTION.disconnected, 'reconnecting…'); });
   }
@@ -75,6 +76,15 @@ export class BrokerSession extends EventTarget {
     if (this.state !== CONNECTION.connected) this.setState(CONNECTION.disconnected, `broker unreachable (${String(err?.message ?? err)}); retrying every 2 s`);
   }
 
+  /**
+   * A command the broker had not acknowledged when the connection dropped is not sent again after the reconnect
+   * (mqtt.js would): a "resume" arriving a minute late could start a robot the operator meant to keep still.
+   * Its outcome says it was not sent; the operator decides again.
+   */
+  dropUnacknowledged() {
+    for (const id of Object.keys(this.client.outgoing)) this.client.removeOutgoingMessage(Number(id));
+  }
+
   /** Frames from one robot's cameras only while its page is open: JPEGs from a whole fleet would be wasted. */
   watchCameras(robotId) {
     // The id comes from the page's address: only a real robot id becomes part of a subscription (no wildcards).
@@ -93,7 +103,7 @@ export class BrokerSession extends EventTarget {
       if (!new RegExp(this.grammar.robotIdPattern).test(robotId)) { reject(new Error('not a robot id')); return; }
       const topic = this.grammar.cmd.replace('{robot}', robotId);
       const body = JSON.stringify({ v: this.grammar.contractVersion, command, reason, from: this.username.slice(0, 64) });
-      this.client.publish(topic, body, { qos: 1, retain: false }, (err) => (err ? reject(err) : resolve()));
+      this.client.publish(topic, body, { qos: 1, retain: false }, (err) => (err ? reject(new Error(err.message === 'Message removed' ? 'the broker connection dropped before the broker took it; not resent' : err.message)) : resolve()));
     });
   }
 
