@@ -85,6 +85,8 @@ test('embedded broker: MQTT over WebSocket for dashboards', async () => {
   await waitFor('message over WebSocket', () => w.messages.find((m) => m.payload === 'hello-ws'));
   await c.endAsync();
   await w.close();
+  // Without a page to serve (mqtt.dashboard: false), a plain HTTP request is told to upgrade.
+  assert.equal((await fetch(`http://127.0.0.1:${broker.wsPort}/`)).status, 426);
 });
 
 test('embedded broker: a port held by another broker names the port, the setting and the way out', async () => {
