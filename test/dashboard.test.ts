@@ -13,7 +13,9 @@ import { silentLogger } from '../src/log.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 import { launchChromium, login, screenshot, type TestBrowser } from './helpers/browser.js';
 import { REPO, simConfig, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
-import { watch, type Watcher } from './helpers/mqtt-watch.js';
+import { connectClient, watch, type Watcher } from './helpers/mqtt-watch.js';
+import { UpdaterStatusSchema } from '../src/contracts/rollout.js';
+import { TrainingStatusMessageSchema } from '../src/contracts/messages.js';
 
 const ROBOT = 'sim-dash';
 let runtime: RobotRuntime;
@@ -26,6 +28,7 @@ before(async () => {
   const dir = tempDir();
   const cfg = simConfig(writeLinearPolicy(dir), { robotId: ROBOT, wsPort: 0 });
   cfg.mqtt.users.push({ username: 'viewer', password: 'viewer-pass', role: 'viewer' });
+  cfg.mqtt.users.push({ username: 'updater', password: 'updater-pass', role: 'updater' });
   cfg.mqtt.camera_frames = { hz: 4 };
   // The demo's learned rewards, so the PRM chart and the PRM success verdict have something to show.
   cfg.transport.cameras = [{ name: 'top', width: 96, height: 96, hz: 5 }];
@@ -169,4 +172,36 @@ test('a wrong password shows a login error', async () => {
   await page.waitForFunction(() => ((globalThis as any).document.getElementById('login-error')?.textContent ?? '').length > 0, { timeout: 20_000 });
   assert.equal(await page.$eval('#login-view', (s) => (s as any).hidden), false);
   await page.browserContext().close();
+});
+
+test('the robot page shows the updater\'s ingest counters, training progress and learning curve', async () => {
+  const updater = await connectClient(runtime.brokerUrl!, 'updater', 'updater-pass');
+  try {
+    const stamp = new Date().toISOString();
+    const status = UpdaterStatusSchema.parse({
+      v: 1, updater: 'updater-test', online: true, stamp, started: stamp, subscription: 'plain', chunks: { stored: 41, duplicate: 2, rejected: 1 },
+      rejected_by_code: { bad_crc: 1 }, steps_stored: 9000, episodes_complete: 12, unrecorded_steps: 0, last_rejection: null,
+    });
+    await updater.publishAsync(topics.updaterStatus(), JSON.stringify(status), { qos: 1, retain: true });
+    const page = await openPage('viewer', 'viewer-pass');
+    await page.waitForSelector(`tr[data-robot="${ROBOT}"]`, { timeout: 20_000 });
+    await page.click(`tr[data-robot="${ROBOT}"]`);
+    for (let epoch = 1; epoch <= 4; epoch++) {
+      const training = TrainingStatusMessageSchema.parse({
+        v: 1, state: 'training', round: 3, stamp: new Date().toISOString(), episodes_pending: 0, epoch, epochs: 4,
+        losses: { 'losses/actor': 1 / epoch }, rounds_ok: 2, rounds_failed: 0, rounds_skipped: 0, last_error: null, last_model: null, last_round_s: 12,
+      });
+      await updater.publishAsync(topics.updaterTraining(), JSON.stringify(training), { qos: 1, retain: true });
+      await page.waitForFunction((e) => ((globalThis as any).document.querySelector('.updater .facts')?.textContent ?? '').includes(`epoch ${e}/4`), { timeout: 20_000 }, epoch);
+    }
+    const facts = await page.$eval('.updater .facts', (p) => p.textContent ?? '');
+    assert.match(facts, /stored 41/);
+    assert.match(facts, /steps stored 9000/);
+    await page.waitForFunction(() => Number((globalThis as any).document.querySelector('.updater .chart')?.getAttribute('data-points') ?? 0) >= 3, { timeout: 20_000 });
+    await page.browserContext().close();
+  } finally {
+    await updater.publishAsync(topics.updaterStatus(), '', { qos: 1, retain: true });
+    await updater.publishAsync(topics.updaterTraining(), '', { qos: 1, retain: true });
+    await updater.endAsync();
+  }
 });
