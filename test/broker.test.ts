@@ -162,10 +162,12 @@ test('embedded broker: a viewer using the robot\'s client id is refused and cann
 });
 
 test('ACL: only operators may subscribe to the operator-access topic (the dashboard shows controls by it); pieces have their own root', () => {
-  assert.equal(canSubscribe(operator, topics.operatorAccess()), true);
-  assert.equal(canSubscribe(viewer, topics.operatorAccess()), false);
-  assert.equal(canSubscribe(updater, topics.operatorAccess()), false);
-  assert.equal(canSubscribe(robot, topics.operatorAccess()), false);
+  assert.equal(canSubscribe(operator, topics.operatorEcho('op-dashboard-1')), true);
+  assert.equal(canPublish(operator, topics.operatorEcho('op-dashboard-1')), true);
+  assert.equal(canSubscribe(viewer, topics.operatorEcho('view-dashboard-1')), false);
+  assert.equal(canPublish(viewer, topics.operatorEcho('view-dashboard-1')), false);
+  assert.equal(canSubscribe(updater, topics.operatorEcho('upd-1')), false);
+  assert.equal(canSubscribe(robot, topics.operatorEcho('arm-1')), false);
   assert.equal(canPublish(updater, topics.policyPiece('push', 'ab'.repeat(32), 0)), true);
   assert.equal(canPublish(operator, topics.policyPiece('push', 'ab'.repeat(32), 0)), false);
   assert.equal(canSubscribe(robot, topics.policyPieces('push', 'ab'.repeat(32))), true);

@@ -61,7 +61,7 @@ export function canPublish(account: Account, topic: string): boolean {
       return topic.startsWith(topics.policyPrefix()) || topic.startsWith(topics.piecePrefix()) || topic.startsWith(topics.updaterPrefix())
         || robotTopicLeaf(topic) === 'rollout/ack';
     case 'operator':
-      return robotTopicLeaf(topic) === 'cmd';
+      return robotTopicLeaf(topic) === 'cmd' || topic.startsWith(topics.operatorAccessPrefix());
     case 'viewer':
       return false;
   }
@@ -76,7 +76,7 @@ export function canRetain(topic: string): boolean {
 }
 
 export function canSubscribe(account: Account, filter: string): boolean {
-  if (filter === topics.operatorAccess()) return account.role === 'operator';
+  if (filter.startsWith(topics.operatorAccessPrefix())) return account.role === 'operator';
   if (account.role !== 'robot') {
     return filter === '#' || filter.startsWith(`${TOPIC_ROOT}/`) || filter.startsWith('striatum/#') || filter.startsWith(topics.piecePrefix());
   }

@@ -47,10 +47,13 @@ export const topics = {
   robotPrefix: (robot: string) => `${TOPIC_ROOT}/${robot}/`,
   allRobots: (leaf: string) => `${TOPIC_ROOT}/+/${leaf}`,
   /**
-   * Never published: only operator accounts may subscribe to it, so a dashboard learns from the SUBACK whether
-   * its login may send commands (it shows controls only then; the broker refuses a viewer's commands anyway).
+   * How a dashboard learns whether its login may command (it shows controls only then; the broker refuses a
+   * viewer's commands anyway): it subscribes to its own echo topic and publishes one message there. Only operator
+   * accounts may read and write under this prefix: the embedded broker refuses the subscription (SUBACK 0x80);
+   * Mosquitto grants it but drops the publish, so no echo comes back.
    */
-  operatorAccess: () => 'striatum-access/v1/operator',
+  operatorAccessPrefix: () => 'striatum-access/v1/operator/',
+  operatorEcho: (clientId: string) => `striatum-access/v1/operator/${clientId}`,
   /** MQTT 5 shared subscription: the broker hands each message to one member of `group`. */
   shared: (group: string, filter: string) => `$share/${group}/${filter}`,
 } as const;

@@ -93,7 +93,7 @@ function topicsModule(): string {
     policyManifests: topics.policyManifest('+'),
     updaterStatus: topics.updaterStatus(),
     updaterTraining: topics.updaterTraining(),
-    operatorAccess: topics.operatorAccess(),
+    operatorEcho: topics.operatorEcho('{client}'),
   };
   return `// Generated from src/contracts/topics.ts by the server; do not edit.\nexport const grammar = Object.freeze(${JSON.stringify(grammar, null, 2)});\n`;
 }

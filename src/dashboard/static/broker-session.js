@@ -58,10 +58,32 @@ export class BrokerSession extends EventTarget {
     const filters = [...g.fleet, g.policyManifests, g.updaterStatus, g.updaterTraining];
     if (this.cameraFilter !== null) filters.push(this.cameraFilter);
     this.client.subscribe(filters, { qos: 0 });
-    this.client.subscribe(g.operatorAccess, { qos: 0 }, (err, granted) => {
-      const refused = err !== null && err !== undefined || granted === undefined || granted.length === 0 || granted[0].qos === 128;
-      this.role = refused ? 'viewer' : 'operator';
+    this.probeRole();
+  }
+
+  /**
+   * May this login command? Subscribe to our echo topic and publish there (operators only may do both): the
+   * embedded broker refuses a viewer's subscription; Mosquitto grants it but drops a viewer's publish, so no
+   * echo arrives. Controls show only after the echo; the broker enforces its ACL whatever the page shows.
+   */
+  probeRole() {
+    const topic = this.grammar.operatorEcho.replace('{client}', this.client.options.clientId);
+    const decide = (role) => {
+      if (this.role === role) return;
+      this.role = role;
       this.dispatchEvent(new CustomEvent('role'));
+    };
+    const onEcho = (t) => { if (t === topic) { clearTimeout(timer); this.client.off('message', onEcho); decide('operator'); } };
+    const timer = setTimeout(() => { this.client.off('message', onEcho); decide('viewer'); }, 3000);
+    this.client.on('message', onEcho);
+    this.client.subscribe(topic, { qos: 0 }, (err, granted) => {
+      if (err || granted === undefined || granted.length === 0 || granted[0].qos === 128) {
+        clearTimeout(timer);
+        this.client.off('message', onEcho);
+        decide('viewer');
+        return;
+      }
+      this.client.publish(topic, 'operator?', { qos: 0, retain: false });
     });
   }
 
