@@ -85,6 +85,8 @@ test('embedded broker: MQTT over WebSocket for dashboards', async () => {
   await waitFor('message over WebSocket', () => w.messages.find((m) => m.payload === 'hello-ws'));
   await c.endAsync();
   await w.close();
+  // Without a page to serve (mqtt.dashboard: false), a plain HTTP request is told to upgrade.
+  assert.equal((await fetch(`http://127.0.0.1:${broker.wsPort}/`)).status, 426);
 });
 
 test('embedded broker: a port held by another broker names the port, the setting and the way out', async () => {
@@ -157,4 +159,19 @@ test('embedded broker: a viewer using the robot\'s client id is refused and cann
   assert.equal(kicks, 0, 'the robot was never disconnected');
   await op.endAsync();
   await robotClient.endAsync();
+});
+
+test('ACL: only operators may subscribe to the operator-access topic (the dashboard shows controls by it); pieces have their own root', () => {
+  assert.equal(canSubscribe(operator, topics.operatorEcho('op-dashboard-1')), true);
+  assert.equal(canPublish(operator, topics.operatorEcho('op-dashboard-1')), true);
+  assert.equal(canSubscribe(viewer, topics.operatorEcho('view-dashboard-1')), false);
+  assert.equal(canPublish(viewer, topics.operatorEcho('view-dashboard-1')), false);
+  assert.equal(canSubscribe(updater, topics.operatorEcho('upd-1')), false);
+  assert.equal(canSubscribe(robot, topics.operatorEcho('arm-1')), false);
+  assert.equal(canPublish(updater, topics.policyPiece('push', 'ab'.repeat(32), 0)), true);
+  assert.equal(canPublish(operator, topics.policyPiece('push', 'ab'.repeat(32), 0)), false);
+  assert.equal(canSubscribe(robot, topics.policyPieces('push', 'ab'.repeat(32))), true);
+  assert.equal(topics.policyPiece('push', 'ab'.repeat(32), 0).startsWith('striatum/v1/'), false, 'a striatum/v1/# subscriber never matches a piece');
+  assert.equal(canPublish(robot, topics.camera('arm-1', 'top')), true);
+  assert.equal(canPublish(robot, topics.camera('arm-2', 'top')), false);
 });

@@ -94,6 +94,15 @@ test('signed deployment: refusals keep the old policy, a valid update swaps betw
     await waitFor('retained status with v2', () => w.json('/status').find((s) => s.policy?.version === 'v2'));
     await waitFor('swap event', () => policyEvents().find((e) => e.code === 'policy_swapped'));
     assert.equal(loop.sourceSwaps, 1);
+    // A `striatum/v1/#` subscriber (a dashboard, mosquitto_sub) gets the retained manifests, not the binary pieces:
+    // they are retained under their own root.
+    const everything = await watch(url, 'operator', 'operator-pass', 'striatum/v1/#');
+    const pieces = await watch(url, 'operator', 'operator-pass', `${topics.piecePrefix()}#`);
+    await waitFor('retained manifests', () => everything.messages.some((m) => m.topic === topics.policyManifest('push') && m.retain));
+    await waitFor('retained pieces under their own root', () => pieces.messages.length > 0);
+    assert.deepEqual(everything.messages.filter((m) => m.topic.startsWith(topics.piecePrefix()) || m.topic.includes('/piece')), []);
+    await everything.close();
+    await pieces.close();
     assert.equal(loop.activeSource.version, 'v2');
     // Applied at a tick boundary: the tick counter when it was applied lies between the two observations.
     assert.ok(loop.lastSwapTick >= ticksBefore, `swap at tick ${loop.lastSwapTick}, after ${ticksBefore}`);

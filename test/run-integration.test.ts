@@ -99,6 +99,11 @@ test('striatum run says where to watch: MQTT URLs, a mosquitto_sub line that wor
     assert.equal(where.mqtt, `mqtt://${listening.tcp}`);
     assert.equal(where.ws, `ws://${listening.ws}`);
     assert.equal(where.topics, `striatum/v1/${ROBOT}/#`);
+    // The dashboard page on the same port as MQTT over WebSocket.
+    assert.equal(where.dashboard, `http://${listening.ws}/`);
+    const page = await fetch(where.dashboard);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<form id="login"/);
     // The operator account from the config, ready to paste: it receives the robot's messages.
     assert.match(where.mosquitto_sub, /^mosquitto_sub .*-u operator -P 'operator-pass'/);
     const received = execFileSync('sh', ['-c', `${where.mosquitto_sub} -C 1 -W 20`], { encoding: 'utf8' });

@@ -58,9 +58,10 @@ export function canPublish(account: Account, topic: string): boolean {
       return topic.startsWith(topics.robotPrefix(id)) && topic !== topics.cmd(id) && topic !== topics.rolloutAck(id);
     }
     case 'updater':
-      return topic.startsWith(topics.policyPrefix()) || topic.startsWith(topics.updaterPrefix()) || robotTopicLeaf(topic) === 'rollout/ack';
+      return topic.startsWith(topics.policyPrefix()) || topic.startsWith(topics.piecePrefix()) || topic.startsWith(topics.updaterPrefix())
+        || robotTopicLeaf(topic) === 'rollout/ack';
     case 'operator':
-      return robotTopicLeaf(topic) === 'cmd';
+      return robotTopicLeaf(topic) === 'cmd' || topic.startsWith(topics.operatorAccessPrefix());
     case 'viewer':
       return false;
   }
@@ -75,9 +76,12 @@ export function canRetain(topic: string): boolean {
 }
 
 export function canSubscribe(account: Account, filter: string): boolean {
-  if (account.role !== 'robot') return filter === '#' || filter.startsWith(`${TOPIC_ROOT}/`) || filter.startsWith('striatum/#');
+  if (filter.startsWith(topics.operatorAccessPrefix())) return account.role === 'operator';
+  if (account.role !== 'robot') {
+    return filter === '#' || filter.startsWith(`${TOPIC_ROOT}/`) || filter.startsWith('striatum/#') || filter.startsWith(topics.piecePrefix());
+  }
   const id = account.robot as string;
   if (filter === topics.cmd(id) || filter === topics.rolloutAck(id)) return true;
-  // Policy manifests are public to every robot; wildcards are allowed only below the policy level.
-  return filter.startsWith(topics.policyPrefix());
+  // Policy manifests and pieces are public to every robot; wildcards are allowed only below the policy level.
+  return filter.startsWith(topics.policyPrefix()) || filter.startsWith(topics.piecePrefix());
 }

@@ -1,5 +1,6 @@
 // The embedded MQTT broker (aedes, MQTT 3.1.1) for a robot that has no broker of its own: TCP and WebSocket
 // listeners on loopback by default, username/password accounts and per-robot topic ACLs.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError } from 'aedes';
@@ -21,6 +22,11 @@ export interface EmbeddedBrokerOptions {
   readonly maxConnections?: number;
   /** Largest MQTT packet from a logged-in client; before login a packet may not exceed 64 KiB. */
   readonly maxPacketBytes?: number;
+  /**
+   * Plain HTTP requests on the WebSocket port (the dashboard page); the WebSocket upgrade stays MQTT. Without
+   * one, such requests are answered 426 Upgrade Required.
+   */
+  readonly httpHandler?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** Refusals so far, by kind: for logs and tests. */
@@ -45,6 +51,7 @@ export class EmbeddedBroker {
     private readonly aedes: Aedes,
     private readonly tcp: Server,
     private readonly wss: WebSocketServer | null,
+    private readonly http: HttpServer | null,
     readonly port: number,
     readonly wsPort: number | null,
     readonly host: string,
@@ -159,20 +166,25 @@ export class EmbeddedBroker {
     });
 
     let wss: WebSocketServer | null = null;
+    let http: HttpServer | null = null;
     let wsPort: number | null = null;
     if (options.wsPort !== null) {
+      // One HTTP server: GET / is the dashboard page, the WebSocket upgrade is MQTT.
+      const onRequest = options.httpHandler ?? ((_req: IncomingMessage, res: ServerResponse) => {
+        res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('Upgrade Required\n');
+      });
+      http = createHttpServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, onRequest);
       try {
-        wss = await new Promise<WebSocketServer>((resolve, reject) => {
-          // ws' own frame limit (100 MiB by default) would buffer a whole oversized frame first.
-          const server = new WebSocketServer({ host: options.host, port: options.wsPort as number, maxPayload: maxPacketBytes + 16 });
-          server.once('listening', () => resolve(server));
-          server.once('error', reject);
-        });
+        wsPort = await listen(http, options.wsPort, options.host);
       } catch (err) {
         tcp.close();
         aedes.close();
         throw listenError('mqtt.ws_port', 'WebSocket', options.host, options.wsPort, err);
       }
+      // Attached once listening (ws re-emits the server's errors on itself). ws' own frame limit (100 MiB by
+      // default) would buffer a whole oversized frame first.
+      wss = new WebSocketServer({ server: http, maxPayload: maxPacketBytes + 16 });
+      wss.on('error', (err) => log.warn('WebSocket server error', { error: String(err) }));
       wss.on('connection', (socket, request) => {
         const stream = createWebSocketStream(socket);
         stream.on('error', () => socket.terminate());
@@ -180,10 +192,9 @@ export class EmbeddedBroker {
         if (guarded === null) { socket.terminate(); return; }
         aedes.handle(guarded, request);
       });
-      wsPort = (wss.address() as AddressInfo).port;
     }
 
-    const broker = new EmbeddedBroker(aedes, tcp, wss, port, wsPort, options.host, log, counters);
+    const broker = new EmbeddedBroker(aedes, tcp, wss, http, port, wsPort, options.host, log, counters);
     log.info('embedded MQTT broker listening', { tcp: `${options.host}:${port}`, ws: wsPort === null ? null : `${options.host}:${wsPort}`, accounts: options.accounts.length });
     return broker;
   }
@@ -193,6 +204,10 @@ export class EmbeddedBroker {
     if (this.wss !== null) {
       for (const c of this.wss.clients) c.terminate();
       await new Promise<void>((resolve) => (this.wss as WebSocketServer).close(() => resolve()));
+    }
+    if (this.http !== null) {
+      this.http.closeAllConnections();
+      await new Promise<void>((resolve) => (this.http as HttpServer).close(() => resolve()));
     }
     await new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     this.logger.info('embedded MQTT broker stopped');

@@ -12,7 +12,7 @@ const HELP = `Usage: striatum policy publish --model DIR --key FILE --broker URL
 publish   DIR holds one striatum.policy/v1 metadata JSON and the ONNX model it names. The model is loaded in
           onnxruntime and run on test observations (no NaN, |action| ≤ --action-abs-max when given), then its
           manifest is signed with the ed25519 private key FILE and published, retained, to
-          striatum/v1/policy/{task}/manifest after its 64 KiB pieces (striatum/v1/policy/{task}/piece/{sha256}/{i}).
+          striatum/v1/policy/{task}/manifest after its 64 KiB pieces (striatum-pieces/v1/{task}/{sha256}/{i}).
           --sequence numbers the release (default: the current time in ms); robots take only a release
           with a higher sequence than the one they have run, so an old manifest published again is refused.
           The MQTT account needs the updater role.`;

@@ -12,6 +12,7 @@ import { prmCommand } from './prm-eval.js';
 import { datasetCommand } from './cmd-dataset.js';
 import { mcapCommand } from './cmd-mcap.js';
 import { learnCommand } from './cmd-learn.js';
+import { dashboardCommand } from './cmd-dashboard.js';
 import type { Command } from './flags.js';
 
 export type { Command } from './flags.js';
@@ -30,4 +31,5 @@ export const commands: Record<string, Command> = {
   dataset: datasetCommand,
   mcap: mcapCommand,
   learn: learnCommand,
+  dashboard: dashboardCommand,
 };

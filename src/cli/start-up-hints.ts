@@ -50,9 +50,11 @@ export function logStartUpHints(runtime: RobotRuntime, loaded: LoadedConfig, log
     const watcher = cfg.mqtt.users.find((u) => u.role === 'operator') ?? cfg.mqtt.users.find((u) => u.role === 'viewer');
     const sub = watcher === undefined ? null
       : `mosquitto_sub -h ${host} -p ${broker.port} -u ${shellWord(watcher.username)} -P ${quoted(watcher.password)} -t ${shellWord(robotTopics)} -v`;
+    const dashboard = broker.wsPort !== null && cfg.mqtt.dashboard ? `http://${host.includes(':') ? `[${host}]` : host}:${broker.wsPort}/` : null;
     let readable = `watch the robot: ${broker.url} (MQTT over TCP)${ws !== null ? `, ${ws} (MQTT over WebSocket)` : ''}, topics ${robotTopics}`;
+    if (dashboard !== null) readable += `\n    dashboard: ${dashboard} (log in with an mqtt.users account)`;
     if (sub !== null) readable += `\n    ${sub}`;
-    logger.info('watch the robot', { mqtt: broker.url, ws, topics: robotTopics, mosquitto_sub: sub }, readable);
+    logger.info('watch the robot', { mqtt: broker.url, ws, dashboard, topics: robotTopics, mosquitto_sub: sub }, readable);
   } else {
     logger.info('watch the robot', { mqtt: cfg.mqtt.broker, ws: null, topics: robotTopics, mosquitto_sub: null },
       `watch the robot on ${cfg.mqtt.broker}, topics ${robotTopics}`);

@@ -7,7 +7,7 @@ import { normalizationSizeProblems } from './observation-size.js';
 import type { RobotConfig } from './schema.js';
 
 /** Passwords of the shipped examples (examples/*.yaml): fine on loopback, refused anywhere reachable. */
-export const DEMO_PASSWORDS: readonly string[] = Object.freeze(['striatum-demo', 'striatum-demo-updater']);
+export const DEMO_PASSWORDS: readonly string[] = Object.freeze(['striatum-demo', 'striatum-demo-updater', 'striatum-demo-viewer']);
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();

@@ -167,6 +167,13 @@ export const MqttSchema = z.strictObject({
   host: z.string().default('127.0.0.1').describe('embedded broker: address to listen on'),
   port: z.int().min(0).max(65535).default(1883).describe('embedded broker: TCP port (0 picks a free one)'),
   ws_port: z.int().min(0).max(65535).nullable().default(9001).describe('embedded broker: WebSocket port, null to disable'),
+  dashboard: z.boolean().default(true).describe('embedded broker: serve the web dashboard at http://host:ws_port/ (MQTT over WebSocket stays on the same port)'),
+  camera_frames: z.strictObject({
+    hz: positive.max(10).default(1).describe('JPEG frames per second and camera'),
+    quality: z.int().min(10).max(100).default(70).describe('JPEG quality'),
+    cameras: z.array(z.string().min(1)).default([]).describe('camera names; empty: every camera'),
+  }).nullable().default(null)
+    .describe('publish camera frames as JPEG on striatum/v1/{robot}/camera/{name} (QoS 0, never retained) for the dashboard; null publishes none'),
   username: z.string().optional().describe('credentials this robot connects with (default: robot id)'),
   password: z.string().optional(),
   password_env: z.string().optional().describe('read the password from this environment variable'),
@@ -239,6 +246,12 @@ export const RobotConfigSchema = z.strictObject({
   reward: RewardConfigSchema.nullable().default(null)
     .describe('process-reward models and reward shaping; null runs the policy without learned rewards'),
   recording: RecordingSchema.default({ mcap: null }).describe('recordings the robot writes itself'),
+  foxglove: z.strictObject({
+    host: z.string().default('127.0.0.1').describe('address to listen on'),
+    port: z.int().min(0).max(65535).default(8765).describe('WebSocket port (0 picks a free one)'),
+    rate_hz: positive.max(100).default(20).describe('joint states, commands, rewards and progress per second'),
+  }).nullable().default(null)
+    .describe('Foxglove live view (Foxglove WebSocket protocol): joint states, commands, rewards, PRM progress, camera images; null: off'),
 }).superRefine((cfg, ctx) => {
   const names = new Set<string>();
   cfg.joints.forEach((j, i) => {

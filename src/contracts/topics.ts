@@ -2,6 +2,15 @@
 
 export const TOPIC_ROOT = 'striatum/v1';
 
+/**
+ * Retained model pieces live outside TOPIC_ROOT: a dashboard or an operator watching `striatum/v1/#` would
+ * otherwise receive every piece of every release (hundreds of binary messages) on subscribing.
+ */
+export const PIECE_ROOT = 'striatum-pieces/v1';
+
+/** Robot ids as the topic grammar allows them (config: robot.id); a dashboard ignores any other level. */
+export const ROBOT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Topic levels under TOPIC_ROOT that are namespaces, not robots: a robot id may not be one of them. */
 export const RESERVED_TOPIC_LEVELS: readonly string[] = Object.freeze(['policy', 'updater']);
 
@@ -14,14 +23,18 @@ export const topics = {
   rollout: (robot: string) => `${TOPIC_ROOT}/${robot}/rollout`,
   rolloutAck: (robot: string) => `${TOPIC_ROOT}/${robot}/rollout/ack`,
   cmd: (robot: string) => `${TOPIC_ROOT}/${robot}/cmd`,
+  /** JPEG frames for dashboards (QoS 0, never retained), when mqtt.camera_frames is on. */
+  camera: (robot: string, camera: string) => `${TOPIC_ROOT}/${robot}/camera/${camera}`,
   policyManifest: (task: string) => `${TOPIC_ROOT}/policy/${task}/manifest`,
   /**
    * Retained, content-addressed by the model's sha256: a robot that comes online later still finds every piece,
    * and a new release never overwrites the pieces of the one running. Robots may not publish under policy/,
    * so a request/re-publish channel would need a new ACL rule; retained pieces need none.
    */
-  policyPiece: (task: string, modelSha256: string, index: number) => `${TOPIC_ROOT}/policy/${task}/piece/${modelSha256}/${index}`,
-  policyPieces: (task: string, modelSha256: string) => `${TOPIC_ROOT}/policy/${task}/piece/${modelSha256}/+`,
+  policyPiece: (task: string, modelSha256: string, index: number) => `${PIECE_ROOT}/${task}/${modelSha256}/${index}`,
+  policyPieces: (task: string, modelSha256: string) => `${PIECE_ROOT}/${task}/${modelSha256}/+`,
+  /** Where an updater publishes pieces and a robot reads them (ACL). */
+  piecePrefix: () => `${PIECE_ROOT}/`,
   updaterStatus: () => `${TOPIC_ROOT}/updater/status`,
   /** Retained progress of the updater's training rounds. */
   updaterTraining: () => `${TOPIC_ROOT}/updater/training`,
@@ -33,6 +46,14 @@ export const topics = {
   /** Prefix a robot account may publish under (ACL). */
   robotPrefix: (robot: string) => `${TOPIC_ROOT}/${robot}/`,
   allRobots: (leaf: string) => `${TOPIC_ROOT}/+/${leaf}`,
+  /**
+   * How a dashboard learns whether its login may command (it shows controls only then; the broker refuses a
+   * viewer's commands anyway): it subscribes to its own echo topic and publishes one message there. Only operator
+   * accounts may read and write under this prefix: the embedded broker refuses the subscription (SUBACK 0x80);
+   * Mosquitto grants it but drops the publish, so no echo comes back.
+   */
+  operatorAccessPrefix: () => 'striatum-access/v1/operator/',
+  operatorEcho: (clientId: string) => `striatum-access/v1/operator/${clientId}`,
   /** MQTT 5 shared subscription: the broker hands each message to one member of `group`. */
   shared: (group: string, filter: string) => `$share/${group}/${filter}`,
 } as const;

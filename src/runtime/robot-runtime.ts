@@ -4,6 +4,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { makeAccount, type Account } from '../broker/acl.js';
 import { EmbeddedBroker } from '../broker/embedded-broker.js';
+import { dashboardHandler } from '../dashboard/dashboard-files.js';
 import { assertNormalizationSize } from '../config/observation-size.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { RobotConfig } from '../config/schema.js';
@@ -24,6 +25,8 @@ import { NO_REWARD_OUTLET, RewardReporter } from '../reward/reward-reporter.js';
 import { rolloutLogin, type RolloutLogin } from '../rollout/config.js';
 import { RolloutService } from '../rollout/rollout-service.js';
 import type { McapRecorder } from '../dataset/mcap-recorder.js';
+import { FoxgloveBridge } from '../foxglove/foxglove-bridge.js';
+import { CameraPublisher } from '../telemetry/camera-publisher.js';
 import { RobotLink } from '../telemetry/robot-link.js';
 import { startTelemetry, telemetryMessage } from '../telemetry/telemetry.js';
 import { runtimeAwareOf, type RobotDescription, type RobotTransport, type RuntimeAwareTransport } from '../transports/types.js';
@@ -70,6 +73,11 @@ export class RobotRuntime {
   mcap: McapRecorder | null = null;
   private mqttLogin: { url: string; username: string; password: string; rollout: RolloutLogin | null } | null = null;
   private telemetryTimer: NodeJS.Timeout | null = null;
+  /** JPEG frames for dashboards (mqtt.camera_frames); null when off. */
+  cameraPublisher: CameraPublisher | null = null;
+  /** The Foxglove live view (config foxglove); null when off. */
+  foxglove: FoxgloveBridge | null = null;
+  private foxgloveCameras: CameraPublisher | null = null;
   loop: ControlLoop | null = null;
   /** Signed over-the-air policy updates; null without MQTT or with a caller-supplied source. */
   policyManager: PolicyManager | null = null;
@@ -124,6 +132,7 @@ export class RobotRuntime {
     await this.startRollouts(transport, fields, policy.source, realtime);
     await this.startMcap(transport, robot, fields, realtime);
     const rollback = this.link !== null && policy.want !== null ? new RollbackTracker() : null;
+    if (cfg.foxglove !== null) await this.startFoxglove(transport, robot, fields);
     this.loop = this.buildLoop(transport, robot, fields, policy.source, realtime, this.stepSinks(rollback));
     this.attachTransportRuntime(transport, this.loop);
     if (this.link !== null && policy.want !== null) {
@@ -136,6 +145,9 @@ export class RobotRuntime {
       this.telemetryTimer = startTelemetry({
         link: this.link, rateHz: cfg.mqtt.telemetry_hz, telemetry: () => this.telemetry(), rewards: this.rewards, logger: log,
       });
+      if (cfg.mqtt.camera_frames !== null) {
+        this.cameraPublisher = new CameraPublisher(cfg.mqtt.camera_frames, robot.cameras.map((c) => c.name), transport, this.link, log.child('camera'));
+      }
     }
   }
 
@@ -154,6 +166,20 @@ export class RobotRuntime {
       }),
     });
     aware.controlStateChanged(loop.state, 'start-up');
+  }
+
+  private async startFoxglove(transport: RobotTransport, robot: RobotDescription, fields: readonly ObservationField[]): Promise<void> {
+    const cfg = this.config;
+    const fox = cfg.foxglove;
+    if (fox === null) return;
+    const cameras = robot.cameras.map((c) => c.name);
+    this.foxglove = await FoxgloveBridge.start({
+      host: fox.host, port: fox.port, rateHz: fox.rate_hz, robotId: cfg.robot.id, jointNames: robot.jointNames, mode: cfg.action.mode,
+      observationFields: fields, cameras, reward: this.rewards?.record ?? null, state: () => this.loop?.state ?? 'idle',
+      logger: this.o.logger.child('foxglove'),
+    });
+    const frames = cfg.mqtt.camera_frames;
+    this.foxgloveCameras = new CameraPublisher({ hz: frames?.hz ?? 2, quality: frames?.quality ?? 70, cameras: [] }, cameras, transport, this.foxglove, this.o.logger.child('foxglove'));
   }
 
   private async startLink(): Promise<void> {
@@ -268,6 +294,7 @@ export class RobotRuntime {
     if (this.rollouts !== null) sinks.push(this.rollouts.recorder);
     if (this.mcap !== null) sinks.push(this.mcap);
     if (rewards !== null) sinks.push(new RewardReporter(rewards.record, link ?? NO_REWARD_OUTLET, cfg.robot.id, log));
+    if (this.foxglove !== null) sinks.push(this.foxglove);
     if (o.onStep !== undefined || o.onEpisode !== undefined) sinks.push(new HookSink({ onStep: o.onStep, onEpisode: o.onEpisode }));
     sinks.push(new EpisodeReporter(cfg.robot.id, link ?? NO_EPISODE_OUTLET, rewards, log));
     if (rollback !== null) sinks.push(rollback);
@@ -359,6 +386,7 @@ export class RobotRuntime {
     this.broker = await EmbeddedBroker.start({
       host: m.host, port: m.port, wsPort: m.ws_port, accounts, logger: this.o.logger.child('broker'),
       maxConnections: m.max_connections, maxPacketBytes: m.max_packet_bytes,
+      httpHandler: m.dashboard ? dashboardHandler({ broker: null }) : undefined,
     });
     return { url: this.broker.url, username, password: robotPassword };
   }
@@ -404,6 +432,8 @@ export class RobotRuntime {
     const log = this.o.logger;
     this.loop?.stop(reason);
     if (this.telemetryTimer !== null) clearInterval(this.telemetryTimer);
+    this.cameraPublisher?.close();
+    this.foxgloveCameras?.close();
     const steps: [string, () => Promise<void>][] = [
       ['transport', async () => { await this.transport?.close(); }],
       // PRM workers must finish their in-flight run: onnxruntime aborts the process if one is terminated mid-run.
@@ -412,6 +442,7 @@ export class RobotRuntime {
       // The spool is durable: what is not acknowledged now is resent at the next start.
       ['rollout', async () => { await this.rollouts?.close(reason, 2000); }],
       ['mcap recording', async () => { await this.mcap?.close(); }],
+      ['foxglove', async () => { await this.foxglove?.close(); }],
       ['mqtt', async () => { await this.link?.close(this.status(false, `shutdown: ${reason}`)); }],
       ['broker', async () => { await this.broker?.close(); }],
     ];

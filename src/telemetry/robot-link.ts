@@ -226,6 +226,12 @@ export class RobotLink {
     this.client.publish(topics.reward(this.o.robotId), JSON.stringify(msg), { qos: 0 });
   }
 
+  /** A camera's JPEG frame for dashboards: QoS 0, never retained, dropped while offline. */
+  publishCameraFrame(camera: string, jpeg: Buffer): void {
+    if (!this.client.connected) return;
+    this.client.publish(topics.camera(this.o.robotId, camera), jpeg, { qos: 0, retain: false });
+  }
+
   publishEpisode(msg: EpisodeMessage): void {
     this.client.publish(topics.episode(this.o.robotId), JSON.stringify(msg), { qos: 1 });
   }

@@ -65,3 +65,11 @@ export function requirePostgres(): string {
   }
   return POSTGRES_BIN;
 }
+
+export const DEBIAN_CHROMIUM = '/usr/bin/chromium';
+
+/** Debian's Chromium for the browser tests (never a downloaded browser), or a MissingToolError. */
+export function requireChromium(): string {
+  if (!existsSync(DEBIAN_CHROMIUM)) throw new MissingToolError(`${DEBIAN_CHROMIUM} is missing`, ['chromium']);
+  return DEBIAN_CHROMIUM;
+}
