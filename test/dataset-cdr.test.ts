@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CdrEncoder, encodeCompressedImage, encodeFloat64MultiArray, encodeImage, encodeJointState } from '../src/dataset/cdr.js';
+import { CdrWriter, encodeCompressedImage, encodeFloat64MultiArray, encodeImage, encodeJointState } from '../src/dataset/cdr.js';
 
 // Golden vectors of the ROS 2 work (ros2-bridge/vectors/messages.txt): the bytes Cyclone DDS's own serializer
 // produced for these messages, copied here so the recording's CDR is checked against DDS, not against itself.
@@ -14,7 +14,7 @@ const GOLDEN = {
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 test('cdr: JointState, Float64MultiArray, Image and CompressedImage are byte-identical to Cyclone DDS', () => {
-  const w = new CdrEncoder(16); // small, so the buffer grows on the way
+  const w = new CdrWriter(16); // small, so the buffer grows on the way
   const position = [0.5, -1.25, 3];
   const velocity = [0.1, 0.2, -0.3];
   assert.equal(hex(encodeJointState(w, 1_700_000_000_123_456_789n, 'base_link', ['shoulder', 'elbow', 'wrist'],

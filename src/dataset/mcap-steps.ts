@@ -11,7 +11,7 @@
 //   /striatum/episode              json                      episode start and end (outcome, end_reason)
 import type { McapWriter } from '@mcap/core';
 import { REWARD_COMPONENTS } from '../contracts/rollout.js';
-import { CdrEncoder, encodeFloat64MultiArray, encodeImage, encodeJointState, type Slice } from './cdr.js';
+import { CdrWriter, encodeFloat64MultiArray, encodeImage, encodeJointState, type Slice } from './cdr.js';
 import { ROS2_SCHEMAS, type Ros2SchemaName } from './ros2-msg-defs.js';
 import type { McapTopic } from './mcap-topics.js';
 
@@ -71,7 +71,7 @@ const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : nul
 const EMPTY: Slice = { values: [], from: 0, count: 0 };
 
 export class McapStepWriter {
-  private readonly cdr = new CdrEncoder(4096);
+  private readonly cdr = new CdrWriter(4096);
   private readonly channels = new Map<string, number>();
   private readonly sequence = new Map<number, number>();
   private readonly jointSlices: { position: [number, number] | null; velocity: [number, number] | null; effort: [number, number] | null };

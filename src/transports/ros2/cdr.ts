@@ -80,9 +80,10 @@ export class CdrWriter {
     return this;
   }
 
-  f64Sequence(values: ArrayLike<number>): this {
-    this.u32(values.length);
-    for (let i = 0; i < values.length; i++) this.f64(values[i]);
+  /** A float64 sequence of `count` values from `values[from]` (by default all of them). */
+  f64Sequence(values: ArrayLike<number>, from = 0, count = values.length - from): this {
+    this.u32(count);
+    for (let i = 0; i < count; i++) this.f64(values[from + i]);
     return this;
   }
 
