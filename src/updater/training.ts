@@ -58,6 +58,9 @@ export type RoundResult =
 // ---------------------------------------------------------------------------------------------------------------
 // Snapshot
 
+/** What a round's policy version starts with, per algorithm. */
+const VERSION_PREFIX = { awr: 'awr', sac_rlpd: 'sac' } as const;
+
 /**
  * Write the snapshot awr.py reads: every step of the given episodes (those whose layout matches the base policy),
  * rows in episode then step order; actions are the commands the robot wrote; rewards relabeled.
@@ -313,7 +316,7 @@ export class TrainingRounds {
     // trained it or when: whichever updater of a fleet runs this round releases the same version. (The SAC
     // learner also carries its critics from round to round, on the disk of the updater that trained it.)
     const recipe = createHash('sha256').update(snapshot.sha256).update(base.version).update(args.slice(7).join(' ')).digest('hex');
-    args.push('--version', `${this.cfg.algorithm}-${recipe.slice(0, 16)}`);
+    args.push('--version', `${VERSION_PREFIX[this.cfg.algorithm]}-${recipe.slice(0, 16)}`);
     this.update('training');
     const run = spawnTrainer(this.cfg.python, args, this.cfg.timeout_s * 1000, (r) => this.onRecord(r));
     this.child = run.child;
