@@ -23,7 +23,7 @@
 // the potential model's view-fused progress; done may instead come from a success model (shaping.done_source);
 // r_intrinsic is the optional RND term. The hacking alarm compares each PRM answer's success claim with the
 // success model (or the environment's success flag).
-import type { EpisodeStart, EpisodeSummary, StepSink, StepView } from '../control/step.js';
+import type { EpisodeStart, EpisodeSummary, StepSink, StepView, SuccessJudge } from '../control/step.js';
 import { LatencyHistogram } from '../util/histogram.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -127,7 +127,7 @@ const DONE_FROM_PROGRESS = 0;
 const DONE_FROM_SUCCESS = 1;
 const DONE_FROM_EITHER = 2;
 
-export class RewardPipeline implements StepSink {
+export class RewardPipeline implements StepSink, SuccessJudge {
   readonly shaper: RewardShaper;
   /** The step's reward, overwritten by every onStep(): later sinks read it for the same step. */
   readonly record = new RewardPipelineStep();
@@ -330,6 +330,17 @@ export class RewardPipeline implements StepSink {
     this.episodeReturn += r.total;
     if (end !== STEP_CONTINUES) this.open = false;
     return out;
+  }
+
+  /**
+   * Learning mode's success verdict (SuccessJudge), asked by the loop before it builds the step: the success
+   * model's newest answers are folded in now (onStep then finds none left), and the done rule of
+   * shaping.done_source answers. Allocation-free.
+   */
+  successVerdict(): boolean {
+    if (this.success !== null) this.foldSuccess(this.success, performance.now());
+    const successDone = this.successDetector !== null && this.successDetector.done;
+    return this.doneSource === DONE_FROM_PROGRESS ? this.shaper.done : this.doneSource === DONE_FROM_SUCCESS ? successDone : this.shaper.done || successDone;
   }
 
   /** Close the episode (the loop's episode-end hook): VOC over its progress answers and the alarm state. */
