@@ -148,7 +148,6 @@ export class RewardPipeline implements StepSink, SuccessJudge {
   private readonly slots: ModelSlot[];
   private readonly successDetector: SuccessDetector | null;
   private readonly doneSource: number;
-  private readonly taskSuccessReward: number;
   private readonly values = new Float64Array(EPISODE_VALUES);
   private valueCount = 0;
   private episode = 0;
@@ -171,6 +170,7 @@ export class RewardPipeline implements StepSink, SuccessJudge {
       gamma: s.gamma,
       horizonS: s.gamma === null && s.horizon_s === null ? 2 : s.horizon_s,
       successMargin: s.delta,
+      successReward: s.task_success_reward,
       doneUpdates: s.done_updates,
       doneHysteresis: s.hysteresis,
       normalization: s.normalize,
@@ -187,7 +187,6 @@ export class RewardPipeline implements StepSink, SuccessJudge {
     this.successDetector = sm === null ? null : new SuccessDetector(sm.successThreshold, s.done_updates, s.hysteresis);
     const source = s.done_source ?? (sm !== null ? 'success' : 'progress');
     this.doneSource = source === 'progress' ? DONE_FROM_PROGRESS : source === 'success' ? DONE_FROM_SUCCESS : DONE_FROM_EITHER;
-    this.taskSuccessReward = s.task_success_reward;
     this.rnd = rnd;
     this.intervalUpdates = slots.map(() => 0);
   }
@@ -315,7 +314,8 @@ export class RewardPipeline implements StepSink, SuccessJudge {
     if (this.success !== null) this.foldSuccess(this.success, now);
     if (this.potential !== null) this.foldPotential(this.potential, step, now);
 
-    const task = Number.isNaN(taskReward) ? (step.done ? this.taskSuccessReward : 0) : taskReward;
+    // r_task is the environment's own reward when a caller has one; success is paid as r_gold at the terminal.
+    const task = Number.isNaN(taskReward) ? 0 : taskReward;
     const intrinsic = this.rnd === null ? 0 : this.rnd.step(step.observation);
     const end: StepEnd = step.done ? STEP_TERMINAL : step.truncated ? STEP_TRUNCATED : STEP_CONTINUES;
     const r = this.shaper.step(task, intrinsic, end);

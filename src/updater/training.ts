@@ -106,7 +106,7 @@ export function writeTrainingSnapshot(
   for (const [name, data] of files) writeFileSync(join(dir, name), data);
   const manifest = snapshotManifest({
     format: SNAPSHOT_FORMAT, created: new Date().toISOString(), task: base.task, gamma: settings.gamma,
-    success_margin: settings.successMargin, reward: 'r_task + r_gold + γΦ′ − Φ (Φ′ = 0 at true terminals; intrinsic left out)',
+    success_margin: settings.successMargin, reward: 'r_task + r_gold + γΦ′ − Φ (Φ′ = 0 and r_gold = R at true terminals, r_gold = 0 elsewhere; intrinsic left out)',
     observation_fields: fields, action: { mode: base.action.mode, joints: [...joints] }, base_policy: { name: base.name, version: base.version },
     steps: total, skipped_episodes: skipped, episodes: manifestEpisodes,
   });
