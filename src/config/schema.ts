@@ -60,7 +60,7 @@ export const PolicySchema = z.strictObject({
     episodes: z.int().min(1).default(20).describe('episodes of a new policy version before its success rate is judged'),
     margin: z.number().min(0).max(1).default(0.1).describe('roll back when the new success rate is below the previous version\'s by more than this'),
   }).nullable().default({ episodes: 20, margin: 0.1 })
-    .describe('roll back a deployed policy automatically when it does worse than the one it replaced; null: never'),
+    .describe('roll back a deployed policy automatically when it does worse than the one it replaced (success = the episode verdict: the success model\'s in learning mode), each judged over at least `episodes` episodes, never back to a version rolled back before; null: never'),
 });
 
 export const CameraSchema = z.strictObject({
