@@ -20,6 +20,7 @@ export const ErrorCodes = {
   STRIATUM_ERR_BROKER: { exit: 5, summary: 'embedded broker failed' },
   STRIATUM_ERR_SAFETY: { exit: 6, summary: 'safety fault' },
   STRIATUM_ERR_IO: { exit: 7, summary: 'file input/output failed' },
+  STRIATUM_ERR_SNAPSHOT: { exit: 7, summary: 'training snapshot unusable (no episodes, or non-finite values)' },
   STRIATUM_ERR_INTERNAL: { exit: 70, summary: 'internal error' },
 } as const;
 

@@ -41,7 +41,7 @@ export interface SnapshotSummary {
 export type RoundResult =
   | { outcome: 'ok'; modelDir: string; snapshot: SnapshotSummary; seconds: number; done: Record<string, unknown> }
   | { outcome: 'skipped'; reason: string }
-  | { outcome: 'failed'; error: string };
+  | { outcome: 'failed'; error: string; code?: string };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Snapshot
@@ -67,6 +67,10 @@ export function writeTrainingSnapshot(
     if (!sameLayout || ex.steps === 0) { skipped++; continue; }
     const r = relabelRewards(ex.columns.reward, ex.columns.flags, settings);
     const n = ex.steps;
+    for (const [what, values, width] of [['rewards', r.rewards, 1], ['observations', ex.columns.observation, obsDim], ['actions', ex.columns.command, actDim]] as const) {
+      const at = firstNonFinite(values);
+      if (at >= 0) throw new StriatumError('STRIATUM_ERR_SNAPSHOT', `episode ${ex.robot}/${ex.episode} has a non-finite value in its ${what} at step ${Math.floor(at / width)}`);
+    }
     // Only the last row can end the episode: awr.py reads terminal/truncation there.
     const terminals = new Int32Array(n);
     terminals[n - 1] = r.terminals[n - 1];
@@ -76,6 +80,9 @@ export function writeTrainingSnapshot(
       policy_versions: ex.policyVersions, unrecorded_reward_steps: r.unrecordedSteps, gold_steps: r.goldSteps,
     });
     parts.push({ obs: ex.columns.observation, cmd: ex.columns.command, rewards: r.rewards, terminals, n });
+  }
+  if (parts.length === 0) {
+    throw new StriatumError('STRIATUM_ERR_SNAPSHOT', `no usable episodes: ${episodes.length} complete, ${skipped} with another layout than ${base.name} or no steps`);
   }
   const total = parts.reduce((s, p) => s + p.n, 0);
   const obs = new Float32Array(total * obsDim);
@@ -112,6 +119,12 @@ export function writeTrainingSnapshot(
   });
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`); // last: a complete snapshot has it
   return { dir, episodes: parts.length, steps: total, skippedEpisodes: skipped, unrecordedRewardSteps: unrecorded, gamma: settings.gamma };
+}
+
+/** Index of the first NaN or infinite value, −1 when all are finite. */
+function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
 }
 
 /** The manifest, checked against the schema the trainer validates it with: a writer bug fails here, not in Python. */
@@ -232,7 +245,7 @@ export class TrainingRounds {
   runRound(): Promise<RoundResult> {
     if (this.running !== null) return this.running;
     this.pending = 0;
-    this.running = this.round().catch((err: unknown) => this.fail((err as Error).message)).finally(() => { this.running = null; this.child = null; });
+    this.running = this.round().catch((err: unknown) => this.fail((err as Error).message, (err as { code?: string }).code)).finally(() => { this.running = null; this.child = null; });
     return this.running;
   }
 
@@ -293,12 +306,13 @@ export class TrainingRounds {
     this.update(s.state);
   }
 
-  private fail(error: string): RoundResult {
+  private fail(error: string, code?: string): RoundResult {
     this.state.rounds_failed++;
-    this.state.last_error = error.slice(0, 500);
+    this.state.last_error = (code === undefined ? error : `${code}: ${error}`).slice(0, 500);
+    // The status (state failed, last_error) goes out retained on the training topic: that is the round's event.
     this.update('failed');
-    this.log.error('training round failed; the updater keeps running', { round: this.state.round, error, rounds_failed: this.state.rounds_failed });
-    return { outcome: 'failed', error };
+    this.log.error('training round failed; the updater keeps running', { round: this.state.round, error, ...(code === undefined ? {} : { code }), rounds_failed: this.state.rounds_failed });
+    return code === undefined ? { outcome: 'failed', error } : { outcome: 'failed', error, code };
   }
 
   private update(state: TrainingStatus['state']): void {
