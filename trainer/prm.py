@@ -885,9 +885,14 @@ cells) and through a third convolution and a linear layer; an MLP head on [featu
 ## Data
 
 `striatum record --frames top --progress --source ...` (see Regenerate). Labels are the simulator's ground
-truth per frame: progress = clip(1 - d/d0, 0, 1), d the instructed block's distance from the instructed pad;
-success = d <= 3.5 cm. An episode ends at its first successful step and the recorder also renders that final
-state, so every successful episode has exactly one positive frame.
+truth per frame, d the instructed block's distance from the instructed pad, d0 its distance at reset, r = 3.5 cm
+the success radius: success = d <= r; progress (`--progress-label success`, ProcVLM-style) = clip((d0 - d) / (d0 - r),
+0, 1), each episode scaled by its own d0 so that every success frame reads 1 (the recorder's clip(1 - d/d0, 0, 1)
+tops out near 0.9 at success, which is why the first demo model could not say success). Recorded with
+`--after-success 2`: as in a learning-mode episode the simulator runs on 2 s after its first success frame, so
+successful episodes carry every frame the block spends on the pad (and, for the shipped policy, the frames where
+it pushes the block on across the pad). `policy-noisy` is the shipped BC policy `models/push` with noise scaled
+per episode (a quarter clean): the policy's own failure modes. Every seed range: docs/seeds.md.
 
 | dataset | source | episodes | successful | frames |
 |---|---|---|---|---|
@@ -920,7 +925,9 @@ change). Adam, cosine learning rate from {args.lr:g}, batch {args.batch_size}.
 - **success**: positives are the frames the sim marks successful; each batch has {args.success_negatives:g} negatives
   per positive (the HIL-SERL lesson), {args.hard_negative_fraction:.0%} of them near misses (progress >= {args.hard_negative_progress}).
   Binary cross-entropy. The training prior is {1 / (1 + args.success_negatives):.0%} positive, far above the
-  natural one (one frame per successful episode): the output is a score to threshold, not a calibrated probability.
+  natural one: the output is a score to threshold. The threshold is calibrated per episode on the validation
+  episodes for the done rule (`--done-updates` answers in a row): the lowest at which at most 1% of the failed
+  validation episodes would fire; the evaluation below checks it on held-out episodes.
 
 | argument | value |
 |---|---|
@@ -935,29 +942,48 @@ change). Adam, cosine learning rate from {args.lr:g}, batch {args.batch_size}.
 _Not yet evaluated: run `striatum prm eval ... --card` (see Regenerate)._
 <!-- prm-eval:end -->
 
+## The reward signal: success detection and return ranking
+
+<!-- prm-success:begin -->
+_Not yet evaluated: run `striatum prm eval ... --success ... --card` (see Regenerate)._
+<!-- prm-success:end -->
+
+`test/prm-card.test.ts` re-records the held-out check episodes below (the shipped policy with noise, seeds
+510000–510007) and replays them through the same code with the shipped models: per episode the ground truth, the
+frame the done rule fired (null: never) and the PRM-only return must be these.
+
+<!-- prm-check:begin -->
+```json
+{{}}
+```
+<!-- prm-check:end -->
+
 ## Regenerate
 
 About 10 minutes on 2 CPU cores (recording under a minute, training {sum(r['seconds'] for r in results.values()) / 60:.0f} min, evaluation seconds).
 
 ```sh
 npx tsc -p tsconfig.json   # the CLI, and dist/src/reward/metadata.js for the trainer's metadata check
-for s in expert:10000:300 noisy-expert:20000:150 stall:30000:40 random:40000:20; do IFS=: read src seed n <<< "$s"
+for s in expert:10000:300 noisy-expert:20000:150 stall:30000:40 random:40000:20 policy-noisy:50000:200; do
+  IFS=: read src seed n <<< "$s"
   node dist/src/cli/main.js record --config examples/sim.yaml --frames top --progress --source $src \\
-    --seed $seed --episodes $n --out data/prm/$src; done
-for s in expert:110000:40 noisy-expert:120000:40 stall:130000:10; do IFS=: read src seed n <<< "$s"
+    --seed $seed --episodes $n --after-success 2 --out data/prm/$src; done
+for s in expert:110000:40 noisy-expert:120000:40 stall:130000:10 policy-noisy:150000:100; do IFS=: read src seed n <<< "$s"
   node dist/src/cli/main.js record --config examples/sim.yaml --frames top --progress --source $src \\
-    --seed $seed --episodes $n --out data/prm-test/$src; done
-/usr/bin/python3 trainer/prm.py --data data/prm/expert,data/prm/noisy-expert,data/prm/stall,data/prm/random \\
-  --out models/push-prm
-node dist/src/cli/main.js prm eval --model models/push-prm/progress.json \\
-  --data data/prm-test/expert,data/prm-test/noisy-expert,data/prm-test/stall --card models/push-prm/README.md
+    --seed $seed --episodes $n --after-success 2 --out data/prm-test/$src; done
+/usr/bin/python3 trainer/prm.py --data data/prm/expert,data/prm/noisy-expert,data/prm/stall,data/prm/random,data/prm/policy-noisy \\
+  --out models/push-prm --kinds progress,success --epochs 10 --done-updates 1
+node dist/src/cli/main.js prm eval --model models/push-prm/progress.json --success models/push-prm/success.json \\
+  --success-threshold THRESHOLD --done-updates 1 \\
+  --data data/prm-test/expert,data/prm-test/noisy-expert,data/prm-test/stall,data/prm-test/policy-noisy --card models/push-prm/README.md
+STRIATUM_UPDATE_CARD=1 node --test dist/test/prm-card.test.js   # the card's check episodes (seeds 510000–510007)
 ```
 
 ## Limitations
 
 Trained on one simulated task, one camera, clean renders and four instructions: no real images, no other colours
-or layouts than the sim's sampler makes. The success model has one positive frame per successful episode, with
-the block just inside the 3.5 cm radius, so its scores near that edge are uncertain. Progress is clipped at 0:
+or layouts than the sim's sampler makes. The success boundary (3.5 cm) is about 4 pixels of the 96x96 view: frames
+with the block just outside it are the success model's hardest negatives. Progress is clipped at 0:
 pushing the block away from the pad reads as no progress, not as negative. The progress output moves in steps of
 {step}: slower progress shows as occasional steps rather than a ramp.
 """
