@@ -44,6 +44,8 @@ export interface EpisodeVerdict {
   first_success_frame: number | null;
   /** Frame at which the done rule fired; null when it never did. */
   detected_frame: number | null;
+  /** The highest threshold at which the done rule would fire in this episode (max over frames of the min of K answers in a row). */
+  done_score: number;
   /** Σ γ^k r_k from the first step, and the plain sum, PRM-only (R = 1). */
   return: number;
   return_sum: number;
@@ -134,9 +136,15 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
           g += shaper.gamma ** (k - 1) * r.total;
           sum += r.total;
         }
+        let doneScore = Number.NEGATIVE_INFINITY;
+        for (let k = 0; k + o.doneUpdates <= n; k++) {
+          let low = Number.POSITIVE_INFINITY;
+          for (let j = k; j < k + o.doneUpdates; j++) low = Math.min(low, p[j]);
+          doneScore = Math.max(doneScore, low);
+        }
         verdicts.push({
           dataset: dir, source: ep.source, seed: ep.seed, ground_truth: ep.success, first_success_frame: firstSuccess,
-          detected_frame: detected, return: g, return_sum: sum,
+          detected_frame: detected, done_score: doneScore, return: g, return_sum: sum,
         });
       }
     }
