@@ -25,6 +25,7 @@ export const ErrorCodes = {
   STRIATUM_ERR_DATASET: { exit: 7, summary: 'dataset is malformed or does not fit the robot' },
   STRIATUM_ERR_STORE: { exit: 7, summary: 'rollout store unreachable or failing' },
   STRIATUM_ERR_STORE_SCHEMA: { exit: 7, summary: 'rollout store schema is newer than this updater' },
+  STRIATUM_ERR_SNAPSHOT: { exit: 7, summary: 'training snapshot unusable (no episodes, or non-finite values)' },
   STRIATUM_ERR_INTERNAL: { exit: 70, summary: 'internal error' },
 } as const;
 

@@ -47,7 +47,7 @@ test('mcap recorder: steps wait in the ring until a drain; files rotate at max_s
     if (i === 99) assert.equal(rec.stats().steps, 0, 'onStep only fills the ring');
     if (i % 100 === 99) await rec.drain();
   }
-  rec.onEpisodeEnd({ episode: 0, seed: 1, instruction: 'push', policy_version: 'p1', steps: 600, duration_s: 12, outcome: 'timeout', success: false, final_progress: null, end_reason: null });
+  rec.onEpisodeEnd({ episode: 0, seed: 1, instruction: 'push', policy_version: 'p1', steps: 600, duration_s: 12, outcome: 'timeout', success: false, final_progress: null, end_reason: null, ground_truth: null });
   await rec.close();
   const files = readdirSync(dir).filter((f) => f.endsWith('.mcap')).sort((a, b) => Number(/-(\d+)\.mcap$/.exec(a)?.[1]) - Number(/-(\d+)\.mcap$/.exec(b)?.[1]));
   assert.ok(files.length >= 3, `rotated into ${files.length} files`);

@@ -13,7 +13,8 @@ import { silentLogger } from '../src/log.js';
 import type { ActionSource } from '../src/policy/action-source.js';
 import { OnnxPolicy, type PolicyExpectations } from '../src/policy/onnx-policy.js';
 import type { StriatumError } from '../src/errors.js';
-import { PolicyManager, loadTrustedKeys, type PolicyLinkPort, type SwappableLoop } from '../src/policy/policy-manager.js';
+import { PolicyManager, RollbackTracker, loadTrustedKeys, type PolicyLinkPort, type SwappableLoop } from '../src/policy/policy-manager.js';
+import type { EpisodeSummary } from '../src/control/step.js';
 import { restorePolicies } from '../src/policy/policy-restore.js';
 import { PolicyStore } from '../src/policy/policy-store.js';
 import { buildManifest, expectationsFromMetadata, findPolicyInDir, generateKeyFiles, validateForRelease } from '../src/updater/registry.js';
@@ -375,4 +376,56 @@ test('a symlink and a FIFO planted in the old temporary download folder change n
   } finally {
     rmSync(join(tmpdir(), `striatum-policy-${robotId}`), { recursive: true, force: true });
   }
+});
+
+/** v1 runs `before` episodes (all successes), then v2 is deployed and swapped in. */
+async function deployV2(before: number) {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const ctx = setup(privateKey, { episodes: 4, margin: 0.2 });
+  for (let i = 0; i < before; i++) ctx.manager.onEpisodeEnd(true);
+  const { manifest, chunks } = buildManifest({ modelDir: release(join(ctx.dir, 'r2'), 'v2') });
+  const signed = signManifest(manifest, privateKey);
+  ctx.manager.onManifest(Buffer.from(JSON.stringify(signed)));
+  ctx.link.deliverPieces(signed, chunks);
+  await waitFor('swap', () => ctx.loop.swaps === 1);
+  ctx.manager.onEpisodeEnd(true); // the episode the swap happened in is not counted
+  return { ...ctx, signed };
+}
+
+test('automatic rollback needs the previous version judged over the full window too', async () => {
+  // v1 ran 2 episodes (both successes): too few to say v2's 1 of 4 is worse.
+  const { loop, manager } = await deployV2(2);
+  for (let i = 0; i < 4; i++) manager.onEpisodeEnd(i === 0);
+  assert.equal(loop.swaps, 1, 'no rollback against a baseline of 2 episodes');
+  assert.equal(manager.activeVersion, 'v2');
+  await manager.close();
+});
+
+test('after an automatic rollback the robot never goes back to the version it left, whatever the verdicts say', async () => {
+  const { loop, manager, link, signed } = await deployV2(4);
+  for (let i = 0; i < 4; i++) manager.onEpisodeEnd(i === 0); // v2: 1 of 4 → back to v1
+  assert.equal(loop.swaps, 2);
+  assert.equal(manager.activeVersion, 'v1');
+  manager.onEpisodeEnd(true); // the swap episode
+  for (let i = 0; i < 12; i++) manager.onEpisodeEnd(false); // v1 now fails every time: still no swap back to v2
+  assert.equal(loop.swaps, 2);
+  assert.equal(manager.activeVersion, 'v1');
+  manager.onManifest(Buffer.from(JSON.stringify(signed)));
+  assert.equal(link.handlers.has(topics.policyPieces(signed.task, signed.model.sha256)), false, 'v2 is refused until a newer release runs');
+  await manager.close();
+});
+
+test('the rollback window counts the episode verdict (the success model\'s in learning mode), never the ground truth', () => {
+  const seen: boolean[] = [];
+  const tracker = new RollbackTracker();
+  tracker.attach({ onEpisodeEnd: (success: boolean) => { seen.push(success); } });
+  const summary = (outcome: EpisodeSummary['outcome'], truth: boolean | null): EpisodeSummary => ({
+    episode: 0, seed: 0, instruction: 'push', policy_version: 'v1', steps: 10, duration_s: 1, outcome, success: outcome === 'success',
+    final_progress: null, end_reason: null, ground_truth: truth === null ? null : { success: truth, final_progress: truth ? 1 : 0.2 },
+  });
+  tracker.onEpisodeEnd(summary('timeout', true)); // the simulator saw success, the success model did not
+  tracker.onEpisodeEnd(summary('success', false)); // the success model said success, the simulator did not
+  tracker.onEpisodeEnd(summary('aborted', true)); // says nothing about the policy
+  tracker.onEpisodeEnd(summary('success', null));
+  assert.deepEqual(seen, [false, true, true]);
 });

@@ -461,9 +461,10 @@ test('no PRM: every step has a reward; r_task from the environment; the RND term
     const last = await tick(4);
     // R = [1, 0.99·1 + 1.5] → population σ = 0.745; 2 · 1.5/0.745
     near(last.intrinsic, 2 * (1.5 / 0.745), 'coefficient · r_int / σ(R)', 1e-6);
-    assert.equal(last.task, 5, 'task_success_reward on the step the environment reports success');
+    assert.equal(last.gold, 5, 'task_success_reward is r_gold on the step that ends the episode in success');
+    assert.equal(last.task, 0, 'no environment reward: success is paid once, as r_gold');
     assert.equal(last.terminal, true);
-    near(last.total, 5 + 2 * (1.5 / 0.745), 'total = r_task + r_int (no shaping without a PRM)', 1e-6);
+    near(last.total, 5 + 2 * (1.5 / 0.745), 'total = r_gold + r_int (no shaping without a PRM)', 1e-6);
     assert.equal(p.rnd?.runs !== undefined && p.rnd.runs >= 1, true);
   } finally {
     await p.close();

@@ -30,8 +30,8 @@ test('shaping telescopes: Σ γ^t(γΦ′ − Φ) = γ^T·Φ_T − Φ_0, Φ_T = 
       }
       const r = shaper.step(0, 0, t === T - 1 ? end : STEP_CONTINUES);
       sum += gamma ** t * r.shaping;
-      // r_gold exactly when the progress of s′ reaches 1 − δ (δ = 0.05), terminal or not.
-      if (r.gold !== (held >= 0.95 ? 1 : 0)) return false;
+      // r_gold exactly on the step that ends the episode in success (a true terminal), whatever the progress.
+      if (r.gold !== (t === T - 1 && end === STEP_TERMINAL ? 1 : 0)) return false;
       if (r.progress !== held) return false;
     }
     const phiT = end === STEP_TERMINAL ? 0 : held;
@@ -55,10 +55,33 @@ test('a hand-worked episode: held progress, success bonus, terminal potential', 
   assert.equal(r.progress, 0.96);
   assert.equal(r.nextPotential, 0);
   close(r.shaping, -0.5);
-  assert.equal(r.gold, 1, 'the goal reached at the terminal still earns r_gold');
+  assert.equal(r.gold, 1, 'the step that ends the episode in success earns r_gold');
   close(r.total, 1 + 1 - 0.5 + 0.25); // task + gold + shaping + intrinsic
   assert.equal(r.terminal, true);
   assert.equal(r.step, 2);
+});
+
+test('reaching the goal is rewarded whatever the progress model reads there; hovering near it earns no bonus', () => {
+  // The progress model of the first demo PRMs ended successful episodes near 0.86: under the old rule (r_gold when
+  // progress ≥ 1 − δ) the terminal step paid 0.9·0 − 0.86 = −0.86, arriving was punished.
+  const s = new RewardShaper({ periodS: 0.02, gamma: 0.9 });
+  s.beginEpisode(0);
+  s.observeProgress(0.86);
+  let r = s.step(0, 0, STEP_CONTINUES);
+  close(r.total, 0.9 * 0.86 - 0); // 0.774
+  r = s.step(0, 0, STEP_TERMINAL);
+  assert.equal(r.gold, 1);
+  close(r.total, 1 + 0 - 0.86); // 0.14: arriving beats staying (0.9·0.86 − 0.86 = −0.086)
+  // Near the goal but not done: no bonus, and staying costs (1 − γ)·Φ per step.
+  const h = new RewardShaper({ periodS: 0.02, gamma: 0.9, successReward: 2 });
+  h.beginEpisode(0.97);
+  h.observeProgress(0.99);
+  r = h.step(0, 0, STEP_CONTINUES);
+  assert.equal(r.gold, 0);
+  close(r.total, 0.9 * 0.99 - 0.97); // −0.079
+  r = h.step(0, 0, STEP_TERMINAL);
+  close(r.total, 2 - 0.99); // R = 2
+  assert.equal(h.goldSteps, 1);
 });
 
 test('a time-limit truncation keeps Φ(s′) and flags the step', () => {

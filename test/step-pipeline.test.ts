@@ -74,7 +74,7 @@ test('the reward reporter publishes at most every 100 ms and raises the hacking 
 
 const end = (episode: number, outcome: EpisodeSummary['outcome']): EpisodeSummary => ({
   episode, seed: episode, instruction: 'push', policy_version: 'v1', steps: 10, duration_s: 0.2, outcome,
-  success: outcome === 'success', final_progress: 0.5, end_reason: outcome === 'aborted' ? 'paused: pause via MQTT' : null,
+  success: outcome === 'success', final_progress: 0.5, end_reason: outcome === 'aborted' ? 'paused: pause via MQTT' : null, ground_truth: null,
 });
 
 test('the episode reporter publishes start and end with the reward summary, and counts aborted episodes apart', () => {

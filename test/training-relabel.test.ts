@@ -1,4 +1,5 @@
-// Relabeling math against hand-computed values: r = r_task + r_gold + γΦ′ − Φ, Φ′ = 0 at true terminals.
+// Relabeling math against hand-computed values: r = r_task + r_gold + γΦ′ − Φ, Φ′ = 0 and r_gold = R at true
+// terminals (success verdicts), r_gold = 0 elsewhere.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FLAG_DONE, FLAG_NO_REWARD, FLAG_TRUNCATED, REWARD_COMPONENTS, type RewardComponent } from '../src/contracts/rollout.js';
@@ -27,10 +28,15 @@ test('relabel: shaping, gold and the zeroed potential at a true terminal, by han
     { potential: 0.95, next_potential: 0, raw_progress: 0.97, gold: 1 }, // terminal: the robot stored Φ′ = 0
   ]);
   const r = relabelRewards(reward, Uint8Array.from([0, 0, FLAG_DONE]), S);
-  // 0 + 0 + 0.9·0.5 − 0.2 = 0.25;  0.1 + 1 + 0.9·0.95 − 0.5 = 1.455;  0 + 1 (progress 0.97 ≥ 0.9) + 0 − 0.95 = 0.05
-  close(r.rewards, [0.25, 1.455, 0.05]);
+  // 0 + 0 + 0.9·0.5 − 0.2 = 0.25;  0.1 + 0 (not the end, however high Φ′) + 0.9·0.95 − 0.5 = 0.455;
+  // 0 + 1 (the success terminal) + 0 − 0.95 = 0.05
+  close(r.rewards, [0.25, 0.455, 0.05]);
   assert.deepEqual([...r.terminals], [0, 0, 1]);
-  assert.equal(r.goldSteps, 2);
+  assert.equal(r.goldSteps, 1);
+  // The terminal pays R − Φ whatever the progress model read at the goal (0.86: not punished, 1 − 0.86 = 0.14).
+  const low = columns([{ potential: 0.86, next_potential: 0, raw_progress: 0.86 }]);
+  close(relabelRewards(low, Uint8Array.from([FLAG_DONE]), S).rewards, [0.14]);
+  close(relabelRewards(low, Uint8Array.from([FLAG_DONE]), { ...S, taskSuccessReward: 3 }).rewards, [2.14]);
   assert.equal(r.unrecordedSteps, 0);
 });
 
@@ -38,14 +44,14 @@ test('relabel: a time-limit truncation keeps Φ′ (no terminal), and done+trunc
   const reward = columns([{ potential: 0.95, next_potential: 0.95, raw_progress: 0.95 }]);
   for (const flags of [FLAG_TRUNCATED, FLAG_TRUNCATED | FLAG_DONE]) {
     const r = relabelRewards(reward, Uint8Array.from([flags]), S);
-    close(r.rewards, [1 + 0.9 * 0.95 - 0.95]); // 0.905
+    close(r.rewards, [0.9 * 0.95 - 0.95]); // −0.095: a time-out near the goal earns no bonus
     assert.deepEqual([...r.terminals], [0]);
   }
 });
 
-test('relabel: the current δ and γ apply, not the robot\'s', () => {
+test('relabel: the current γ applies, not the robot\'s', () => {
   const reward = columns([{ potential: 0.8, next_potential: 0.92, gold: 0, total: 123 }]);
-  close(relabelRewards(reward, new Uint8Array(1), { gamma: 1, successMargin: 0.1 }).rewards, [1 + 0.92 - 0.8]);
+  close(relabelRewards(reward, new Uint8Array(1), { gamma: 1, successMargin: 0.1 }).rewards, [0.92 - 0.8]);
   close(relabelRewards(reward, new Uint8Array(1), { gamma: 0.5, successMargin: 0.05 }).rewards, [0.46 - 0.8]);
 });
 
@@ -67,7 +73,7 @@ test('relabel: steps without a reward record give r_task (or 0) and are counted;
   // A terminal whose last PRM answer was invalid: progress(s′) is the held Φ.
   const t = columns([{ potential: 0.3, next_potential: 0 }]);
   t.raw_progress[0] = Number.NaN;
-  close(relabelRewards(t, Uint8Array.from([FLAG_DONE]), S).rewards, [-0.3]);
+  close(relabelRewards(t, Uint8Array.from([FLAG_DONE]), S).rewards, [1 - 0.3]);
 });
 
 test('relabel: over an episode the shaping telescopes to γ^T·Φ_T − Φ_0 (minus Φ_T at a terminal)', () => {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  FLAG_DONE, FLAG_TRUNCATED, REWARD_COMPONENTS, ROLLOUT_VERSION, encodeRolloutChunk, type RewardComponent, type RolloutColumns,
+  FLAG_DONE, FLAG_TRUNCATED, REWARD_COMPONENTS, ROLLOUT_VERSION, decodeRolloutChunk, encodeRolloutChunk, type RewardComponent, type RolloutColumns,
   type RolloutLayout,
 } from '../src/contracts/rollout.js';
 import { SnapshotManifestSchema } from '../src/contracts/snapshot-manifest.js';
@@ -162,4 +162,46 @@ test('rounds: a crashing trainer, a trainer with bad output and too few steps ar
   await rounds.close();
   assert.equal(rounds.state.rounds_failed, 2);
   store.close();
+});
+
+test('rounds: a snapshot with no usable episodes, or with NaN values, fails the round with one log line and a failed status', async () => {
+  const dir = tempDir();
+  // A trainer that must never be started: it would leave a marker.
+  const marker = join(dir, 'trainer-started');
+  const trainer = join(dir, 'trainer.py');
+  writeFileSync(trainer, `open(${JSON.stringify(marker)}, "w").write("x")\n`);
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+  const logger = { ...silentLogger, error: (msg: string, fields: Record<string, unknown> = {}) => { lines.push({ level: 'error', msg, fields }); } } as typeof silentLogger;
+
+  // No episodes at all.
+  const empty = new RolloutStore(join(dir, 'empty.sqlite'));
+  const statuses: TrainingStatus[] = [];
+  const rounds = new TrainingRounds(empty, trainingConfig(dir, { trainer, python, min_steps: 1 }), logger, { onStatus: (s) => statuses.push({ ...s }) }, null);
+  const a = await rounds.runRound();
+  assert.equal(a.outcome, 'failed');
+  assert.equal((a as { code?: string }).code, 'STRIATUM_ERR_SNAPSHOT');
+  assert.equal(rounds.state.rounds_failed, 1);
+  assert.equal(statuses.at(-1)?.state, 'failed');
+  assert.match(statuses.at(-1)?.last_error ?? '', /^STRIATUM_ERR_SNAPSHOT/);
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0].fields.code, 'STRIATUM_ERR_SNAPSHOT');
+
+  // One episode recorded with a NaN observation (a corrupt sensor): the round fails, no trainer runs.
+  const store = new RolloutStore(join(dir, 'nan.sqlite'));
+  const ingest = new Ingest(store, { maxChunkBytes: 1 << 22, logger: silentLogger });
+  for (const c of episodeChunks(0, 30, 'success')) assert.equal((await ingest.handle(topics.rollout('sim-1'), c)).outcome, 'stored');
+  const chunks = episodeChunks(1, 30, 'timeout', 30);
+  const decoded = decodeRolloutChunk(chunks[0], { maxBytes: 1 << 22 });
+  assert.ok(decoded.ok);
+  decoded.value.columns.observation[8 * 7 + 2] = Number.NaN;
+  assert.equal((await ingest.handle(topics.rollout('sim-1'), encodeRolloutChunk(decoded.value.header, decoded.value.columns, 'gzip'))).outcome, 'stored');
+  const nan = new TrainingRounds(store, trainingConfig(dir, { trainer, python, min_steps: 1 }), logger, {}, null);
+  const b = await nan.runRound();
+  assert.equal(b.outcome, 'failed');
+  assert.equal((b as { code?: string }).code, 'STRIATUM_ERR_SNAPSHOT');
+  assert.match((b as { error: string }).error, /step 7/);
+  assert.equal(existsSync(marker), false, 'the trainer never ran');
+  store.close();
+  empty.close();
 });

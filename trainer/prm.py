@@ -100,7 +100,15 @@ class Args:
     success_negatives: float = 3.0
     """negative frames drawn per positive one for the success classifier (the HIL-SERL lesson: 2-3x)"""
     hard_negative_fraction: float = 0.5
-    """fraction of the success negatives drawn from frames with progress >= 0.6 (near misses)"""
+    """fraction of the success negatives drawn from frames with progress >= --hard-negative-progress (near misses)"""
+    hard_negative_progress: float = 0.8
+    """progress (as labelled) at or above which a negative frame counts as a near miss"""
+    progress_label: str = "success"
+    """success: progress = clip((d0 - d) / (d0 - r), 0, 1), 1 from the success radius r on (ProcVLM-style: each
+    episode scaled so that success reads 1; needs initial_distance and success_radius in meta.json); raw: the
+    recorder's clip(1 - d/d0, 0, 1), which tops out below 1 at success"""
+    done_updates: int = 1
+    """success answers in a row the runtime's done rule asks for (shaping.done_updates); the threshold is calibrated for it"""
     augment: bool = True
     """random flips and quarter turns of the whole top view, the same for every frame of a sample"""
     val_fraction: float = 0.15
@@ -121,7 +129,7 @@ def parse_args(argv: list[str] | None = None) -> Args:
     parser = dataclass_parser(Args, "prm.py", (__doc__ or "").splitlines()[0])
     args = Args(**vars(parser.parse_args(argv)))
     for name in ("window", "epochs", "pairwise_epochs", "samples_per_epoch", "batch_size", "width", "hidden", "text_dim", "keypoints", "pool",
-                 "max_length", "pair_max_gap", "threads"):
+                 "max_length", "pair_max_gap", "threads", "done_updates"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.bins < 2:
@@ -131,7 +139,9 @@ def parse_args(argv: list[str] | None = None) -> Args:
     for name in ("val_fraction",):
         if not 0 <= getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be in [0, 1)")
-    for name in ("reversed_fraction", "start_pair_fraction", "hard_negative_fraction"):
+    if args.progress_label not in ("success", "raw"):
+        parser.error("--progress-label must be success or raw")
+    for name in ("reversed_fraction", "start_pair_fraction", "hard_negative_fraction", "hard_negative_progress"):
         if not 0 <= getattr(args, name) <= 1:
             parser.error(f"--{name.replace('_', '-')} must be in [0, 1]")
     if not 0 <= args.progress_step < 0.5:
@@ -201,7 +211,15 @@ class Frames:
     dataset: np.ndarray  # int64 [E], index into the list of datasets load_frames returns
 
 
-def load_frames(directories: list[Path], camera: str) -> tuple[Frames, list[dict[str, typing.Any]]]:
+def success_scaled_progress(raw: np.ndarray, initial_distance: float, success_radius: float) -> np.ndarray:
+    """The recorder's progress p = 1 - d/d0 rescaled so the success radius r reads 1: clip((d0 - d) / (d0 - r), 0, 1)
+    = clip(p * d0 / (d0 - r), 0, 1). Per episode (d0 is its own), so every success frame is labelled 1 and the
+    scale is the same whether the episode succeeds or not: a property of the state, not of the outcome."""
+    span = max(initial_distance - success_radius, 1e-6)
+    return np.clip(raw.astype(np.float64) * initial_distance / span, 0.0, 1.0).astype(np.float32)
+
+
+def load_frames(directories: list[Path], camera: str, progress_label: str = "raw") -> tuple[Frames, list[dict[str, typing.Any]]]:
     """Load and check the recordings; tokens are filled in later (the vocabulary comes from them)."""
     images, progress, success = [], [], []
     starts, ends, instructions, episode_success, dataset_of = [], [], [], [], []
@@ -245,6 +263,12 @@ def load_frames(directories: list[Path], camera: str) -> tuple[Frames, list[dict
             entry = by_index.get(int(e_index))
             if entry is None or not isinstance(entry.get("instruction"), str):
                 raise TrainerError(f"{directory}: episode {e_index} has frames but no meta.json entry with an instruction")
+            if progress_label == "success":
+                d0, radius = entry.get("initial_distance"), meta.get("success_radius")
+                if not isinstance(d0, (int, float)) or not isinstance(radius, (int, float)):
+                    raise TrainerError(f"{directory}: --progress-label success needs initial_distance per episode and success_radius in meta.json (record again)")
+                prog = prog.astype(np.float32, copy=True) if prog.dtype != np.float32 or not prog.flags.writeable else prog
+                prog[rows] = success_scaled_progress(prog[rows], float(d0), float(radius))
             starts.append(offset + rows[0])
             ends.append(offset + rows[-1] + 1)
             instructions.append(entry["instruction"])
@@ -386,12 +410,12 @@ def pairwise_batch(rng: np.random.Generator, frames: Frames, episodes: np.ndarra
     return images, frames.tokens[e], pairwise_labels(frames.progress, a, b, args.pairwise_label)
 
 
-def success_pools(frames: Frames, episodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame rows of the training episodes: positives, near-miss negatives (progress >= 0.6), other negatives."""
+def success_pools(frames: Frames, episodes: np.ndarray, hard_progress: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame rows of the training episodes: positives, near-miss negatives (progress >= hard_progress), other negatives."""
     rows = np.flatnonzero(np.isin(frames.episode, episodes))
     positive = rows[frames.success[rows]]
     negative = rows[~frames.success[rows]]
-    hard = negative[frames.progress[negative] >= 0.6]
+    hard = negative[frames.progress[negative] >= hard_progress]
     return positive, hard, negative
 
 
@@ -861,9 +885,14 @@ cells) and through a third convolution and a linear layer; an MLP head on [featu
 ## Data
 
 `striatum record --frames top --progress --source ...` (see Regenerate). Labels are the simulator's ground
-truth per frame: progress = clip(1 - d/d0, 0, 1), d the instructed block's distance from the instructed pad;
-success = d <= 3.5 cm. An episode ends at its first successful step and the recorder also renders that final
-state, so every successful episode has exactly one positive frame.
+truth per frame, d the instructed block's distance from the instructed pad, d0 its distance at reset, r = 3.5 cm
+the success radius: success = d <= r; progress (`--progress-label success`, ProcVLM-style) = clip((d0 - d) / (d0 - r),
+0, 1), each episode scaled by its own d0 so that every success frame reads 1 (the recorder's clip(1 - d/d0, 0, 1)
+tops out near 0.9 at success, which is why the first demo model could not say success). Recorded with
+`--after-success 2`: as in a learning-mode episode the simulator runs on 2 s after its first success frame, so
+successful episodes carry every frame the block spends on the pad (and, for the shipped policy, the frames where
+it pushes the block on across the pad). `policy-noisy` is the shipped BC policy `models/push` with noise scaled
+per episode (a quarter clean): the policy's own failure modes. Every seed range: docs/seeds.md.
 
 | dataset | source | episodes | successful | frames |
 |---|---|---|---|---|
@@ -894,9 +923,11 @@ change). Adam, cosine learning rate from {args.lr:g}, batch {args.batch_size}.
   frame, plain differences under-read (on the held-out expert episodes, integrating the true differences ends at
   0.60 instead of 0.89). `--pairwise-label hop` trains the delta that rule integrates exactly.
 - **success**: positives are the frames the sim marks successful; each batch has {args.success_negatives:g} negatives
-  per positive (the HIL-SERL lesson), {args.hard_negative_fraction:.0%} of them near misses (progress >= 0.6).
+  per positive (the HIL-SERL lesson), {args.hard_negative_fraction:.0%} of them near misses (progress >= {args.hard_negative_progress}).
   Binary cross-entropy. The training prior is {1 / (1 + args.success_negatives):.0%} positive, far above the
-  natural one (one frame per successful episode): the output is a score to threshold, not a calibrated probability.
+  natural one: the output is a score to threshold. The threshold is calibrated per episode on the validation
+  episodes for the done rule (`--done-updates` answers in a row): the lowest at which at most 1% of the failed
+  validation episodes would fire; the evaluation below checks it on held-out episodes.
 
 | argument | value |
 |---|---|
@@ -911,29 +942,48 @@ change). Adam, cosine learning rate from {args.lr:g}, batch {args.batch_size}.
 _Not yet evaluated: run `striatum prm eval ... --card` (see Regenerate)._
 <!-- prm-eval:end -->
 
+## The reward signal: success detection and return ranking
+
+<!-- prm-success:begin -->
+_Not yet evaluated: run `striatum prm eval ... --success ... --card` (see Regenerate)._
+<!-- prm-success:end -->
+
+`test/prm-card.test.ts` re-records the held-out check episodes below (the shipped policy with noise, seeds
+510000–510007) and replays them through the same code with the shipped models: per episode the ground truth, the
+frame the done rule fired (null: never) and the PRM-only return must be these.
+
+<!-- prm-check:begin -->
+```json
+{{}}
+```
+<!-- prm-check:end -->
+
 ## Regenerate
 
 About 10 minutes on 2 CPU cores (recording under a minute, training {sum(r['seconds'] for r in results.values()) / 60:.0f} min, evaluation seconds).
 
 ```sh
 npx tsc -p tsconfig.json   # the CLI, and dist/src/reward/metadata.js for the trainer's metadata check
-for s in expert:10000:300 noisy-expert:20000:150 stall:30000:40 random:40000:20; do IFS=: read src seed n <<< "$s"
+for s in expert:10000:300 noisy-expert:20000:150 stall:30000:40 random:40000:20 policy-noisy:50000:200; do
+  IFS=: read src seed n <<< "$s"
   node dist/src/cli/main.js record --config examples/sim.yaml --frames top --progress --source $src \\
-    --seed $seed --episodes $n --out data/prm/$src; done
-for s in expert:110000:40 noisy-expert:120000:40 stall:130000:10; do IFS=: read src seed n <<< "$s"
+    --seed $seed --episodes $n --after-success 2 --out data/prm/$src; done
+for s in expert:110000:40 noisy-expert:120000:40 stall:130000:10 policy-noisy:150000:100; do IFS=: read src seed n <<< "$s"
   node dist/src/cli/main.js record --config examples/sim.yaml --frames top --progress --source $src \\
-    --seed $seed --episodes $n --out data/prm-test/$src; done
-/usr/bin/python3 trainer/prm.py --data data/prm/expert,data/prm/noisy-expert,data/prm/stall,data/prm/random \\
-  --out models/push-prm
-node dist/src/cli/main.js prm eval --model models/push-prm/progress.json \\
-  --data data/prm-test/expert,data/prm-test/noisy-expert,data/prm-test/stall --card models/push-prm/README.md
+    --seed $seed --episodes $n --after-success 2 --out data/prm-test/$src; done
+/usr/bin/python3 trainer/prm.py --data data/prm/expert,data/prm/noisy-expert,data/prm/stall,data/prm/random,data/prm/policy-noisy \\
+  --out models/push-prm --kinds progress,success --epochs 10 --done-updates 1
+node dist/src/cli/main.js prm eval --model models/push-prm/progress.json --success models/push-prm/success.json \\
+  --success-threshold THRESHOLD --done-updates 1 \\
+  --data data/prm-test/expert,data/prm-test/noisy-expert,data/prm-test/stall,data/prm-test/policy-noisy --card models/push-prm/README.md
+STRIATUM_UPDATE_CARD=1 node --test dist/test/prm-card.test.js   # the card's check episodes (seeds 510000–510007)
 ```
 
 ## Limitations
 
 Trained on one simulated task, one camera, clean renders and four instructions: no real images, no other colours
-or layouts than the sim's sampler makes. The success model has one positive frame per successful episode, with
-the block just inside the 3.5 cm radius, so its scores near that edge are uncertain. Progress is clipped at 0:
+or layouts than the sim's sampler makes. The success boundary (3.5 cm) is about 4 pixels of the 96x96 view: frames
+with the block just outside it are the success model's hardest negatives. Progress is clipped at 0:
 pushing the block away from the pad reads as no progress, not as negative. The progress output moves in steps of
 {step}: slower progress shows as occasional steps rather than a ramp.
 """
@@ -1016,15 +1066,53 @@ def validate(net: PrmNet, frames: Frames, val: np.ndarray, args: Args, rng: np.r
     score = predict(net, (frames.images[rows],), frames.tokens[frames.episode[rows]])
     truth = frames.success[rows]
     said = score >= 0.5
-    hard = ~truth & (frames.progress[rows] >= 0.6)
+    hard = ~truth & (frames.progress[rows] >= args.hard_negative_progress)
+    threshold, recall, false_positives = calibrate_success(score, frames.episode[rows], truth, args.done_updates)
     return {
+        f"calibrated threshold (done rule: {args.done_updates} answer(s) in a row)": threshold,
+        "episodes caught at that threshold, successful": recall,
+        "episodes flagged at that threshold, failed": false_positives,
         "positive frames": int(truth.sum()),
         "recall at 0.5": float(said[truth].mean()) if truth.any() else None,
         "precision at 0.5": float(truth[said].mean()) if said.any() else None,
         "false-positive rate, all negatives": float(said[~truth].mean()),
-        "false-positive rate, near misses (progress >= 0.6)": float(said[hard].mean()) if hard.any() else None,
+        f"false-positive rate, near misses (progress >= {args.hard_negative_progress})": float(said[hard].mean()) if hard.any() else None,
         "ROC AUC": roc_auc(score, truth),
     }
+
+
+def done_scores(score: np.ndarray, episode: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per episode (frames in time order), the highest score the done rule can pass: the max over t of
+    min(score[t : t + k]), i.e. the done rule "k answers in a row at or above the threshold" fires iff the threshold
+    is at most this. Returns (episode ids, scores)."""
+    ids = np.unique(episode)
+    out = np.zeros(len(ids), np.float64)
+    for i, e in enumerate(ids):
+        s = score[episode == e].astype(np.float64)
+        if len(s) < k:
+            out[i] = -np.inf
+            continue
+        out[i] = max(float(s[t:t + k].min()) for t in range(len(s) - k + 1))
+    return ids, out
+
+
+def calibrate_success(score: np.ndarray, episode: np.ndarray, truth: np.ndarray, k: int,
+                      max_false_positive: float = 0.01) -> tuple[float, float | None, float | None]:
+    """The lowest threshold at which the done rule flags at most max_false_positive of the failed episodes (those
+    with no success frame), and at least 0.5, with the shares of successful episodes caught and failed ones
+    flagged there. Judged per episode, as the runtime uses it."""
+    ids, best = done_scores(score, episode, k)
+    succeeded = np.array([truth[episode == e].any() for e in ids])
+    failed = np.sort(best[~succeeded])
+    threshold = 0.5
+    if len(failed):
+        allowed = int(np.floor(max_false_positive * len(failed)))
+        worst = failed[len(failed) - 1 - allowed]  # flagging only the `allowed` highest failed episodes
+        threshold = max(threshold, float(np.nextafter(np.float32(worst), np.float32(1))))
+    threshold = float(min(threshold, 0.999))
+    recall = float((best[succeeded] >= threshold).mean()) if succeeded.any() else None
+    flagged = float((best[~succeeded] >= threshold).mean()) if (~succeeded).any() else None
+    return threshold, recall, flagged
 
 
 def roc_auc(score: np.ndarray, truth: np.ndarray) -> float | None:
@@ -1048,7 +1136,7 @@ def train_kind(kind: str, frames: Frames, train: np.ndarray, val: np.ndarray, si
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
     steps_per_epoch = -(-args.samples_per_epoch // args.batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch, eta_min=args.lr / 50)
-    train_pools = success_pools(frames, train) if kind == "success" else None
+    train_pools = success_pools(frames, train, args.hard_negative_progress) if kind == "success" else None
     if train_pools is not None and len(train_pools[0]) == 0:
         raise TrainerError("no successful frame in the training episodes: record some successful episodes")
 
@@ -1058,7 +1146,7 @@ def train_kind(kind: str, frames: Frames, train: np.ndarray, val: np.ndarray, si
         return (progress_batch if kind == "progress" else pairwise_batch)(source, frames, episodes, n, args)
 
     # The validation loss is measured on one fixed draw from the held-out episodes.
-    val_pools = success_pools(frames, val) if kind == "success" else None
+    val_pools = success_pools(frames, val, args.hard_negative_progress) if kind == "success" else None
     has_val = len(val) > 0 and (val_pools is None or len(val_pools[0]) > 0)
     fixed_val = draw(np.random.default_rng([args.seed, 99]), val, 2048, val_pools) if has_val else None
     history: list[dict[str, typing.Any]] = []
@@ -1114,7 +1202,7 @@ def train(args: Args) -> None:
     for directory in directories:
         if not directory.is_dir():
             raise TrainerError(f"dataset directory {directory} does not exist")
-    frames, datasets = load_frames(directories, args.camera)
+    frames, datasets = load_frames(directories, args.camera, args.progress_label)
     height, width = frames.images.shape[1:3]
     if height != width or height % args.pool:
         raise TrainerError(f"frames are {height}x{width}; the models need square frames divisible by --pool {args.pool}")

@@ -8,7 +8,7 @@ import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ActionSource } from '../policy/action-source.js';
 import { RobotRuntime } from '../runtime/robot-runtime.js';
-import { JOINT_VELOCITY_MAX_M_S } from '../sim/push-world.js';
+import { JOINT_VELOCITY_MAX_M_S, SUCCESS_RADIUS_M } from '../sim/push-world.js';
 import { PushCamera, type SimCameraName } from '../sim/render.js';
 import { SeededRng } from '../sim/rng.js';
 import { SimTransport } from '../transports/sim/sim-transport.js';
@@ -19,7 +19,7 @@ import { DEFAULT_CONFIG } from './default-config.js';
 import { checkOutDir, prepareOutDir } from './out-dir.js';
 import { Progress } from './progress.js';
 
-export const RECORD_SOURCES = ['expert', 'noisy-expert', 'random', 'stall'] as const;
+export const RECORD_SOURCES = ['expert', 'noisy-expert', 'random', 'stall', 'policy', 'policy-noisy'] as const;
 export type RecordSource = (typeof RECORD_SOURCES)[number];
 
 // noisy-expert: the expert plus smooth Gaussian noise, interrupted by full-speed pushes in a random direction.
@@ -141,6 +141,76 @@ export class ScriptedSource implements ActionSource {
 
   private holdSteps(minS: number, maxS: number): number {
     return Math.max(1, Math.round(this.rng.uniform(minS, maxS) / this.dtS));
+  }
+}
+
+/**
+ * The config's policy (the shipped BC policy by default) with the noisy expert's perturbations on top: smooth
+ * Gaussian noise and full-speed pushes in random directions, both scaled by a factor drawn per episode in [0, 1]
+ * (a quarter of the episodes run clean). The recording then holds the policy's own failure modes, and its
+ * recoveries, for the reward models to learn from. Seeded from each episode's seed.
+ */
+class NoisyPolicySource implements ActionSource {
+  readonly name: string;
+  readonly version: string;
+  readonly provider: string;
+  private readonly rng = new SeededRng(0);
+  private readonly noise = new Float64Array(2);
+  private readonly target = new Float64Array(2);
+  private readonly dtS: number;
+  private stepsLeft = 0;
+  private scale = 0;
+  private wrongPushProbability = 0;
+
+  constructor(private readonly policy: ActionSource, private readonly sim: SimTransport, controlHz: number) {
+    this.name = `${policy.name}+noise`;
+    this.version = policy.version;
+    this.provider = policy.provider;
+    this.dtS = 1 / controlHz;
+  }
+
+  get lastStepUs(): number {
+    return this.policy.lastStepUs;
+  }
+
+  act(observation: Float64Array, out: Float64Array): Promise<void> | void {
+    const pending = this.policy.act(observation, out);
+    if (pending !== undefined) return pending.then(() => this.perturb(out));
+    this.perturb(out);
+  }
+
+  reset(): void {
+    this.policy.reset();
+    const world = this.sim.worldOrNull;
+    this.rng.reseed(world === null ? 0 : world.seed, SOURCE_RNG_STREAM);
+    this.noise.fill(0);
+    this.stepsLeft = 0;
+    this.scale = this.rng.next() < 0.25 ? 0 : this.rng.uniform(0, 1);
+    this.wrongPushProbability = this.scale * this.rng.uniform(0, WRONG_PUSH_RATE_MAX_PER_S) * this.dtS;
+  }
+
+  close(): Promise<void> {
+    return this.policy.close();
+  }
+
+  private perturb(out: Float64Array): void {
+    if (this.stepsLeft === 0 && this.rng.next() < this.wrongPushProbability) {
+      const angle = this.rng.uniform(0, 2 * Math.PI);
+      this.target[0] = JOINT_VELOCITY_MAX_M_S * Math.cos(angle);
+      this.target[1] = JOINT_VELOCITY_MAX_M_S * Math.sin(angle);
+      this.stepsLeft = Math.max(1, Math.round(this.rng.uniform(WRONG_PUSH_MIN_S, WRONG_PUSH_MAX_S) / this.dtS));
+    }
+    if (this.stepsLeft > 0) {
+      this.stepsLeft--;
+      out[0] = this.target[0];
+      out[1] = this.target[1];
+      return;
+    }
+    const innovation = this.scale * NOISE_STD_M_S * Math.sqrt(1 - NOISE_DECAY * NOISE_DECAY);
+    for (let j = 0; j < 2; j++) {
+      this.noise[j] = NOISE_DECAY * this.noise[j] + innovation * this.rng.normal();
+      out[j] += this.noise[j];
+    }
   }
 }
 
@@ -278,7 +348,8 @@ class FrameRecorder {
 export const recordCommand: Command = {
   summary: 'record demonstrations (and failures) from the simulator to .npy files for the trainers',
   help: `Usage: striatum record --out DIR [--config FILE] [--episodes N] [--seed S]
-                       [--source expert|noisy-expert|random|stall] [--frames CAMERAS] [--progress] [--force]
+                       [--source expert|noisy-expert|random|stall|policy|policy-noisy] [--frames CAMERAS]
+                       [--progress] [--after-success S] [--force]
 
 Runs the simulator faster than real time with a scripted action source in place of the policy, through the
 same control loop, observation builder and safety filter as \`striatum run\`, and writes:
@@ -306,11 +377,17 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
   --source K     expert (default); noisy-expert: the expert with smooth noise and full-speed pushes in
                  random directions, at a rate drawn per episode (successes, recoveries and timeouts);
                  random: smooth random velocities; stall: the expert until a progress drawn in [0.25, 0.75],
-                 then standing still until the time limit. Seeded from each episode's seed.`,
+                 then standing still until the time limit; policy: the config's policy (policy.model);
+                 policy-noisy: that policy with the noisy expert's noise and wrong pushes, scaled per episode
+                 (a quarter clean). Seeded from each episode's seed.
+  --after-success S  keep each successful episode running S simulated seconds after its first success frame
+                 (its frames are labelled by their own state), as a learning-mode episode runs on until the
+                 success model's done rule fires`,
   async run(args, logger: Logger) {
     const { values } = parseFlags(args, {
       config: { type: 'string' }, out: { type: 'string' }, episodes: { type: 'string' }, seed: { type: 'string' },
       source: { type: 'string' }, frames: { type: 'string' }, progress: { type: 'boolean' }, force: { type: 'boolean' },
+      'after-success': { type: 'string' },
     });
     if (values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', 'record needs --out DIR');
     const sourceKind = (values.source ?? 'expert') as RecordSource;
@@ -336,6 +413,12 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
       throw new StriatumError('STRIATUM_ERR_USAGE', `--frames: the cameras must share one rate (one frame_step.npy), got ${recorded.map((c) => `${c.name} ${c.hz} Hz`).join(', ')}`);
     }
     const withProgress = values.progress === true || recorded.length > 0;
+    if (values['after-success'] !== undefined) {
+      const tail = Number(values['after-success']);
+      if (!(Number.isFinite(tail) && tail >= 0)) throw new StriatumError('STRIATUM_ERR_USAGE', `--after-success must be seconds >= 0, got "${values['after-success']}"`);
+      if (cfg.transport.kind === 'sim') cfg.transport.success_tail_s = tail;
+    }
+    const policySource = sourceKind === 'policy' || sourceKind === 'policy-noisy';
     const seed = intFlag('seed', values.seed, 0);
     if (seed !== undefined) cfg.episodes.seed = seed;
     const episodes = intFlag('episodes', values.episodes, 1) ?? 200;
@@ -352,20 +435,24 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
     const frames = recorded.length > 0 ? new FrameRecorder(recorded) : null;
     const meta: {
       index: number; seed: number; steps: number; success: boolean; outcome: string; final_progress: number | null;
-      instruction: string; first_frame?: number; frames?: number;
+      instruction: string; initial_distance: number; first_success_s: number | null; first_frame?: number; frames?: number;
     }[] = [];
     let firstFrame = 0;
     let sim: SimTransport | null = null;
     const progress = new Progress('recording', episodes, logger);
     const runtime = await RobotRuntime.start({
       loaded, logger: logger.child('record'), mqtt: false, realtime: false, episodes,
-      source: (t) => {
-        if (!(t instanceof SimTransport)) {
-          throw new StriatumError('STRIATUM_ERR_CONFIG', `transport.kind: record drives the simulated robot's world; this config's transport is ${cfg.transport.kind}`);
-        }
-        sim = t;
-        return new ScriptedSource(sourceKind, t, cfg.control.rate_hz);
-      },
+      ...(policySource ? {
+        wrapPolicy: (policy: ActionSource, t: unknown) => {
+          sim = simulatorOf(t, cfg.transport.kind);
+          return sourceKind === 'policy' ? policy : new NoisyPolicySource(policy, sim, cfg.control.rate_hz);
+        },
+      } : {
+        source: (t: unknown) => {
+          sim = simulatorOf(t, cfg.transport.kind);
+          return new ScriptedSource(sourceKind, sim, cfg.control.rate_hz);
+        },
+      }),
       onStep: (s) => {
         obs ??= new RowBuffer(s.observation.length, (k) => new Float32Array(k));
         if (frames !== null) frames.captureStep(sim as SimTransport, s.episode, act.rows, s.progress, s.done || s.truncated);
@@ -385,8 +472,11 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
           return;
         }
         meta.push({
-          index: summary.episode, seed: summary.seed, steps: summary.steps, success: summary.success,
+          index: summary.episode, seed: summary.seed, steps: summary.steps,
+          success: summary.success || Number.isFinite((sim as SimTransport).groundTruth().firstSuccessS),
           outcome: summary.outcome, final_progress: summary.final_progress, instruction: summary.instruction,
+          initial_distance: (sim as SimTransport).world.initialDistance,
+          first_success_s: (() => { const t = (sim as SimTransport).groundTruth().firstSuccessS; return Number.isFinite(t) ? t : null; })(),
           ...(frames !== null ? { first_frame: firstFrame, frames: frames.count - firstFrame } : {}),
         });
         progress.tick(`success ${meta.filter((m) => m.success).length}/${meta.length}`);
@@ -412,6 +502,8 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
       action: { mode: cfg.action.mode, joints: cfg.joints.map((j) => j.name) },
       source: sourceKind,
       progress: withProgress,
+      success_radius: SUCCESS_RADIUS_M,
+      success_tail_s: cfg.transport.kind === 'sim' ? cfg.transport.success_tail_s : 0,
       frames: frames === null ? null : {
         cameras: recorded.map((c) => ({ name: c.name, width: c.width, height: c.height })),
         hz: recorded[0].hz,
@@ -424,3 +516,11 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
     return 0;
   },
 };
+
+/** The simulated robot the recorder reads labels and frames from. */
+function simulatorOf(transport: unknown, kind: string): SimTransport {
+  if (!(transport instanceof SimTransport)) {
+    throw new StriatumError('STRIATUM_ERR_CONFIG', `transport.kind: record drives the simulated robot's world; this config's transport is ${kind}`);
+  }
+  return transport;
+}

@@ -11,11 +11,12 @@ import { reversedValueOrderCorrelation, valueOrderCorrelation, vocF1 } from '../
 import { readNpy } from '../util/npy.js';
 import type { Command } from './flags.js';
 import { intFlag, parseFlags } from './flags.js';
+import { evaluateRewardSignal, rewardSignalSection } from './prm-success-eval.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Recorded episodes.
 
-interface RecordedEpisode {
+export interface RecordedEpisode {
   readonly dataset: string;
   readonly source: string;
   readonly index: number;
@@ -28,7 +29,7 @@ interface RecordedEpisode {
   readonly end: number;
 }
 
-interface Recording {
+export interface Recording {
   readonly frames: Uint8Array;
   readonly width: number;
   readonly height: number;
@@ -36,7 +37,7 @@ interface Recording {
   readonly episodes: RecordedEpisode[];
 }
 
-function loadRecording(dir: string, camera: string): Recording {
+export function loadRecording(dir: string, camera: string): Recording {
   let meta: any;
   try {
     meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
@@ -234,6 +235,7 @@ export function evaluationSection(report: PrmEvalReport, command: string): strin
 export const prmEvalCommand: Command = {
   summary: 'score a progress PRM with VOC on recorded episodes (successful, failed, reversed)',
   help: `Usage: striatum prm eval --model PRM.json --data DIR[,DIR...] [--camera top] [--max-episodes N] [--card README.md]
+                         [--success SUCCESS.json --success-threshold P [--done-updates K]]
 
 Runs the progress model (metadata format striatum.prm/v1, kind progress or pairwise) in the robot's own PRM
 worker thread (the adapter, preprocessing and tokenizer \`striatum run\` uses; onnxruntime-node, one thread) over
@@ -242,15 +244,30 @@ time, each answer awaited, so every frame is judged with the window and start fr
 it with VOC (Spearman correlation of predicted progress with time): successful episodes, failed ones, and the
 successful ones played backwards by the worker's reversed pass (VROC, VOC-F1). Prints one JSON report; --card
 replaces the section between <!-- prm-eval:begin --> and <!-- prm-eval:end --> in a model card with a summary
-table.`,
+table.
+
+With --success, the success model runs beside it (also in its worker) and every episode is replayed as a
+learning-mode episode: the done rule (K answers in a row at P >= the threshold, default K 1) ends it as a success,
+and its PRM-only return is computed with the robot's RewardShaper (docs/rewards.md). The report's reward_signal
+gives, against the simulator's ground truth, the share of real successes the done rule caught, the share of
+failed episodes it fired on, and the AUC of the returns (successful above failed); --card also fills the
+<!-- prm-success:begin --> ... <!-- prm-success:end --> section.`,
   async run(args, logger: Logger) {
     const { values } = parseFlags(args, {
       model: { type: 'string' }, data: { type: 'string' }, camera: { type: 'string' }, 'max-episodes': { type: 'string' }, card: { type: 'string' },
+      success: { type: 'string' }, 'success-threshold': { type: 'string' }, 'done-updates': { type: 'string' },
     });
+    if (values.success !== undefined && values['success-threshold'] === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--success needs --success-threshold P (the config\'s success_threshold)');
+    const threshold = Number(values['success-threshold']);
+    if (values.success !== undefined && !(threshold >= 0 && threshold <= 1)) throw new StriatumError('STRIATUM_ERR_USAGE', `--success-threshold must be in [0, 1], got "${values['success-threshold']}"`);
+    const doneUpdates = intFlag('done-updates', values['done-updates'], 1) ?? 1;
     if (values.model === undefined || values.data === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', 'prm eval needs --model PRM.json and --data DIR[,DIR...]');
     const data = values.data.split(',').map((d) => d.trim()).filter((d) => d !== '');
     const maxEpisodes = intFlag('max-episodes', values['max-episodes'], 1);
     const report = await evaluateProgressModel({ model: values.model, data, camera: values.camera, maxEpisodes, logger });
+    const signal = values.success === undefined ? null : await evaluateRewardSignal({
+      progressModel: values.model, successModel: values.success, data, camera: values.camera, threshold, doneUpdates, maxEpisodes, logger,
+    });
     if (values.card !== undefined) {
       let card: string;
       try {
@@ -261,9 +278,15 @@ table.`,
       const marked = /<!-- prm-eval:begin -->[\s\S]*?<!-- prm-eval:end -->/;
       if (!marked.test(card)) throw new StriatumError('STRIATUM_ERR_USAGE', `${values.card} has no <!-- prm-eval:begin --> … <!-- prm-eval:end --> section`);
       const command = `striatum prm eval ${args.join(' ')}`;
-      writeFileSync(values.card, card.replace(marked, () => evaluationSection(report, command)));
+      card = card.replace(marked, () => evaluationSection(report, command));
+      const successMarked = /<!-- prm-success:begin -->[\s\S]*?<!-- prm-success:end -->/;
+      if (signal !== null) {
+        if (!successMarked.test(card)) throw new StriatumError('STRIATUM_ERR_USAGE', `${values.card} has no <!-- prm-success:begin --> … <!-- prm-success:end --> section`);
+        card = card.replace(successMarked, () => rewardSignalSection(signal, command));
+      }
+      writeFileSync(values.card, card);
     }
-    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.stdout.write(`${JSON.stringify(signal === null ? report : { ...report, reward_signal: signal })}\n`);
     return 0;
   },
 };

@@ -61,7 +61,7 @@ export const PolicySchema = z.strictObject({
     episodes: z.int().min(1).default(20).describe('episodes of a new policy version before its success rate is judged'),
     margin: z.number().min(0).max(1).default(0.1).describe('roll back when the new success rate is below the previous version\'s by more than this'),
   }).nullable().default({ episodes: 20, margin: 0.1 })
-    .describe('roll back a deployed policy automatically when it does worse than the one it replaced; null: never'),
+    .describe('roll back a deployed policy automatically when it does worse than the one it replaced (success = the episode verdict: the success model\'s in learning mode), each judged over at least `episodes` episodes, never back to a version rolled back before; null: never'),
 });
 
 export const CameraSchema = z.strictObject({
@@ -77,6 +77,8 @@ export const SimTransportSchema = z.strictObject({
   time_limit_s: positive.default(15),
   cameras: z.array(CameraSchema).default([{ name: 'top', width: 96, height: 96, hz: 10 }]),
   state_noise_std: finite.min(0).default(0),
+  success_tail_s: finite.min(0).default(0)
+    .describe('with the simulator\'s own success verdict: keep the episode running this long after the first success frame (recordings for the success model)'),
 });
 
 export const SerialTransportSchema = z.strictObject({
@@ -213,6 +215,8 @@ export const ExplorationSchema = z.strictObject({
 export const EpisodesSchema = z.strictObject({
   count: z.int().min(1).nullable().default(null).describe('stop after this many episodes; null runs until stopped'),
   seed: z.int().min(0).default(1).describe('episode k uses seed + k'),
+  success_signal: z.enum(['success_model', 'environment']).nullable().default(null)
+    .describe('what ends an episode as a success and is its recorded outcome: the success model with its done rule (learning mode: the environment\'s verdict goes only to evaluation records as ground_truth), or the environment\'s own flag; default success_model when rollouts are recorded and a success model runs, else environment'),
 });
 
 export const RecordingSchema = z.strictObject({
@@ -238,7 +242,7 @@ export const RobotConfigSchema = z.strictObject({
   policy: PolicySchema,
   transport: TransportSchema,
   mqtt: MqttSchema.default(MqttSchema.parse({})),
-  episodes: EpisodesSchema.default({ count: null, seed: 1 }),
+  episodes: EpisodesSchema.default({ count: null, seed: 1, success_signal: null }),
   exploration: ExplorationSchema.nullable().default(null)
     .describe('sample commands from a stochastic policy in training episodes (before the safety filter) and record mean, sample and log-probability; null runs the mean'),
   rollout: RolloutConfigSchema.nullable().default(null)
@@ -273,6 +277,9 @@ export const RobotConfigSchema = z.strictObject({
     ctx.addIssue({ code: 'custom', path: ['mqtt', 'password_env'], message: 'give password or password_env, not both' });
   }
   robotConfigCrossChecks(cfg, ctx);
+  if (cfg.episodes.success_signal === 'success_model' && !(cfg.reward?.models ?? []).some((m) => m.kind === 'success')) {
+    ctx.addIssue({ code: 'custom', path: ['episodes', 'success_signal'], message: 'success_model needs a reward model of kind success (reward.models)' });
+  }
   if (cfg.mqtt.broker === 'embedded' && cfg.rollout !== null && cfg.rollout.max_chunk_bytes + 4096 > cfg.mqtt.max_packet_bytes) {
     ctx.addIssue({ code: 'custom', path: ['mqtt', 'max_packet_bytes'], message: `must exceed rollout.max_chunk_bytes (${cfg.rollout.max_chunk_bytes}) by 4096 bytes for the topic and headers` });
   }

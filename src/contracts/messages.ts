@@ -110,6 +110,11 @@ export const EpisodeMessageSchema = z.strictObject({
   end_reason: z.string().max(END_REASON_MAX).nullable().optional().describe('why an aborted episode was interrupted'),
   success: z.boolean().optional(),
   final_progress: z.number().nullable().optional(),
+  ground_truth: z.strictObject({
+    success: z.boolean(),
+    final_progress: z.number().nullable(),
+  }).nullable().optional()
+    .describe('learning mode: the environment\'s own verdict, for evaluation; outcome and success are then the success model\'s'),
   reward: z.strictObject({
     return: z.number().describe('sum of shaped rewards'),
     final_progress: z.number().nullable(),

@@ -13,7 +13,10 @@ import { ObservationBuilder, type ObservationField } from './observation.js';
 import { SafetyFilter, type SafetyLimits } from './safety.js';
 import { TickAccounting, type LoopClock } from './scheduler.js';
 import { ControlStateMachine, type ControlEvent } from './state-machine.js';
-import { END_REASON_MAX, type ControlState, type EpisodeOutcome, type EpisodeStart, type EpisodeSummary, type StepSink, type StepView } from './step.js';
+import {
+  END_REASON_MAX, type ControlState, type EpisodeOutcome, type EpisodeStart, type EpisodeSummary, type GroundTruth, type StepSink, type StepView,
+  type SuccessJudge,
+} from './step.js';
 
 export type FaultCode = 'nan_action' | 'link_loss' | 'deadline_storm' | 'policy_error' | 'transport_error';
 
@@ -61,6 +64,12 @@ export interface ControlLoopOptions {
   /** Episode time limit for transports without episode control (hardware). */
   readonly timeLimitS: number;
   readonly autostart: boolean;
+  /**
+   * Learning mode: the success model's verdict ends episodes as successes; the transport's outcome and progress
+   * (ground truth) go only into the summary's ground_truth, and the time limit is timeLimitS on the loop's clock.
+   * null: the transport's outcome decides, as before.
+   */
+  readonly successJudge?: SuccessJudge | null;
   /** Called in this order after every step and at each episode's start and end (see step.ts). */
   readonly sinks: readonly StepSink[];
   readonly onTransition: ((from: ControlState, to: ControlState, reason: string) => void) | null;
@@ -98,6 +107,7 @@ export class ControlLoop {
   private readonly o: ControlLoopOptions;
   private readonly sinks: readonly StepSink[];
   private readonly settle: (() => Promise<void> | null) | null;
+  private readonly judge: SuccessJudge | null;
   private source: ActionSource;
   /** Set by requestSourceSwap(), taken at the start of the next tick; null almost always (one check per tick). */
   private pendingSource: ActionSource | null = null;
@@ -126,6 +136,7 @@ export class ControlLoop {
   constructor(options: ControlLoopOptions) {
     this.o = options;
     this.sinks = options.sinks.slice();
+    this.judge = options.successJudge ?? null;
     this.source = options.source;
     this.periodS = 1 / options.rateHz;
     this.accounting = new TickAccounting(options.rateHz, options.stormWindow);
@@ -273,13 +284,17 @@ export class ControlLoop {
     const running = this.stateMachine.state === 'running';
     if (running) this.episodeStep++;
     this.episodeTicks++;
-    if (ep !== null) this.progress = ep.progress();
+    // Learning mode: the environment's progress is ground truth and stays out of the step (read at the episode end).
+    if (ep !== null && this.judge === null) this.progress = ep.progress();
     // The episode's outcome is judged only while the policy runs: time spent paused or e-stopped is never charged
     // to it (an episode interrupted mid-way ends as aborted; one that has not started waits for the resume).
     let outcome = TRANSPORT_EPISODE_RUNNING as number;
     if (this.interruptReason !== null) outcome = EPISODE_ABORTED;
     else if (!running) outcome = TRANSPORT_EPISODE_RUNNING;
-    else if (ep !== null) outcome = ep.outcome();
+    else if (this.judge !== null) {
+      if (this.judge.successVerdict()) outcome = TRANSPORT_EPISODE_SUCCESS;
+      else if ((nowMs - this.episodeStartMs) / 1000 >= this.o.timeLimitS) outcome = TRANSPORT_EPISODE_TIMEOUT;
+    } else if (ep !== null) outcome = ep.outcome();
     else if ((nowMs - this.episodeStartMs) / 1000 >= this.o.timeLimitS) outcome = TRANSPORT_EPISODE_TIMEOUT;
     if (running) {
       const s = this.step;
@@ -324,7 +339,7 @@ export class ControlLoop {
     this.source.reset();
     this.safety.reset(this.o.jointState.positions);
     this.episodeStartMs = this.o.clock.now();
-    this.progress = ep !== null ? ep.progress() : Number.NaN;
+    this.progress = ep !== null && this.judge === null ? ep.progress() : Number.NaN;
   }
 
   /**
@@ -349,7 +364,17 @@ export class ControlLoop {
       success: outcome === 'success',
       final_progress: Number.isFinite(this.progress) ? this.progress : null,
       end_reason: outcome === 'aborted' ? this.interruptReason : null,
+      ground_truth: this.groundTruth(),
     };
+  }
+
+  /** Learning mode: the environment's own verdict, for evaluation records only; null when it reports none. */
+  private groundTruth(): GroundTruth | null {
+    const ep = this.o.transport.episodes;
+    if (this.judge === null || ep === null) return null;
+    const progress = ep.progress();
+    if (!Number.isFinite(progress)) return null;
+    return { success: ep.outcome() === TRANSPORT_EPISODE_SUCCESS, final_progress: progress };
   }
 
   private async finishEpisode(): Promise<void> {

@@ -42,6 +42,17 @@ export interface EpisodeStart {
   readonly policy_version: string;
 }
 
+/**
+ * The environment's own verdict on an episode (the simulator's success flag and progress), kept beside the
+ * learned verdict for evaluation in learning mode. Never an input to rewards, terminals or rollback.
+ */
+export interface GroundTruth {
+  /** The environment reported success at some step of the episode. */
+  readonly success: boolean;
+  /** The environment's progress after the last step; null when it reports none. */
+  readonly final_progress: number | null;
+}
+
 /** An episode that ended. */
 export interface EpisodeSummary extends EpisodeStart {
   readonly steps: number;
@@ -52,6 +63,19 @@ export interface EpisodeSummary extends EpisodeStart {
   readonly final_progress: number | null;
   /** Why an episode ended as "aborted" (the pause, e-stop or fault that interrupted it); null otherwise. */
   readonly end_reason: string | null;
+  /**
+   * Learning mode (episodes.success_signal: success_model): `outcome`/`success` are the success model's verdict
+   * and this is the environment's, for evaluation only; null otherwise or when the environment reports nothing.
+   */
+  readonly ground_truth: GroundTruth | null;
+}
+
+/**
+ * Learning mode's success signal: the success model's done rule, asked once per tick before the step is built.
+ * The loop then ends an episode as a success only on this verdict, and at its own time limit otherwise.
+ */
+export interface SuccessJudge {
+  successVerdict(): boolean;
 }
 
 /**
@@ -89,7 +113,7 @@ export class HookSink implements StepSink {
     if (this.episodeHook === null) return;
     this.episodeHook({
       episode: episode.episode, seed: episode.seed, instruction: episode.instruction, policy_version: episode.policy_version,
-      steps: 0, duration_s: 0, outcome: 'aborted', success: false, final_progress: null, end_reason: null,
+      steps: 0, duration_s: 0, outcome: 'aborted', success: false, final_progress: null, end_reason: null, ground_truth: null,
     }, 'start');
   }
 

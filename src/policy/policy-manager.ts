@@ -311,6 +311,13 @@ export class PolicyManager {
     const rate = this.outcomes.filter(Boolean).length / this.outcomes.length;
     if (rate < this.previousRate - ar.margin) {
       this.activeIsUpdate = false;
+      const back = this.previous?.version ?? null;
+      if (back !== null && this.rejectedVersions.has(back)) {
+        // Never back to a version this robot already left for doing worse: that would only swap one bad for another.
+        this.o.logger.warn('automatic rollback skipped: the previous version was itself rolled back', { active: this.activeVersion, previous: back, rate });
+        this.o.link.publishEvent({ kind: 'policy', code: 'rollback_unavailable', message: `automatic rollback skipped: ${back} was rolled back before for doing worse` });
+        return;
+      }
       this.rollback(`automatic: success rate ${rate.toFixed(2)} over ${ar.episodes} episodes is below the previous version's ${this.previousRate.toFixed(2)} by more than ${ar.margin}`);
     }
   }
@@ -322,7 +329,10 @@ export class PolicyManager {
     if (older !== null && older !== next && older !== previous) {
       older.close().catch((err: unknown) => this.o.logger.warn('closing an old policy failed', { error: String(err) }));
     }
-    this.previousRate = this.outcomes.length > 0 ? this.outcomes.filter(Boolean).length / this.outcomes.length : null;
+    // The version swapped out is a baseline only after the full window of episodes (auto_rollback.episodes): a rate
+    // from a handful of episodes would roll back a good update on noise.
+    const minimum = this.o.autoRollback?.episodes ?? 1;
+    this.previousRate = this.outcomes.length >= minimum ? this.outcomes.filter(Boolean).length / this.outcomes.length : null;
     this.outcomes = [];
     this.skipEpisode = true;
     this.activeIsUpdate = this.activeIsUpdatePending;
@@ -386,7 +396,8 @@ export class PolicyManager {
 }
 
 /**
- * The auto-rollback window as a StepSink: each finished episode's success goes to the policy manager. An aborted
+ * The auto-rollback window as a StepSink: each finished episode's success goes to the policy manager: the summary's
+ * verdict, which in learning mode is the success model's (never its ground_truth, the simulator's). An aborted
  * episode (pause, e-stop, fault) says nothing about the policy and is not counted. The sink is built before the
  * loop and the manager after it (the manager swaps the loop's source), so the manager is attached at start-up.
  */

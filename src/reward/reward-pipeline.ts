@@ -23,7 +23,7 @@
 // the potential model's view-fused progress; done may instead come from a success model (shaping.done_source);
 // r_intrinsic is the optional RND term. The hacking alarm compares each PRM answer's success claim with the
 // success model (or the environment's success flag).
-import type { EpisodeStart, EpisodeSummary, StepSink, StepView } from '../control/step.js';
+import type { EpisodeStart, EpisodeSummary, StepSink, StepView, SuccessJudge } from '../control/step.js';
 import { LatencyHistogram } from '../util/histogram.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -137,7 +137,7 @@ const DONE_FROM_PROGRESS = 0;
 const DONE_FROM_SUCCESS = 1;
 const DONE_FROM_EITHER = 2;
 
-export class RewardPipeline implements StepSink {
+export class RewardPipeline implements StepSink, SuccessJudge {
   readonly shaper: RewardShaper;
   /** The step's reward, overwritten by every onStep(): later sinks read it for the same step. */
   readonly record = new RewardPipelineStep();
@@ -158,7 +158,6 @@ export class RewardPipeline implements StepSink {
   private readonly slots: ModelSlot[];
   private readonly successDetector: SuccessDetector | null;
   private readonly doneSource: number;
-  private readonly taskSuccessReward: number;
   private readonly values = new Float64Array(EPISODE_VALUES);
   private valueCount = 0;
   private episode = 0;
@@ -181,6 +180,7 @@ export class RewardPipeline implements StepSink {
       gamma: s.gamma,
       horizonS: s.gamma === null && s.horizon_s === null ? 2 : s.horizon_s,
       successMargin: s.delta,
+      successReward: s.task_success_reward,
       doneUpdates: s.done_updates,
       doneHysteresis: s.hysteresis,
       normalization: s.normalize,
@@ -197,7 +197,6 @@ export class RewardPipeline implements StepSink {
     this.successDetector = sm === null ? null : new SuccessDetector(sm.successThreshold, s.done_updates, s.hysteresis);
     const source = s.done_source ?? (sm !== null ? 'success' : 'progress');
     this.doneSource = source === 'progress' ? DONE_FROM_PROGRESS : source === 'success' ? DONE_FROM_SUCCESS : DONE_FROM_EITHER;
-    this.taskSuccessReward = s.task_success_reward;
     this.rnd = rnd;
     this.intervalUpdates = slots.map(() => 0);
     this.lockstep = o.lockstep === true;
@@ -376,7 +375,8 @@ export class RewardPipeline implements StepSink {
     if (this.success !== null) this.foldSuccess(this.success, now);
     if (this.potential !== null) this.foldPotential(this.potential, step, now);
 
-    const task = Number.isNaN(taskReward) ? (step.done ? this.taskSuccessReward : 0) : taskReward;
+    // r_task is the environment's own reward when a caller has one; success is paid as r_gold at the terminal.
+    const task = Number.isNaN(taskReward) ? 0 : taskReward;
     const intrinsic = this.rnd === null ? 0 : this.rnd.step(step.observation);
     const end: StepEnd = step.done ? STEP_TERMINAL : step.truncated ? STEP_TRUNCATED : STEP_CONTINUES;
     const r = this.shaper.step(task, intrinsic, end);
@@ -391,6 +391,17 @@ export class RewardPipeline implements StepSink {
     this.episodeReturn += r.total;
     if (end !== STEP_CONTINUES) this.open = false;
     return out;
+  }
+
+  /**
+   * Learning mode's success verdict (SuccessJudge), asked by the loop before it builds the step: the success
+   * model's newest answers are folded in now (onStep then finds none left), and the done rule of
+   * shaping.done_source answers. Allocation-free.
+   */
+  successVerdict(): boolean {
+    if (this.success !== null) this.foldSuccess(this.success, performance.now());
+    const successDone = this.successDetector !== null && this.successDetector.done;
+    return this.doneSource === DONE_FROM_PROGRESS ? this.shaper.done : this.doneSource === DONE_FROM_SUCCESS ? successDone : this.shaper.done || successDone;
   }
 
   /** Close the episode (the loop's episode-end hook): VOC over its progress answers and the alarm state. */

@@ -1,16 +1,23 @@
 // The reward composer's per-step math: policy-invariant potential shaping on PRM progress (Ng et al. 1999, as
 // Dopamine-RL uses it), a success bonus, done detection, optional normalization.
 //
-//   r = r_task + r_gold + γ·Φ(s′) − Φ(s) + r_intrinsic,    r_gold = 1 when Φ(s′) ≥ 1 − δ, else 0
+//   r = r_task + r_gold + γ·Φ(s′) − Φ(s) + r_intrinsic,    Φ(s′) = 0 when s′ is a true terminal,
+//   r_gold = R (the success reward, default 1) on the step whose s′ is a true terminal, else 0
+//
+// - A true terminal is a success verdict: the success model's done rule in learning mode, the environment's own
+//   success otherwise (failures end by time limit: truncations). So r_gold fires exactly where the episode ends
+//   in success, whatever the progress model reads there, and the terminal step earns R − Φ(s) ≥ 0 for R ≥ 1:
+//   arriving is never punished, and beats staying (γΦ − Φ ≤ 0). Summed, Σ_t γ^t r_t = γ^T_succ·R − Φ_0 for a
+//   success, γ^T·Φ_T − Φ_0 for a truncation (plus r_task, r_intrinsic): the shaping changes no optimal policy.
+//   An earlier rule paid r_gold on every step with Φ(s′) ≥ 1 − δ: a progress model that tops out below 1 − δ at
+//   the goal never paid it, and one that reaches it paid for hovering near the goal, not for finishing.
 //
 // - Φ is the PRM's progress in [0,1], held (zero-order hold) between PRM answers, which come slower than
 //   control steps. On a held step the shaping term is (γ − 1)·Φ: still a consistent potential, so the sum over
 //   an episode telescopes: Σ_t γ^t(γΦ_{t+1} − Φ_t) = γ^T·Φ_T − Φ_0.
 // - At a true terminal Φ(s′) = 0 (the sum becomes −Φ_0). On a time-limit truncation Φ(s′) is kept — the state
 //   is not terminal and the learner must bootstrap from it — and the step is flagged `truncated`.
-// - r_gold reads the progress estimate of s′, not the zeroed terminal potential: reaching the goal and ending
-//   the episode there still earns it. Without γ and r_gold, Φ(s′) − Φ(s) is the "semantic trap" (hovering near
-//   the goal pays as well as finishing).
+// - Without γ and r_gold, Φ(s′) − Φ(s) is the "semantic trap" (hovering near the goal pays as well as finishing).
 // - "No reward": when the PRM's last answer was NaN or timed out (or none has come this episode) the step is
 //   marked `noReward` and counted; Φ holds its last valid value (0 before any), so the total stays finite and
 //   the potential stays consistent. An updater can drop or relabel such steps.
@@ -48,8 +55,10 @@ export interface ShapingOptions {
   readonly gamma?: number | null;
   /** Horizon τ in seconds: γ = exp(−periodS/τ). */
   readonly horizonS?: number | null;
-  /** δ: progress ≥ 1 − δ counts as success. */
+  /** δ: progress ≥ 1 − δ counts toward done (when done comes from the progress model). */
   readonly successMargin?: number;
+  /** R: r_gold on the step that ends the episode in success (a true terminal); default 1. */
+  readonly successReward?: number;
   /** K: consecutive PRM answers at ≥ 1 − δ before done. */
   readonly doneUpdates?: number;
   /** h: done clears when an answer falls below 1 − δ − h. */
@@ -86,6 +95,8 @@ export class RewardShaper {
   /** 1 − δ − h. */
   readonly clearThreshold: number;
   readonly doneUpdates: number;
+  /** R: r_gold at a true terminal. */
+  readonly successReward: number;
   /** The record step() fills; overwritten every step. */
   readonly record = new RewardStep();
   /** Running moments of the total; null when normalization is off. */
@@ -126,6 +137,8 @@ export class RewardShaper {
     this.successThreshold = 1 - delta;
     this.clearThreshold = 1 - delta - hysteresis;
     this.doneUpdates = k;
+    this.successReward = options.successReward ?? 1;
+    if (!Number.isFinite(this.successReward)) throw new StriatumError('STRIATUM_ERR_CONFIG', `reward shaping: success reward must be finite, got ${this.successReward}`);
     const norm = options.normalization ?? null;
     if (norm !== null && !(norm.clip > 0)) throw new StriatumError('STRIATUM_ERR_CONFIG', `reward shaping: normalization clip must be positive, got ${norm.clip}`);
     this.totals = norm === null ? null : new RunningMoments();
@@ -193,7 +206,7 @@ export class RewardShaper {
     const progress = this.held;
     const next = terminal ? 0 : progress;
     const shaping = this.gamma * next - this.potential;
-    const gold = progress >= this.successThreshold ? 1 : 0;
+    const gold = terminal ? this.successReward : 0;
     const total = task + gold + shaping + intrinsic;
     const noReward = !this.valid;
 
@@ -219,7 +232,7 @@ export class RewardShaper {
     this.steps++;
     this.stepInEpisode++;
     if (noReward) this.noRewardSteps++;
-    if (gold === 1) this.goldSteps++;
+    if (terminal) this.goldSteps++;
     if (terminal) this.terminals++;
     if (truncated) this.truncations++;
     this.ended = terminal || truncated;

@@ -12,7 +12,7 @@ export interface EpisodeTally {
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** Fields for JSON logs and one readable line, e.g. `episode 12 success 'push …' 212 steps 4.2 s … — 7/12 succeeded (58%)`. */
-export function episodeLine(summary: Pick<EpisodeSummary, 'episode' | 'outcome' | 'instruction' | 'steps' | 'duration_s' | 'final_progress' | 'end_reason'>, reward: EpisodeRewardSummary | null, tally: EpisodeTally): { fields: Record<string, unknown>; readable: string } {
+export function episodeLine(summary: Pick<EpisodeSummary, 'episode' | 'outcome' | 'instruction' | 'steps' | 'duration_s' | 'final_progress' | 'end_reason'> & { readonly ground_truth?: EpisodeSummary['ground_truth'] }, reward: EpisodeRewardSummary | null, tally: EpisodeTally): { fields: Record<string, unknown>; readable: string } {
   const rate = tally.finished > 0 ? tally.succeeded / tally.finished : 0;
   const fields: Record<string, unknown> = {
     episode: summary.episode, outcome: summary.outcome, instruction: summary.instruction,
@@ -25,6 +25,11 @@ export function episodeLine(summary: Pick<EpisodeSummary, 'episode' | 'outcome' 
   if (summary.instruction !== '') readable += ` '${summary.instruction}'`;
   readable += ` ${summary.steps} steps ${summary.duration_s.toFixed(1)} s`;
   if (summary.final_progress !== null) readable += ` progress ${summary.final_progress.toFixed(2)}`;
+  const truth = summary.ground_truth ?? null;
+  if (truth !== null) {
+    fields.ground_truth = truth;
+    readable += ` (ground truth: ${truth.success ? 'success' : 'no success'})`;
+  }
   if (reward !== null) {
     fields.return = round(reward.return, 4);
     fields.voc = Number.isFinite(reward.voc) ? round(reward.voc, 4) : null;

@@ -45,6 +45,7 @@ export class EpisodeReporter implements StepSink {
       v: CONTRACT_VERSION, robot: this.robotId, event: 'end', episode: s.episode, seed: s.seed,
       instruction: s.instruction, policy_version: s.policy_version, stamp: new Date().toISOString(),
       steps: s.steps, duration_s: s.duration_s, outcome: s.outcome, end_reason: s.end_reason, success: s.success, final_progress: s.final_progress,
+      ground_truth: s.ground_truth,
     };
     if (r !== null) {
       msg.reward = {

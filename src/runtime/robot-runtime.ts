@@ -34,6 +34,7 @@ import { checkJointsAgainstRobot, resolveLimits, resolveScale, timeLimitOf } fro
 import { EpisodeReporter, NO_EPISODE_OUTLET } from './episode-reporter.js';
 import { routeCommands } from './command-router.js';
 import { createTransport } from './transport-factory.js';
+import { resolveSuccessSignal, type SuccessSignal } from '../reward/success-signal.js';
 import type { FaultEventCode } from '../contracts/event-codes.js';
 
 export interface RuntimeOptions {
@@ -41,6 +42,8 @@ export interface RuntimeOptions {
   readonly logger: Logger;
   /** Replace the ONNX policy, e.g. by the simulator's expert when recording demonstrations. */
   readonly source?: (transport: RobotTransport, robot: RobotDescription) => ActionSource;
+  /** Wraps the loaded ONNX policy (offline only, no policy updates), e.g. to add exploration noise when recording. */
+  readonly wrapPolicy?: (policy: ActionSource, transport: RobotTransport) => ActionSource;
   /** false: no broker, no MQTT (offline recording and evaluation). */
   readonly mqtt: boolean;
   /** Run the configured process-reward models (default: with MQTT; their workers run in real time). */
@@ -79,6 +82,8 @@ export class RobotRuntime {
   foxglove: FoxgloveBridge | null = null;
   private foxgloveCameras: CameraPublisher | null = null;
   loop: ControlLoop | null = null;
+  /** What ends episodes as successes (episodes.success_signal, resolved at start-up). */
+  successSignal: SuccessSignal = 'environment';
   /** Signed over-the-air policy updates; null without MQTT or with a caller-supplied source. */
   policyManager: PolicyManager | null = null;
   /** Observation fields with their sizes on this robot, known once the transport is open. */
@@ -129,6 +134,12 @@ export class RobotRuntime {
       });
     }
     const realtime = o.realtime ?? cfg.control.realtime;
+    this.successSignal = resolveSuccessSignal(cfg, this.rewards !== null);
+    if (this.successSignal === 'success_model') {
+      log.info('learning mode: the success model ends episodes as successes; the environment\'s verdict goes only to ground_truth', { time_limit_s: timeLimitOf(cfg) });
+    } else if (cfg.rollout !== null && cfg.rollout.enabled && transport.kind === 'sim') {
+      log.warn('rollouts carry the simulator\'s own success flag (episodes.success_signal: environment, or no success model): a learner trained on them learns from ground truth');
+    }
     await this.startRollouts(transport, fields, policy.source, realtime);
     await this.startMcap(transport, robot, fields, realtime);
     const rollback = this.link !== null && policy.want !== null ? new RollbackTracker() : null;
@@ -237,6 +248,10 @@ export class RobotRuntime {
       warmupRuns: cfg.policy.warmup_runs,
       logger: log.child('policy'),
     }, want);
+    if (o.wrapPolicy !== undefined) {
+      this.loadedSource = o.wrapPolicy(this.loadedSource, transport);
+      return { source: this.loadedSource, want: null, restored: undefined, store: null };
+    }
     // Over-the-air releases kept from before a restart are verified again and run instead of the shipped model.
     if (this.link === null || cfg.policy.trusted_keys.length === 0) return { source: this.loadedSource, want, restored: undefined, store: null };
     const trustedKeys = loadTrustedKeys(cfg.policy.trusted_keys.map((k) => o.loaded.resolvePath(k)));
@@ -332,6 +347,7 @@ export class RobotRuntime {
         ? { enabled: cfg.exploration.enabled, seed: cfg.exploration.seed, evaluationEvery: cfg.exploration.evaluation_every }
         : undefined,
       sinks,
+      successJudge: this.successSignal === 'success_model' ? this.rewards : null,
       onTransition: (_from, to, reason) => {
         this.runtimeAware?.controlStateChanged(to, reason);
         link?.publishStatus(this.status(true, reason));

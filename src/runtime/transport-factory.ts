@@ -15,6 +15,7 @@ export async function createTransport(cfg: RobotConfig, log: Logger): Promise<Ro
         cameras: t.cameras,
         mode: cfg.action.mode,
         stateNoiseStd: t.state_noise_std,
+        successTailS: t.success_tail_s,
       });
     }
     case 'serial': {

@@ -51,7 +51,7 @@ export const UpdaterConfigSchema = z.strictObject({
       horizon_s: z.number().positive().nullable().default(2).describe('γ = exp(−period_s/horizon_s) when gamma is null'),
       period_s: z.number().positive().default(0.02).describe('the robots\' control period'),
       success_margin: z.number().min(0).lt(1).default(0.05).describe('δ: progress ≥ 1 − δ earns r_gold'),
-      task_success_reward: z.number().default(1).describe('r_task of a true-terminal step recorded without a reward record (robots without a reward composer)'),
+      task_success_reward: z.number().default(1).describe('R = r_gold: the reward on a true-terminal (success) step, as the robot\'s reward.shaping.task_success_reward'),
     }).prefault({}),
     beta: z.number().positive().default(1).describe('AWR temperature: weights w = exp(A/β), A in units of its standard deviation over the snapshot'),
     w_max: z.number().min(1).default(20).describe('largest AWR weight of one step'),

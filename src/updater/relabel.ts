@@ -2,15 +2,15 @@
 // the updater's current shaping settings (γ, δ), so a round trains on today's reward definition, not on whatever
 // the robot ran with. Pure: arrays in, arrays out, no I/O.
 //
-//   r = r_task + r_gold + γ·Φ′ − Φ,   Φ′ = 0 at a true terminal,   r_gold = 1 when progress(s′) ≥ 1 − δ
+//   r = r_task + r_gold + γ·Φ′ − Φ,   Φ′ = 0 at a true terminal,   r_gold = R at a true terminal, else 0
 //
-// - Φ is the stored `potential`. progress(s′) is the stored `next_potential`, except at a true terminal, where the
-//   robot zeroed Φ′: there it is the clipped `raw_progress` when that answer was valid, else Φ (the held value).
+// (the formula of src/reward/shaping.ts; docs/rewards.md writes it out). A true terminal is a success verdict:
+// in learning mode the success model's done rule, never the simulator's flag (that reaches no stored column).
+// - Φ is the stored `potential`, Φ′ the stored `next_potential` (held Φ where that is not finite).
 // - The intrinsic reward is left out: it measured novelty against the robot's own running model at that moment,
 //   which is no longer the learner's (a round can add its own).
 // - A step with no reward record (NaN components: the robot ran without a reward composer) contributes r_task
-//   when finite, else the task success reward at a true terminal (the environment reported success) and 0
-//   elsewhere; such steps are counted.
+//   when finite, else R at a true terminal and 0 elsewhere; such steps are counted.
 // - A step is a true terminal when flagged done and not truncated. A time-limit truncation keeps Φ′ (bootstrap).
 import { FLAG_DONE, FLAG_TRUNCATED, type RewardComponent } from '../contracts/rollout.js';
 import { StriatumError } from '../errors.js';
@@ -19,9 +19,9 @@ import { resolveDiscount } from '../reward/shaping.js';
 export interface RelabelSettings {
   /** Discount per control step. */
   readonly gamma: number;
-  /** δ: progress ≥ 1 − δ earns r_gold. */
+  /** δ of the robot's done-from-progress rule; recorded in the snapshot manifest, not part of r. */
   readonly successMargin: number;
-  /** r_task of an unrecorded true-terminal step (the robot's shaping.task_success_reward, default 1). */
+  /** R: r_gold at a true terminal (the robot's shaping.task_success_reward, default 1). */
   readonly taskSuccessReward?: number;
 }
 
@@ -40,16 +40,12 @@ export function relabelSettings(o: { gamma?: number | null; horizon_s?: number |
   return { gamma: resolveDiscount({ periodS: o.period_s, gamma: o.gamma ?? null, horizonS: o.horizon_s ?? null }), successMargin: o.success_margin, taskSuccessReward: o.task_success_reward ?? 1 };
 }
 
-function clip01(x: number): number {
-  return x < 0 ? 0 : x > 1 ? 1 : x;
-}
-
 /** Relabel one episode's steps (columns as stored, one value per step). */
 export function relabelRewards(reward: Readonly<Record<RewardComponent, Float32Array>>, flags: Uint8Array, s: RelabelSettings): RelabelResult {
   const n = flags.length;
   const rewards = new Float32Array(n);
   const terminals = new Int32Array(n);
-  const threshold = 1 - s.successMargin;
+  const successReward = s.taskSuccessReward ?? 1;
   let unrecorded = 0;
   let goldSteps = 0;
   for (let t = 0; t < n; t++) {
@@ -60,15 +56,13 @@ export function relabelRewards(reward: Readonly<Record<RewardComponent, Float32A
     const phi = reward.potential[t];
     if (!Number.isFinite(phi)) {
       unrecorded++;
-      rewards[t] = recordedTask ? task : terminal ? (s.taskSuccessReward ?? 1) : 0;
+      rewards[t] = recordedTask ? task : terminal ? successReward : 0;
       continue;
     }
-    let next: number;
-    if (!terminal) next = reward.next_potential[t];
-    else next = Number.isFinite(reward.raw_progress[t]) ? clip01(reward.raw_progress[t]) : phi;
+    let next = reward.next_potential[t];
     if (!Number.isFinite(next)) next = phi;
-    const gold = next >= threshold ? 1 : 0;
-    goldSteps += gold;
+    const gold = terminal ? successReward : 0;
+    if (terminal) goldSteps++;
     rewards[t] = task + gold + s.gamma * (terminal ? 0 : next) - phi;
   }
   return { rewards, terminals, unrecordedSteps: unrecorded, goldSteps };

@@ -53,7 +53,7 @@ export interface SnapshotSummary {
 export type RoundResult =
   | { outcome: 'ok'; modelDir: string; snapshot: SnapshotSummary; seconds: number; done: Record<string, unknown> }
   | { outcome: 'skipped'; reason: string }
-  | { outcome: 'failed'; error: string };
+  | { outcome: 'failed'; error: string; code?: string };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Snapshot
@@ -83,6 +83,10 @@ export async function writeTrainingSnapshot(
     if (!sameLayout || ex.steps === 0) { skipped++; continue; }
     const r = relabelRewards(rewardSource === 'simulator' ? simulatorRewards(ex.columns.progress, ex.columns.flags) : ex.columns.reward, ex.columns.flags, settings);
     const n = ex.steps;
+    for (const [what, values, width] of [['rewards', r.rewards, 1], ['observations', ex.columns.observation, obsDim], ['actions', ex.columns.command, actDim]] as const) {
+      const at = firstNonFinite(values);
+      if (at >= 0) throw new StriatumError('STRIATUM_ERR_SNAPSHOT', `episode ${ex.robot}/${ex.episode} has a non-finite value in its ${what} at step ${Math.floor(at / width)}`);
+    }
     // Only the last row can end the episode: awr.py reads terminal/truncation there.
     const terminals = new Int32Array(n);
     terminals[n - 1] = r.terminals[n - 1];
@@ -92,6 +96,9 @@ export async function writeTrainingSnapshot(
       policy_versions: ex.policyVersions, unrecorded_reward_steps: r.unrecordedSteps, gold_steps: r.goldSteps,
     });
     parts.push({ obs: ex.columns.observation, cmd: ex.columns.command, rewards: r.rewards, terminals, n });
+  }
+  if (parts.length === 0) {
+    throw new StriatumError('STRIATUM_ERR_SNAPSHOT', `no usable episodes: ${episodes.length} complete, ${skipped} with another layout than ${base.name} or no steps`);
   }
   const total = parts.reduce((s, p) => s + p.n, 0);
   const obs = new Float32Array(total * obsDim);
@@ -123,7 +130,7 @@ export async function writeTrainingSnapshot(
   for (const [name, data] of files) { writeFileSync(join(dir, name), data); digest.update(name).update(data); }
   const manifest = snapshotManifest({
     format: SNAPSHOT_FORMAT, created: new Date().toISOString(), task: base.task, gamma: settings.gamma,
-    success_margin: settings.successMargin, reward: 'r_task + r_gold + γΦ′ − Φ (Φ′ = 0 at true terminals; intrinsic left out)',
+    success_margin: settings.successMargin, reward: 'r_task + r_gold + γΦ′ − Φ (Φ′ = 0 and r_gold = R at true terminals, r_gold = 0 elsewhere; intrinsic left out)',
     observation_fields: fields, action: { mode: base.action.mode, joints: [...joints] }, base_policy: { name: base.name, version: base.version },
     steps: total, skipped_episodes: skipped, episodes: manifestEpisodes,
   });
@@ -147,6 +154,12 @@ function simulatorRewards(progress: Float32Array, flags: Uint8Array): Record<Rew
     out.task[t] = (flags[t] & FLAG_DONE) !== 0 && (flags[t] & FLAG_TRUNCATED) === 0 ? 1 : 0;
   }
   return out;
+}
+
+/** Index of the first NaN or infinite value, −1 when all are finite. */
+function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
 }
 
 /** The manifest, checked against the schema the trainer validates it with: a writer bug fails here, not in Python. */
@@ -268,7 +281,7 @@ export class TrainingRounds {
     if (this.running !== null) return this.running;
     const pending = this.pending;
     this.pending = 0;
-    this.running = this.round(pending).catch((err: unknown) => this.fail((err as Error).message)).finally(() => { this.running = null; this.child = null; });
+    this.running = this.round(pending).catch((err: unknown) => this.fail((err as Error).message, (err as { code?: string }).code)).finally(() => { this.running = null; this.child = null; });
     return this.running;
   }
 
@@ -387,12 +400,13 @@ export class TrainingRounds {
     this.update(s.state);
   }
 
-  private fail(error: string): RoundResult {
+  private fail(error: string, code?: string): RoundResult {
     this.state.rounds_failed++;
-    this.state.last_error = error.slice(0, 500);
+    this.state.last_error = (code === undefined ? error : `${code}: ${error}`).slice(0, 500);
+    // The status (state failed, last_error) goes out retained on the training topic: that is the round's event.
     this.update('failed');
-    this.log.error('training round failed; the updater keeps running', { round: this.state.round, error, rounds_failed: this.state.rounds_failed });
-    return { outcome: 'failed', error };
+    this.log.error('training round failed; the updater keeps running', { round: this.state.round, error, ...(code === undefined ? {} : { code }), rounds_failed: this.state.rounds_failed });
+    return code === undefined ? { outcome: 'failed', error } : { outcome: 'failed', error, code };
   }
 
   private update(state: TrainingStatus['state']): void {

@@ -53,7 +53,8 @@ def write_recording(directory: Path, episodes: int = 6, size: int = 32, seed: in
             frame_success.append(int(success and k == n - 1))
             frame_step.append(row + 5 * k)
         meta_episodes.append({"index": e, "seed": e, "steps": 5 * n, "success": success, "outcome": "success" if success else "timeout",
-                              "final_progress": float(progress[-1]), "instruction": INSTRUCTIONS[e % 2], "first_frame": first, "frames": n})
+                              "final_progress": float(progress[-1]), "instruction": INSTRUCTIONS[e % 2], "first_frame": first, "frames": n,
+                              "initial_distance": 0.4, "first_success_s": None})
         row += 5 * n
     directory.mkdir(parents=True, exist_ok=True)
     np.save(directory / "frames_top.npy", np.stack(frames))
@@ -62,7 +63,7 @@ def write_recording(directory: Path, episodes: int = 6, size: int = 32, seed: in
     np.save(directory / "frame_success.npy", np.array(frame_success, np.int32))
     np.save(directory / "frame_step.npy", np.array(frame_step, np.int32))
     (directory / "meta.json").write_text(json.dumps({
-        "task": "push", "control_hz": 50, "source": "synthetic", "progress": True,
+        "task": "push", "control_hz": 50, "source": "synthetic", "progress": True, "success_radius": 0.035,
         "frames": {"cameras": [{"name": "top", "width": size, "height": size}], "hz": 10, "count": len(frames)},
         "episodes": meta_episodes,
     }))
@@ -161,6 +162,12 @@ class LabelTest(unittest.TestCase):
             self.assertAlmostEqual(phi, float(progress[t]), places=5)
         self.assertLess(diff_phi, 0.5 * float(progress[-2]) + 0.2, "plain differences under-read through that rule")
         self.assertEqual(prm.pairwise_labels(progress, np.array([6]), np.array([6]), "hop").tolist(), [0.0])
+
+    def test_success_scaled_progress_reads_one_from_the_success_radius_on(self) -> None:
+        # d0 = 0.4 m, r = 0.035 m: raw progress 1 - d/d0; at d = r it is 0.9125 and must read 1, at d = d0 0.
+        raw = np.array([0.0, 0.5, 1 - 0.035 / 0.4, 0.95, 1.0], np.float32)
+        scaled = prm.success_scaled_progress(raw, 0.4, 0.035)
+        np.testing.assert_allclose(scaled, [0.0, 0.2 / 0.365, 1.0, 1.0, 1.0], atol=1e-6)
 
     def test_two_hot_targets_sum_to_one_and_their_mean_is_the_label(self) -> None:
         values = torch.tensor([0.0, 0.05, 0.5, 0.999, 1.0])

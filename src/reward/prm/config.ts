@@ -63,7 +63,7 @@ export const ShapingConfigSchema = z.strictObject({
   }).nullable().default(null).describe('running normalization of the total reward; null for none'),
   done_source: z.enum(['progress', 'success', 'either']).nullable().default(null)
     .describe('what sets done: the progress model, the success model, or either; default success when a success model runs, else progress'),
-  task_success_reward: z.number().default(1).describe('task reward on the step where the environment reports success (0 on robots that cannot tell)'),
+  task_success_reward: z.number().default(1).describe('R = r_gold: the reward on the step that ends the episode in success (the success verdict: the success model in learning mode); see docs/rewards.md'),
 });
 
 export const RndConfigSchema = z.strictObject({

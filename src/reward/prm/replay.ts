@@ -12,8 +12,9 @@ import { FrameRing } from './frame-ring.js';
 import { readPrmMetadataFile, resolvePrmModel, type CameraSize } from './load-adapter.js';
 import { PrmWorkerHost, UPDATE_OK, type PrmUpdate } from './prm-worker.js';
 
-/** Kinds whose answers carry progress (a success model gives none). */
+/** Kinds whose answers carry progress, and the success kind, whose answer is P(success). */
 const PROGRESS_KINDS: readonly PrmKind[] = ['progress', 'pairwise'];
+const REPLAY_KINDS: readonly PrmKind[] = [...PROGRESS_KINDS, 'success'];
 /** Camera frame period written into the ring's stamps (the recorder's 10 Hz); only their order matters. */
 const FRAME_PERIOD_MS = 100;
 const POLL_MS = 1;
@@ -40,8 +41,8 @@ export class PrmReplay {
   static async start(o: PrmReplayOptions): Promise<PrmReplay> {
     const metadataPath = resolve(o.metadataPath);
     const metadata = readPrmMetadataFile(metadataPath);
-    if (!PROGRESS_KINDS.includes(metadata.kind)) {
-      throw new StriatumError('STRIATUM_ERR_USAGE', `${o.metadataPath} is a ${metadata.kind} model; only ${PROGRESS_KINDS.join(' and ')} models give progress to score`);
+    if (!REPLAY_KINDS.includes(metadata.kind)) {
+      throw new StriatumError('STRIATUM_ERR_USAGE', `${o.metadataPath} is a ${metadata.kind} model; only ${REPLAY_KINDS.join(', ')} models can be replayed`);
     }
     if (o.maxEpisodeFrames > 4096) throw new StriatumError('STRIATUM_ERR_USAGE', `an episode of ${o.maxEpisodeFrames} frames is longer than the worker keeps for its reversed pass (4096)`);
     // A reward model entry of a robot config, as a user would write it: the defaults are the robot's, except the
@@ -64,7 +65,7 @@ export class PrmReplay {
   }
 
   /**
-   * Progress after each frame of one episode, in order: `rgb` holds the frames back to back (H·W·3 bytes each),
+   * Progress (for a success model: P(success)) after each frame of one episode, in order: `rgb` holds the frames back to back (H·W·3 bytes each),
    * the first one is the episode's start frame, `instruction` its task text.
    */
   async judge(rgb: Uint8Array, instruction: string): Promise<Float64Array> {
@@ -91,7 +92,7 @@ export class PrmReplay {
       if (u.status !== UPDATE_OK) {
         throw new StriatumError(u.status === 1 ? 'STRIATUM_ERR_PRM_SHAPE' : 'STRIATUM_ERR_INTERNAL', `reward model gave no answer for frame ${k} of a replayed episode (${STATUS[u.status]})`);
       }
-      progress[k] = u.progress[0];
+      progress[k] = this.metadata.kind === 'success' ? u.done[0] : u.progress[0];
     }
     return progress;
   }

@@ -49,6 +49,27 @@ export interface SimTransportOptions {
   mode: CommandMode;
   /** Standard deviation of Gaussian noise added to measured positions (m) and velocities (m/s); default 0. */
   stateNoiseStd?: number;
+  /**
+   * Whether the episode outcome and progress the loop reads carry the simulator's own success verdict (default
+   * true). False (learning mode): the outcome is only RUNNING or TIMEOUT and progress() is NaN, as on a robot
+   * with no success sensor; the verdict stays readable for evaluation records through groundTruth().
+   */
+  reportSuccess?: boolean;
+  /** Seconds the episode keeps running after the first success frame before the outcome becomes SUCCESS (default 0). */
+  successTailS?: number;
+}
+
+/** What the simulator knows about the current episode and a real robot would not: for evaluation records only. */
+export interface SimGroundTruth {
+  /** The instructed block reached the pad at some step of this episode. */
+  readonly success: boolean;
+  /** Simulated seconds from reset to the first success frame; NaN before it. */
+  readonly firstSuccessS: number;
+  /** clip(1 − d/d0, 0, 1) now. */
+  readonly progress: number;
+  /** Block-to-pad distance now and at reset (m). */
+  readonly distanceM: number;
+  readonly initialDistanceM: number;
 }
 
 export const SIM_JOINT_NAMES: readonly string[] = Object.freeze(['x', 'y']);
@@ -81,6 +102,9 @@ function validateOptions(options: SimTransportOptions): string[] {
   const issues: string[] = [];
   if (typeof options.seed !== 'number' || !Number.isFinite(options.seed)) issues.push(`seed must be a finite number, got ${String(options.seed)}`);
   if (!finitePositive(options.controlHz)) issues.push(`controlHz must be > 0, got ${String(options.controlHz)}`);
+  if (options.successTailS !== undefined && !(Number.isFinite(options.successTailS) && options.successTailS >= 0)) {
+    issues.push(`successTailS must be >= 0, got ${String(options.successTailS)}`);
+  }
   if (options.timeLimitS !== undefined && !finitePositive(options.timeLimitS)) {
     issues.push(`timeLimitS must be > 0, got ${String(options.timeLimitS)}`);
   }
@@ -128,7 +152,7 @@ class SimEpisodeControl implements EpisodeControl {
 
   progress(): number {
     const world = this.transport.worldOrNull;
-    return world === null ? Number.NaN : world.progress();
+    return world === null || !this.transport.reportSuccess ? Number.NaN : world.progress();
   }
 
   instruction(): string {
@@ -147,6 +171,11 @@ export class SimTransport implements RobotTransport {
   currentOutcome: EpisodeOutcome = TRANSPORT_EPISODE_RUNNING;
   /** Reason given to the last estop(), '' when none is latched. */
   estopReason = '';
+  /** False in learning mode: the loop sees no success outcome and no progress (see SimTransportOptions). */
+  readonly reportSuccess: boolean;
+  readonly successTailS: number;
+  /** Simulated time of the current episode's first success frame; NaN before it. */
+  private firstSuccessS = Number.NaN;
 
   private readonly options: SimTransportOptions;
   private readonly cameraInfos: RobotDescription['cameras'];
@@ -166,6 +195,8 @@ export class SimTransport implements RobotTransport {
     this.controlPeriodS = 1 / options.controlHz;
     this.timeLimitS = options.timeLimitS ?? SIM_DEFAULT_TIME_LIMIT_S;
     this.noiseStd = options.stateNoiseStd ?? 0;
+    this.reportSuccess = options.reportSuccess ?? true;
+    this.successTailS = options.successTailS ?? 0;
     this.cameraInfos = Object.freeze(options.cameras.map((c) => Object.freeze({ name: c.name, width: c.width, height: c.height })));
     // Bound once here so the control loop calls a plain function with no per-tick closure.
     this.stepSimulation = (dtS: number): void => this.advance(dtS);
@@ -210,6 +241,15 @@ export class SimTransport implements RobotTransport {
 
   get isEstopped(): boolean {
     return this.estopped;
+  }
+
+  /** The simulator's own verdict on the current episode (allocates: call at episode end, not per tick). */
+  groundTruth(): SimGroundTruth {
+    const world = this.world;
+    return {
+      success: Number.isFinite(this.firstSuccessS), firstSuccessS: this.firstSuccessS, progress: world.progress(),
+      distanceM: world.blockToPadDistance(), initialDistanceM: world.initialDistance,
+    };
   }
 
   /** The scripted expert's joint velocity command (m/s) for the current state; zeros when not open. */
@@ -317,6 +357,7 @@ export class SimTransport implements RobotTransport {
     const world = this.world;
     this.noiseRng.reseed(world.seed, 1);
     this.currentOutcome = TRANSPORT_EPISODE_RUNNING;
+    this.firstSuccessS = world.isSuccess() ? 0 : Number.NaN;
     this.freshState = true;
     this.stateStampMs = performance.now();
     for (let i = 0; i < this.channels.length; i++) {
@@ -343,8 +384,9 @@ export class SimTransport implements RobotTransport {
         channel.frameIndex = dueFrame;
       }
     }
+    if (Number.isNaN(this.firstSuccessS) && world.isSuccess()) this.firstSuccessS = world.timeS;
     if (this.currentOutcome === TRANSPORT_EPISODE_RUNNING) {
-      if (world.isSuccess()) this.currentOutcome = TRANSPORT_EPISODE_SUCCESS;
+      if (this.reportSuccess && world.timeS + TIME_EPSILON_S >= this.firstSuccessS + this.successTailS) this.currentOutcome = TRANSPORT_EPISODE_SUCCESS;
       else if (world.timeS + TIME_EPSILON_S >= this.timeLimitS) this.currentOutcome = TRANSPORT_EPISODE_TIMEOUT;
     }
   }
