@@ -111,8 +111,12 @@ export interface RewardPipelineOptions {
   readonly lockstep?: boolean;
 }
 
-/** How long settle() waits for one frame's answer before going on without it (counted in lockstepTimeouts). */
-const LOCKSTEP_TIMEOUT_MS = 5000;
+/**
+ * How long settle() waits for one frame's answer before going on without it (counted in lockstepTimeouts). Long:
+ * virtual time loses nothing by waiting, and a loaded machine can hold a worker's answer for seconds; a worker that
+ * stops answering altogether is the worker watchdog's to catch.
+ */
+const LOCKSTEP_TIMEOUT_MS = 30_000;
 const LOCKSTEP_POLL_MS = 1;
 const LOCKSTEP_RATE_HZ = 500;
 
