@@ -1,6 +1,7 @@
 // An episode store filled for the dataset tests: episodes with awkward values (NaN rewards, negative zero,
 // float32 extremes), every flag bit, a policy change inside an episode, a partial episode and a second task.
 // The expected columns are kept beside it, so exports are compared with what went in, not with another export.
+import { SeededRng } from '../../src/sim/rng.js';
 import {
   FLAG_DONE, FLAG_INTERVENTION, FLAG_NO_REWARD, FLAG_TRUNCATED, REWARD_COMPONENTS, ROLLOUT_VERSION, encodeRolloutChunk,
   type RewardComponent, type RolloutColumns, type RolloutLayout,
@@ -30,20 +31,9 @@ export interface StoredEpisode {
   readonly policyVersions: string[];
 }
 
-/** A small deterministic generator (xorshift32), so failures are reproducible. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 0x1_0000_0000;
-  };
-}
-
 function columns(index: number, n: number): RolloutColumns {
-  const r = rng(index + 7);
-  const f = (k: number) => Float32Array.from({ length: k }, () => Math.fround((r() - 0.5) * 10));
+  const r = new SeededRng(index + 7); // seeded: a failure reproduces
+  const f = (k: number) => Float32Array.from({ length: k }, () => Math.fround(r.uniform(-5, 5)));
   const reward = {} as Record<RewardComponent, Float32Array>;
   for (const k of REWARD_COMPONENTS) reward[k] = f(n);
   const observation = f(n * DATASET_OBS);
