@@ -9,17 +9,21 @@ import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { REPO, runCli, startCli, tempDir } from './helpers/fixtures.js';
 
-function writeLearnConfig(dir: string, o: { budget: number; timeLimitS: number; demos: number }): string {
+function writeLearnConfig(dir: string, o: { budget: number; timeLimitS: number; demos: number; algorithm?: 'sac_rlpd' | 'filtered_bc' }): string {
   const template = readFileSync(join(REPO, 'examples/learn-robot.yaml'), 'utf8')
     .replace('time_limit_s: 15', `time_limit_s: ${o.timeLimitS}`)
     .replaceAll('../models/', `${join(REPO, 'models')}/`);
   writeFileSync(join(dir, 'robot.yaml'), template);
   const file = join(dir, 'learn.yaml');
   writeFileSync(file, stringify({
-    robot_template: 'robot.yaml', base_policy_dir: join(REPO, 'models/push-bc-small'), out_dir: 'out',
+    robot_template: 'robot.yaml', base_policy_dir: join(REPO, o.algorithm === 'filtered_bc' ? 'models/push-bc-few' : 'models/push-bc-small'), out_dir: 'out',
     robots: 1, episode_budget: o.budget, target_success: 1, time_limit_min: 3,
     demonstrations: { episodes: o.demos }, evaluation: { episodes: 2 },
-    training: { episodes_per_round: o.demos + o.budget, min_steps: 10, threads: 1, sac: { min_updates: 40, max_updates: 40, hidden: 16, critics: 2, actor_warmup: 10 } },
+    training: {
+      algorithm: o.algorithm ?? 'sac_rlpd', episodes_per_round: o.demos + o.budget, min_steps: 10, threads: 1,
+      sac: { min_updates: 40, max_updates: 40, hidden: 16, critics: 2, actor_warmup: 10 },
+      filtered_bc: { updates: 50, symmetry: 'square-d4' },
+    },
   }));
   return file;
 }
@@ -45,6 +49,25 @@ test('striatum learn runs the loop end to end on a tiny budget and writes the cu
   const model = JSON.parse(readFileSync(join(dir, 'out/rounds', learnedRound(dir), 'model/policy.json'), 'utf8'));
   assert.deepEqual(model.outputs.map((o: { name: string }) => o.name), ['action', 'log_std']);
   // Evaluated means loaded by the robot runtime (two outputs checked against the metadata, warmed up, run).
+  assert.ok(existsSync(join(dir, 'out/rounds/learner/learner.npz')), 'the learner state is kept for the next round');
+});
+
+test('striatum learn with filtered_bc: the release continues the base and the robots load it', { timeout: 240_000 }, async () => {
+  const dir = tempDir();
+  const config = writeLearnConfig(dir, { budget: 2, timeLimitS: 2, demos: 1, algorithm: 'filtered_bc' });
+  const r = await runCli(['--log-level', 'warn', 'learn', '--config', config], { timeoutMs: 230_000 });
+  assert.equal(r.code, 0, r.stderr.slice(-2000));
+  const curve = JSON.parse(readFileSync(join(dir, 'out/learning-curve.json'), 'utf8'));
+  assert.equal(curve.algorithm, 'filtered_bc');
+  assert.equal(curve.points[0].version, 'bc-few-7', 'the base is evaluated first');
+  const learned = curve.points.find((p: { version: string }) => p.version.startsWith('fbc-'));
+  assert.ok(learned, `a filtered_bc release was evaluated: ${JSON.stringify(curve.points)}`);
+  assert.equal(learned.episodes, 2);
+  const round = readdirSync(join(dir, 'out/rounds')).find((d) => d.startsWith(`round-${learned.round}-`)) as string;
+  const model = JSON.parse(readFileSync(join(dir, 'out/rounds', round, 'model/policy.json'), 'utf8'));
+  assert.equal(model.training.parent_version, 'bc-few-7');
+  assert.equal(model.training.demo_episodes, 1, 'the demonstration is imitated');
+  assert.equal(model.training.symmetry, 'square-d4');
   assert.ok(existsSync(join(dir, 'out/rounds/learner/learner.npz')), 'the learner state is kept for the next round');
 });
 

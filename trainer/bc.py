@@ -47,6 +47,11 @@ class Args:
     """seed for python, numpy and torch, the episode split and the batch order"""
     val_fraction: float = 0.1
     """fraction of episodes (not steps) held out for the validation loss; 0 disables validation"""
+    symmetry: str = "none"
+    """augment the training episodes with the task's symmetries: none, or square-d4 (the push table's 8 rotations
+    and reflections about --symmetry-center; needs --chunk 1)"""
+    symmetry_center: float = 0.4
+    """centre of the square (m) for --symmetry square-d4: the table's middle"""
     successful_only: bool = True
     """train only on episodes that meta.json marks successful"""
     threads: int = 2
@@ -70,6 +75,10 @@ def parse_args(argv: list[str] | None = None) -> Args:
         parser.error("--lr must be positive")
     if not 0 <= args.val_fraction < 1:
         parser.error("--val-fraction must be in [0, 1)")
+    if args.symmetry not in common.SYMMETRIES:
+        parser.error(f"--symmetry must be one of {', '.join(common.SYMMETRIES)}")
+    if args.symmetry != "none" and args.chunk != 1:
+        parser.error("--symmetry needs --chunk 1")
     return args
 
 
@@ -270,17 +279,23 @@ def train(args: Args) -> None:
     train_rows = np.isin(dataset.episode_index, train_episodes)
     val_rows = np.isin(dataset.episode_index, val_episodes)
 
-    # Statistics from the training episodes only, as float32: exactly what goes into policy.json.
-    obs_mean, obs_std = normalization_stats(dataset.observations[train_rows])
-    act_mean, act_std = normalization_stats(dataset.actions[train_rows])
+    train_observations, train_targets = dataset.observations[train_rows], targets[train_rows]
+    if args.symmetry == "square-d4":
+        augmented_obs, augmented_act = common.augment_square_d4(
+            train_observations, train_targets[:, 0, :], meta["observation_fields"], meta["action"]["mode"], args.symmetry_center
+        )
+        train_observations, train_targets = augmented_obs, augmented_act[:, None, :]
 
-    def tensors(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        observations = (dataset.observations[rows] - obs_mean) / obs_std
-        actions = (targets[rows] - act_mean) / act_std
-        return torch.from_numpy(observations.astype(np.float32)), torch.from_numpy(actions.astype(np.float32))
+    # Statistics from the training rows only (augmented ones included), as float32: exactly what goes into policy.json.
+    obs_mean, obs_std = normalization_stats(train_observations)
+    act_mean, act_std = normalization_stats(train_targets[:, 0, :] if args.symmetry != "none" else dataset.actions[train_rows])
 
-    obs_train, act_train = tensors(train_rows)
-    obs_val, act_val = tensors(val_rows)
+    def tensors(observations: np.ndarray, actions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.from_numpy(((observations - obs_mean) / obs_std).astype(np.float32)),
+                torch.from_numpy(((actions - act_mean) / act_std).astype(np.float32)))
+
+    obs_train, act_train = tensors(train_observations, train_targets)
+    obs_val, act_val = tensors(dataset.observations[val_rows], targets[val_rows])
 
     policy = Policy(obs_dim, act_dim, args.chunk, args.hidden, args.layers)
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)

@@ -253,3 +253,52 @@ def check_against_schema(document: typing.Any, schema: dict[str, typing.Any], so
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise SchemaError(f"{source} does not match {schema.get('title', 'its schema')}: {problems[0]}{more}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Task symmetry: the push table is a square seen from above, so its 8 rotations and reflections about the table
+# centre map any episode onto another valid episode with the same outcome (walls, joint limits and layout ranges
+# are symmetric; the physics has no preferred direction). Positions are points (p → c + M·(p − c)), velocities and
+# velocity commands are vectors (v → M·v).
+
+SYMMETRIES = ("none", "square-d4")
+POINT_FIELDS = frozenset({"joint_positions", "block_position", "pad_position"})
+VECTOR_FIELDS = frozenset({"joint_velocities"})
+
+
+def square_d4_matrices() -> list[np.ndarray]:
+    """The 8 signed permutation matrices of the square's symmetry group; the identity first."""
+    matrices = []
+    for perm in ((0, 1), (1, 0)):
+        for sx in (1.0, -1.0):
+            for sy in (1.0, -1.0):
+                m = np.zeros((2, 2))
+                m[0, perm[0]], m[1, perm[1]] = sx, sy
+                matrices.append(m)
+    return matrices
+
+
+def augment_square_d4(
+    observations: np.ndarray, actions: np.ndarray, fields: list[dict[str, typing.Any]], action_mode: str, center: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ×8: every row under each of the square's symmetries (identity first), observations field by field.
+    Refuses fields or action modes it does not know how to transform: a wrong transform would teach nonsense."""
+    if action_mode != "velocity" or actions.shape[1] != 2:
+        raise TrainerError(f"square-d4 symmetry needs 2 velocity-commanded joints, the data has {actions.shape[1]} in {action_mode} mode")
+    layout = []
+    column = 0
+    for field in fields:
+        name, size = field["name"], int(field["size"])
+        if size != 2 or name not in POINT_FIELDS | VECTOR_FIELDS:
+            raise TrainerError(f"square-d4 symmetry does not know how to transform observation field {name} (size {size})")
+        layout.append((column, name in POINT_FIELDS))
+        column += size
+    out_obs, out_act = [], []
+    for m in square_d4_matrices():
+        o = observations.copy()
+        for start, is_point in layout:
+            part = observations[:, start : start + 2].astype(np.float64)
+            o[:, start : start + 2] = center + (part - center) @ m.T if is_point else part @ m.T
+        out_obs.append(o)
+        out_act.append((actions.astype(np.float64) @ m.T).astype(actions.dtype))
+    return np.concatenate(out_obs), np.concatenate(out_act)

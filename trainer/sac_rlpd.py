@@ -345,7 +345,7 @@ def save_state(path: Path, state: dict[str, typing.Any]) -> None:
     common.write_atomic(path, buffer.getvalue())
 
 
-def load_state(path: Path) -> dict[str, typing.Any] | None:
+def load_state(path: Path, state_format: str = STATE_FORMAT) -> dict[str, typing.Any] | None:
     if not path.is_file():
         return None
     try:
@@ -354,8 +354,8 @@ def load_state(path: Path) -> dict[str, typing.Any] | None:
             state = unflatten_state(tree, arrays)
     except Exception as error:  # a damaged file: say so, never start silently from scratch
         raise TrainerError(f"cannot read learner state {path}: {str(error).splitlines()[0] if str(error) else type(error).__name__}; move it away to start a fresh learner") from None
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise TrainerError(f"{path} is not a {STATE_FORMAT} learner state")
+    if not isinstance(state, dict) or state.get("format") != state_format:
+        raise TrainerError(f"{path} is not a {state_format} learner state")
     return state
 
 

@@ -33,7 +33,7 @@ export const LearnConfigSchema = z.strictObject({
     std_scale: z.number().positive().default(1),
     evaluation_every: z.int().min(0).default(0),
   }).prefault({}),
-  training: TrainingSchema.prefault({}).describe('the updater\'s training settings (see docs/updater-config-reference.md); algorithm sac_rlpd by default here'),
+  training: TrainingSchema.prefault({}).describe('the updater\'s training settings (see docs/updater-config-reference.md); algorithm filtered_bc by default here'),
 });
 export type LearnConfig = z.infer<typeof LearnConfigSchema>;
 
@@ -53,7 +53,7 @@ export function loadLearnConfig(file: string): LoadedLearnConfig {
   }
   const withDefaults = { ...(raw as Record<string, unknown>) };
   const training = (withDefaults.training ?? {}) as Record<string, unknown>;
-  withDefaults.training = { algorithm: 'sac_rlpd', ...training };
+  withDefaults.training = { algorithm: 'filtered_bc', ...training };
   const parsed = LearnConfigSchema.safeParse(withDefaults);
   if (!parsed.success) throw new StriatumError('STRIATUM_ERR_CONFIG', `invalid learn config ${file}`, formatIssues(parsed.error.issues));
   const base = dirname(path);

@@ -1,8 +1,9 @@
 // `striatum learn`: one closed learning loop on this machine. An embedded broker; the updater (store, training
 // rounds, signed releases) in this process; demonstrations recorded by a scripted-expert robot through the reward
-// models; K simulated robots in virtual time (one process each, own robot id and seeds) that explore and take each
-// release over the air; every release evaluated on held-out seeds (mean action, no rollouts). Stops at the target,
-// the episode budget, the time limit or stop(); writes learning-curve.json and learning-curve.svg.
+// models; then synchronous rounds: K simulated robots in virtual time (one process each, own robot id and seeds)
+// collect a round's episodes with the newest release, the updater trains on everything stored and releases, and
+// the release is evaluated on held-out seeds (mean action, no rollouts) while the robots collect the next round.
+// Stops at the target, the episode budget, the time limit or stop(); writes learning-curve.json and .svg.
 import { RolloutStore } from '../updater/store.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,10 +25,14 @@ const ROBOT_PROCESS = fileURLToPath(new URL('./robot-process.js', import.meta.ur
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const DEMO_ROBOT = 'demo';
 const POLL_MS = 500;
+/** The updater's own trigger (a round per this many new episodes) is switched off: rounds() starts each round. */
+const NEVER_BY_COUNT = 1_000_000_000;
 /** A robot that does not exit this long after SIGTERM is killed (its spool keeps what was not acknowledged). */
 const ROBOT_STOP_MS = 15_000;
 
 interface Evaluation { episodes: number; successes: number; success_rate: number }
+/** A robot's overrides of the template: id, login, the policy it starts with, spool, seeds, exploration. */
+type RobotOverrides = (id: string, firstSeed: number, episodes: number, explore: boolean, modelDir: string) => Record<string, unknown>;
 
 export interface LearnRunOptions {
   readonly loaded: LoadedLearnConfig;
@@ -92,18 +97,19 @@ export class LearnRun {
           store: { path: join(this.out, 'episodes.sqlite') },
           training: {
             ...cfg.training, enabled: true, base_policy_dir: baseDir, out_dir: join(this.out, 'rounds'),
+            episodes_per_round: NEVER_BY_COUNT, // the run starts each round itself, once the robots' episodes are stored
             window_episodes: Math.max(cfg.training.window_episodes, cfg.episode_budget + cfg.demonstrations.episodes),
           },
           release: { key: keys.privatePath },
         }),
       });
       log.info('learning run started', { out: this.out, robots: cfg.robots, budget: cfg.episode_budget, target: cfg.target_success, algorithm: cfg.training.algorithm });
-      const robotOverrides = (id: string, seed: number, episodes: number, explore: boolean): Record<string, unknown> => ({
+      const robotOverrides: RobotOverrides = (id, seed, episodes, explore, modelDir) => ({
         robot: { id },
         control: { realtime: false },
         mqtt: { broker: url, username: id, password: logins.get(id), telemetry_hz: 1, ws_port: null, users: [] },
         policy: {
-          model: join(baseDir, 'policy.onnx'), trusted_keys: [keys.publicPath], state_dir: join(this.out, 'robots', id, 'policy'),
+          model: join(modelDir, 'policy.onnx'), trusted_keys: [keys.publicPath], state_dir: join(this.out, 'robots', id, 'policy'),
           auto_rollback: null, warmup_runs: 2,
         },
         rollout: { spool_dir: join(this.out, 'spool', id), chunk_steps: 250 },
@@ -113,7 +119,7 @@ export class LearnRun {
 
       const baseEval = this.evaluate(join(baseDir, 'policy.onnx'), template);
       if (cfg.demonstrations.episodes > 0) {
-        this.spawnRobot(DEMO_ROBOT, template, robotOverrides(DEMO_ROBOT, cfg.demonstrations.first_seed, cfg.demonstrations.episodes, false), cfg.demonstrations.episodes, true);
+        this.spawnRobot(DEMO_ROBOT, template, robotOverrides(DEMO_ROBOT, cfg.demonstrations.first_seed, cfg.demonstrations.episodes, false, baseDir), cfg.demonstrations.episodes, true);
       }
       const base = await baseEval;
       if (base !== null) this.addPoint(0, 0, readVersion(baseDir), base);
@@ -122,12 +128,7 @@ export class LearnRun {
       await this.waitFor(() => this.completeEpisodes(DEMO_ROBOT) >= cfg.demonstrations.episodes || this.wallS > settled, 'demonstrations');
       if (this.completeEpisodes(DEMO_ROBOT) < cfg.demonstrations.episodes) log.warn('fewer demonstrations stored than asked for', { stored: this.completeEpisodes(DEMO_ROBOT), asked: cfg.demonstrations.episodes });
 
-      const per = Math.floor(cfg.episode_budget / cfg.robots);
-      robotIds.forEach((id, k) => {
-        const episodes = per + (k < cfg.episode_budget % cfg.robots ? 1 : 0);
-        if (episodes > 0) this.spawnRobot(id, template, robotOverrides(id, trainingSeed(cfg.run, k), episodes, true), episodes, false);
-      });
-      await this.loop(template);
+      await this.rounds(template, baseDir, robotIds, robotOverrides);
     } finally {
       await this.shutdown();
       curve = this.writeCurve();
@@ -135,47 +136,53 @@ export class LearnRun {
     return curve;
   }
 
-  /** Watch the store and the rounds; evaluate each release; stop at the target, budget, time limit or stop(). */
-  private async loop(template: string): Promise<void> {
+  /**
+   * Synchronous rounds: the K robots collect episodes_per_round episodes together with the newest release, the
+   * updater trains one round on everything stored, the release is evaluated on the held-out seeds while the robots
+   * collect the next round with it. Every episode of the budget runs the newest policy there is.
+   */
+  private async rounds(template: string, baseDir: string, robotIds: readonly string[], overrides: RobotOverrides): Promise<void> {
     const cfg = this.cfg;
+    const log = this.o.logger;
     const training = this.updater?.training ?? null;
-    let releases = training?.state.rounds_ok ?? 0;
-    let finalRound = false;
-    const queue: { modelDir: string; round: number }[] = [];
+    if (training === null) throw new StriatumError('STRIATUM_ERR_CONFIG', 'striatum learn needs the updater\'s training rounds');
+    let model = baseDir;
     let evaluating: Promise<void> | null = null;
-    for (;;) {
-      if (this.stopReason !== null) break;
-      if (this.wallS > cfg.time_limit_min * 60) { this.stop(`time limit of ${cfg.time_limit_min} min reached`); break; }
-      const s = training?.state;
-      if (s !== undefined && s.rounds_ok > releases && s.last_model !== null) {
-        releases = s.rounds_ok;
-        queue.length = 0; // only the newest release is worth the CPU
-        queue.push({ modelDir: s.last_model, round: s.round });
+    const nextSeed = robotIds.map((_, k) => trainingSeed(cfg.run, k));
+    const targetReached = (): boolean => this.points.length > 1 && this.points.some((p) => p.round > 0 && p.success_rate >= cfg.target_success);
+    while (this.stopReason === null) {
+      const collected = this.completeEpisodes(null);
+      if (collected >= cfg.episode_budget) { this.stop(`episode budget of ${cfg.episode_budget} reached`); break; }
+      const episodes = Math.min(cfg.training.episodes_per_round, cfg.episode_budget - collected);
+      robotIds.forEach((id, k) => {
+        const n = Math.floor(episodes / robotIds.length) + (k < episodes % robotIds.length ? 1 : 0);
+        if (n === 0) return;
+        this.spawnRobot(id, template, overrides(id, nextSeed[k], n, true, model), n, false);
+        nextSeed[k] += n;
+      });
+      await this.waitFor(() => robotIds.every((id) => !this.robots.has(id)), 'collecting');
+      const settled = this.wallS + 10; // the last chunks are acknowledged after a robot exits
+      await this.waitFor(() => this.completeEpisodes(null) >= collected + episodes || this.wallS > settled, 'storing');
+      if (this.stopReason !== null || targetReached()) break;
+      const result = await training.runRound();
+      if (result.outcome !== 'ok') {
+        log.warn('training round did not release a policy; the robots keep the current one', { outcome: result.outcome, ...(result.outcome === 'failed' ? { error: result.error } : { reason: result.reason }) });
+        continue;
       }
-      if (evaluating === null && queue.length > 0) {
-        const next = queue.shift() as { modelDir: string; round: number };
-        evaluating = this.evaluate(join(next.modelDir, 'policy.onnx'), template).then((r) => {
-          if (r !== null) this.addPoint(trainedEpisodes(next.modelDir, this.completeEpisodes(null)), next.round, readVersion(next.modelDir), r);
-        }).finally(() => { evaluating = null; });
-      }
-      const best = this.points.reduce((b, p) => Math.max(b, p.success_rate), 0);
-      if (this.points.length > 1 && best >= cfg.target_success) { this.stop(`target ${cfg.target_success} reached`); break; }
-      const robotsDone = [...this.robots.keys()].every((id) => id === DEMO_ROBOT);
-      if (robotsDone && training !== null && !training.busy) {
-        if (!finalRound && training.state.episodes_pending > 0) {
-          finalRound = true; // the episodes since the last round still get a round
-          void training.runRound();
-        } else if (evaluating === null && queue.length === 0) {
-          this.stop(`episode budget of ${cfg.episode_budget} reached`);
-          break;
-        }
-      }
-      this.showProgress();
-      await sleep(POLL_MS);
+      model = result.modelDir;
+      const release = result.modelDir;
+      const round = training.state.round;
+      const previous: Promise<void> | null = evaluating;
+      evaluating = (async () => {
+        if (previous !== null) await previous;
+        const r = await this.evaluate(join(release, 'policy.onnx'), template);
+        if (r !== null) this.addPoint(trainedEpisodes(release, this.completeEpisodes(null)), round, readVersion(release), r);
+        if (targetReached()) this.stop(`target ${cfg.target_success} reached`);
+      })();
     }
     this.showProgress();
-    // At the budget the last release still gets its point; a time limit or a signal does not wait for it.
-    if (evaluating !== null && this.stopReason?.startsWith('episode budget') === true) await evaluating;
+    // The last release still gets its point, unless a time limit or a signal stopped the run.
+    if (evaluating !== null && (this.stopReason?.startsWith('episode budget') === true || this.stopReason?.startsWith('target') === true)) await evaluating;
   }
 
   private spawnRobot(id: string, template: string, overrides: Record<string, unknown>, episodes: number, expert: boolean): void {

@@ -41,8 +41,8 @@ export const UpdaterConfigSchema = z.strictObject({
     python: z.string().min(1).default('/usr/bin/python3').describe('Python with PyTorch, ONNX and NumPy that runs the trainer'),
     reward_source: z.enum(['learned', 'simulator']).default('learned')
       .describe('learned: the robots\' recorded PRM rewards; simulator: an oracle for benchmarks only, Φ = the simulator\'s own progress and success (never on a real robot)'),
-    algorithm: z.enum(['awr', 'sac_rlpd']).default('awr')
-      .describe('awr: advantage-weighted regression from base_policy_dir each round (trainer/awr.py); sac_rlpd: soft actor-critic with demonstrations and robot data 50/50, continuing from the latest released policy with its critics and optimisers kept in <out_dir>/learner (trainer/sac_rlpd.py)'),
+    algorithm: z.enum(['awr', 'sac_rlpd', 'filtered_bc']).default('awr')
+      .describe('awr: advantage-weighted regression from base_policy_dir each round (trainer/awr.py); sac_rlpd: soft actor-critic with demonstrations and robot data 50/50, continuing from the latest released policy with its critics and optimisers kept in <out_dir>/learner (trainer/sac_rlpd.py); filtered_bc: behaviour cloning on demonstrations and the robot episodes the success model ended in success, 50/50, continuing from the latest released policy with its optimiser kept in <out_dir>/learner (trainer/filtered_bc.py)'),
     trainer: z.string().min(1).nullable().default(null).describe('trainer script; null: the algorithm\'s script in trainer/ of this package'),
     base_policy_dir: z.string().min(1).describe('the current policy (policy.onnx + policy.json): the actor starts from it'),
     out_dir: z.string().min(1).describe('each round writes <out_dir>/round-<n>-<stamp>/{snapshot,model}'),
@@ -72,6 +72,15 @@ export const UpdaterConfigSchema = z.strictObject({
       init_log_std: z.number().min(-5).max(1).default(-1).describe('log-std (normalized action units) of the first Gaussian policy'),
       seed: z.int().min(0).default(1).describe('seed of the learner'),
     }).prefault({}).describe('settings of algorithm sac_rlpd'),
+    filtered_bc: z.strictObject({
+      updates: z.int().min(1).default(6000).describe('gradient steps per round'),
+      lr: z.number().positive().default(1e-3).describe('learning rate at the start of each round (cosine down to a tenth)'),
+      demo_version: z.string().min(1).default('scripted').describe('episodes whose only policy version is this are demonstrations'),
+      demo_fraction: z.number().min(0).max(1).default(0.5).describe('share of each batch drawn from demonstrations, the rest from robot episodes that ended in success'),
+      symmetry: z.enum(['none', 'square-d4']).default('none').describe('augment the imitated episodes with the task\'s symmetries: square-d4, the 8 rotations and reflections of a square table seen from above (the push task)'),
+      symmetry_center_m: z.number().default(0.4).describe('centre of the square table (m) for square-d4'),
+      seed: z.int().min(0).default(1).describe('seed of the learner'),
+    }).prefault({}).describe('settings of algorithm filtered_bc'),
   }).nullable().default(null).describe('training rounds (trainer/awr.py) on stored episodes; null: off'),
   release: z.strictObject({
     key: z.string().min(1).describe('ed25519 private key (PEM, from `striatum keys generate`) that signs each new policy'),

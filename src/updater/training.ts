@@ -31,6 +31,7 @@ export const DEFAULT_TRAINER = fileURLToPath(new URL('../../../trainer/awr.py', 
 export const ALGORITHM_TRAINERS: Record<TrainingConfig['algorithm'], string> = {
   awr: DEFAULT_TRAINER,
   sac_rlpd: fileURLToPath(new URL('../../../trainer/sac_rlpd.py', import.meta.url)),
+  filtered_bc: fileURLToPath(new URL('../../../trainer/filtered_bc.py', import.meta.url)),
 };
 /** Where sac_rlpd keeps its learner state and the record of the latest released policy, under out_dir. */
 export const LEARNER_DIR = 'learner';
@@ -59,7 +60,7 @@ export type RoundResult =
 // Snapshot
 
 /** What a round's policy version starts with, per algorithm. */
-const VERSION_PREFIX = { awr: 'awr', sac_rlpd: 'sac' } as const;
+const VERSION_PREFIX = { awr: 'awr', sac_rlpd: 'sac', filtered_bc: 'fbc' } as const;
 
 /**
  * Write the snapshot awr.py reads: every step of the given episodes (those whose layout matches the base policy),
@@ -355,9 +356,9 @@ export class TrainingRounds {
     return { outcome: 'ok', modelDir, snapshot, seconds, done: result.done };
   }
 
-  /** awr: always base_policy_dir. sac_rlpd: the latest policy a round released (kept across restarts), else it. */
+  /** awr: always base_policy_dir. sac_rlpd, filtered_bc: the latest policy a round released (kept across restarts), else it. */
   baseDir(): string {
-    if (this.cfg.algorithm !== 'sac_rlpd') return this.cfg.base_policy_dir;
+    if (this.cfg.algorithm === 'awr') return this.cfg.base_policy_dir;
     const file = join(this.cfg.out_dir, LEARNER_DIR, LATEST_RELEASE_FILE);
     if (!existsSync(file)) return this.cfg.base_policy_dir;
     try {
@@ -369,7 +370,7 @@ export class TrainingRounds {
   }
 
   private recordRelease(modelDir: string, meta: PolicyMetadata): void {
-    if (this.cfg.algorithm !== 'sac_rlpd') return;
+    if (this.cfg.algorithm === 'awr') return;
     const dir = join(this.cfg.out_dir, LEARNER_DIR);
     mkdirSync(dir, { recursive: true });
     const file = join(dir, LATEST_RELEASE_FILE);
@@ -382,6 +383,14 @@ export class TrainingRounds {
     const common = ['--data', snapshot.dir, '--base', baseDir, '--out', modelDir, '--threads', String(c.threads), '--gamma', String(snapshot.gamma), '--batch-size', String(c.batch_size)];
     if (c.algorithm === 'awr') {
       return [this.trainer, ...common, '--epochs', String(c.epochs), '--beta', String(c.beta), '--w-max', String(c.w_max)];
+    }
+    if (c.algorithm === 'filtered_bc') {
+      const f = c.filtered_bc;
+      return [
+        this.trainer, ...common, '--state', join(c.out_dir, LEARNER_DIR), '--updates', String(f.updates), '--lr', String(f.lr),
+        '--demo-version', f.demo_version, '--demo-fraction', String(f.demo_fraction), '--symmetry', f.symmetry,
+        '--symmetry-center', String(f.symmetry_center_m), '--seed', String(f.seed),
+      ];
     }
     const sac = c.sac;
     return [

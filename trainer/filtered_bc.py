@@ -1,0 +1,275 @@
+"""Success-filtered behaviour cloning: one round of a learner that compounds on the success reward model's verdicts.
+
+Each round reads the updater's training snapshot (the demonstrations, recorded through the same reward models, and
+the robot's own experience), keeps the demonstrations and every robot episode that ended in a true terminal (in
+learning mode: the success model's done rule said success, which is also the only step that earns r_gold), adds
+the task's symmetric copies of them (--symmetry), and continues the policy the robots run now, with its Adam state
+from the learner state on disk (--state), for --updates gradient steps of mean squared error on the commands those
+episodes wrote. Failed episodes teach nothing here: the reward decides which experience is imitated.
+
+    /usr/bin/python3 trainer/filtered_bc.py --data SNAPSHOT --base models/push-bc-few --out OUT --state STATE
+
+Choices (documented here once):
+- Filter: an episode is kept when its last row is a true terminal. Its PRM-only return is then the highest a
+  stored episode can have (γ^T·R − Φ(s0) against γ^T·V for a time-limit cut), so this is return-filtered
+  regression (%BC, RWR with a step weight) at the success threshold. Demonstrations are kept whatever the verdict.
+- Batches: --demo-fraction of each batch from the demonstrations and the rest from the kept robot episodes
+  (RLPD's 50/50), so the clean demonstrations keep their pull however much robot data piles up.
+- Targets: the commands the robot wrote (after its safety filter and exploration noise): what it did in the
+  episodes that worked.
+- Normalization: the parent's observation and action statistics, kept (the robot denormalizes with policy.json).
+- Learning rate: cosine from --lr to --lr/10 within each round; Adam's moments continue between rounds when the
+  robots still run the version the state was saved with.
+- The state is written atomically after the model, so an updater restart resumes where the last round ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import sys
+import time
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import common  # first: it sets OMP_WAIT_POLICY before torch loads
+import mlp_policy
+import numpy as np
+import torch
+import torch.nn as nn
+from awr import load_policy_weights, load_snapshot
+from common import TrainerError, episode_bounds
+from sac_rlpd import load_state, mixed_batch, save_state
+
+STATE_FILE = "learner.npz"
+STATE_FORMAT = "striatum.filtered-bc-state/v1"
+
+
+@dataclass
+class Args:
+    data: str
+    """training snapshot directory written by the updater"""
+    base: str
+    """directory of the policy the robots run now (policy.onnx, policy.json): the round continues from it"""
+    out: str
+    """output directory for policy.onnx, policy.json and policy.card.md"""
+    state: str
+    """learner state directory (the optimiser's moments, rounds), kept between rounds and restarts"""
+    demo_version: str = "scripted"
+    """episodes whose only policy version is this are demonstrations (kept whatever their verdict)"""
+    demo_fraction: float = 0.5
+    """share of each batch drawn from the demonstrations (RLPD's symmetric sampling), the rest from kept robot
+    episodes; all from the one that is not empty when the other is"""
+    updates: int = 6000
+    """gradient steps per round"""
+    batch_size: int = 256
+    """transitions per gradient step"""
+    lr: float = 1e-3
+    """learning rate at the start of each round (cosine down to a tenth of it)"""
+    symmetry: str = "none"
+    """augment kept episodes with the task's symmetries: none, or square-d4 (see common.py)"""
+    symmetry_center: float = 0.4
+    """centre of the square (m) for --symmetry square-d4"""
+    gamma: float = -1.0
+    """discount per control step (recorded in the metadata; the filter does not need it)"""
+    seed: int = 1
+    """seed for python, numpy and torch and the batch draws"""
+    threads: int = 2
+    """CPU threads for torch and OpenBLAS"""
+    name: str = ""
+    """policy name in the metadata; empty means the parent's name"""
+    version: str = ""
+    """policy version in the metadata; empty means 'fbc-<round>-YYYYmmddHHMMSS' (UTC)"""
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    parsed = common.dataclass_parser(Args, "filtered_bc.py", (__doc__ or "").splitlines()[0]).parse_args(argv)
+    args = Args(**vars(parsed))
+    for name in ("updates", "batch_size", "threads"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"filtered_bc.py: error: --{name.replace('_', '-')} must be at least 1")
+    if not args.lr > 0:
+        raise SystemExit("filtered_bc.py: error: --lr must be positive")
+    if not 0 <= args.demo_fraction <= 1:
+        raise SystemExit("filtered_bc.py: error: --demo-fraction must be in [0, 1]")
+    if args.symmetry not in common.SYMMETRIES:
+        raise SystemExit(f"filtered_bc.py: error: --symmetry must be one of {', '.join(common.SYMMETRIES)}")
+    return args
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The filter. No I/O, tested directly (trainer/tests/test_filtered_bc.py).
+
+
+def kept_rows(episode_index: np.ndarray, terminals: np.ndarray, demo_episodes: set[int]) -> tuple[np.ndarray, list[int]]:
+    """Row mask of the episodes to imitate (demonstrations, and episodes whose last row is a true terminal), and
+    the kept robot episodes' indices."""
+    starts, ends = episode_bounds(episode_index)
+    keep = np.zeros(len(episode_index), dtype=bool)
+    robot_kept: list[int] = []
+    for start, end in zip(starts, ends):
+        episode = int(episode_index[start])
+        if episode in demo_episodes:
+            keep[start:end] = True
+        elif terminals[end - 1]:
+            keep[start:end] = True
+            robot_kept.append(episode)
+    return keep, robot_kept
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def train(args: Args) -> None:
+    started = time.perf_counter()
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    common.seed_everything(args.seed, args.threads)
+
+    snapshot = load_snapshot(Path(args.data))
+    manifest = snapshot.manifest
+    base = Path(args.base)
+    try:
+        parent = json.loads((base / "policy.json").read_text())
+    except (ValueError, OSError) as error:
+        raise TrainerError(f"cannot read {base / 'policy.json'}: {error}") from None
+    if parent["observation"]["fields"] != manifest["observation_fields"] or parent["action"]["joints"] != manifest["action"]["joints"]:
+        raise TrainerError(f"{base / 'policy.json'} observation fields or joints differ from the snapshot's")
+    if parent["action"]["chunk"] != 1:
+        raise TrainerError(f"{base / 'policy.json'} predicts chunks of {parent['action']['chunk']}; filtered_bc.py trains chunk 1")
+    if len(parent["outputs"]) > 1:
+        raise TrainerError(f"{base} is a Gaussian policy ({parent['version']}); filtered_bc.py continues deterministic MLPs (exploration comes from the robot's scheduled log-std)")
+    policy = load_policy_weights(base / parent.get("model", "policy.onnx"), parent)
+    obs_dim, act_dim = snapshot.observations.shape[1], snapshot.actions.shape[1]
+    gamma = args.gamma if args.gamma >= 0 else float(manifest["gamma"])
+
+    demo_episodes = {int(e["index"]) for e in manifest["episodes"] if e.get("policy_versions") == [args.demo_version]}
+    keep, robot_kept = kept_rows(snapshot.episode_index, snapshot.terminals, demo_episodes)
+    if not keep.any():
+        raise TrainerError(f"nothing to imitate: no demonstrations (policy version {args.demo_version!r}) and no episode ended in success among {len(manifest['episodes'])}")
+    is_demo = np.isin(snapshot.episode_index, list(demo_episodes))[keep]
+    observations, actions = snapshot.observations[keep], snapshot.actions[keep]
+    if args.symmetry == "square-d4":
+        observations, actions = common.augment_square_d4(observations, actions, manifest["observation_fields"], manifest["action"]["mode"], args.symmetry_center)
+        is_demo = np.tile(is_demo, len(common.square_d4_matrices()))
+    demo_rows, robot_rows = np.flatnonzero(is_demo), np.flatnonzero(~is_demo)
+
+    obs_mean = np.asarray(parent["observation"]["mean"], np.float32)
+    obs_std = np.asarray(parent["observation"]["std"], np.float32)
+    act_mean = np.asarray(parent["action"]["mean"], np.float32)
+    act_std = np.asarray(parent["action"]["std"], np.float32)
+    x = torch.from_numpy(((observations - obs_mean) / obs_std).astype(np.float32))
+    y = torch.from_numpy(((actions - act_mean) / act_std).astype(np.float32))[:, None, :]
+
+    state_path = Path(args.state) / STATE_FILE
+    state = load_state(state_path, STATE_FORMAT)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
+    rounds, updates_done = 0, 0
+    optimizer_from = "fresh"
+    if state is not None:
+        rounds, updates_done = int(state["rounds"]), int(state["updates"])
+        if state["actor_version"] == parent["version"]:
+            optimizer.load_state_dict(state["optimizer"])
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr
+            optimizer_from = "learner state"
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.updates, eta_min=args.lr / 10)
+    rng = np.random.default_rng(args.seed + rounds)
+    loss_before = mlp_policy.mean_loss(policy, x, y)
+
+    history: list[dict[str, typing.Any]] = []
+    report_every = max(1, args.updates // 10)
+    loss_sum = 0.0
+    policy.train()
+    for step in range(1, args.updates + 1):
+        rows = torch.from_numpy(mixed_batch(rng, demo_rows, robot_rows, args.batch_size, args.demo_fraction))
+        loss = nn.functional.mse_loss(policy(x[rows]), y[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        loss_sum += float(loss)
+        if not np.isfinite(float(loss)):
+            raise TrainerError(f"loss became {float(loss)} at gradient step {step}; try a lower --lr")
+        if step % report_every == 0 or step == args.updates:
+            k = report_every if step % report_every == 0 else step % report_every
+            record = {"event": "progress", "epoch": step, "epochs": args.updates, "losses/bc": loss_sum / k,
+                      "perf/updates_per_s": step / (time.perf_counter() - started)}
+            loss_sum = 0.0
+            history.append(record)
+            common.emit(record)
+
+    loss_after = mlp_policy.mean_loss(policy, x, y)
+    model_bytes = mlp_policy.export_onnx(policy, obs_dim)
+    onnx_check = mlp_policy.verify_onnx(model_bytes, policy, obs_dim, 1, act_dim)
+    sha256 = hashlib.sha256(model_bytes).hexdigest()
+    version = args.version or f"fbc-{rounds + 1}-{now.strftime('%Y%m%d%H%M%S')}"
+    episodes = manifest["episodes"]
+    training = {
+        "algorithm": "filtered_bc", "parent_version": parent["version"], "parent_sha256": parent.get("sha256"),
+        "round": rounds + 1, "dataset_episodes": len(episodes), "dataset_steps": len(snapshot.observations),
+        "demo_episodes": len(demo_episodes), "robot_episodes": len(episodes) - len(demo_episodes),
+        "robot_episodes_kept": len(robot_kept), "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
+        "training_rows": len(x), "gradient_steps": args.updates, "gradient_steps_total": updates_done + args.updates,
+        "optimizer_from": optimizer_from, "bc_loss_before": loss_before, "bc_loss_after": loss_after, "gamma": gamma,
+        "seed": args.seed, "torch": torch.__version__,
+    }
+    metadata = mlp_policy.policy_metadata(
+        name=args.name or parent["name"], version=version, task=parent["task"], created=now.isoformat().replace("+00:00", "Z"),
+        sha256=sha256, obs_dim=obs_dim, act_dim=act_dim, chunk=1,
+        meta={"observation_fields": parent["observation"]["fields"], "action": parent["action"]},
+        obs_mean=obs_mean, obs_std=obs_std, act_mean=act_mean, act_std=act_std, training=training,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    common.write_atomic(out / "policy.onnx", model_bytes)
+    common.write_atomic(out / "policy.card.md", model_card(metadata, args, history).encode())
+    common.write_atomic(out / "policy.json", (json.dumps(metadata, indent=2) + "\n").encode())
+    # Last: a state that names this version exists only once its model does.
+    save_state(state_path, {
+        "format": STATE_FORMAT, "actor_version": version, "optimizer": optimizer.state_dict(),
+        "rounds": rounds + 1, "updates": updates_done + args.updates,
+    })
+    common.emit({
+        "event": "done", "epochs": args.updates, "losses/bc": history[-1]["losses/bc"], "model": str(out / "policy.onnx"),
+        "metadata": str(out / "policy.json"), "sha256": sha256, "version": version, "parent_version": parent["version"],
+        "round": rounds + 1, "robot_episodes_kept": len(robot_kept), "onnx_check": onnx_check, "state": str(state_path),
+        "perf/total_s": time.perf_counter() - started,
+    })
+
+
+def model_card(metadata: dict[str, typing.Any], args: Args, history: list[dict[str, typing.Any]]) -> str:
+    t = metadata["training"]
+    rows = "\n".join(f"| {h['epoch']} | {h['losses/bc']:.5f} |" for h in history)
+    arg_rows = "\n".join(f"| `--{k.replace('_', '-')}` | `{v}` |" for k, v in dataclasses.asdict(args).items())
+    return f"""# {metadata['name']} {metadata['version']}
+
+Round {t['round']} of success-filtered behaviour cloning on `{metadata['task']}` (`trainer/filtered_bc.py`, torch
+{t['torch']}), continued from `{t['parent_version']}`. Of {t['dataset_episodes']} stored episodes it imitated the
+{t['demo_episodes']} demonstrations and the {t['robot_episodes_kept']} of {t['robot_episodes']} robot episodes that
+the success reward model ended in success ({t['kept_steps']} steps, {t['training_rows']} rows with symmetry
+{t['symmetry']}), for {t['gradient_steps']} gradient steps ({t['gradient_steps_total']} in all). BC loss on those rows:
+{t['bc_loss_before']:.5f} before, {t['bc_loss_after']:.5f} after (normalized action units).
+
+| argument | value |
+|---|---|
+{arg_rows}
+
+| step | BC loss |
+|---|---|
+{rows}
+
+## Evaluation
+
+_Not yet evaluated._ `striatum learn` evaluates every release on held-out seeds.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    return common.run_main("filtered_bc.py", train, parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Tests for trainer/filtered_bc.py and the square's symmetries in common.py: which episodes are imitated, the
+8 images of a hand-written state, and two rounds end to end (the second continues the first's optimiser) whose
+policy imitates the successful episodes and not the failed ones.
+
+    /usr/bin/python3 -m unittest discover -s trainer/tests
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+TRAINER = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TRAINER))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+import filtered_bc  # noqa: E402
+import mlp_policy  # noqa: E402
+from test_awr import write_base_policy, write_snapshot  # noqa: E402
+
+PUSH_FIELDS = [
+    {"name": "joint_positions", "size": 2}, {"name": "joint_velocities", "size": 2},
+    {"name": "block_position", "size": 2}, {"name": "pad_position", "size": 2},
+]
+
+
+class FilterTest(unittest.TestCase):
+    def test_demonstrations_always_robot_episodes_only_when_they_end_in_a_true_terminal(self) -> None:
+        index = np.array([0, 0, 1, 1, 1, 2, 2, 3, 3])
+        terminals = np.array([0, 0, 0, 0, 1, 0, 0, 0, 1], bool)  # 1 and 3 end in success, 0 and 2 do not
+        keep, kept = filtered_bc.kept_rows(index, terminals, demo_episodes={0})
+        self.assertEqual(keep.tolist(), [True, True, True, True, True, False, False, True, True])
+        self.assertEqual(kept, [1, 3])
+
+    def test_a_terminal_before_the_last_row_does_not_count(self) -> None:
+        # Only an episode's last row can end it; a stray mark in the middle is not a success.
+        keep, kept = filtered_bc.kept_rows(np.array([0, 0, 0]), np.array([0, 1, 0], bool), demo_episodes=set())
+        self.assertFalse(keep.any())
+        self.assertEqual(kept, [])
+
+
+class SymmetryTest(unittest.TestCase):
+    def test_eight_images_of_a_state_by_hand(self) -> None:
+        # pusher (0.5, 0.3) moving (0.1, 0), block (0.6, 0.4), pad (0.2, 0.7), command (0.1, −0.2); centre 0.4.
+        obs = np.array([[0.5, 0.3, 0.1, 0.0, 0.6, 0.4, 0.2, 0.7]], np.float32)
+        act = np.array([[0.1, -0.2]], np.float32)
+        o, a = common.augment_square_d4(obs, act, PUSH_FIELDS, "velocity", 0.4)
+        self.assertEqual(o.shape, (8, 8))
+        self.assertEqual(a.shape, (8, 2))
+        np.testing.assert_allclose(o[0], obs[0], atol=1e-6)  # identity first
+        np.testing.assert_allclose(a[0], act[0], atol=1e-6)
+        # Mirror x about 0.4 (matrix diag(−1, 1)): x → 0.8 − x, vx → −vx.
+        mirror = [0.3, 0.3, -0.1, 0.0, 0.2, 0.4, 0.6, 0.7]
+        self.assertTrue(any(np.allclose(row, mirror, atol=1e-6) for row in o))
+        # Swap the axes (the diagonal reflection): (x, y) → (y, x), for points and vectors alike.
+        swap = [0.3, 0.5, 0.0, 0.1, 0.4, 0.6, 0.7, 0.2]
+        k = next(i for i, row in enumerate(o) if np.allclose(row, swap, atol=1e-6))
+        np.testing.assert_allclose(a[k], [-0.2, 0.1], atol=1e-6)
+        # All eight are different, and each keeps the block-to-pad distance and the command's length.
+        self.assertEqual(len({tuple(np.round(row, 5)) for row in o}), 8)
+        np.testing.assert_allclose(np.hypot(o[:, 4] - o[:, 6], o[:, 5] - o[:, 7]), np.hypot(0.4, 0.3), atol=1e-6)
+        np.testing.assert_allclose(np.hypot(a[:, 0], a[:, 1]), np.hypot(0.1, 0.2), atol=1e-6)
+
+    def test_refuses_fields_and_modes_it_cannot_transform(self) -> None:
+        obs = np.zeros((1, 3), np.float32)
+        with self.assertRaisesRegex(common.TrainerError, "gripper"):
+            common.augment_square_d4(obs, np.zeros((1, 2), np.float32), [{"name": "gripper", "size": 3}], "velocity", 0.4)
+        with self.assertRaisesRegex(common.TrainerError, "position mode"):
+            common.augment_square_d4(np.zeros((1, 8), np.float32), np.zeros((1, 2), np.float32), PUSH_FIELDS, "position", 0.4)
+
+
+def run_round(data: Path, base: Path, out: Path, state: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TRAINER / "filtered_bc.py"), "--data", str(data), "--base", str(base), "--out", str(out),
+         "--state", str(state), "--updates", "300", "--batch-size", "64", "--threads", "1", "--demo-version", "demo"],
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+class SmokeTest(unittest.TestCase):
+    def test_two_rounds_imitate_successes_not_failures_and_the_second_continues_the_first(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            base, data, state = Path(tmp) / "base", Path(tmp) / "snap", Path(tmp) / "state"
+            write_base_policy(base)
+            write_snapshot(data, episodes=8, steps=40)  # even episodes end in a true terminal, odd ones time out
+            manifest = json.loads((data / "manifest.json").read_text())
+            for e in manifest["episodes"]:
+                e["policy_versions"] = ["demo"] if e["index"] == 0 else ["bc-1"]
+            (data / "manifest.json").write_text(json.dumps(manifest))
+            # Successful episodes command (+0.5, +0.5), failed ones (−0.5, −0.5): only the first may be learned.
+            index = np.load(data / "episode_index.npy")
+            actions = np.where((index % 2 == 0)[:, None], 0.5, -0.5).astype(np.float32) * np.ones((1, 2), np.float32)
+            np.save(data / "actions.npy", actions)
+
+            first = run_round(data, base, Path(tmp) / "r1", state)
+            self.assertEqual(first.returncode, 0, first.stderr)
+            done = json.loads(first.stdout.strip().splitlines()[-1])
+            self.assertEqual(done["event"], "done")
+            self.assertEqual(done["robot_episodes_kept"], 3)  # episodes 2, 4, 6 (0 is the demonstration)
+            model = onnx.load(str(Path(tmp) / "r1" / "policy.onnx"))
+            onnx.checker.check_model(model, full_check=True)
+            obs = np.load(data / "observations.npy")
+            out = mlp_policy.run_numpy(model, {"observation": obs})
+            assert out is not None
+            self.assertGreater(float(out[0].mean()), 0.4)  # the successes' command, not the failures'
+
+            meta = json.loads((Path(tmp) / "r1" / "policy.json").read_text())
+            second = run_round(data, Path(tmp) / "r1", Path(tmp) / "r2", state)
+            self.assertEqual(second.returncode, 0, second.stderr)
+            t = json.loads((Path(tmp) / "r2" / "policy.json").read_text())["training"]
+            self.assertEqual(t["round"], 2)
+            self.assertEqual(t["parent_version"], meta["version"])
+            self.assertEqual(t["optimizer_from"], "learner state")
+            self.assertEqual(t["gradient_steps_total"], 600)
+
+    def test_a_snapshot_with_nothing_to_imitate_fails_with_one_line(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            base, data = Path(tmp) / "base", Path(tmp) / "snap"
+            write_base_policy(base)
+            write_snapshot(data, episodes=2, steps=10)
+            np.save(data / "terminals.npy", np.zeros(20, np.int32))  # no success, no demonstration
+            run = run_round(data, base, Path(tmp) / "out", Path(tmp) / "state")
+            self.assertEqual(run.returncode, 1)
+            self.assertIn("nothing to imitate", run.stderr)
+            self.assertFalse((Path(tmp) / "out" / "policy.onnx").exists())
+
+
+if __name__ == "__main__":
+    unittest.main()
