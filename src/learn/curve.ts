@@ -41,14 +41,21 @@ const M = { left: 56, right: 20, top: 28, bottom: 44 };
 
 /** Success rate (0–1) against training episodes, with the target as a dashed line. */
 export function curveSvg(curve: Pick<LearningCurve, 'points' | 'target_success' | 'episode_budget' | 'algorithm'>, title = 'held-out success vs training episodes'): string {
-  const maxX = Math.max(curve.episode_budget, ...curve.points.map((p) => p.episodes), 1);
+  return curvesSvg([{ label: null, points: curve.points }], { target: curve.target_success, budget: curve.episode_budget, title: `${title} (${curve.algorithm})` });
+}
+
+const COLORS = ['#2a6fdb', '#e08a00', '#2f9e44', '#9c36b5', '#666', '#c2255c'];
+
+/** Several curves on one plot (runs, baselines), each in its colour with its label in a legend. */
+export function curvesSvg(series: readonly { label: string | null; points: readonly CurvePoint[] }[], o: { target: number; budget: number; title: string }): string {
+  const maxX = Math.max(o.budget, ...series.flatMap((c) => c.points.map((p) => p.episodes)), 1);
   const x = (e: number) => M.left + (e / maxX) * (W - M.left - M.right);
   const y = (s: number) => H - M.bottom - s * (H - M.top - M.bottom);
   const ticksX = niceTicks(maxX);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(title)} (${escapeXml(curve.algorithm)})</text>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(o.title)}</text>`,
   ];
   for (const s of [0, 0.25, 0.5, 0.75, 1]) {
     parts.push(`<line x1="${M.left}" y1="${y(s)}" x2="${W - M.right}" y2="${y(s)}" stroke="#ddd"/>`);
@@ -58,13 +65,21 @@ export function curveSvg(curve: Pick<LearningCurve, 'points' | 'target_success' 
   parts.push(`<line x1="${M.left}" y1="${y(0)}" x2="${W - M.right}" y2="${y(0)}" stroke="#333"/>`);
   parts.push(`<line x1="${M.left}" y1="${y(0)}" x2="${M.left}" y2="${y(1)}" stroke="#333"/>`);
   parts.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 8}" text-anchor="middle">training episodes (all robots)</text>`);
-  parts.push(`<line x1="${M.left}" y1="${y(curve.target_success)}" x2="${W - M.right}" y2="${y(curve.target_success)}" stroke="#c33" stroke-dasharray="6 4"/>`);
-  parts.push(`<text x="${W - M.right}" y="${y(curve.target_success) - 4}" text-anchor="end" fill="#c33">target ${Math.round(curve.target_success * 100)}%</text>`);
-  if (curve.points.length > 0) {
-    const d = curve.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.episodes).toFixed(1)},${y(p.success_rate).toFixed(1)}`).join(' ');
-    parts.push(`<path d="${d}" fill="none" stroke="#2a6fdb" stroke-width="2"/>`);
-    for (const p of curve.points) parts.push(`<circle cx="${x(p.episodes).toFixed(1)}" cy="${y(p.success_rate).toFixed(1)}" r="3" fill="#2a6fdb"><title>${escapeXml(p.version)}: ${(p.success_rate * 100).toFixed(1)}% after ${p.episodes} episodes</title></circle>`);
-  }
+  parts.push(`<line x1="${M.left}" y1="${y(o.target)}" x2="${W - M.right}" y2="${y(o.target)}" stroke="#c33" stroke-dasharray="6 4"/>`);
+  parts.push(`<text x="${W - M.right}" y="${y(o.target) - 4}" text-anchor="end" fill="#c33">target ${Math.round(o.target * 100)}%</text>`);
+  series.forEach((c, k) => {
+    const color = COLORS[k % COLORS.length];
+    if (c.points.length > 0) {
+      const d = c.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.episodes).toFixed(1)},${y(p.success_rate).toFixed(1)}`).join(' ');
+      parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
+      for (const p of c.points) parts.push(`<circle cx="${x(p.episodes).toFixed(1)}" cy="${y(p.success_rate).toFixed(1)}" r="3" fill="${color}"><title>${escapeXml(p.version)}: ${(p.success_rate * 100).toFixed(1)}% after ${p.episodes} episodes</title></circle>`);
+    }
+    if (c.label !== null) {
+      const ly = M.top + 8 + k * 16;
+      parts.push(`<line x1="${M.left + 10}" y1="${ly}" x2="${M.left + 28}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
+      parts.push(`<text x="${M.left + 34}" y="${ly + 4}">${escapeXml(c.label)}</text>`);
+    }
+  });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }

@@ -98,6 +98,9 @@ export class LearnRun {
           training: {
             ...cfg.training, enabled: true, base_policy_dir: baseDir, out_dir: join(this.out, 'rounds'),
             episodes_per_round: NEVER_BY_COUNT, // the run starts each round itself, once the robots' episodes are stored
+            // Runs differ in every seed: the robots' episodes and noise (seeds.ts) and the learner's.
+            sac: { ...cfg.training.sac, seed: cfg.training.sac.seed + cfg.run },
+            filtered_bc: { ...cfg.training.filtered_bc, seed: cfg.training.filtered_bc.seed + cfg.run },
             window_episodes: Math.max(cfg.training.window_episodes, cfg.episode_budget + cfg.demonstrations.episodes),
           },
           release: { key: keys.privatePath },
@@ -113,7 +116,9 @@ export class LearnRun {
           auto_rollback: null, warmup_runs: 2,
         },
         rollout: { spool_dir: join(this.out, 'spool', id), chunk_steps: 250 },
-        episodes: { seed, count: episodes },
+        // The oracle baseline (reward_source: simulator) needs the simulator's verdict and progress recorded:
+        // its robots end episodes on the simulator's success, not the success model's (benchmarks only).
+        episodes: { seed, count: episodes, ...(cfg.training.reward_source === 'simulator' ? { success_signal: 'environment' } : {}) },
         exploration: explore ? { ...cfg.exploration, seed } : null,
       });
 
