@@ -224,7 +224,7 @@ test('config check and doctor refuse transport.path auto-sim when the serial sim
 });
 
 test('the shipped examples pass their checks: robot configs with config check, the updater config with updater check', async () => {
-  for (const name of ['sim.yaml', 'sim-rollouts.yaml']) {
+  for (const name of ['sim.yaml', 'sim-rollouts.yaml', 'sim-learned.yaml']) {
     const r = await runCli(['config', 'check', join(REPO, 'examples', name)]);
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
   }
