@@ -24,6 +24,7 @@ import { topics } from '../src/contracts/topics.js';
 import { LatencyHistogram } from '../src/util/histogram.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { RewardStep } from '../src/reward/reward-step.js';
+import { RolloutConfigSchema } from '../src/rollout/config.js';
 import { Recorder } from '../src/rollout/recorder.js';
 import { RolloutService } from '../src/rollout/rollout-service.js';
 import { Spool } from '../src/rollout/spool.js';
@@ -57,7 +58,7 @@ if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
 const { values } = parseArgs({
   options: {
     steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' }, robots: { type: 'string' },
-    stores: { type: 'string' }, compression: { type: 'string' },
+    stores: { type: 'string' }, compression: { type: 'string' }, window: { type: 'string' },
   },
 });
 const STEPS = Number(values.steps ?? 50_000);
@@ -65,6 +66,8 @@ const CHUNK = Number(values['chunk-steps'] ?? 250);
 const ROBOT_COUNTS = (values.robots ?? '1,4,8').split(',').map(Number);
 const STORES = (values.stores ?? 'sqlite,postgres').split(',') as ('sqlite' | 'postgres')[];
 const COMPRESSION = (values.compression ?? 'none') as 'none' | 'gzip';
+/** The robots' in-flight window (rollout.max_inflight); default: the config's default. */
+const WINDOW = values.window === undefined ? RolloutConfigSchema.parse({}).max_inflight : Number(values.window);
 const brokerKind = values.broker ?? (MOSQUITTO !== null ? 'mosquitto' : 'aedes');
 const dir = mkdtempSync(join(tmpdir(), 'striatum-bench-rollout-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,7 +87,7 @@ async function startBroker(): Promise<{ url: string; port: number; stop(): Promi
 
 function startUpdaterProcess(url: string, store: StoreSpec) {
   const env = { ...process.env, STRIATUM_BENCH_ROLE: 'updater', STRIATUM_BENCH_ARGS: JSON.stringify({ url, store }) };
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -107,7 +110,7 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
     robotId: robot, task: 'push', observationFields: [{ name: 'state', size: OBS }], joints: Array.from({ length: ACT }, (_, i) => `j${i}`),
     policyVersion: 'bench', stampOriginUnixMs: null, spoolDir: join(dir, `spool-${robot}-${randomUUID()}`), logger: silentLogger,
     mqtt: { url, username: robot, password: PASS[robot] },
-    config: { chunk_steps: CHUNK, compression: COMPRESSION, buffers: 8, max_spool_mb: 512 },
+    config: { chunk_steps: CHUNK, compression: COMPRESSION, buffers: 8, max_spool_mb: 512, max_inflight: WINDOW },
   });
   const view = { episode: 0, step: 0, stampMs: 0, observation: new Float64Array(OBS), action: new Float64Array(ACT), command: new Float64Array(ACT), progress: 0, done: false, truncated: false };
   const reward = new RewardStep();
@@ -140,9 +143,10 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
     })(service.spool.onWritten);
   }
   const drained = async () => { while (service.publisher.backlog > 0 || service.spool.writesPending > 0) await sleep(1); };
-  // Backpressure: never more than 32 chunks unacknowledged and 2 column sets always free, so nothing is counted
-  // as unrecorded and the rate is what the whole path sustains.
-  const busy = () => service.publisher.backlog + service.spool.writesPending >= 32 || service.spool.writesPending >= 6 || !rec.recording;
+  // Backpressure: never more than twice the window (at least 32) unacknowledged and 2 column sets always free,
+  // so nothing is counted as unrecorded and the rate is what the whole path sustains.
+  const maxBacklog = Math.max(32, 2 * WINDOW);
+  const busy = () => service.publisher.backlog + service.spool.writesPending >= maxBacklog || service.spool.writesPending >= 6 || !rec.recording;
   while (!service.publisher.connectedToBroker) await sleep(5);
   for (let i = 0; i < 4; i++) { // warm-up: JIT, connection, first fsyncs
     while (busy()) await sleep(1);
@@ -157,8 +161,16 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
   const wr0 = service.spool.workerUs.write;
   const t0 = performance.now();
   let fed = 0;
+  // Why the feeder waited: on the spool (writes not yet on disk) or on acks (the unacknowledged backlog).
+  const waitedMs = { spool: 0, acks: 0 };
   while (fed < steps) {
-    if (busy()) { await sleep(0); continue; }
+    if (busy()) {
+      const onSpool = service.spool.writesPending >= 6;
+      const tw = performance.now();
+      await sleep(0);
+      waitedMs[onSpool ? 'spool' : 'acks'] += performance.now() - tw;
+      continue;
+    }
     feed(CHUNK, true);
     fed += CHUNK;
     await new Promise((r) => setImmediate(r));
@@ -175,7 +187,7 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
     steps: fed, seconds, chunks, payloadPerChunk, bytesPerStepWire: ((payloadPerChunk + framing) * chunks) / fed,
     unrecorded: stats.recorder.unrecordedSteps, resent: stats.publisher.resent,
     encodeUsPerChunk: (service.spool.workerUs.encode - enc0) / chunks, writeUsPerChunk: (service.spool.workerUs.write - wr0) / chunks,
-    ack, perStep, perCut,
+    ack, perStep, perCut, waitedMs,
   };
   await service.close('bench done', 5000);
   return result;
@@ -201,6 +213,8 @@ async function fleetRun(url: string, robots: number) {
       spool_encode: round(mean((r) => r.encodeUsPerChunk) / 1000, 2), spool_write_fsync: round(mean((r) => r.writeUsPerChunk) / 1000, 2),
       publish_to_ack_p50: round(r0.ack.quantile(0.5) / 1000, 2), publish_to_ack_p99: round(r0.ack.quantile(0.99) / 1000, 2),
     },
+    // Share of the run each robot's feeder (the control loop's stand-in) spent waiting, and on what.
+    feeder_waiting_share: { on_spool: round(mean((r) => r.waitedMs.spool / 1000 / r.seconds), 3), on_acks: round(mean((r) => r.waitedMs.acks / 1000 / r.seconds), 3) },
     onstep_us: { p50: round(r0.perStep.quantile(0.5), 2), p99: round(r0.perStep.quantile(0.99), 2), cut_p50: round(r0.perCut.quantile(0.5), 1), cut_p99: round(r0.perCut.quantile(0.99), 1) },
   };
 }
@@ -350,6 +364,7 @@ process.stdout.write(`${JSON.stringify({
   joints: ACT,
   chunk_steps: CHUNK,
   compression: COMPRESSION,
+  robot_window: WINDOW,
   steps_per_robot: STEPS,
   recorder_to_store: results,
   baseline_same_payload: { payload_bytes: payload?.byteLength ?? null, mqttjs_qos1_window256: mqttjsWide, mosquitto_pub_qos1: mosqPub },
