@@ -4,11 +4,11 @@
 // order, except that a failed write waits for its retry (with backoff) on a timer, not in a blocking loop: deletes
 // of acknowledged chunks keep running meanwhile, which is what frees the space a full disk needs. Writes stay in
 // order (only the oldest is tried), and the recorder sees only that its buffers have not come back yet.
-import { close, fsync, open } from 'node:fs';
+import { fsync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { encodeRolloutChunk, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
 import { viewColumns, type ColumnMessage } from './column-set.js';
-import { SpoolDir, fsyncPath, type MarkerBase, type SpoolEntry, type SpoolScan, type StagedChunk } from './spool-dir.js';
+import { SpoolDir, type MarkerBase, type SpoolEntry, type SpoolScan, type StagedChunk } from './spool-dir.js';
 
 export type ToWorker =
   | { op: 'open'; dir: string; compression: RolloutCompression; capacityBytes: number | null }
@@ -142,8 +142,8 @@ async function drainBatch(): Promise<void> {
     if (staged.length > 0) {
       let committed = 0;
       try {
-        if (staged.length === 1) fsyncPath(staged[0].st.tmpPath);
-        else await Promise.all(staged.map(({ st }) => fsyncAsync(st.tmpPath)));
+        if (staged.length === 1) s.fsyncStaged(staged[0].st);
+        else await Promise.all(staged.map(({ st }) => fsyncAsync(st.fd as number)));
         for (const { st } of staged) { s.commit(st); committed++; }
         s.syncDir();
       } catch (err) {
@@ -178,13 +178,9 @@ async function drainBatch(): Promise<void> {
   if (closeRequested) closeNow();
 }
 
-function fsyncAsync(path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    open(path, 'r+', (err, fd) => {
-      if (err) return reject(err);
-      fsync(fd, (syncErr) => close(fd, () => (syncErr ? reject(syncErr) : resolve())));
-    });
-  });
+/** fsync on libuv's pool: several at once, so the kernel commits its journal once for all of them. */
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => { fsync(fd, (err) => (err ? reject(err) : resolve())); });
 }
 
 function retrySoon(): void {
