@@ -471,9 +471,27 @@ export const UpdaterStatusSchema = z.strictObject({
 });
 export type UpdaterStatus = z.infer<typeof UpdaterStatusSchema>;
 
+/**
+ * An updater's event on striatum/v1/updater/event (QoS 1, not retained): `store_full` when the store refuses writes
+ * for lack of space (ingest pauses: nothing is acked, chunks wait on the robots' spools, writes are retried with
+ * backoff), `store_resumed` when a retry succeeded.
+ */
+export const UpdaterEventSchema = z.strictObject({
+  v: z.literal(ROLLOUT_VERSION),
+  updater: z.string(),
+  kind: z.literal('store'),
+  code: z.enum(['store_full', 'store_resumed']),
+  message: z.string(),
+  stamp: z.string(),
+  store: z.string().describe('the store: SQLite path, or PostgreSQL URL without its password'),
+  queued_chunks: z.int().min(0).describe('validated chunks waiting for the store, none of them acked'),
+});
+export type UpdaterEvent = z.infer<typeof UpdaterEventSchema>;
+
 /** Rollout message schemas by name, for `striatum schema` (the chunk is MessagePack; its header schema is JSON-able). */
 export const rolloutSchemas = {
   rollout_header: RolloutHeaderSchema,
   rollout_ack: RolloutAckSchema,
   updater_status: UpdaterStatusSchema,
+  updater_event: UpdaterEventSchema,
 } as const;
