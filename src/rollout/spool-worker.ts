@@ -4,7 +4,8 @@
 // order, except that a failed write waits for its retry (with backoff) on a timer, not in a blocking loop: deletes
 // of acknowledged chunks keep running meanwhile, which is what frees the space a full disk needs. Writes stay in
 // order (only the oldest is tried), and the recorder sees only that its buffers have not come back yet.
-import { fsync } from 'node:fs';
+import { fsync, unlink } from 'node:fs';
+import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { encodeRolloutChunk, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
 import { viewColumns, type ColumnMessage } from './column-set.js';
@@ -42,6 +43,7 @@ let backoffMs = FIRST_BACKOFF_MS;
 let retryTimer: NodeJS.Timeout | null = null;
 let closeRequested = false;
 let drainScheduled = false;
+let unlinksPending = 0;
 
 function transferOf(set: ColumnMessage): ArrayBuffer[] {
   const list = [set.observation, set.action, set.actionMean, set.logProb, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
@@ -80,20 +82,35 @@ port.on('message', (msg: ToWorker) => {
       try { (spool as SpoolDir).markOpen(msg.base); } catch { /* a failing disk is reported by the writes */ }
       return;
     case 'remove':
-      try { (spool as SpoolDir).remove(msg.file); } catch { /* reported by the next scan */ }
-      retrySoon(); // space came back: a failing write need not wait out its backoff
+      // On libuv's pool, not on this thread: an unlink waits for the file system's journal (milliseconds while
+      // fsyncs run), and acks come in bursts of a whole updater batch; done here they would hold up the next
+      // batch of writes. A delete lost to a crash is one harmless resend (the updater acks it "duplicate").
+      unlinksPending++;
+      unlink(join((spool as SpoolDir).dir, msg.file), () => {
+        unlinksPending--;
+        retrySoon(); // space came back: a failing write need not wait out its backoff
+        if (closeRequested) maybeClose();
+      });
       return;
     case 'quarantine':
       try { (spool as SpoolDir).quarantine(msg.file, msg.reason); } catch { /* left in place; read() will find it again */ }
       return;
     case 'close':
       closeRequested = true;
-      if (writes.length === 0 && !draining && !drainScheduled) closeNow();
+      maybeClose();
       return;
   }
 });
 
+/** Close once every write and delete has finished. */
+function maybeClose(): void {
+  if (!portClosed && writes.length === 0 && !draining && !drainScheduled && unlinksPending === 0) closeNow();
+}
+
+let portClosed = false;
+
 function closeNow(): void {
+  portClosed = true;
   if (retryTimer !== null) clearTimeout(retryTimer);
   port!.postMessage({ op: 'closed' } satisfies FromWorker);
   port!.close();
@@ -113,7 +130,10 @@ function drainWrites(): void {
   retryTimer = null;
   if (draining) return;
   draining = true;
-  void drainBatch().finally(() => { draining = false; });
+  void drainBatch().finally(() => {
+    draining = false;
+    if (closeRequested) maybeClose();
+  });
 }
 
 async function drainBatch(): Promise<void> {
@@ -175,7 +195,6 @@ async function drainBatch(): Promise<void> {
     }
     backoffMs = FIRST_BACKOFF_MS;
   }
-  if (closeRequested) closeNow();
 }
 
 /** fsync on libuv's pool: several at once, so the kernel commits its journal once for all of them. */
