@@ -3,11 +3,13 @@
 // and 8 robots at once, into SQLite and into PostgreSQL; beside each, in the same run and against the same broker,
 // what as many bare MQTT.js QoS 1 publishers achieve for the same payload (one chunk), publisher → broker →
 // subscriber. Per stage: the spool worker's encode and write+fsync time per chunk, the publish → ack latency, the
-// updater's store time per batch and chunks per batch. Also the recorder's onStep cost, bytes per step, and
+// updater's store time per batch and chunks per batch, what the feeder (the control loop's stand-in) waited on
+// (the spool or the acks), and the CPU the robots' process and the updater process used, in cores. Also the recorder's onStep cost, bytes per step, and
 // mosquitto_pub's rate for one payload. The updater runs as its own process, as in production; the robots run
 // in this process (each with its own spool worker thread and MQTT connection).
 // Prints one JSON object. Usage: node dist/bench/rollout-throughput.js [--steps N per robot] [--chunk-steps N]
 //   [--robots 1,4,8] [--stores sqlite,postgres] [--compression none|gzip] [--broker aedes|mosquitto]
+//   [--window N: the robots' rollout.max_inflight, default the config's]
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
@@ -50,8 +52,11 @@ if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
     logger: createLogger({ level: 'info', pretty: false }),
     config: UpdaterConfigSchema.parse({ id: 'bench-updater', broker: { url: a.url, username: 'updater', password: PASS.updater }, store: a.store }),
   });
+  const cpu0 = process.cpuUsage(); // from here: the run's work, not module loading and start-up
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  const cpu = process.cpuUsage(cpu0);
   await updater.close();
+  process.stderr.write(`${JSON.stringify({ msg: 'bench updater cpu', cpu_ms: (cpu.user + cpu.system) / 1000 })}\n`);
   process.exit(0);
 }
 
@@ -94,9 +99,11 @@ function startUpdaterProcess(url: string, store: StoreSpec) {
   return {
     child, exited, subscribed: () => log.includes('"updater subscribed"'),
     /** The updater's own totals, from its last log line (after SIGTERM). */
-    stopped: (): { stored: number; batches: number; store_ms: number } | null => {
+    stopped: (): { stored: number; batches: number; store_ms: number; cpu_ms: number } | null => {
       const line = log.split('\n').find((l) => l.includes('"updater stopped"'));
-      return line === undefined ? null : JSON.parse(line) as { stored: number; batches: number; store_ms: number };
+      const cpu = log.split('\n').find((l) => l.includes('"bench updater cpu"'));
+      if (line === undefined) return null;
+      return { ...JSON.parse(line) as { stored: number; batches: number; store_ms: number }, cpu_ms: cpu === undefined ? Number.NaN : (JSON.parse(cpu) as { cpu_ms: number }).cpu_ms };
     },
   };
 }
@@ -225,7 +232,8 @@ async function mqttJsBaseline(url: string, payload: Buffer, count: number, windo
   const pubs = Array.from({ length: publishers }, (_, i) => mqtt.connect(url, { username: 'updater', password: PASS.updater, clientId: `bench-pub-${i}`, reconnectPeriod: 0 }));
   await Promise.all([sub, ...pubs].map((c) => new Promise((r) => c.once('connect', r))));
   let got = 0;
-  sub.on('message', () => { got++; });
+  let lastAt = 0;
+  sub.on('message', () => { got++; lastAt = performance.now(); });
   await sub.subscribeAsync(topics.updaterBench(), { qos: 1 });
   const t0 = performance.now();
   await Promise.all(pubs.map((pub) => new Promise<void>((resolve) => {
@@ -241,11 +249,17 @@ async function mqttJsBaseline(url: string, payload: Buffer, count: number, windo
     };
     pump();
   })));
-  while (got < count * publishers) await sleep(1);
-  const seconds = (performance.now() - t0) / 1000;
-  await Promise.all([sub, ...pubs].map((c) => c.endAsync()));
   const total = count * publishers;
-  return { publishers, messages: total, window, seconds: round(seconds, 2), msgs_per_s: Math.round(total / seconds), steps_per_s_equiv: Math.round((total / seconds) * CHUNK) };
+  // A broker drops QoS 1 messages for a subscriber that lags by more than its queue (Mosquitto's
+  // max_queued_messages, 1000): then the rate is what the subscriber received, over the time it took, and the
+  // drops are reported (the recorder's path never loses one: every chunk is resent until acked).
+  while (got < total && !(got > 0 && performance.now() - lastAt > 3000)) await sleep(1);
+  const seconds = ((got < total ? lastAt : performance.now()) - t0) / 1000;
+  await Promise.all([sub, ...pubs].map((c) => c.endAsync()));
+  return {
+    publishers, messages: total, window, seconds: round(seconds, 2), msgs_per_s: Math.round(got / seconds), steps_per_s_equiv: Math.round((got / seconds) * CHUNK),
+    dropped_by_broker: total - got,
+  };
 }
 
 /** Stage 1 alone: recorder → spool worker (encode, write, fsync, rename, fsync dir), nothing published. */
@@ -320,21 +334,34 @@ for (const kind of STORES) {
     await admin.end();
     store = { url: postgres!.url.replace(/\/postgres$/, '/bench') };
   }
-  const updater = startUpdaterProcess(broker.url, store);
-  while (!updater.subscribed()) await sleep(20);
   for (const robots of ROBOT_COUNTS) {
+    // A fresh updater process per run, so its totals (batches, store time, CPU) are this run's.
+    const updater = startUpdaterProcess(broker.url, store);
+    while (!updater.subscribed()) await sleep(20);
+    const startedAt = performance.now();
+    const cpu0 = process.cpuUsage();
     const run = await fleetRun(broker.url, robots);
+    const cpu1 = process.cpuUsage(cpu0);
+    const heldSeconds = (performance.now() - startedAt) / 1000;
+    updater.child.kill('SIGTERM');
+    await updater.exited;
+    const u = updater.stopped();
     // The baseline right after, against the same broker: as many bare publishers, the same payload and count.
     payload ??= Buffer.alloc(Math.round(run.bytes_per_step_wire * CHUNK), 7);
     const bare = await mqttJsBaseline(broker.url, payload, Math.ceil(STEPS / CHUNK), 8, robots);
-    results.push({ store: kind, ...run, bare_mqttjs_qos1_window8: bare, ratio_vs_bare: round(run.steps_per_s / bare.steps_per_s_equiv, 3) });
+    results.push({
+      store: kind, ...run,
+      // The updater process over this run (warm-up chunks included, start-up not): its batches, time in the
+      // store's transactions, and CPU in cores; the robots' process (recorders, spool workers, MQTT clients) beside it.
+      updater: u === null ? null : {
+        chunks_stored: u.stored, batches: u.batches, chunks_per_batch: round(u.stored / Math.max(1, u.batches), 2),
+        store_ms_per_batch: round(u.store_ms / Math.max(1, u.batches), 2), cpu_cores: round(u.cpu_ms / 1000 / heldSeconds, 2),
+      },
+      robots_process_cpu_cores: round((cpu1.user + cpu1.system) / 1e6 / heldSeconds, 2),
+      bare_mqttjs_qos1_window8: bare, ratio_vs_bare: round(run.steps_per_s / bare.steps_per_s_equiv, 3),
+    });
     process.stderr.write(`${kind} ×${robots}: ${run.steps_per_s} steps/s (bare MQTT.js ${bare.steps_per_s_equiv})\n`);
   }
-  updater.child.kill('SIGTERM');
-  await updater.exited;
-  const u = updater.stopped();
-  const last = results[results.length - 1];
-  last.updater_totals = u === null ? null : { chunks_stored: u.stored, batches: u.batches, chunks_per_batch: round(u.stored / Math.max(1, u.batches), 2), store_ms_per_batch: round(u.store_ms / Math.max(1, u.batches), 2) };
 }
 
 const mqttjsWide = await mqttJsBaseline(broker.url, payload as Buffer, Math.ceil(STEPS / CHUNK), 256, 1);
