@@ -9,7 +9,7 @@
 // in this process (each with its own spool worker thread and MQTT connection).
 // Prints one JSON object. Usage: node dist/bench/rollout-throughput.js [--steps N per robot] [--chunk-steps N]
 //   [--robots 1,4,8] [--stores sqlite,postgres] [--compression none|gzip] [--broker aedes|mosquitto]
-//   [--window N: the robots' rollout.max_inflight, default the config's]
+//   [--window N: the robots' rollout.max_inflight, default the config's] [--pg-setting name=value ...]
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
@@ -63,7 +63,7 @@ if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
 const { values } = parseArgs({
   options: {
     steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' }, robots: { type: 'string' },
-    stores: { type: 'string' }, compression: { type: 'string' }, window: { type: 'string' },
+    stores: { type: 'string' }, compression: { type: 'string' }, window: { type: 'string' }, 'pg-setting': { type: 'string', multiple: true },
   },
 });
 const STEPS = Number(values.steps ?? 50_000);
@@ -321,7 +321,9 @@ async function mosquittoPubBaseline(url: string, port: number, payload: Buffer, 
 }
 
 const broker = await startBroker();
-const postgres = STORES.includes('postgres') ? await startPostgres() : null;
+/** Extra PostgreSQL server settings (`--pg-setting shared_buffers=256MB`, repeatable), printed with the results. */
+const PG_SETTINGS = Object.fromEntries((values['pg-setting'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const postgres = STORES.includes('postgres') ? await startPostgres({ settings: PG_SETTINGS }) : null;
 const results: Record<string, unknown>[] = [];
 let payload: Buffer | null = null;
 for (const kind of STORES) {
@@ -392,6 +394,7 @@ process.stdout.write(`${JSON.stringify({
   chunk_steps: CHUNK,
   compression: COMPRESSION,
   robot_window: WINDOW,
+  postgres_settings: PG_SETTINGS,
   steps_per_robot: STEPS,
   recorder_to_store: results,
   baseline_same_payload: { payload_bytes: payload?.byteLength ?? null, mqttjs_qos1_window256: mqttjsWide, mosquitto_pub_qos1: mosqPub },

@@ -44,6 +44,8 @@ let retryTimer: NodeJS.Timeout | null = null;
 let closeRequested = false;
 let drainScheduled = false;
 let unlinksPending = 0;
+/** Deletes under way, by file name: a chunk renamed to a name still being deleted waits for that delete first. */
+const unlinking = new Map<string, Promise<void>>();
 
 function transferOf(set: ColumnMessage): ArrayBuffer[] {
   const list = [set.observation, set.action, set.actionMean, set.logProb, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
@@ -86,11 +88,15 @@ port.on('message', (msg: ToWorker) => {
       // fsyncs run), and acks come in bursts of a whole updater batch; done here they would hold up the next
       // batch of writes. A delete lost to a crash is one harmless resend (the updater acks it "duplicate").
       unlinksPending++;
-      unlink(join((spool as SpoolDir).dir, msg.file), () => {
-        unlinksPending--;
-        retrySoon(); // space came back: a failing write need not wait out its backoff
-        if (closeRequested) maybeClose();
-      });
+      unlinking.set(msg.file, new Promise<void>((resolve) => {
+        unlink(join((spool as SpoolDir).dir, msg.file), () => {
+          unlinksPending--;
+          unlinking.delete(msg.file);
+          resolve();
+          retrySoon(); // space came back: a failing write need not wait out its backoff
+          if (closeRequested) maybeClose();
+        });
+      }));
       return;
     case 'quarantine':
       try { (spool as SpoolDir).quarantine(msg.file, msg.reason); } catch { /* left in place; read() will find it again */ }
@@ -161,6 +167,10 @@ async function drainBatch(): Promise<void> {
     }
     if (staged.length > 0) {
       let committed = 0;
+      // Names repeat only when another process closed an episode in this directory (a tombstone), but a delete
+      // finishing after the rename would take the new chunk with it.
+      const clashes = staged.flatMap(({ st }) => unlinking.get(st.file) ?? []);
+      if (clashes.length > 0) await Promise.all(clashes);
       try {
         if (staged.length === 1) s.fsyncStaged(staged[0].st);
         else await Promise.all(staged.map(({ st }) => fsyncAsync(st.fd as number)));
