@@ -324,6 +324,16 @@ const broker = await startBroker();
 /** Extra PostgreSQL server settings (`--pg-setting shared_buffers=256MB`, repeatable), printed with the results. */
 const PG_SETTINGS = Object.fromEntries((values['pg-setting'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const postgres = STORES.includes('postgres') ? await startPostgres({ settings: PG_SETTINGS }) : null;
+// A failure mid-run must not leave the broker and the database server running behind it.
+const stopped = { broker: false, postgres: false };
+process.once('uncaughtException', (err) => { void failed(err); });
+process.once('unhandledRejection', (err) => { void failed(err); });
+async function failed(err: unknown): Promise<void> {
+  process.stderr.write(`bench failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  if (!stopped.broker) await broker.stop().catch(() => undefined);
+  if (!stopped.postgres) await postgres?.destroy().catch(() => undefined);
+  process.exit(1);
+}
 const results: Record<string, unknown>[] = [];
 let payload: Buffer | null = null;
 for (const kind of STORES) {
@@ -373,6 +383,7 @@ try {
 } catch (err) {
   mosqPub = { skipped: (err as Error).message.split('\n')[0] };
 }
+stopped.broker = true;
 await broker.stop();
 const spoolOnly_ = await spoolOnly(STEPS);
 const storeOnly_: Record<string, unknown> = {};
@@ -382,6 +393,7 @@ if (captured.chunk !== null) {
     storeOnly_[kind] = await storeOnly(await openEpisodeStore(location, { logger: silentLogger }), 200, captured.chunk);
   }
 }
+stopped.postgres = true;
 await postgres?.destroy();
 const sqliteBytes = STORES.includes('sqlite') ? statSync(join(dir, 'store.sqlite')).size : null;
 
