@@ -326,10 +326,12 @@ const PG_SETTINGS = Object.fromEntries((values['pg-setting'] ?? []).map((kv) => 
 const postgres = STORES.includes('postgres') ? await startPostgres({ settings: PG_SETTINGS }) : null;
 // A failure mid-run must not leave the broker and the database server running behind it.
 const stopped = { broker: false, postgres: false };
+let runningUpdater: ReturnType<typeof startUpdaterProcess> | null = null;
 process.once('uncaughtException', (err) => { void failed(err); });
 process.once('unhandledRejection', (err) => { void failed(err); });
 async function failed(err: unknown): Promise<void> {
   process.stderr.write(`bench failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  runningUpdater?.child.kill('SIGKILL');
   if (!stopped.broker) await broker.stop().catch(() => undefined);
   if (!stopped.postgres) await postgres?.destroy().catch(() => undefined);
   process.exit(1);
@@ -349,6 +351,7 @@ for (const kind of STORES) {
   for (const robots of ROBOT_COUNTS) {
     // A fresh updater process per run, so its totals (batches, store time, CPU) are this run's.
     const updater = startUpdaterProcess(broker.url, store);
+    runningUpdater = updater;
     while (!updater.subscribed()) await sleep(20);
     const startedAt = performance.now();
     const cpu0 = process.cpuUsage();
@@ -357,6 +360,7 @@ for (const kind of STORES) {
     const heldSeconds = (performance.now() - startedAt) / 1000;
     updater.child.kill('SIGTERM');
     await updater.exited;
+    runningUpdater = null;
     const u = updater.stopped();
     // The baseline right after, against the same broker: as many bare publishers, the same payload and count.
     payload ??= Buffer.alloc(Math.round(run.bytes_per_step_wire * CHUNK), 7);
