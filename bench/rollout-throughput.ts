@@ -3,11 +3,13 @@
 // and 8 robots at once, into SQLite and into PostgreSQL; beside each, in the same run and against the same broker,
 // what as many bare MQTT.js QoS 1 publishers achieve for the same payload (one chunk), publisher → broker →
 // subscriber. Per stage: the spool worker's encode and write+fsync time per chunk, the publish → ack latency, the
-// updater's store time per batch and chunks per batch. Also the recorder's onStep cost, bytes per step, and
+// updater's store time per batch and chunks per batch, what the feeder (the control loop's stand-in) waited on
+// (the spool or the acks), and the CPU the robots' process and the updater process used, in cores. Also the recorder's onStep cost, bytes per step, and
 // mosquitto_pub's rate for one payload. The updater runs as its own process, as in production; the robots run
 // in this process (each with its own spool worker thread and MQTT connection).
 // Prints one JSON object. Usage: node dist/bench/rollout-throughput.js [--steps N per robot] [--chunk-steps N]
 //   [--robots 1,4,8] [--stores sqlite,postgres] [--compression none|gzip] [--broker aedes|mosquitto]
+//   [--window N: the robots' rollout.max_inflight, default the config's] [--pg-setting name=value ...]
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
@@ -24,6 +26,7 @@ import { topics } from '../src/contracts/topics.js';
 import { LatencyHistogram } from '../src/util/histogram.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { RewardStep } from '../src/reward/reward-step.js';
+import { RolloutConfigSchema } from '../src/rollout/config.js';
 import { Recorder } from '../src/rollout/recorder.js';
 import { RolloutService } from '../src/rollout/rollout-service.js';
 import { Spool } from '../src/rollout/spool.js';
@@ -49,15 +52,18 @@ if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
     logger: createLogger({ level: 'info', pretty: false }),
     config: UpdaterConfigSchema.parse({ id: 'bench-updater', broker: { url: a.url, username: 'updater', password: PASS.updater }, store: a.store }),
   });
+  const cpu0 = process.cpuUsage(); // from here: the run's work, not module loading and start-up
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  const cpu = process.cpuUsage(cpu0);
   await updater.close();
+  process.stderr.write(`${JSON.stringify({ msg: 'bench updater cpu', cpu_ms: (cpu.user + cpu.system) / 1000 })}\n`);
   process.exit(0);
 }
 
 const { values } = parseArgs({
   options: {
     steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' }, robots: { type: 'string' },
-    stores: { type: 'string' }, compression: { type: 'string' },
+    stores: { type: 'string' }, compression: { type: 'string' }, window: { type: 'string' }, 'pg-setting': { type: 'string', multiple: true },
   },
 });
 const STEPS = Number(values.steps ?? 50_000);
@@ -65,6 +71,8 @@ const CHUNK = Number(values['chunk-steps'] ?? 250);
 const ROBOT_COUNTS = (values.robots ?? '1,4,8').split(',').map(Number);
 const STORES = (values.stores ?? 'sqlite,postgres').split(',') as ('sqlite' | 'postgres')[];
 const COMPRESSION = (values.compression ?? 'none') as 'none' | 'gzip';
+/** The robots' in-flight window (rollout.max_inflight); default: the config's default. */
+const WINDOW = values.window === undefined ? RolloutConfigSchema.parse({}).max_inflight : Number(values.window);
 const brokerKind = values.broker ?? (MOSQUITTO !== null ? 'mosquitto' : 'aedes');
 const dir = mkdtempSync(join(tmpdir(), 'striatum-bench-rollout-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,16 +92,18 @@ async function startBroker(): Promise<{ url: string; port: number; stop(): Promi
 
 function startUpdaterProcess(url: string, store: StoreSpec) {
   const env = { ...process.env, STRIATUM_BENCH_ROLE: 'updater', STRIATUM_BENCH_ARGS: JSON.stringify({ url, store }) };
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return {
     child, exited, subscribed: () => log.includes('"updater subscribed"'),
     /** The updater's own totals, from its last log line (after SIGTERM). */
-    stopped: (): { stored: number; batches: number; store_ms: number } | null => {
+    stopped: (): { stored: number; batches: number; store_ms: number; cpu_ms: number } | null => {
       const line = log.split('\n').find((l) => l.includes('"updater stopped"'));
-      return line === undefined ? null : JSON.parse(line) as { stored: number; batches: number; store_ms: number };
+      const cpu = log.split('\n').find((l) => l.includes('"bench updater cpu"'));
+      if (line === undefined) return null;
+      return { ...JSON.parse(line) as { stored: number; batches: number; store_ms: number }, cpu_ms: cpu === undefined ? Number.NaN : (JSON.parse(cpu) as { cpu_ms: number }).cpu_ms };
     },
   };
 }
@@ -107,7 +117,7 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
     robotId: robot, task: 'push', observationFields: [{ name: 'state', size: OBS }], joints: Array.from({ length: ACT }, (_, i) => `j${i}`),
     policyVersion: 'bench', stampOriginUnixMs: null, spoolDir: join(dir, `spool-${robot}-${randomUUID()}`), logger: silentLogger,
     mqtt: { url, username: robot, password: PASS[robot] },
-    config: { chunk_steps: CHUNK, compression: COMPRESSION, buffers: 8, max_spool_mb: 512 },
+    config: { chunk_steps: CHUNK, compression: COMPRESSION, buffers: 8, max_spool_mb: 512, max_inflight: WINDOW },
   });
   const view = { episode: 0, step: 0, stampMs: 0, observation: new Float64Array(OBS), action: new Float64Array(ACT), command: new Float64Array(ACT), progress: 0, done: false, truncated: false };
   const reward = new RewardStep();
@@ -140,9 +150,10 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
     })(service.spool.onWritten);
   }
   const drained = async () => { while (service.publisher.backlog > 0 || service.spool.writesPending > 0) await sleep(1); };
-  // Backpressure: never more than 32 chunks unacknowledged and 2 column sets always free, so nothing is counted
-  // as unrecorded and the rate is what the whole path sustains.
-  const busy = () => service.publisher.backlog + service.spool.writesPending >= 32 || service.spool.writesPending >= 6 || !rec.recording;
+  // Backpressure: never more than twice the window (at least 32) unacknowledged and 2 column sets always free,
+  // so nothing is counted as unrecorded and the rate is what the whole path sustains.
+  const maxBacklog = Math.max(32, 2 * WINDOW);
+  const busy = () => service.publisher.backlog + service.spool.writesPending >= maxBacklog || service.spool.writesPending >= 6 || !rec.recording;
   while (!service.publisher.connectedToBroker) await sleep(5);
   for (let i = 0; i < 4; i++) { // warm-up: JIT, connection, first fsyncs
     while (busy()) await sleep(1);
@@ -157,8 +168,16 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
   const wr0 = service.spool.workerUs.write;
   const t0 = performance.now();
   let fed = 0;
+  // Why the feeder waited: on the spool (writes not yet on disk) or on acks (the unacknowledged backlog).
+  const waitedMs = { spool: 0, acks: 0 };
   while (fed < steps) {
-    if (busy()) { await sleep(0); continue; }
+    if (busy()) {
+      const onSpool = service.spool.writesPending >= 6;
+      const tw = performance.now();
+      await sleep(0);
+      waitedMs[onSpool ? 'spool' : 'acks'] += performance.now() - tw;
+      continue;
+    }
     feed(CHUNK, true);
     fed += CHUNK;
     await new Promise((r) => setImmediate(r));
@@ -175,7 +194,7 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
     steps: fed, seconds, chunks, payloadPerChunk, bytesPerStepWire: ((payloadPerChunk + framing) * chunks) / fed,
     unrecorded: stats.recorder.unrecordedSteps, resent: stats.publisher.resent,
     encodeUsPerChunk: (service.spool.workerUs.encode - enc0) / chunks, writeUsPerChunk: (service.spool.workerUs.write - wr0) / chunks,
-    ack, perStep, perCut,
+    ack, perStep, perCut, waitedMs,
   };
   await service.close('bench done', 5000);
   return result;
@@ -201,6 +220,8 @@ async function fleetRun(url: string, robots: number) {
       spool_encode: round(mean((r) => r.encodeUsPerChunk) / 1000, 2), spool_write_fsync: round(mean((r) => r.writeUsPerChunk) / 1000, 2),
       publish_to_ack_p50: round(r0.ack.quantile(0.5) / 1000, 2), publish_to_ack_p99: round(r0.ack.quantile(0.99) / 1000, 2),
     },
+    // Share of the run each robot's feeder (the control loop's stand-in) spent waiting, and on what.
+    feeder_waiting_share: { on_spool: round(mean((r) => r.waitedMs.spool / 1000 / r.seconds), 3), on_acks: round(mean((r) => r.waitedMs.acks / 1000 / r.seconds), 3) },
     onstep_us: { p50: round(r0.perStep.quantile(0.5), 2), p99: round(r0.perStep.quantile(0.99), 2), cut_p50: round(r0.perCut.quantile(0.5), 1), cut_p99: round(r0.perCut.quantile(0.99), 1) },
   };
 }
@@ -211,7 +232,8 @@ async function mqttJsBaseline(url: string, payload: Buffer, count: number, windo
   const pubs = Array.from({ length: publishers }, (_, i) => mqtt.connect(url, { username: 'updater', password: PASS.updater, clientId: `bench-pub-${i}`, reconnectPeriod: 0 }));
   await Promise.all([sub, ...pubs].map((c) => new Promise((r) => c.once('connect', r))));
   let got = 0;
-  sub.on('message', () => { got++; });
+  let lastAt = 0;
+  sub.on('message', () => { got++; lastAt = performance.now(); });
   await sub.subscribeAsync(topics.updaterBench(), { qos: 1 });
   const t0 = performance.now();
   await Promise.all(pubs.map((pub) => new Promise<void>((resolve) => {
@@ -227,11 +249,17 @@ async function mqttJsBaseline(url: string, payload: Buffer, count: number, windo
     };
     pump();
   })));
-  while (got < count * publishers) await sleep(1);
-  const seconds = (performance.now() - t0) / 1000;
-  await Promise.all([sub, ...pubs].map((c) => c.endAsync()));
   const total = count * publishers;
-  return { publishers, messages: total, window, seconds: round(seconds, 2), msgs_per_s: Math.round(total / seconds), steps_per_s_equiv: Math.round((total / seconds) * CHUNK) };
+  // A broker drops QoS 1 messages for a subscriber that lags by more than its queue (Mosquitto's
+  // max_queued_messages, 1000): then the rate is what the subscriber received, over the time it took, and the
+  // drops are reported (the recorder's path never loses one: every chunk is resent until acked).
+  while (got < total && !(got > 0 && performance.now() - lastAt > 3000)) await sleep(1);
+  const seconds = ((got < total ? lastAt : performance.now()) - t0) / 1000;
+  await Promise.all([sub, ...pubs].map((c) => c.endAsync()));
+  return {
+    publishers, messages: total, window, seconds: round(seconds, 2), msgs_per_s: Math.round(got / seconds), steps_per_s_equiv: Math.round((got / seconds) * CHUNK),
+    dropped_by_broker: total - got,
+  };
 }
 
 /** Stage 1 alone: recorder → spool worker (encode, write, fsync, rename, fsync dir), nothing published. */
@@ -293,7 +321,21 @@ async function mosquittoPubBaseline(url: string, port: number, payload: Buffer, 
 }
 
 const broker = await startBroker();
-const postgres = STORES.includes('postgres') ? await startPostgres() : null;
+/** Extra PostgreSQL server settings (`--pg-setting shared_buffers=256MB`, repeatable), printed with the results. */
+const PG_SETTINGS = Object.fromEntries((values['pg-setting'] ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const postgres = STORES.includes('postgres') ? await startPostgres({ settings: PG_SETTINGS }) : null;
+// A failure mid-run must not leave the broker and the database server running behind it.
+const stopped = { broker: false, postgres: false };
+let runningUpdater: ReturnType<typeof startUpdaterProcess> | null = null;
+process.once('uncaughtException', (err) => { void failed(err); });
+process.once('unhandledRejection', (err) => { void failed(err); });
+async function failed(err: unknown): Promise<void> {
+  process.stderr.write(`bench failed: ${(err as Error)?.stack ?? String(err)}\n`);
+  runningUpdater?.child.kill('SIGKILL');
+  if (!stopped.broker) await broker.stop().catch(() => undefined);
+  if (!stopped.postgres) await postgres?.destroy().catch(() => undefined);
+  process.exit(1);
+}
 const results: Record<string, unknown>[] = [];
 let payload: Buffer | null = null;
 for (const kind of STORES) {
@@ -306,21 +348,36 @@ for (const kind of STORES) {
     await admin.end();
     store = { url: postgres!.url.replace(/\/postgres$/, '/bench') };
   }
-  const updater = startUpdaterProcess(broker.url, store);
-  while (!updater.subscribed()) await sleep(20);
   for (const robots of ROBOT_COUNTS) {
+    // A fresh updater process per run, so its totals (batches, store time, CPU) are this run's.
+    const updater = startUpdaterProcess(broker.url, store);
+    runningUpdater = updater;
+    while (!updater.subscribed()) await sleep(20);
+    const startedAt = performance.now();
+    const cpu0 = process.cpuUsage();
     const run = await fleetRun(broker.url, robots);
+    const cpu1 = process.cpuUsage(cpu0);
+    const heldSeconds = (performance.now() - startedAt) / 1000;
+    updater.child.kill('SIGTERM');
+    await updater.exited;
+    runningUpdater = null;
+    const u = updater.stopped();
     // The baseline right after, against the same broker: as many bare publishers, the same payload and count.
     payload ??= Buffer.alloc(Math.round(run.bytes_per_step_wire * CHUNK), 7);
     const bare = await mqttJsBaseline(broker.url, payload, Math.ceil(STEPS / CHUNK), 8, robots);
-    results.push({ store: kind, ...run, bare_mqttjs_qos1_window8: bare, ratio_vs_bare: round(run.steps_per_s / bare.steps_per_s_equiv, 3) });
+    results.push({
+      store: kind, ...run,
+      // The updater process over this run (warm-up chunks included, start-up not): its batches, time in the
+      // store's transactions, and CPU in cores; the robots' process (recorders, spool workers, MQTT clients) beside it.
+      updater: u === null ? null : {
+        chunks_stored: u.stored, batches: u.batches, chunks_per_batch: round(u.stored / Math.max(1, u.batches), 2),
+        store_ms_per_batch: round(u.store_ms / Math.max(1, u.batches), 2), cpu_cores: round(u.cpu_ms / 1000 / heldSeconds, 2),
+      },
+      robots_process_cpu_cores: round((cpu1.user + cpu1.system) / 1e6 / heldSeconds, 2),
+      bare_mqttjs_qos1_window8: bare, ratio_vs_bare: round(run.steps_per_s / bare.steps_per_s_equiv, 3),
+    });
     process.stderr.write(`${kind} ×${robots}: ${run.steps_per_s} steps/s (bare MQTT.js ${bare.steps_per_s_equiv})\n`);
   }
-  updater.child.kill('SIGTERM');
-  await updater.exited;
-  const u = updater.stopped();
-  const last = results[results.length - 1];
-  last.updater_totals = u === null ? null : { chunks_stored: u.stored, batches: u.batches, chunks_per_batch: round(u.stored / Math.max(1, u.batches), 2), store_ms_per_batch: round(u.store_ms / Math.max(1, u.batches), 2) };
 }
 
 const mqttjsWide = await mqttJsBaseline(broker.url, payload as Buffer, Math.ceil(STEPS / CHUNK), 256, 1);
@@ -330,6 +387,7 @@ try {
 } catch (err) {
   mosqPub = { skipped: (err as Error).message.split('\n')[0] };
 }
+stopped.broker = true;
 await broker.stop();
 const spoolOnly_ = await spoolOnly(STEPS);
 const storeOnly_: Record<string, unknown> = {};
@@ -339,6 +397,7 @@ if (captured.chunk !== null) {
     storeOnly_[kind] = await storeOnly(await openEpisodeStore(location, { logger: silentLogger }), 200, captured.chunk);
   }
 }
+stopped.postgres = true;
 await postgres?.destroy();
 const sqliteBytes = STORES.includes('sqlite') ? statSync(join(dir, 'store.sqlite')).size : null;
 
@@ -350,6 +409,8 @@ process.stdout.write(`${JSON.stringify({
   joints: ACT,
   chunk_steps: CHUNK,
   compression: COMPRESSION,
+  robot_window: WINDOW,
+  postgres_settings: PG_SETTINGS,
   steps_per_robot: STEPS,
   recorder_to_store: results,
   baseline_same_payload: { payload_bytes: payload?.byteLength ?? null, mqttjs_qos1_window256: mqttjsWide, mosquitto_pub_qos1: mosqPub },

@@ -17,7 +17,7 @@
 //   where the step had no reward record; flags u8[n] (FLAG_* bits); step i32[n]; stamp_ms f64[n];
 //   frames u8[m·h·w·c] | nil; frame_step i32[m] | nil (the step index of each frame).
 import * as zlib from 'node:zlib';
-import { decode, encode } from '@msgpack/msgpack';
+import { Encoder, decode } from '@msgpack/msgpack';
 import { z } from 'zod';
 import { END_REASON_MAX, EPISODE_OUTCOMES, type EpisodeOutcome as CoreEpisodeOutcome } from '../control/step.js';
 import { StriatumError } from '../errors.js';
@@ -172,7 +172,7 @@ export function encodeRolloutChunk(header: RolloutHeaderInput, columns: RolloutC
   const sampled: Record<string, Uint8Array> = {};
   if (columns.actionMean !== undefined) sampled.action_mean = bytesOf(columns.actionMean);
   if (columns.logProb !== undefined) sampled.log_prob = bytesOf(columns.logProb);
-  const body = encode({
+  const body = bodyEncoder.encodeSharedRef({
     observation: bytesOf(columns.observation),
     action: bytesOf(columns.action),
     ...sampled,
@@ -186,8 +186,14 @@ export function encodeRolloutChunk(header: RolloutHeaderInput, columns: RolloutC
     frame_step: columns.frameStep === null ? null : bytesOf(columns.frameStep),
   });
   const packed = compress(body, compression);
-  return encode({ ...header, compression, body_bytes: body.byteLength, body: packed });
+  return chunkEncoder.encode({ ...header, compression, body_bytes: body.byteLength, body: packed });
 }
+
+// Reused (one per thread that encodes, in practice the spool worker): their buffers grow once to a chunk's size
+// instead of doubling from 2 KiB for every chunk. The body is a view into bodyEncoder's buffer, copied once
+// into the chunk; the chunk itself is a fresh copy (it is transferred).
+const bodyEncoder = new Encoder({ initialBufferSize: 64 * 1024 });
+const chunkEncoder = new Encoder({ initialBufferSize: 64 * 1024 });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Decoding at the updater's edge.
@@ -465,9 +471,27 @@ export const UpdaterStatusSchema = z.strictObject({
 });
 export type UpdaterStatus = z.infer<typeof UpdaterStatusSchema>;
 
+/**
+ * An updater's event on striatum/v1/updater/event (QoS 1, not retained): `store_full` when the store refuses writes
+ * for lack of space (ingest pauses: nothing is acked, chunks wait on the robots' spools, writes are retried with
+ * backoff), `store_resumed` when a retry succeeded.
+ */
+export const UpdaterEventSchema = z.strictObject({
+  v: z.literal(ROLLOUT_VERSION),
+  updater: z.string(),
+  kind: z.literal('store'),
+  code: z.enum(['store_full', 'store_resumed']),
+  message: z.string(),
+  stamp: z.string(),
+  store: z.string().describe('the store: SQLite path, or PostgreSQL URL without its password'),
+  queued_chunks: z.int().min(0).describe('validated chunks waiting for the store, none of them acked'),
+});
+export type UpdaterEvent = z.infer<typeof UpdaterEventSchema>;
+
 /** Rollout message schemas by name, for `striatum schema` (the chunk is MessagePack; its header schema is JSON-able). */
 export const rolloutSchemas = {
   rollout_header: RolloutHeaderSchema,
   rollout_ack: RolloutAckSchema,
   updater_status: UpdaterStatusSchema,
+  updater_event: UpdaterEventSchema,
 } as const;

@@ -36,6 +36,8 @@ export const topics = {
   /** Where an updater publishes pieces and a robot reads them (ACL). */
   piecePrefix: () => `${PIECE_ROOT}/`,
   updaterStatus: () => `${TOPIC_ROOT}/updater/status`,
+  /** Updaters' events (store full, resumed): QoS 1, not retained. */
+  updaterEvent: () => `${TOPIC_ROOT}/updater/event`,
   /** Retained progress of the updater's training rounds. */
   updaterTraining: () => `${TOPIC_ROOT}/updater/training`,
   /** Namespaces an updater account publishes under (ACL). */

@@ -191,7 +191,11 @@ export class RolloutPublisher {
     if (!this.ready || this.closed) return;
     for (const p of this.pending.values()) {
       if (this.inflight >= this.o.maxInflight) break;
-      if (p.state === 'queued') void this.send(p);
+      if (p.state !== 'queued') continue;
+      // A chunk read back from disk is held while in flight: a backlog of large chunks (camera frames) keeps the
+      // window within the memory budget, one chunk at least, oldest first.
+      if (p.payload === null && this.inflight > 0 && this.heldBytes + p.spool.bytes > this.o.memoryBudgetBytes) break;
+      void this.send(p);
     }
   }
 

@@ -12,7 +12,7 @@
 // outcome "aborted", numbered after every chunk of that episode still on disk or recorded in the marker.
 import {
   closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync,
-  unlinkSync, writeSync,
+  unlinkSync, writeSync, writevSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -20,8 +20,8 @@ import {
   type RolloutCompression, type RolloutHeaderInput,
 } from '../contracts/rollout.js';
 import {
-  SPOOL_HEADER_BYTES, checkSpoolHead, frameSpoolFile, isOpenMarkerName, openMarkerName, parseSpoolFileName,
-  spoolFileName, unframeSpoolFile,
+  SPOOL_HEADER_BYTES, checkSpoolHead, isOpenMarkerName, openMarkerName, parseSpoolFileName,
+  spoolFileHead, spoolFileName, unframeSpoolFile,
 } from './spool-file.js';
 
 export interface SpoolEntry {
@@ -54,6 +54,10 @@ export class SpoolDir {
   private seq = 0;
   /** Next chunk number per open episode, never lowered (a marker must not regress). */
   private readonly nextChunk = new Map<string, number>();
+  /** What each open episode's marker says besides next_chunk (from markOpen, or from its first chunk). */
+  private readonly markerBases = new Map<string, MarkerBase>();
+  /** Episodes with chunks committed since the last syncDir(): their markers are rewritten there. */
+  private readonly markersDue = new Set<string>();
 
   /**
    * capacityBytes: the size of the file system under the spool, for tests (a full disk, deterministically): a chunk
@@ -128,80 +132,79 @@ export class SpoolDir {
   write(header: RolloutHeaderInput, payload: Uint8Array): SpoolEntry {
     const staged = this.stage(header, payload);
     try {
-      fsyncPath(staged.tmpPath);
+      this.fsyncStaged(staged);
     } catch (err) {
       this.abandon(staged);
       throw err;
     }
     const entry = this.commit(staged);
-    this.fsyncDir();
+    this.syncDir();
     return entry;
   }
 
   /**
-   * The first half of write(): the chunk's temporary file and its marker's, written but not fsynced or renamed.
-   * The caller fsyncs staged.tmpPath, then commit()s (renames), then syncDir()s before it treats the chunk as
-   * spooled; or abandon()s it. The worker stages a whole backlog, fsyncs its files at once and syncs the
-   * directory once, so the kernel commits its journal once per batch instead of twice per chunk.
+   * The first half of write(): the chunk's temporary file, written (its descriptor kept open for the fsync) but not
+   * fsynced or renamed. The caller fsyncs it (fsyncStaged, or st.fd on another thread), then commit()s (renames),
+   * then syncDir()s before it treats the chunk as spooled; or abandon()s it. The worker stages a whole backlog,
+   * fsyncs its files at once and syncs the directory once, so the kernel commits its journal once per batch
+   * instead of twice per chunk; the episodes' open markers are rewritten once per batch too, in syncDir().
    */
   stage(header: RolloutHeaderInput, payload: Uint8Array): StagedChunk {
     const entry = { seq: this.seq++, episode: header.episode, chunk: header.chunk, final: header.final };
     const file = spoolFileName(entry);
-    const framed = frameSpoolFile(payload);
+    const head = spoolFileHead(payload);
     const tmp = `${file}.tmp`;
+    if (!header.final) {
+      this.markerBases.set(header.episode, {
+        v: header.v, robot: header.robot, episode: header.episode, policy_version: header.policy_version, task: header.task,
+        instruction: header.instruction, stamp_origin_unix_ms: header.stamp_origin_unix_ms, layout: header.layout,
+      });
+    }
+    let fd: number;
     try {
-      this.writeDurably(tmp, framed, false);
+      fd = this.writeParts(tmp, head, payload);
     } catch (err) {
       this.unlinkQuietly(tmp); // e.g. ENOSPC: do not leave a partial file taking the space
       throw err;
     }
-    const markerName = openMarkerName(header.episode);
-    let markerTmp: string | null = null;
-    if (!header.final) {
-      const next = Math.max(this.nextChunk.get(header.episode) ?? 0, header.chunk + 1);
-      this.nextChunk.set(header.episode, next);
-      const marker: OpenMarker = {
-        episode: header.episode, next_chunk: next,
-        base: {
-          v: header.v, robot: header.robot, episode: header.episode, policy_version: header.policy_version, task: header.task,
-          instruction: header.instruction, stamp_origin_unix_ms: header.stamp_origin_unix_ms, layout: header.layout,
-        },
-      };
-      // Named by the chunk: a batch stages several chunks of one episode, each with its own marker to rename.
-      markerTmp = `${markerName}.${entry.seq}.tmp`;
-      try {
-        // Not fsynced: the directory fsync makes the rename durable, and ext4 (auto_da_alloc) flushes a
-        // file's data before a rename that replaces another commits. A marker only decides how an episode cut
-        // short is closed; kill -9 cannot lose it, and a power cut at worst leaves that episode without its
-        // closing chunk (its steps are all kept).
-        this.writeDurably(markerTmp, Buffer.from(JSON.stringify(marker)), false);
-      } catch (err) {
-        this.unlinkQuietly(markerTmp);
-        this.unlinkQuietly(tmp);
-        throw err;
-      }
-    }
-    return { entry, file, tmp, tmpPath: join(this.dir, tmp), markerName, markerTmp, bytes: framed.byteLength, final: header.final, episode: header.episode };
+    return { entry, file, tmp, tmpPath: join(this.dir, tmp), fd, bytes: head.byteLength + payload.byteLength, final: header.final, episode: header.episode };
   }
 
-  /** Rename a staged chunk (its file fsynced) into place: chunk first, marker second. Not durable before syncDir(). */
+  /** fsync a staged chunk's file (the descriptor stage() kept). */
+  fsyncStaged(st: StagedChunk): void {
+    if (st.fd === null) return;
+    fsyncSync(st.fd);
+  }
+
+  /** Rename a staged chunk (its file fsynced) into place. Not durable before syncDir(), which also updates its episode's marker. */
   commit(st: StagedChunk): SpoolEntry {
-    // A crash between the renames leaves a marker that is behind the files, which recovery corrects by looking
-    // at the files.
+    this.closeStaged(st);
     renameSync(join(this.dir, st.tmp), join(this.dir, st.file));
-    if (st.markerTmp !== null) {
-      renameSync(join(this.dir, st.markerTmp), join(this.dir, st.markerName));
+    if (!st.final) {
+      const next = Math.max(this.nextChunk.get(st.episode) ?? 0, st.entry.chunk + 1);
+      this.nextChunk.set(st.episode, next);
+      this.markersDue.add(st.episode);
     } else {
       this.nextChunk.delete(st.episode);
-      if (existsSync(join(this.dir, st.markerName))) unlinkSync(join(this.dir, st.markerName));
+      this.markersDue.delete(st.episode);
+      this.markerBases.delete(st.episode);
+      const markerName = openMarkerName(st.episode);
+      if (existsSync(join(this.dir, markerName))) unlinkSync(join(this.dir, markerName));
     }
     return { file: st.file, ...st.entry, bytes: st.bytes };
   }
 
   /** A staged chunk that will not be committed (its fsync failed): remove its temporary files. */
   abandon(st: StagedChunk): void {
+    this.closeStaged(st);
     this.unlinkQuietly(st.tmp);
-    if (st.markerTmp !== null) this.unlinkQuietly(st.markerTmp);
+  }
+
+  private closeStaged(st: StagedChunk): void {
+    if (st.fd === null) return;
+    const fd = st.fd;
+    st.fd = null;
+    try { closeSync(fd); } catch { /* already closed */ }
   }
 
   /** The chunk bytes of a spooled file; null when it is gone or damaged (a damaged file is quarantined). */
@@ -275,6 +278,27 @@ export class SpoolDir {
     }
   }
 
+  /** A new file holding head then body (no copy into one buffer); returns its descriptor, still open. */
+  private writeParts(name: string, head: Uint8Array, body: Uint8Array): number {
+    if (this.capacityBytes !== null && this.bytesInDir() + head.byteLength + body.byteLength > this.capacityBytes) {
+      throw Object.assign(new Error(`ENOSPC: no space left on device, write '${name}'`), { code: 'ENOSPC' });
+    }
+    const fd = openSync(join(this.dir, name), 'w', 0o644);
+    try {
+      const total = head.byteLength + body.byteLength;
+      let off = writevSync(fd, [head, body]);
+      while (off < total) {
+        off += off < head.byteLength
+          ? writeSync(fd, head, off, head.byteLength - off)
+          : writeSync(fd, body, off - head.byteLength, total - off);
+      }
+      return fd;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
   private bytesInDir(): number {
     let total = 0;
     for (const d of readdirSync(this.dir, { withFileTypes: true })) if (d.isFile()) total += statSync(join(this.dir, d.name)).size;
@@ -285,8 +309,31 @@ export class SpoolDir {
     try { unlinkSync(join(this.dir, name)); } catch { /* already gone */ }
   }
 
-  /** Make every rename so far durable (one directory fsync). */
+  /**
+   * Make every rename so far durable (one directory fsync), after bringing the open markers of the episodes
+   * committed since the last call up to date: one marker rewrite per episode per batch, not per chunk. A marker
+   * is renamed, not fsynced: the directory fsync makes the rename durable, and ext4 (auto_da_alloc) flushes a
+   * file's data before a rename that replaces another commits. A marker only decides how an episode cut short is
+   * closed, and recovery numbers that closing chunk after every chunk still on disk as well, so a marker that is
+   * behind the files (a crash before this call) is corrected; kill -9 cannot lose one, and a power cut at worst
+   * leaves that episode without its closing chunk (its steps are all kept).
+   */
   syncDir(): void {
+    for (const episode of this.markersDue) {
+      const base = this.markerBases.get(episode);
+      const next = this.nextChunk.get(episode);
+      if (base === undefined || next === undefined) continue;
+      const name = openMarkerName(episode);
+      const tmp = `${name}.tmp`;
+      try {
+        this.writeDurably(tmp, Buffer.from(JSON.stringify({ episode, next_chunk: next, base } satisfies OpenMarker)), false);
+        renameSync(join(this.dir, tmp), join(this.dir, name));
+      } catch (err) {
+        this.unlinkQuietly(tmp);
+        throw err;
+      }
+    }
+    this.markersDue.clear();
     this.fsyncDir();
   }
 
@@ -316,8 +363,8 @@ export interface StagedChunk {
   readonly file: string;
   readonly tmp: string;
   readonly tmpPath: string;
-  readonly markerName: string;
-  readonly markerTmp: string | null;
+  /** The temporary file, still open for its fsync; null once commit() or abandon() closed it. */
+  fd: number | null;
   readonly bytes: number;
   readonly final: boolean;
   readonly episode: string;

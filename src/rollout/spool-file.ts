@@ -14,6 +14,16 @@ export const SPOOL_MAGIC = 0x4b525453; // "STRK" read as u32 LE
 export const SPOOL_FORMAT = 1;
 export const SPOOL_HEADER_BYTES = 16;
 
+/** The 16-byte head of a spool file for this payload (written before it, so the payload is never copied). */
+export function spoolFileHead(payload: Uint8Array): Buffer {
+  const head = Buffer.allocUnsafe(SPOOL_HEADER_BYTES);
+  head.writeUInt32LE(SPOOL_MAGIC, 0);
+  head.writeUInt32LE(SPOOL_FORMAT, 4);
+  head.writeUInt32LE(payload.byteLength, 8);
+  head.writeUInt32LE(crc32c(payload), 12);
+  return head;
+}
+
 export function frameSpoolFile(payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(SPOOL_HEADER_BYTES + payload.byteLength);
   out.writeUInt32LE(SPOOL_MAGIC, 0);

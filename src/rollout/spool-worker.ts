@@ -4,11 +4,12 @@
 // order, except that a failed write waits for its retry (with backoff) on a timer, not in a blocking loop: deletes
 // of acknowledged chunks keep running meanwhile, which is what frees the space a full disk needs. Writes stay in
 // order (only the oldest is tried), and the recorder sees only that its buffers have not come back yet.
-import { close, fsync, open } from 'node:fs';
+import { fsync, unlink } from 'node:fs';
+import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { encodeRolloutChunk, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
 import { viewColumns, type ColumnMessage } from './column-set.js';
-import { SpoolDir, fsyncPath, type MarkerBase, type SpoolEntry, type SpoolScan, type StagedChunk } from './spool-dir.js';
+import { SpoolDir, type MarkerBase, type SpoolEntry, type SpoolScan, type StagedChunk } from './spool-dir.js';
 
 export type ToWorker =
   | { op: 'open'; dir: string; compression: RolloutCompression; capacityBytes: number | null }
@@ -42,6 +43,9 @@ let backoffMs = FIRST_BACKOFF_MS;
 let retryTimer: NodeJS.Timeout | null = null;
 let closeRequested = false;
 let drainScheduled = false;
+let unlinksPending = 0;
+/** Deletes under way, by file name: a chunk renamed to a name still being deleted waits for that delete first. */
+const unlinking = new Map<string, Promise<void>>();
 
 function transferOf(set: ColumnMessage): ArrayBuffer[] {
   const list = [set.observation, set.action, set.actionMean, set.logProb, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
@@ -80,20 +84,39 @@ port.on('message', (msg: ToWorker) => {
       try { (spool as SpoolDir).markOpen(msg.base); } catch { /* a failing disk is reported by the writes */ }
       return;
     case 'remove':
-      try { (spool as SpoolDir).remove(msg.file); } catch { /* reported by the next scan */ }
-      retrySoon(); // space came back: a failing write need not wait out its backoff
+      // On libuv's pool, not on this thread: an unlink waits for the file system's journal (milliseconds while
+      // fsyncs run), and acks come in bursts of a whole updater batch; done here they would hold up the next
+      // batch of writes. A delete lost to a crash is one harmless resend (the updater acks it "duplicate").
+      unlinksPending++;
+      unlinking.set(msg.file, new Promise<void>((resolve) => {
+        unlink(join((spool as SpoolDir).dir, msg.file), () => {
+          unlinksPending--;
+          unlinking.delete(msg.file);
+          resolve();
+          retrySoon(); // space came back: a failing write need not wait out its backoff
+          if (closeRequested) maybeClose();
+        });
+      }));
       return;
     case 'quarantine':
       try { (spool as SpoolDir).quarantine(msg.file, msg.reason); } catch { /* left in place; read() will find it again */ }
       return;
     case 'close':
       closeRequested = true;
-      if (writes.length === 0 && !draining && !drainScheduled) closeNow();
+      maybeClose();
       return;
   }
 });
 
+/** Close once every write and delete has finished. */
+function maybeClose(): void {
+  if (!portClosed && writes.length === 0 && !draining && !drainScheduled && unlinksPending === 0) closeNow();
+}
+
+let portClosed = false;
+
 function closeNow(): void {
+  portClosed = true;
   if (retryTimer !== null) clearTimeout(retryTimer);
   port!.postMessage({ op: 'closed' } satisfies FromWorker);
   port!.close();
@@ -113,7 +136,10 @@ function drainWrites(): void {
   retryTimer = null;
   if (draining) return;
   draining = true;
-  void drainBatch().finally(() => { draining = false; });
+  void drainBatch().finally(() => {
+    draining = false;
+    if (closeRequested) maybeClose();
+  });
 }
 
 async function drainBatch(): Promise<void> {
@@ -141,9 +167,13 @@ async function drainBatch(): Promise<void> {
     }
     if (staged.length > 0) {
       let committed = 0;
+      // Names repeat only when another process closed an episode in this directory (a tombstone), but a delete
+      // finishing after the rename would take the new chunk with it.
+      const clashes = staged.flatMap(({ st }) => unlinking.get(st.file) ?? []);
+      if (clashes.length > 0) await Promise.all(clashes);
       try {
-        if (staged.length === 1) fsyncPath(staged[0].st.tmpPath);
-        else await Promise.all(staged.map(({ st }) => fsyncAsync(st.tmpPath)));
+        if (staged.length === 1) s.fsyncStaged(staged[0].st);
+        else await Promise.all(staged.map(({ st }) => fsyncAsync(st.fd as number)));
         for (const { st } of staged) { s.commit(st); committed++; }
         s.syncDir();
       } catch (err) {
@@ -175,16 +205,11 @@ async function drainBatch(): Promise<void> {
     }
     backoffMs = FIRST_BACKOFF_MS;
   }
-  if (closeRequested) closeNow();
 }
 
-function fsyncAsync(path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    open(path, 'r+', (err, fd) => {
-      if (err) return reject(err);
-      fsync(fd, (syncErr) => close(fd, () => (syncErr ? reject(syncErr) : resolve())));
-    });
-  });
+/** fsync on libuv's pool: several at once, so the kernel commits its journal once for all of them. */
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => { fsync(fd, (err) => (err ? reject(err) : resolve())); });
 }
 
 function retrySoon(): void {

@@ -25,8 +25,11 @@ export const UpdaterConfigSchema = z.strictObject({
     path: z.string().min(1).optional().describe('SQLite file (relative to the config file): the embedded default, one updater'),
     url: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional()
       .describe('PostgreSQL instead of SQLite (postgres://user@host:port/db): one store for several updaters; a password is best left to PGPASSWORD'),
+    max_mb: z.number().positive().optional()
+      .describe('SQLite only: the file stops growing at about this size; ingest then pauses with a store_full alarm, as on a full disk'),
   }).superRefine((s, ctx) => {
     if ((s.path === undefined) === (s.url === undefined)) ctx.addIssue({ code: 'custom', path: ['path'], message: 'give store.path (SQLite) or store.url (PostgreSQL), exactly one' });
+    if (s.max_mb !== undefined && s.url !== undefined) ctx.addIssue({ code: 'custom', path: ['max_mb'], message: 'store.max_mb applies to SQLite only (size PostgreSQL on its server)' });
   }),
   share_group: Name.default('striatum-updaters').describe('MQTT 5 shared-subscription group: updaters in one group split the robots\' chunks'),
   robots: z.array(Name).min(1).nullable().default(null).describe('only these robots (shard a fleet by robot across stores); null: all'),

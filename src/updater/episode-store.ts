@@ -52,3 +52,12 @@ export function redactUrl(url: string): string {
     return url.replace(/:[^:@/]*@/, ':***@');
   }
 }
+
+/**
+ * A write refused for lack of space: SQLite's SQLITE_FULL (a full disk, or the store's max_page_count), the file
+ * system's ENOSPC, PostgreSQL's disk_full (53100). Ingest pauses on these instead of dropping the batch.
+ */
+export function isStoreFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === '53100';
+}

@@ -6,13 +6,18 @@
 // Validated chunks wait in a queue while the store commits the previous batch, and go in together as the next
 // batch: one transaction, one fsync (SQLite) or one WAL flush (PostgreSQL) for everything that arrived during
 // the last commit. Under load that is group commit; at one chunk at a time it is the old one-per-transaction.
+//
+// A store that is full (SQLITE_FULL, ENOSPC, PostgreSQL's disk_full) pauses ingest: the batch goes back to the
+// head of the queue, nothing is acked, the write is retried with backoff, and onStoreFull / onStoreResumed let
+// the runner raise and clear an alarm. Meanwhile the robots' spools hold the data; chunks arriving while paused
+// wait (up to MAX_QUEUED_WHILE_PAUSED, the rest unacked, so their robots resend them later).
 import {
   ROLLOUT_VERSION, decodeRolloutChunk, peekChunkIdentity, type RejectCode, type RolloutAck, type UpdaterStatus,
 } from '../contracts/rollout.js';
 import { robotOfTopic, topics } from '../contracts/topics.js';
 import { crc32c } from '../transports/serial/crc32c.js';
 import type { Logger } from '../log.js';
-import type { EpisodeStore, IncomingChunk } from './episode-store.js';
+import { isStoreFull, type EpisodeStore, type IncomingChunk } from './episode-store.js';
 
 export interface IngestResult {
   readonly outcome: 'stored' | 'duplicate' | 'rejected' | 'ignored' | 'store_failed';
@@ -27,6 +32,22 @@ interface Waiting extends IncomingChunk {
 
 /** Most chunks one transaction takes (a chunk is at most max_chunk_bytes; 64 keeps a batch well under a second). */
 export const MAX_BATCH_CHUNKS = 64;
+/** While the store is full, at most this many chunks wait in memory; later ones are left unacked (resent later). */
+export const MAX_QUEUED_WHILE_PAUSED = 4 * MAX_BATCH_CHUNKS;
+const FIRST_RETRY_MS = 500;
+const MAX_RETRY_MS = 30_000;
+
+export interface IngestOptions {
+  readonly maxChunkBytes: number;
+  readonly logger: Logger;
+  readonly maxBatch?: number;
+  /** The store refused a write for lack of space: ingest is paused (called once per pause). */
+  readonly onStoreFull?: (e: { readonly error: string; readonly queued: number }) => void;
+  /** A retry succeeded after a pause. */
+  readonly onStoreResumed?: (e: { readonly pausedMs: number; readonly queued: number }) => void;
+  /** First delay before retrying a full store (doubles up to 30 s); tests shorten it. */
+  readonly retryMs?: number;
+}
 
 export class Ingest {
   readonly counts = { stored: 0, duplicate: 0, rejected: 0 };
@@ -45,13 +66,30 @@ export class Ingest {
   private flushers = 0;
   private readonly maxFlushers: number;
   private flushScheduled = false;
+  /** Set while the store is full: since when, the last error, the next retry's delay. */
+  private paused: { since: number; error: string; retryMs: number } | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
 
-  constructor(private readonly store: EpisodeStore, private readonly o: { readonly maxChunkBytes: number; readonly logger: Logger; readonly maxBatch?: number }) {
+  constructor(private readonly store: EpisodeStore, private readonly o: IngestOptions) {
     this.maxFlushers = store.kind === 'postgres' ? 2 : 1;
   }
 
   /** Chunks validated and waiting for the store. */
   get queued(): number { return this.queue.length; }
+
+  /** True while the store is full and writes are being retried. */
+  get storeFull(): boolean { return this.paused !== null; }
+
+  /** Stop retrying; chunks still waiting resolve as store_failed (unacked: their robots resend them). */
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const q = this.queue;
+    this.queue = [];
+    for (const w of q) w.resolve({ outcome: 'store_failed', ack: null, ackTopic: null });
+  }
 
   /** Resolves once the chunk is committed (or refused, or the store failed); never rejects. */
   handle(topic: string, payload: Uint8Array): Promise<IngestResult> {
@@ -70,9 +108,13 @@ export class Ingest {
     if (h.robot !== robot) {
       return Promise.resolve(this.rejected(robot, 'robot_mismatch', `chunk says robot "${h.robot}" but arrived on ${topic}`, { episode: h.episode, chunk: h.chunk }));
     }
+    if (this.stopped || (this.paused !== null && this.queue.length >= MAX_QUEUED_WHILE_PAUSED)) {
+      this.storeFailures++;
+      return Promise.resolve({ outcome: 'store_failed', ack: null, ackTopic: null });
+    }
     return new Promise((resolve) => {
       this.queue.push({ chunk, wireBytes: payload.byteLength, robot, resolve });
-      if (this.flushers < this.maxFlushers && !this.flushScheduled) {
+      if (this.paused === null && this.flushers < this.maxFlushers && !this.flushScheduled) {
         this.flushScheduled = true;
         this.flushers++;
         // Next turn: every message already read from the socket joins this batch.
@@ -93,11 +135,18 @@ export class Ingest {
         this.storeMs += performance.now() - t0;
         this.batches++;
       } catch (err) {
+        if (isStoreFull(err) && !this.stopped) {
+          // Back to the head of the queue, in order; nothing acked; retried on a timer.
+          this.queue = batch.concat(this.queue);
+          this.pause((err as Error).message);
+          break;
+        }
         this.storeFailures += batch.length;
         this.o.logger.error('rollout store failed; not acknowledging (the robots will resend)', { chunks: batch.length, first: `${batch[0].robot}/${batch[0].chunk.header.episode}/${batch[0].chunk.header.chunk}`, error: (err as Error).message });
         for (const w of batch) w.resolve({ outcome: 'store_failed', ack: null, ackTopic: null });
         continue;
       }
+      if (this.paused !== null) this.resume();
       for (let i = 0; i < batch.length; i++) {
         const w = batch[i];
         const h = w.chunk.header;
@@ -113,6 +162,35 @@ export class Ingest {
       }
     }
     this.flushers--;
+  }
+
+  private pause(error: string): void {
+    if (this.paused === null) {
+      this.paused = { since: Date.now(), error, retryMs: this.o.retryMs ?? FIRST_RETRY_MS };
+      this.o.logger.error('rollout store is full: ingest paused, nothing acknowledged; retrying (the robots\' spools hold the data)', { error, queued_chunks: this.queue.length });
+      this.o.onStoreFull?.({ error, queued: this.queue.length });
+    } else {
+      this.paused.error = error;
+      this.o.logger.warn('rollout store still full; retrying', { error, retry_ms: this.paused.retryMs, queued_chunks: this.queue.length });
+    }
+    if (this.retryTimer !== null) return;
+    const p = this.paused;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.stopped || this.paused === null) return;
+      this.flushers++;
+      void this.flush();
+    }, p.retryMs);
+    p.retryMs = Math.min(p.retryMs * 2, MAX_RETRY_MS);
+  }
+
+  private resume(): void {
+    const p = this.paused as NonNullable<typeof this.paused>;
+    this.paused = null;
+    if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null; }
+    const pausedMs = Date.now() - p.since;
+    this.o.logger.info('rollout store writable again: ingest resumed', { paused_ms: pausedMs, queued_chunks: this.queue.length });
+    this.o.onStoreResumed?.({ pausedMs, queued: this.queue.length });
   }
 
   private rejected(robot: string, code: RejectCode, error: string, id: { episode: string; chunk: number } | null, payloadCrc: number | null = null): IngestResult {

@@ -10,9 +10,11 @@ export interface OpenStoreOptions {
   readonly readonly?: boolean;
   /** PostgreSQL: give up after this long unreachable (default: keep retrying with backoff). */
   readonly maxWaitMs?: number;
+  /** SQLite: the file stops growing at about this many bytes (writes then fail with SQLITE_FULL). */
+  readonly maxBytes?: number;
 }
 
 export async function openEpisodeStore(location: string, o: OpenStoreOptions): Promise<EpisodeStore> {
   if (isPostgresUrl(location)) return PgEpisodeStore.open(location, { logger: o.logger, readonly: o.readonly, maxWaitMs: o.maxWaitMs });
-  return o.readonly === true ? RolloutStore.openExisting(location) : new RolloutStore(location);
+  return o.readonly === true ? RolloutStore.openExisting(location) : new RolloutStore(location, { maxBytes: o.maxBytes });
 }

@@ -1,7 +1,7 @@
 // The episode store on PostgreSQL (`store.url: postgres://…`): one store for several updaters. The same rule as
 // SQLite: chunks keyed by (robot, episode, chunk), a chunk and its episode row in one transaction, ack after
 // COMMIT (synchronous_commit as the server has it: on by default, so COMMIT returns once the WAL is flushed).
-// Episode rows are kept incrementally (counts added in the chunk's own statement, row-locked), so two updaters
+// Episode rows are kept incrementally (counts added in the batch's own statement, row-locked), so two updaters
 // storing chunks of one episode at once never lose a count; a batch is sorted by key, so its row locks are
 // always taken in one order and two updaters' batches cannot deadlock.
 //
@@ -54,24 +54,42 @@ export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version
 const LOCK_MIGRATE = 0x5354_5231; // "STR1"
 const LOCK_TRAINING = 0x5354_5232; // "STR2"
 
-// One statement per chunk: insert it if new, and only then fold it into its episode row. Whether the episode
-// became complete needs no second read: chunks only grow by one per new chunk, so the row is complete after
-// this statement exactly when this chunk completed it.
-const STORE_CHUNK = `
+const CHUNK_COLUMNS = 19;
+
+/**
+ * One statement per batch (one round trip, one plan): insert the chunks that are new, fold what was inserted into
+ * each episode's row (grouped, since one statement may not update a row twice), and return the inserted keys
+ * with whether their episode is complete now. Chunks only grow by one per new chunk, so an episode is complete
+ * after this statement exactly when this batch completed it; the chunk that reports it is the batch's highest.
+ * Rows go in key order (the caller sorts), episodes too, so two updaters' batches take row locks in one order.
+ */
+function storeBatchSql(rows: number): string {
+  const values = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: CHUNK_COLUMNS }, (_, c) => `$${r * CHUNK_COLUMNS + c + 1}`).join(', ')})`);
+  return `
 WITH ins AS (
   INSERT INTO chunks (robot, episode, chunk, n, first_step, last_step, final, outcome, end_reason, skipped_steps,
     policy_version, task, instruction, compression, body_bytes, wire_bytes, received_at, header, body)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+  VALUES ${values.join(',\n    ')}
   ON CONFLICT (robot, episode, chunk) DO NOTHING
   RETURNING robot, episode, chunk, n, final, outcome, end_reason, skipped_steps, policy_version, task, instruction, received_at
+), agg AS (
+  SELECT robot, episode,
+    (array_agg(task ORDER BY chunk))[1] AS task, (array_agg(instruction ORDER BY chunk))[1] AS instruction,
+    (array_agg(policy_version ORDER BY chunk))[1] AS policy_version, min(chunk) AS first_chunk, max(chunk) AS last_chunk,
+    count(*)::int AS chunks, sum(n) AS steps, sum(skipped_steps) AS skipped_steps,
+    max(chunk) FILTER (WHERE final) AS final_chunk,
+    (array_agg(outcome ORDER BY chunk DESC) FILTER (WHERE final))[1] AS outcome,
+    (array_agg(end_reason ORDER BY chunk DESC) FILTER (WHERE final))[1] AS end_reason,
+    min(received_at) AS first_received_at, max(received_at) AS last_received_at
+  FROM ins GROUP BY robot, episode
 ), ep AS (
   INSERT INTO episodes AS e (robot, episode, task, instruction, policy_version, first_chunk, chunks, steps, skipped_steps,
     final_chunk, outcome, end_reason, first_received_at, last_received_at)
-  SELECT robot, episode, task, instruction, policy_version, chunk, 1, n, skipped_steps,
-    CASE WHEN final THEN chunk END, CASE WHEN final THEN outcome END, CASE WHEN final THEN end_reason END, received_at, received_at
-  FROM ins
+  SELECT robot, episode, task, instruction, policy_version, first_chunk, chunks, steps, skipped_steps,
+    final_chunk, outcome, end_reason, first_received_at, last_received_at
+  FROM agg ORDER BY robot, episode
   ON CONFLICT (robot, episode) DO UPDATE SET
-    chunks = e.chunks + 1, steps = e.steps + EXCLUDED.steps, skipped_steps = e.skipped_steps + EXCLUDED.skipped_steps,
+    chunks = e.chunks + EXCLUDED.chunks, steps = e.steps + EXCLUDED.steps, skipped_steps = e.skipped_steps + EXCLUDED.skipped_steps,
     task = CASE WHEN EXCLUDED.first_chunk < e.first_chunk THEN EXCLUDED.task ELSE e.task END,
     instruction = CASE WHEN EXCLUDED.first_chunk < e.first_chunk THEN EXCLUDED.instruction ELSE e.instruction END,
     policy_version = CASE WHEN EXCLUDED.first_chunk < e.first_chunk THEN EXCLUDED.policy_version ELSE e.policy_version END,
@@ -81,9 +99,14 @@ WITH ins AS (
     end_reason = CASE WHEN EXCLUDED.final_chunk IS NOT NULL AND (e.final_chunk IS NULL OR EXCLUDED.final_chunk > e.final_chunk) THEN EXCLUDED.end_reason ELSE e.end_reason END,
     first_received_at = LEAST(e.first_received_at, EXCLUDED.first_received_at),
     last_received_at = GREATEST(e.last_received_at, EXCLUDED.last_received_at)
-  RETURNING complete
+  RETURNING robot, episode, complete
 )
-SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT complete FROM ep) AS complete`;
+SELECT i.robot, i.episode, i.chunk, (ep.complete AND i.chunk = agg.last_chunk) AS completed
+FROM ins i JOIN agg USING (robot, episode) JOIN ep USING (robot, episode)`;
+}
+
+/** Prepared per batch size, on first use (a name per size, so each connection plans each size once). */
+const batchSql = new Map<number, string>();
 
 const EPISODE_COLUMNS = `robot, episode, task, instruction, policy_version, chunks, steps::float8 AS steps, skipped_steps::float8 AS skipped_steps,
   final_chunk, outcome, end_reason, complete, first_received_at, last_received_at`;
@@ -183,31 +206,29 @@ export class PgEpisodeStore implements EpisodeStore {
 
   async storeChunks(batch: readonly IncomingChunk[]): Promise<StoreResult[]> {
     const order = batch.map((b, i) => ({ b, i, key: sortKey(b) })).sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
-    const results = new Array<StoreResult>(batch.length);
-    const client = await this.pool.connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
-      const receivedAt = new Date().toISOString();
-      for (const { b, i } of order) {
-        const r = chunkRow(b.chunk, b.wireBytes, receivedAt);
-        const q = await client.query<{ inserted: number; complete: boolean | null }>({
-          name: 'striatum_store_chunk', text: STORE_CHUNK,
-          values: [r.robot, r.episode, r.chunk, r.n, r.first_step, r.last_step, r.final === 1, r.outcome, r.end_reason, r.skipped_steps,
-            r.policy_version, r.task, r.instruction, r.compression, r.body_bytes, r.wire_bytes, r.received_at, r.header, r.body],
-        });
-        const row = q.rows[0];
-        results[i] = row.inserted === 1 ? { status: 'stored', completed: row.complete === true } : { status: 'duplicate', completed: false };
-      }
-      await client.query('COMMIT');
-      return results;
-    } catch (err) {
-      broken = true;
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release(broken);
+    const receivedAt = new Date().toISOString();
+    const values: unknown[] = [];
+    for (const { b } of order) {
+      const r = chunkRow(b.chunk, b.wireBytes, receivedAt);
+      values.push(r.robot, r.episode, r.chunk, r.n, r.first_step, r.last_step, r.final === 1, r.outcome, r.end_reason, r.skipped_steps,
+        r.policy_version, r.task, r.instruction, r.compression, r.body_bytes, r.wire_bytes, r.received_at, r.header, r.body);
     }
+    let text = batchSql.get(order.length);
+    if (text === undefined) { text = storeBatchSql(order.length); batchSql.set(order.length, text); }
+    // One statement is one transaction (autocommit): the chunks and their episode rows commit together.
+    const q = await this.pool.query<{ robot: string; episode: string; chunk: number; completed: boolean | null }>({ name: `striatum_store_batch_${order.length}`, text, values });
+    const inserted = new Map<string, boolean>();
+    for (const row of q.rows) inserted.set(`${row.robot}\u0000${row.episode}\u0000${row.chunk}`, row.completed === true);
+    const results = new Array<StoreResult>(batch.length);
+    for (const { b, i } of order) {
+      const h = b.chunk.header;
+      const k = `${h.robot}\u0000${h.episode}\u0000${h.chunk}`;
+      const completed = inserted.get(k);
+      // A key twice in one batch (a resend that arrived while the first was queued): the first is stored.
+      if (completed === undefined) results[i] = { status: 'duplicate', completed: false };
+      else { results[i] = { status: 'stored', completed }; inserted.delete(k); }
+    }
+    return results;
   }
 
   async episode(robot: string, episode: string): Promise<EpisodeRow | null> {

@@ -174,7 +174,7 @@ export class RolloutStore implements EpisodeStore {
     return new RolloutStore(path, { readonly: true });
   }
 
-  constructor(readonly path: string, options: { readonly?: boolean } = {}) {
+  constructor(readonly path: string, options: { readonly?: boolean; readonly maxBytes?: number } = {}) {
     const readonly = options.readonly === true;
     if (path !== ':memory:' && !readonly) mkdirSync(dirname(path), { recursive: true });
     try {
@@ -198,6 +198,8 @@ export class RolloutStore implements EpisodeStore {
       db.pragma('journal_mode = WAL');
       // FULL: the commit is on disk before the ack goes out, so a power cut cannot lose an acknowledged chunk.
       db.pragma('synchronous = FULL');
+      // A size cap behaves as a full disk does: writes past it fail with SQLITE_FULL (ingest pauses, alarm).
+      if (options.maxBytes !== undefined) db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / (db.pragma('page_size', { simple: true }) as number)))}`);
       db.exec(SCHEMA);
     }
     const v = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema_version') as { value: string } | undefined;

@@ -4,7 +4,7 @@
 // Sessions are clean: while no updater is up the robots' spools are the queue, and their resends refill it.
 import { hostname } from 'node:os';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { ROLLOUT_VERSION, type UpdaterStatus } from '../contracts/rollout.js';
+import { ROLLOUT_VERSION, type UpdaterEvent, type UpdaterStatus } from '../contracts/rollout.js';
 import { topics } from '../contracts/topics.js';
 import { noDelay } from '../rollout/no-delay.js';
 import { StriatumError } from '../errors.js';
@@ -71,8 +71,22 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
   const cfg = options.config;
   const log = options.logger;
   const id = cfg.id ?? `updater-${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`;
-  const store = await openEpisodeStore(storeLocation(cfg), { logger: log, maxWaitMs: options.storeMaxWaitMs });
-  const ingest = new Ingest(store, { maxChunkBytes: cfg.max_chunk_bytes, logger: log });
+  const store = await openEpisodeStore(storeLocation(cfg), {
+    logger: log, maxWaitMs: options.storeMaxWaitMs, maxBytes: cfg.store.max_mb === undefined ? undefined : cfg.store.max_mb * 1024 * 1024,
+  });
+  // Alarms for a full store: published at once when connected, else the latest is sent on the next connect.
+  let eventClient: MqttClient | null = null;
+  let unsentEvent: UpdaterEvent | null = null;
+  const publishEvent = (code: UpdaterEvent['code'], message: string, queued: number): void => {
+    const event: UpdaterEvent = { v: ROLLOUT_VERSION, updater: id, kind: 'store', code, message, stamp: new Date().toISOString(), store: storeForLog(cfg), queued_chunks: queued };
+    if (eventClient === null || !eventClient.connected) { unsentEvent = event; return; }
+    eventClient.publish(topics.updaterEvent(), JSON.stringify(event), { qos: 1 });
+  };
+  const ingest = new Ingest(store, {
+    maxChunkBytes: cfg.max_chunk_bytes, logger: log,
+    onStoreFull: (e) => publishEvent('store_full', `rollout store ${storeForLog(cfg)} is full (${e.error}): ingest paused, nothing acknowledged that is not stored; the robots' spools hold the data`, e.queued),
+    onStoreResumed: (e) => publishEvent('store_resumed', `rollout store ${storeForLog(cfg)} is writable again after ${Math.round(e.pausedMs / 1000)} s: ingest resumed`, e.queued),
+  });
   const started = new Date().toISOString();
   const password = updaterPassword(cfg);
   const base: IClientOptions = {
@@ -120,8 +134,13 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
     client.publish(topics.updaterStatus(), JSON.stringify(status(true)), { qos: 1, retain: true });
   };
 
+  eventClient = client;
   client.on('connect', () => {
     noDelay(client); // acks are small writes: no Nagle delay behind the previous PUBACK
+    if (unsentEvent !== null) {
+      client.publish(topics.updaterEvent(), JSON.stringify(unsentEvent), { qos: 1 });
+      unsentEvent = null;
+    }
     reconnectMs = cfg.broker.reconnect_min_ms;
     client.options.reconnectPeriod = reconnectMs;
     client.subscribe(filters, { qos: 1 }, (err, granted) => {
@@ -179,6 +198,7 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      ingest.stop();
       await training?.close();
       if (client.connected) {
         await new Promise<void>((resolve) => {

@@ -28,7 +28,8 @@ function run(bin: string, args: string[]): string[] {
   return asRoot ? ['runuser', '-u', 'nobody', '--', bin, ...args] : [bin, ...args];
 }
 
-export async function startPostgres(options: { fsync?: boolean } = {}): Promise<PostgresHandle> {
+/** settings: more `-c name=value` server settings (the bench sizes shared_buffers and wal_buffers for ingest). */
+export async function startPostgres(options: { fsync?: boolean; settings?: Record<string, string> } = {}): Promise<PostgresHandle> {
   const bin = requirePostgres();
   const root = tempDir('striatum-pg-');
   const data = join(root, 'data');
@@ -48,6 +49,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     const [c, ...a] = run(join(bin, 'postgres'), [
       '-D', data, '-p', String(port), '-k', sock, '-h', '127.0.0.1',
       '-c', `fsync=${options.fsync === false ? 'off' : 'on'}`, '-c', 'max_connections=200', '-c', 'shared_buffers=64MB',
+      ...Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ]);
     const p = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'] });
     proc = p;
