@@ -33,7 +33,7 @@ export const ALGORITHM_TRAINERS: Record<TrainingConfig['algorithm'], string> = {
   sac_rlpd: fileURLToPath(new URL('../../../trainer/sac_rlpd.py', import.meta.url)),
   filtered_bc: fileURLToPath(new URL('../../../trainer/filtered_bc.py', import.meta.url)),
 };
-/** Where sac_rlpd keeps its learner state and the record of the latest released policy, under out_dir. */
+/** Where sac_rlpd and filtered_bc keep their learner state and the record of the latest released policy, under out_dir. */
 export const LEARNER_DIR = 'learner';
 const LATEST_RELEASE_FILE = 'latest-release.json';
 
