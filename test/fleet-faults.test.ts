@@ -138,7 +138,7 @@ test('fleet: 8 robots × 3 updaters × Mosquitto × PostgreSQL under ≥30 kill 
 
     // No spool holds a chunk: everything spooled was acked after its commit, and deleted.
     for (const r of robots) {
-      const left = readdirSync(join(dir, 'spool', r)).filter((f) => f.endsWith('.chunk'));
+      const left = readdirSync(join(dir, 'spool', r)).filter((f) => f.endsWith('.seg') || f.endsWith('.chunk'));
       assert.deepEqual(left, [], `${r}'s spool is empty`);
     }
 

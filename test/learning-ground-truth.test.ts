@@ -81,7 +81,7 @@ async function recordAndSnapshot(reportSuccess: boolean) {
     const files = new SpoolDir(join(dir, 'spool'), 'none');
     const progress: number[] = [];
     for (const e of files.open().entries) {
-      const bytes = files.read(e.file) as Uint8Array;
+      const bytes = files.read(e) as Uint8Array;
       const decoded = decodeRolloutChunk(bytes, { maxBytes: 1 << 24 });
       assert.ok(decoded.ok);
       progress.push(...decoded.value.columns.progress);

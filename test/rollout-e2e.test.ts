@@ -238,7 +238,7 @@ function registerTests(): void {
           const ready = robotB.events.find((e) => e.event === 'ready')!;
           const done = robotB.events.find((e) => e.event === 'done')!;
           assert.ok(ready.backlog.length > 0, 'robot B found robot A\'s unacknowledged chunks on disk');
-          assert.equal(readdirSync(spoolDir).filter((f) => f.endsWith('.chunk')).length, 0, 'every spooled chunk was acknowledged');
+          assert.equal(readdirSync(spoolDir).filter((f) => f.endsWith('.seg') || f.endsWith('.chunk')).length, 0, 'every spooled chunk was acknowledged');
           const quarantined = readdirSync(join(spoolDir, 'quarantine'));
           assert.ok(quarantined.every((f) => f.includes('partial-write')), `only a write cut short by kill -9 may be set aside: ${quarantined.join(', ')}`);
 

@@ -71,7 +71,7 @@ test('rejected chunks (too big, undecodable) are quarantined with a rollout_reje
     assert.equal(rejectedEvents.filter((e) => /malformed/.test(e.message) && e.message.includes(oldRun)).length, 1, 'the undecodable chunk is named by its CRC and found');
     const quarantined = readdirSync(join(spoolDir, 'quarantine'));
     assert.equal(quarantined.filter((f) => f.includes('_rejected_')).length, 3, quarantined.join(', '));
-    assert.equal(readdirSync(spoolDir).filter((f) => f.endsWith('.chunk')).length, 0, 'nothing is left to resend');
+    assert.equal(readdirSync(spoolDir).filter((f) => f.endsWith('.seg') || f.endsWith('.chunk')).length, 0, 'nothing is left to resend');
     assert.equal(service.publisher.stats.rejected, 3);
     assert.equal(service.recorder.recording, true, 'recording goes on');
     const stored = await updater.store.listEpisodes();

@@ -203,13 +203,13 @@ export class RolloutPublisher {
     p.state = 'loading';
     this.inflight++;
     if (p.payload === null) {
-      const bytes = await this.o.spool.read(p.spool.file);
+      const bytes = await this.o.spool.read(p.spool);
       const key = keyOf(p.spool.episode, p.spool.chunk);
       if (this.pending.get(key) !== p) return; // acked meanwhile (a late ack of an earlier send)
       if (bytes === null) {
         this.stats.corrupt++;
-        this.log.error('rollout: spooled chunk is damaged or gone; quarantined, not published', { file: p.spool.file });
-        this.publishEvent('rollout_corrupt', `spooled chunk ${p.spool.file} failed its check and was quarantined`);
+        this.log.error('rollout: spooled chunk is damaged or gone; quarantined, not published', { file: p.spool.file, offset: p.spool.offset, episode: p.spool.episode, chunk: p.spool.chunk });
+        this.publishEvent('rollout_corrupt', `spooled chunk ${p.spool.episode}/${p.spool.chunk} (${p.spool.file}${p.spool.offset === null ? '' : ` at byte ${p.spool.offset}`}) failed its check and was quarantined`);
         this.o.spool.discarded(p.spool);
         this.forget(key, p);
         this.pump();

@@ -4,20 +4,20 @@
 // order, except that a failed write waits for its retry (with backoff) on a timer, not in a blocking loop: deletes
 // of acknowledged chunks keep running meanwhile, which is what frees the space a full disk needs. Writes stay in
 // order (only the oldest is tried), and the recorder sees only that its buffers have not come back yet.
-import { fsync, unlink } from 'node:fs';
+import { unlink } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { encodeRolloutChunk, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
 import { viewColumns, type ColumnMessage } from './column-set.js';
-import { SpoolDir, type MarkerBase, type SpoolEntry, type SpoolScan, type StagedChunk } from './spool-dir.js';
+import { SpoolDir, type MarkerBase, type SpoolEntry, type SpoolScan } from './spool-dir.js';
 
 export type ToWorker =
   | { op: 'open'; dir: string; compression: RolloutCompression; capacityBytes: number | null }
   | { op: 'write'; id: number; header: RolloutHeaderInput; set: ColumnMessage; obsDim: number; actDim: number; frameBytes: number }
-  | { op: 'read'; id: number; file: string }
+  | { op: 'read'; id: number; entry: SpoolEntry }
   | { op: 'begin'; base: MarkerBase }
-  | { op: 'remove'; file: string }
-  | { op: 'quarantine'; file: string; reason: string }
+  | { op: 'remove'; entry: SpoolEntry }
+  | { op: 'quarantine'; entry: SpoolEntry; reason: string }
   | { op: 'close' };
 
 export type FromWorker =
@@ -44,8 +44,8 @@ let retryTimer: NodeJS.Timeout | null = null;
 let closeRequested = false;
 let drainScheduled = false;
 let unlinksPending = 0;
-/** Deletes under way, by file name: a chunk renamed to a name still being deleted waits for that delete first. */
-const unlinking = new Map<string, Promise<void>>();
+/** After a failed write, the retry writes the oldest chunk alone (a batch may not fit where one chunk does). */
+let oneAtATime = false;
 
 function transferOf(set: ColumnMessage): ArrayBuffer[] {
   const list = [set.observation, set.action, set.actionMean, set.logProb, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
@@ -72,7 +72,7 @@ port.on('message', (msg: ToWorker) => {
       return;
     case 'read': {
       try {
-        const payload = (spool as SpoolDir).read(msg.file);
+        const payload = (spool as SpoolDir).read(msg.entry);
         port.postMessage({ op: 'read', id: msg.id, payload, error: null } satisfies FromWorker, payload === null ? [] : [payload.buffer as ArrayBuffer]);
       } catch (err) {
         port.postMessage({ op: 'read', id: msg.id, payload: null, error: String((err as Error).message ?? err) } satisfies FromWorker);
@@ -83,23 +83,23 @@ port.on('message', (msg: ToWorker) => {
       // Best effort: without it an episode killed before its first chunk is only missing its closing record.
       try { (spool as SpoolDir).markOpen(msg.base); } catch { /* a failing disk is reported by the writes */ }
       return;
-    case 'remove':
-      // On libuv's pool, not on this thread: an unlink waits for the file system's journal (milliseconds while
-      // fsyncs run), and acks come in bursts of a whole updater batch; done here they would hold up the next
-      // batch of writes. A delete lost to a crash is one harmless resend (the updater acks it "duplicate").
+    case 'remove': {
+      // The file itself is deleted on libuv's pool, not on this thread: an unlink waits for the file system's
+      // journal (milliseconds while fsyncs run), and acks come in bursts of a whole updater batch; done here they
+      // would hold up the next batch of writes. A delete lost to a crash is one harmless resend (the updater
+      // acks it "duplicate").
+      const file = (spool as SpoolDir).release(msg.entry);
+      if (file === null) return;
       unlinksPending++;
-      unlinking.set(msg.file, new Promise<void>((resolve) => {
-        unlink(join((spool as SpoolDir).dir, msg.file), () => {
-          unlinksPending--;
-          unlinking.delete(msg.file);
-          resolve();
-          retrySoon(); // space came back: a failing write need not wait out its backoff
-          if (closeRequested) maybeClose();
-        });
-      }));
+      unlink(join((spool as SpoolDir).dir, file), () => {
+        unlinksPending--;
+        retrySoon(); // space came back: a failing write need not wait out its backoff
+        if (closeRequested) maybeClose();
+      });
       return;
+    }
     case 'quarantine':
-      try { (spool as SpoolDir).quarantine(msg.file, msg.reason); } catch { /* left in place; read() will find it again */ }
+      try { (spool as SpoolDir).quarantine(msg.entry, msg.reason); } catch { /* left in place; read() will find it again */ }
       return;
     case 'close':
       closeRequested = true;
@@ -117,99 +117,67 @@ let portClosed = false;
 
 function closeNow(): void {
   portClosed = true;
+  try { spool?.close(); } catch { /* its chunks are on disk; only the segment's descriptor is left */ }
   if (retryTimer !== null) clearTimeout(retryTimer);
   port!.postMessage({ op: 'closed' } satisfies FromWorker);
   port!.close();
 }
 
-interface Staged { readonly w: QueuedWrite; readonly st: StagedChunk; readonly bytes: Uint8Array; readonly t0: number }
 let draining = false;
 
 /**
- * Write queued chunks in order until one fails; that one is retried on a timer while other messages run. Every
- * chunk queued now is one batch: each written to its temporary file, the files fsynced together (a single chunk
- * on this thread; several at once on libuv's pool, so the kernel commits its journal for all of them in one
- * go), renamed in order, then the directory synced once. Nothing is reported written (and so nothing is
- * published) before that. At one chunk at a time this is the old write: temp, fsync, rename, fsync dir.
+ * Write queued chunks in order: every chunk queued now is one batch, appended to the spool's segment with one
+ * write and one fdatasync. Nothing is reported written (and so nothing is published) before that. A failed
+ * batch is retried on a timer while other messages run, its oldest chunk alone first.
  */
 function drainWrites(): void {
   retryTimer = null;
   if (draining) return;
   draining = true;
-  void drainBatch().finally(() => {
+  try {
+    drainBatch();
+  } finally {
     draining = false;
     if (closeRequested) maybeClose();
-  });
+  }
 }
 
-async function drainBatch(): Promise<void> {
+function drainBatch(): void {
   const s = spool as SpoolDir;
   while (writes.length > 0) {
-    const staged: Staged[] = [];
-    let failure: { w: QueuedWrite; error: string } | null = null;
-    for (const w of writes) {
-      const msg = w.msg;
-      if (w.payload === null) {
-        const t0 = performance.now();
-        w.payload = encodeRolloutChunk(msg.header, viewColumns(msg.set, msg.obsDim, msg.actDim, msg.frameBytes), s.compression);
-        w.encodeUs = (performance.now() - t0) * 1000;
-      }
+    const batch = oneAtATime ? writes.slice(0, 1) : writes.slice();
+    for (const w of batch) {
+      if (w.payload !== null) continue;
       const t0 = performance.now();
-      w.attempt++;
-      try {
-        const st = s.stage(msg.header, w.payload);
-        const bytes = w.payload.byteOffset === 0 && w.payload.byteLength === w.payload.buffer.byteLength ? w.payload : w.payload.slice();
-        staged.push({ w, st, bytes, t0 });
-      } catch (err) {
-        failure = { w, error: String((err as Error).message ?? err) };
-        break;
-      }
+      w.payload = encodeRolloutChunk(w.msg.header, viewColumns(w.msg.set, w.msg.obsDim, w.msg.actDim, w.msg.frameBytes), s.compression);
+      w.encodeUs = (performance.now() - t0) * 1000;
     }
-    if (staged.length > 0) {
-      let committed = 0;
-      // Names repeat only when another process closed an episode in this directory (a tombstone), but a delete
-      // finishing after the rename would take the new chunk with it.
-      const clashes = staged.flatMap(({ st }) => unlinking.get(st.file) ?? []);
-      if (clashes.length > 0) await Promise.all(clashes);
-      try {
-        if (staged.length === 1) s.fsyncStaged(staged[0].st);
-        else await Promise.all(staged.map(({ st }) => fsyncAsync(st.fd as number)));
-        for (const { st } of staged) { s.commit(st); committed++; }
-        s.syncDir();
-      } catch (err) {
-        // What was renamed stays (it is reported once the directory sync succeeds, on the retry at the latest);
-        // the rest of the batch is written again on the retry.
-        for (const { st } of staged.slice(committed)) s.abandon(st);
-        failure = { w: staged[committed]?.w ?? staged[0].w, error: String((err as Error).message ?? err) };
-        // Renamed files that cannot be made durable now stay on disk unreported and are written again on the
-        // retry: the next start's scan finds both copies, and the updater acks the second "duplicate".
-        if (committed > 0) {
-          try { s.syncDir(); } catch { committed = 0; }
-        }
-        staged.length = committed;
-      }
-    }
-    const now = performance.now();
-    for (const { w, st, bytes, t0 } of staged) {
-      writes.shift();
-      port!.postMessage(
-        { op: 'written', id: w.msg.id, entry: { file: st.file, ...st.entry, bytes: st.bytes }, payload: bytes, set: w.msg.set, encodeUs: w.encodeUs, writeUs: ((now - t0) * 1000) / staged.length } satisfies FromWorker,
-        [bytes.buffer as ArrayBuffer, ...transferOf(w.msg.set)],
-      );
-    }
-    if (failure !== null) {
-      port!.postMessage({ op: 'write-error', id: failure.w.msg.id, error: failure.error, attempt: failure.w.attempt } satisfies FromWorker);
+    const t0 = performance.now();
+    let entries: SpoolEntry[];
+    try {
+      for (const w of batch) w.attempt++;
+      entries = s.writeBatch(batch.map((w) => ({ header: w.msg.header, payload: w.payload as Uint8Array })));
+    } catch (err) {
+      const head = batch[0];
+      port!.postMessage({ op: 'write-error', id: head.msg.id, error: String((err as Error).message ?? err), attempt: head.attempt } satisfies FromWorker);
+      oneAtATime = true;
       retryTimer = setTimeout(drainWrites, backoffMs);
       backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
       return;
     }
+    oneAtATime = false;
     backoffMs = FIRST_BACKOFF_MS;
+    const writeUs = ((performance.now() - t0) * 1000) / batch.length;
+    for (let i = 0; i < batch.length; i++) {
+      const w = writes.shift() as QueuedWrite;
+      const payload = w.payload as Uint8Array;
+      const bytes = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength ? payload : payload.slice();
+      port!.postMessage(
+        { op: 'written', id: w.msg.id, entry: entries[i], payload: bytes, set: w.msg.set, encodeUs: w.encodeUs, writeUs } satisfies FromWorker,
+        [bytes.buffer as ArrayBuffer, ...transferOf(w.msg.set)],
+      );
+    }
   }
-}
-
-/** fsync on libuv's pool: several at once, so the kernel commits its journal once for all of them. */
-function fsyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => { fsync(fd, (err) => (err ? reject(err) : resolve())); });
 }
 
 function retrySoon(): void {

@@ -22,7 +22,7 @@ export interface SpoolStats {
   chunksWritten: number;
   bytesWritten: number;
   writeErrors: number;
-  /** Worker time per chunk, for the bench: MessagePack + compression, and write + fsync + rename. */
+  /** Worker time per chunk, for the bench: MessagePack + compression, and its share of its batch's write + fdatasync. */
   lastEncodeUs: number;
   lastWriteUs: number;
 }
@@ -132,24 +132,24 @@ export class Spool {
   };
 
   /** The bytes of a spooled chunk, verified against its CRC; null when gone or damaged (then quarantined). */
-  read(file: string): Promise<Uint8Array | null> {
+  read(entry: SpoolEntry): Promise<Uint8Array | null> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.reads.set(id, resolve);
-      this.worker.postMessage({ op: 'read', id, file } satisfies ToWorker);
+      this.worker.postMessage({ op: 'read', id, entry } satisfies ToWorker);
     });
   }
 
   /** The updater has the chunk: delete it. */
   remove(entry: SpoolEntry): void {
     this.usedBytes -= entry.bytes;
-    this.worker.postMessage({ op: 'remove', file: entry.file } satisfies ToWorker);
+    this.worker.postMessage({ op: 'remove', entry } satisfies ToWorker);
     this.onUsage?.();
   }
 
   quarantine(entry: SpoolEntry, reason: string): void {
     this.usedBytes -= entry.bytes;
-    this.worker.postMessage({ op: 'quarantine', file: entry.file, reason } satisfies ToWorker);
+    this.worker.postMessage({ op: 'quarantine', entry, reason } satisfies ToWorker);
     this.onUsage?.();
   }
 
