@@ -14,7 +14,7 @@ import { topics } from '../src/contracts/topics.js';
 import { silentLogger } from '../src/log.js';
 import { readPolicyMetadata } from '../src/policy/metadata.js';
 import { UpdaterConfigSchema } from '../src/updater/config.js';
-import { relabelRewards } from '../src/updater/relabel.js';
+import { relabelRewards, relabelSettings } from '../src/updater/relabel.js';
 import { Ingest } from '../src/updater/ingest.js';
 import { RolloutStore } from '../src/updater/store.js';
 import { TrainingRounds, writeTrainingSnapshot, type TrainingStatus } from '../src/updater/training.js';
@@ -26,7 +26,7 @@ const RUN = '11111111-2222-4333-8444-555555555555';
 const LAYOUT: RolloutLayout = { observation: SIM_FIELDS.map((f) => ({ ...f })), joints: ['x', 'y'], reward: [...REWARD_COMPONENTS], camera: null };
 
 /** One episode in chunks of `per` steps; Φ rises linearly; the last step is a terminal (success) or a truncation. */
-function episodeChunks(index: number, steps: number, end: 'success' | 'timeout', per = 25, layout = LAYOUT): Uint8Array[] {
+function episodeChunks(index: number, steps: number, end: 'success' | 'timeout', per = 25, layout = LAYOUT, robot = 'sim-1'): Uint8Array[] {
   const out: Uint8Array[] = [];
   const obsDim = layout.observation.reduce((s, f) => s + f.size, 0);
   for (let c = 0, first = 0; first < steps; c++, first += per) {
@@ -54,7 +54,7 @@ function episodeChunks(index: number, steps: number, end: 'success' | 'timeout',
       frames: null, frameStep: null,
     };
     out.push(encodeRolloutChunk({
-      v: ROLLOUT_VERSION, robot: 'sim-1', episode: `${RUN}:${index}`, chunk: c, policy_version: 'bc-1', task: 'push', instruction: 'push',
+      v: ROLLOUT_VERSION, robot, episode: `${RUN}:${index}`, chunk: c, policy_version: 'bc-1', task: 'push', instruction: 'push',
       stamp: new Date().toISOString(), stamp_origin_unix_ms: null, layout, n, skipped_steps: 0, final,
       outcome: final ? end : null, end_reason: null,
     }, cols, 'gzip'));
@@ -72,6 +72,36 @@ async function storeWithEpisodes(path: string, episodes: { steps: number; end: '
 }
 
 const BASE = join(process.cwd(), 'models', 'push');
+
+test('snapshot: the same episodes arriving from two robots in another interleaving give byte-identical snapshots', async () => {
+  const dir = tempDir();
+  const base = readPolicyMetadata(join(BASE, 'policy.json'));
+  const episodes = [
+    { robot: 'learner-2', chunks: episodeChunks(0, 60, 'success', 25, LAYOUT, 'learner-2') },
+    { robot: 'learner-1', chunks: episodeChunks(0, 40, 'timeout', 25, LAYOUT, 'learner-1') },
+    { robot: 'learner-1', chunks: episodeChunks(1, 50, 'success', 25, LAYOUT, 'learner-1') },
+    { robot: 'learner-2', chunks: episodeChunks(1, 30, 'timeout', 25, LAYOUT, 'learner-2') },
+  ];
+  const snapshot = async (name: string, order: number[]) => {
+    const store = new RolloutStore(join(dir, `${name}.sqlite`));
+    const ingest = new Ingest(store, { maxChunkBytes: 1 << 22, logger: silentLogger });
+    for (const i of order) {
+      for (const c of episodes[i].chunks) assert.equal((await ingest.handle(topics.rollout(episodes[i].robot), c)).outcome, 'stored');
+      await new Promise((r) => setTimeout(r, 5)); // arrival times differ by episode
+    }
+    const out = join(dir, name);
+    await writeTrainingSnapshot(store, store.listEpisodes({ complete: true }), out, base, relabelSettings({ horizon_s: 2, success_margin: 0.05, period_s: 0.02 }));
+    store.close();
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { episodes: { robot: string; episode: string }[] };
+    const files = ['observations', 'actions', 'rewards', 'terminals', 'truncations', 'episode_index'].map((f) => readFileSync(join(out, `${f}.npy`)));
+    return { files, episodes: manifest.episodes.map((e) => `${e.robot}/${e.episode}`) };
+  };
+  const a = await snapshot('a', [0, 1, 2, 3]);
+  const b = await snapshot('b', [1, 0, 3, 2]);
+  assert.deepEqual(a.episodes, [`learner-1/${RUN}:0`, `learner-1/${RUN}:1`, `learner-2/${RUN}:0`, `learner-2/${RUN}:1`], 'grouped by robot, each robot\'s in arrival order');
+  assert.deepEqual(b.episodes, a.episodes);
+  for (const [i, f] of a.files.entries()) assert.ok(f.equals(b.files[i]), `array ${i} differs`);
+});
 
 test('snapshot: arrays and manifest match the stored episodes row for row, rewards relabeled', async () => {
   const dir = tempDir();

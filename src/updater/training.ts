@@ -64,8 +64,16 @@ const VERSION_PREFIX = { awr: 'awr', sac_rlpd: 'sac', filtered_bc: 'fbc' } as co
 
 /**
  * Write the snapshot awr.py reads: every step of the given episodes (those whose layout matches the base policy),
- * rows in episode then step order; actions are the commands the robot wrote; rewards relabeled.
+ * rows in episode then step order; actions are the commands the robot wrote; rewards relabeled. Episodes are
+ * grouped by robot (each robot's in the order given, which is the order they arrived): how the robots' episodes
+ * happened to interleave on the way to the store does not change the snapshot, so a rerun with the same seeds
+ * trains on the same rows in the same order.
  */
+/** The episodes grouped by robot (robots by name), each robot's in the order given (a stable sort). */
+export function byRobot<T extends { readonly robot: string }>(episodes: readonly T[]): T[] {
+  return [...episodes].sort((a, b) => (a.robot < b.robot ? -1 : a.robot > b.robot ? 1 : 0));
+}
+
 export async function writeTrainingSnapshot(
   store: EpisodeStore, episodes: readonly EpisodeRow[], dir: string, base: PolicyMetadata, settings: RelabelSettings,
   rewardSource: 'learned' | 'simulator' = 'learned',
@@ -78,7 +86,7 @@ export async function writeTrainingSnapshot(
   const manifestEpisodes: SnapshotEpisode[] = [];
   let skipped = 0;
   let unrecorded = 0;
-  for (const row of episodes) {
+  for (const row of byRobot(episodes)) {
     const ex = await store.exportEpisode(row.robot, row.episode);
     const sameLayout = JSON.stringify(ex.layout.observation) === JSON.stringify(fields) && JSON.stringify(ex.layout.joints) === JSON.stringify(joints);
     if (!sameLayout || ex.steps === 0) { skipped++; continue; }
