@@ -305,7 +305,13 @@ export class SpoolDir {
     if (f.live.size > 0) return { live: true, file: null };
     if (f === this.active) this.closeActive();
     this.files.delete(f.name);
-    this.advanceMarkers(f);
+    try {
+      this.advanceMarkers(f);
+    } catch {
+      // A marker that cannot be brought up to date (a failing disk) must not fall behind chunks that leave the disk:
+      // the file stays until the next start, which sends its chunks again (acked "duplicate") and deletes it then.
+      return { live: true, file: null };
+    }
     return { live: true, file: f.name };
   }
 

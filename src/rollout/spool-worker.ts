@@ -88,7 +88,8 @@ port.on('message', (msg: ToWorker) => {
       // journal (milliseconds while fsyncs run), and acks come in bursts of a whole updater batch; done here they
       // would hold up the next batch of writes. A delete lost to a crash is one harmless resend (the updater
       // acks it "duplicate").
-      const file = (spool as SpoolDir).release(msg.entry);
+      let file: string | null;
+      try { file = (spool as SpoolDir).release(msg.entry); } catch { return; } // kept on disk: resent after a restart, acked "duplicate"
       if (file === null) return;
       unlinksPending++;
       unlink(join((spool as SpoolDir).dir, file), () => {
