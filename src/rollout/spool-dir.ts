@@ -64,7 +64,7 @@ export interface ChunkToSpool { readonly header: RolloutHeaderInput; readonly pa
 
 export const QUARANTINE_DIR = 'quarantine';
 /** A segment takes new batches until it holds this many bytes or records; then the next batch starts a new one. */
-export const SEGMENT_ROLL_BYTES = 4 << 20;
+const SEGMENT_ROLL_BYTES = 4 << 20;
 export const SEGMENT_ROLL_RECORDS = 64;
 
 /** A file holding spooled chunks: a segment, or one chunk file of an earlier version. */

@@ -170,12 +170,12 @@ function saneLength(b: Buffer, off: number): number | null {
   return off + length <= b.byteLength ? length : null;
 }
 
-/** The payload of the record at `offset` of these bytes (a record read back on its own, offset 0), or the reason it is not whole. */
-export function unframeRecord(bytes: Uint8Array, offset = 0): { ok: true; meta: SegmentRecord; payload: Uint8Array } | { ok: false; error: string } {
+/** The payload of a record read back on its own, or the reason it is not whole. */
+export function unframeRecord(bytes: Uint8Array): { ok: true; meta: SegmentRecord; payload: Uint8Array } | { ok: false; error: string } {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = checkRecord(b, offset);
+  const r = checkRecord(b, 0);
   if (typeof r === 'string') return { ok: false, error: r };
-  return { ok: true, meta: r, payload: bytes.subarray(r.offset + r.length - b.readUInt32LE(offset + 8), r.offset + r.length) };
+  return { ok: true, meta: r, payload: bytes.subarray(r.length - b.readUInt32LE(8), r.length) };
 }
 
 function checkRecord(b: Buffer, off: number): SegmentRecord | string {

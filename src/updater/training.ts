@@ -70,7 +70,7 @@ const VERSION_PREFIX = { awr: 'awr', sac_rlpd: 'sac', filtered_bc: 'fbc' } as co
  * trains on the same rows in the same order.
  */
 /** The episodes grouped by robot (robots by name), each robot's in the order given (a stable sort). */
-export function byRobot<T extends { readonly robot: string }>(episodes: readonly T[]): T[] {
+function byRobot<T extends { readonly robot: string }>(episodes: readonly T[]): T[] {
   return [...episodes].sort((a, b) => (a.robot < b.robot ? -1 : a.robot > b.robot ? 1 : 0));
 }
 
