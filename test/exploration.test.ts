@@ -9,7 +9,7 @@ import {
   REWARD_COMPONENTS, ROLLOUT_VERSION, decodeRolloutChunk, encodeRolloutChunk, type RewardComponent, type RolloutColumns,
   type RolloutHeaderInput,
 } from '../src/contracts/rollout.js';
-import { Exploration, Xoshiro128, gaussianLogProb } from '../src/control/exploration.js';
+import { Exploration, Xoshiro128, gaussianLogProb, noiseCorrelation } from '../src/control/exploration.js';
 import type { StepView } from '../src/control/step.js';
 import { buildOnnxModel } from './helpers/onnx-builder.js';
 import { SIM_FIELDS, tempDir } from './helpers/fixtures.js';
@@ -94,6 +94,52 @@ test('the log-probability of a sample matches the Gaussian density computed by h
   assert.deepEqual([...e.mean], [0.2, -0.1], 'the mean is kept');
   assert.notDeepEqual([...action], [0.2, -0.1], 'the action is a sample');
   assert.ok(Math.abs(e.logProb - gaussianLogProb(action, e.mean, std)) < 1e-9);
+});
+
+/** Standard deviates of joint 0 over `ticks` ticks of one episode (mean 0, σ 1): the noise itself. */
+function deviates(correlation: number, ticks: number, episodeSeed = 100): number[] {
+  const e = new Exploration({ enabled: true, seed: 3, evaluationEvery: 0, correlation }, 1);
+  e.beginEpisode(0, episodeSeed);
+  const action = new Float64Array(1);
+  const std = Float64Array.from([1]);
+  const out: number[] = [];
+  for (let t = 0; t < ticks; t++) {
+    action[0] = 0;
+    e.perturb(action, std);
+    out.push(action[0]);
+    assert.ok(Math.abs(e.logProb - gaussianLogProb(action, [0], [1])) < 1e-12, 'each step records the policy Gaussian\'s density');
+  }
+  return out;
+}
+
+function lagOneCorrelation(x: number[]): { variance: number; rho: number } {
+  let sq = 0;
+  let lag = 0;
+  for (let t = 0; t < x.length; t++) { sq += x[t] * x[t]; if (t > 0) lag += x[t] * x[t - 1]; }
+  return { variance: sq / x.length, rho: lag / sq };
+}
+
+test('correlated exploration noise keeps the spread and leans the same way from tick to tick (Ornstein–Uhlenbeck)', () => {
+  // τ = 0.5 s at 50 Hz: ρ = e^(−1/25) ≈ 0.961 by hand.
+  assert.ok(Math.abs(noiseCorrelation(0.5, 50) - Math.exp(-1 / 25)) < 1e-15);
+  assert.equal(noiseCorrelation(0, 50), 0);
+  const rho = noiseCorrelation(0.5, 50);
+  // Many short episodes, each restarting from a fresh N(0, 1) deviate: the spread is σ = 1 from the first tick on.
+  const pooled: number[] = [];
+  let first = 0;
+  for (let k = 0; k < 400; k++) {
+    const x = deviates(rho, 50, 1000 + k);
+    first += x[0] * x[0];
+    pooled.push(...x);
+  }
+  const correlated = lagOneCorrelation(pooled);
+  assert.ok(Math.abs(correlated.variance - 1) < 0.08, `variance ${correlated.variance}`);
+  assert.ok(Math.abs(first / 400 - 1) < 0.2, `first-tick variance ${first / 400}`);
+  assert.ok(Math.abs(correlated.rho - rho) < 0.02, `lag-1 correlation ${correlated.rho}, expected ${rho}`);
+  const white = lagOneCorrelation(deviates(0, 20000));
+  assert.ok(Math.abs(white.rho) < 0.03, `white noise is uncorrelated: ${white.rho}`);
+  assert.deepEqual(deviates(rho, 30), deviates(rho, 30), 'the same episode seed draws the same noise');
+  assert.throws(() => new Exploration({ enabled: true, seed: 1, evaluationEvery: 0, correlation: 1 }, 1), /\[0, 1\)/);
 });
 
 test('training episodes sample around the mean, the safety filter clamps the sample, and a seed repeats the noise', async () => {

@@ -122,7 +122,9 @@ test('snapshot: arrays and manifest match the stored episodes row for row, rewar
   const term = readNpy(join(dir, 'snap', 'terminals.npy'));
   const trunc = readNpy(join(dir, 'snap', 'truncations.npy'));
   const idx = readNpy(join(dir, 'snap', 'episode_index.npy'));
+  const progress = readNpy(join(dir, 'snap', 'progress.npy'));
   assert.deepEqual(obs.shape, [100, 8]);
+  assert.deepEqual(progress.shape, [100]);
   assert.deepEqual(act.shape, [100, 2]);
   let row = 0;
   for (const [e, ep] of episodes.slice(0, 2).entries()) {
@@ -131,6 +133,7 @@ test('snapshot: arrays and manifest match the stored episodes row for row, rewar
     assert.deepEqual([...obs.data.subarray(row * 8, (row + ex.steps) * 8)], [...ex.columns.observation]);
     assert.deepEqual([...act.data.subarray(row * 2, (row + ex.steps) * 2)], [...ex.columns.command], 'actions are the commands written');
     assert.deepEqual([...rew.data.subarray(row, row + ex.steps)], [...r.rewards]);
+    assert.deepEqual([...progress.data.subarray(row, row + ex.steps)], [...ex.columns.reward.next_potential], 'progress is Φ′ after each step');
     assert.deepEqual([...idx.data.subarray(row, row + ex.steps)], new Array(ex.steps).fill(e));
     row += ex.steps;
   }

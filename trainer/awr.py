@@ -49,6 +49,7 @@ import torch
 import torch.nn as nn
 from common import TrainerError, episode_bounds, load_array
 from mlp_policy import STD_FLOOR, Policy
+from onnx_numpy import run_numpy
 
 # The manifest's schema is declared in src/contracts/snapshot-manifest.ts and written here by `npm run docs`.
 SNAPSHOT_SCHEMA = common.load_schema(Path(__file__).resolve().parent / "snapshot-manifest.schema.json")
@@ -199,21 +200,30 @@ def load_snapshot(directory: Path) -> Snapshot:
     )
 
 
+FRAME_OPS = frozenset({"Mul", "Sub", "Div", "Sqrt", "Neg", "Slice", "Concat", "ReduceSum", "Unsqueeze"})
+"""Ops the object-goal frame adds around the MLP in an exported graph."""
+
+
 def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Policy:
-    """An MLP of Policy's shape holding the weights of a bc.py-exported graph. Refuses any other architecture:
-    ops other than Gemm/MatMul/Add/Relu/Reshape/Constant/Identity, layers that do not chain, unequal hidden widths."""
+    """A Policy holding the weights of a bc.py-exported graph, rebuilt as policy.json's training.architecture says
+    (a plain MLP when it says nothing). Refuses any other architecture: ops other than the MLP's (and the frame's),
+    layers that do not chain, unequal hidden widths, and a rebuilt module whose outputs differ from the graph's."""
     try:
         model = onnx.load(str(model_path))
     except Exception as error:  # onnx raises OSError, DecodeError or its own errors: all mean unreadable
         raise TrainerError(f"cannot read {model_path}: {error}") from None
+    architecture = (metadata.get("training") or {}).get("architecture") or {"frame": "none"}
+    framed = architecture.get("frame") == "object-goal"
+    if architecture.get("frame") not in mlp_policy.FRAMES:
+        raise TrainerError(f"{model_path}: policy.json names frame {architecture.get('frame')!r}, not one of {', '.join(mlp_policy.FRAMES)}")
     init = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
-    allowed = {"Gemm", "MatMul", "Add", "Relu", "Reshape", "Constant", "Identity"}
+    allowed = {"Gemm", "MatMul", "Add", "Relu", "Reshape", "Constant", "Identity"} | (FRAME_OPS if framed else set())
     layers: list[tuple[np.ndarray, np.ndarray]] = []  # (weight [out, in], bias [out]) in graph order
     relus = 0
     pending: np.ndarray | None = None  # a MatMul's weight waiting for its Add
     for node in model.graph.node:
         if node.op_type not in allowed:
-            raise TrainerError(f"{model_path}: op {node.op_type} is not part of bc.py's MLP; cannot start AWR from it")
+            raise TrainerError(f"{model_path}: op {node.op_type} is not part of bc.py's MLP; cannot continue from it")
         if node.op_type == "Gemm":
             attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
             if attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
@@ -222,7 +232,7 @@ def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Po
             weight = weight if attrs.get("transB", 0) else weight.T
             bias = init[node.input[2]] if len(node.input) > 2 else np.zeros(weight.shape[0], np.float32)
             layers.append((weight, bias))
-        elif node.op_type == "MatMul":
+        elif node.op_type == "MatMul" and node.input[1] in init:
             pending = init[node.input[1]].T
         elif node.op_type == "Add" and pending is not None:
             bias = next(init[name] for name in node.input if name in init)
@@ -237,20 +247,39 @@ def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Po
     widths = [w.shape[0] for w, _ in layers[:-1]]
     if len(layers) < 2 or len(set(widths)) != 1:
         raise TrainerError(f"{model_path}: hidden widths {widths} are not one repeated width (bc.py's MLP)")
-    if layers[0][0].shape[1] != obs_dim or layers[-1][0].shape[0] != chunk * act_dim:
+    width_in = mlp_policy.ObjectGoalFrame.FEATURES if framed else obs_dim
+    if layers[0][0].shape[1] != width_in or layers[-1][0].shape[0] != chunk * act_dim:
         raise TrainerError(
             f"{model_path}: layers map {layers[0][0].shape[1]} -> {layers[-1][0].shape[0]}, "
-            f"metadata says {obs_dim} -> {chunk}x{act_dim}"
+            f"metadata says {width_in} -> {chunk}x{act_dim}"
         )
     for (w_in, _), (w_out, _) in zip(layers, layers[1:]):
         if w_out.shape[1] != w_in.shape[0]:
             raise TrainerError(f"{model_path}: layer widths do not chain ({w_in.shape} then {w_out.shape})")
-    policy = Policy(obs_dim, act_dim, chunk, widths[0], len(widths))
+    if framed:
+        obs, act = metadata["observation"], metadata["action"]
+        policy = mlp_policy.frame_policy(obs["fields"], np.asarray(obs["mean"], np.float32), np.asarray(obs["std"], np.float32),
+                                         act_dim, chunk, widths[0], len(widths))
+        with torch.no_grad():
+            policy.feature_mean.copy_(torch.tensor(architecture["feature_mean"], dtype=torch.float32))
+            policy.feature_std.copy_(torch.tensor(architecture["feature_std"], dtype=torch.float32))
+            policy.action_mean.copy_(torch.tensor(act["mean"], dtype=torch.float32))
+            policy.action_std.copy_(torch.tensor(act["std"], dtype=torch.float32))
+            policy.action_scale.copy_(torch.tensor(float(architecture["action_scale"])))
+    else:
+        policy = Policy(obs_dim, act_dim, chunk, widths[0], len(widths))
     linears = [m for m in policy.net if isinstance(m, nn.Linear)]
     with torch.no_grad():
         for linear, (weight, bias) in zip(linears, layers):
             linear.weight.copy_(torch.from_numpy(np.array(weight, dtype=np.float32)))
             linear.bias.copy_(torch.from_numpy(np.array(bias, dtype=np.float32)))
+    if framed:  # the frame's constants come from policy.json: check that graph and metadata agree
+        observation = np.random.default_rng(0).standard_normal((8, obs_dim)).astype(np.float32)
+        (want,) = run_numpy(model, {"observation": observation})[:1]
+        with torch.no_grad():
+            got = policy(torch.from_numpy(observation)).numpy()
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-4, atol=1e-4):
+            raise TrainerError(f"{model_path}: the graph's outputs differ from the module policy.json describes (max {np.abs(got - want).max():.3g})")
     return policy
 
 
@@ -400,6 +429,7 @@ def train(args: Args) -> None:
             "seed": args.seed,
             "torch": torch.__version__,
         },
+        architecture=policy.architecture(),
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

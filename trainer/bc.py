@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import common  # first: it sets OMP_WAIT_POLICY before torch loads
+import mlp_policy
 import numpy as np
 import torch
 import torch.nn as nn
@@ -50,6 +51,9 @@ class Args:
     symmetry: str = "none"
     """augment the training episodes with the task's symmetries: none, or square-d4 (the push table's 8 rotations
     and reflections about --symmetry-center; needs --chunk 1)"""
+    frame: str = "none"
+    """how the policy sees the scene: none (the observation as recorded), or object-goal (in the frame of the block
+    and its pad, so every demonstration also teaches its shifted and rotated copies; see mlp_policy.ObjectGoalFrame)"""
     symmetry_center: float = 0.4
     """centre of the square (m) for --symmetry square-d4: the table's middle"""
     successful_only: bool = True
@@ -65,6 +69,13 @@ class Args:
 
 
 
+FRAME_NOTE = """
+The MLP sees the scene in the object-goal frame (`--frame object-goal`, `mlp_policy.ObjectGoalFrame`): the
+pusher's offset from the block and its velocity along and across the block-to-pad line, and the block-to-pad
+distance; it predicts the command along and across that line, which the graph turns back onto the table. A scene
+shifted or rotated on the table gets the same command shifted or rotated."""
+
+
 def parse_args(argv: list[str] | None = None) -> Args:
     parser = common.dataclass_parser(Args, "bc.py", (__doc__ or "").splitlines()[0])
     args = Args(**vars(parser.parse_args(argv)))
@@ -77,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
         parser.error("--val-fraction must be in [0, 1)")
     if args.symmetry not in common.SYMMETRIES:
         parser.error(f"--symmetry must be one of {', '.join(common.SYMMETRIES)}")
+    if args.frame not in mlp_policy.FRAMES:
+        parser.error(f"--frame must be one of {', '.join(mlp_policy.FRAMES)}")
     if args.symmetry != "none" and args.chunk != 1:
         parser.error("--symmetry needs --chunk 1")
     return args
@@ -194,7 +207,7 @@ def model_card(
 
 A behaviour-cloning policy for the `{metadata['task']}` task: an MLP ({args.layers} hidden layers of {args.hidden},
 ReLU) from a normalized observation to a chunk of {metadata['action']['chunk']} normalized
-{metadata['action']['mode']} commands for joints {', '.join(metadata['action']['joints'])}.
+{metadata['action']['mode']} commands for joints {', '.join(metadata['action']['joints'])}.{FRAME_NOTE if args.frame == "object-goal" else ""}
 Created {metadata['created']} by `trainer/bc.py` (torch {training['torch']}).
 `policy.onnx` sha256: `{metadata['sha256']}`.
 
@@ -297,7 +310,11 @@ def train(args: Args) -> None:
     obs_train, act_train = tensors(train_observations, train_targets)
     obs_val, act_val = tensors(dataset.observations[val_rows], targets[val_rows])
 
-    policy = Policy(obs_dim, act_dim, args.chunk, args.hidden, args.layers)
+    if args.frame == "object-goal":
+        policy = mlp_policy.frame_policy(meta["observation_fields"], obs_mean, obs_std, act_dim, args.chunk, args.hidden, args.layers)
+        policy.set_frame_statistics(obs_train, act_mean, act_std)
+    else:
+        policy = Policy(obs_dim, act_dim, args.chunk, args.hidden, args.layers)
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
     steps_per_epoch = -(-len(obs_train) // args.batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -367,6 +384,7 @@ def train(args: Args) -> None:
             "seed": args.seed,
             "torch": torch.__version__,
         },
+        architecture=policy.architecture(),
     )
     counts = {
         "episodes_total": len(recorded),

@@ -69,6 +69,11 @@ class Args:
     """transitions per gradient step"""
     lr: float = 1e-3
     """learning rate at the start of each round (cosine down to a tenth of it)"""
+    progress_horizon: int = 0
+    """steps: also imitate the robot steps after which the progress model saw at least --progress-min more progress
+    within this many steps, in any episode (progress.npy); 0: whole successful episodes only"""
+    progress_min: float = 0.05
+    """progress (0–1, the progress model's scale) a step must be followed by within --progress-horizon steps"""
     symmetry: str = "none"
     """augment kept episodes with the task's symmetries: none, or square-d4 (see common.py)"""
     symmetry_center: float = 0.4
@@ -88,6 +93,8 @@ class Args:
 def parse_args(argv: list[str] | None = None) -> Args:
     parsed = common.dataclass_parser(Args, "filtered_bc.py", (__doc__ or "").splitlines()[0]).parse_args(argv)
     args = Args(**vars(parsed))
+    if args.progress_horizon < 0:
+        raise SystemExit("filtered_bc.py: error: --progress-horizon must be 0 or more")
     for name in ("updates", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise SystemExit(f"filtered_bc.py: error: --{name.replace('_', '-')} must be at least 1")
@@ -120,6 +127,23 @@ def kept_rows(episode_index: np.ndarray, terminals: np.ndarray, demo_episodes: s
     return keep, robot_kept
 
 
+def progress_rows(progress: np.ndarray, episode_index: np.ndarray, horizon: int, minimum: float) -> np.ndarray:
+    """Rows t after which the progress Φ′ rises by at least `minimum` within `horizon` steps of the same episode:
+    max(Φ′_t … Φ′_{t+horizon−1}) − Φ′_{t−1} ≥ minimum, with Φ′_{t−1} = Φ′_t on an episode's first row. A step
+    counts when the push it belongs to moved the block toward the goal in the progress model's eyes, whether or not
+    the episode then succeeded (step-level credit from the same reward model, a hard-filtered advantage)."""
+    keep = np.zeros(len(progress), dtype=bool)
+    starts, ends = episode_bounds(episode_index)
+    for start, end in zip(starts, ends):
+        p = progress[start:end].astype(np.float64)
+        before = np.concatenate([p[:1], p[:-1]])
+        ahead = np.full(len(p), -np.inf)
+        for k in range(horizon):  # running max of p[t … t+horizon−1], clipped at the episode's end
+            ahead[: len(p) - k] = np.maximum(ahead[: len(p) - k], p[k:])
+        keep[start:end] = ahead - before >= minimum - 1e-9  # a rise of exactly `minimum` counts
+    return keep
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -147,6 +171,18 @@ def train(args: Args) -> None:
 
     demo_episodes = {int(e["index"]) for e in manifest["episodes"] if e.get("policy_versions") == [args.demo_version]}
     keep, robot_kept = kept_rows(snapshot.episode_index, snapshot.terminals, demo_episodes)
+    progress_kept = 0
+    if args.progress_horizon > 0:
+        progress_path = Path(args.data) / "progress.npy"
+        if not progress_path.is_file():
+            raise TrainerError(f"--progress-horizon needs {progress_path} (written by the updater since snapshots carry progress)")
+        progress = common.load_array(progress_path, 1)
+        if len(progress) != len(keep) or not np.isfinite(progress).all():
+            raise TrainerError(f"{progress_path} has {len(progress)} rows or non-finite values; the snapshot has {len(keep)} rows")
+        extra = progress_rows(progress, snapshot.episode_index, args.progress_horizon, args.progress_min) & ~keep
+        extra &= ~np.isin(snapshot.episode_index, list(demo_episodes))
+        progress_kept = int(extra.sum())
+        keep |= extra
     if not keep.any():
         raise TrainerError(f"nothing to imitate: no demonstrations (policy version {args.demo_version!r}) and no episode ended in success among {len(manifest['episodes'])}")
     is_demo = np.isin(snapshot.episode_index, list(demo_episodes))[keep]
@@ -211,7 +247,7 @@ def train(args: Args) -> None:
         "algorithm": "filtered_bc", "parent_version": parent["version"], "parent_sha256": parent.get("sha256"),
         "round": rounds + 1, "dataset_episodes": len(episodes), "dataset_steps": len(snapshot.observations),
         "demo_episodes": len(demo_episodes), "robot_episodes": len(episodes) - len(demo_episodes),
-        "robot_episodes_kept": len(robot_kept), "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
+        "robot_episodes_kept": len(robot_kept), "progress_steps_kept": progress_kept, "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
         "training_rows": len(x), "gradient_steps": args.updates, "gradient_steps_total": updates_done + args.updates,
         "optimizer_from": optimizer_from, "bc_loss_before": loss_before, "bc_loss_after": loss_after, "gamma": gamma,
         "seed": args.seed, "torch": torch.__version__,
@@ -221,6 +257,7 @@ def train(args: Args) -> None:
         sha256=sha256, obs_dim=obs_dim, act_dim=act_dim, chunk=1,
         meta={"observation_fields": parent["observation"]["fields"], "action": parent["action"]},
         obs_mean=obs_mean, obs_std=obs_std, act_mean=act_mean, act_std=act_std, training=training,
+        architecture=policy.architecture(),
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
-"""The policy bc.py trains and awr.py improves: an MLP from a normalized observation to a chunk of normalized
-actions, its training targets and statistics, its ONNX export and check, and the policy.json it ships with
-(striatum.policy/v1, validated by src/policy/metadata.ts on the robot).
+"""The policy bc.py trains and filtered_bc.py / awr.py improve: an MLP from a normalized observation to a chunk of
+normalized actions, optionally seen through a task frame (ObjectGoalFrame), its training targets and statistics, its
+ONNX export and check, and the policy.json it ships with (striatum.policy/v1, validated by src/policy/metadata.ts on
+the robot). policy.json's training.architecture says how to rebuild the module from the graph's weights.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import onnx.numpy_helper
 import torch
 import torch.nn as nn
 
-from common import episode_bounds
+from common import TrainerError, episode_bounds
+from onnx_numpy import graph_shape, run_numpy
 
 STD_FLOOR = 1e-6
 """A feature whose standard deviation is below this is constant: its std is set to 1.0 (no scaling)."""
@@ -50,19 +52,120 @@ def normalization_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # The network.
 
 
-class Policy(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int, chunk: int, hidden: int, layers: int):
+FRAMES = ("none", "object-goal")
+"""How the policy sees the observation: as recorded, or in the object-goal frame (ObjectGoalFrame)."""
+
+OBJECT_GOAL_ROLES = {"joint_positions": "effector", "joint_velocities": "velocity", "block_position": "object", "pad_position": "goal"}
+"""Observation field → role in the object-goal frame; every field must have a role (a planar 2-vector)."""
+
+
+def frame_columns(fields: list[dict[str, typing.Any]]) -> dict[str, int]:
+    """First column of each role's 2-vector in the observation; refuses fields the frame cannot place."""
+    columns: dict[str, int] = {}
+    column = 0
+    for field in fields:
+        name, size = field["name"], int(field["size"])
+        if name not in OBJECT_GOAL_ROLES or size != 2:
+            raise TrainerError(f"the object-goal frame does not know observation field {name} (size {size}); it takes {', '.join(OBJECT_GOAL_ROLES)}, 2 values each")
+        columns[OBJECT_GOAL_ROLES[name]] = column
+        column += size
+    missing = [name for name, role in OBJECT_GOAL_ROLES.items() if role not in columns]
+    if missing:
+        raise TrainerError(f"the object-goal frame needs observation fields {', '.join(missing)}")
+    return columns
+
+
+class ObjectGoalFrame(nn.Module):
+    """The planar scene in the task's own frame: origin at the object, axis u from the object toward the goal and n
+    = u turned by +90°. Features: the effector's offset from the object along u and n (s, l), the object-to-goal
+    distance d, and the effector's velocity along u and n. The same scene shifted or rotated on the table gives the
+    same features, and the command is predicted along u and n and turned back, so one demonstration teaches every
+    shifted and rotated copy of itself (a canonicalized, SE(2)-equivariant policy). The table's walls break the
+    symmetry near the edges: the network does not see them."""
+
+    FEATURES = 5
+
+    def __init__(self, columns: dict[str, int], obs_mean: np.ndarray, obs_std: np.ndarray):
         super().__init__()
-        self.chunk, self.act_dim = chunk, act_dim
-        widths = [obs_dim] + [hidden] * layers
+        self.columns = columns
+        self.register_buffer("obs_mean", torch.as_tensor(obs_mean, dtype=torch.float32))
+        self.register_buffer("obs_std", torch.as_tensor(obs_std, dtype=torch.float32))
+
+    def forward(self, observation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raw = observation * self.obs_std + self.obs_mean
+        c = self.columns
+        effector, velocity = raw[:, c["effector"] : c["effector"] + 2], raw[:, c["velocity"] : c["velocity"] + 2]
+        obj, goal = raw[:, c["object"] : c["object"] + 2], raw[:, c["goal"] : c["goal"] + 2]
+        to_goal = goal - obj
+        distance = torch.sqrt((to_goal * to_goal).sum(dim=1, keepdim=True) + 1e-8)  # smooth at the goal
+        u = to_goal / distance
+        n = torch.cat([-u[:, 1:2], u[:, 0:1]], dim=1)
+        offset = effector - obj
+        features = torch.cat([
+            (offset * u).sum(dim=1, keepdim=True), (offset * n).sum(dim=1, keepdim=True), distance,
+            (velocity * u).sum(dim=1, keepdim=True), (velocity * n).sum(dim=1, keepdim=True),
+        ], dim=1)
+        return features, u, n
+
+
+class Policy(nn.Module):
+    """An MLP from the normalized observation to a chunk of normalized actions. With a frame, the MLP reads the
+    frame's features (normalized by feature_mean/feature_std) and predicts each 2-D command along u and n in units
+    of action_scale; the command is turned back onto the table and normalized like any other policy's output."""
+
+    def __init__(self, obs_dim: int, act_dim: int, chunk: int, hidden: int, layers: int, frame: ObjectGoalFrame | None = None):
+        super().__init__()
+        self.chunk, self.act_dim, self.hidden, self.layers = chunk, act_dim, hidden, layers
+        self.frame = frame
+        if frame is not None and act_dim != 2:
+            raise TrainerError(f"the object-goal frame turns 2-D commands; this policy has {act_dim} joints")
+        widths = [frame.FEATURES if frame is not None else obs_dim] + [hidden] * layers
         body: list[nn.Module] = []
         for width_in, width_out in zip(widths, widths[1:]):
             body += [nn.Linear(width_in, width_out), nn.ReLU()]
         self.net = nn.Sequential(*body, nn.Linear(widths[-1], chunk * act_dim))
+        if frame is not None:
+            self.register_buffer("feature_mean", torch.zeros(frame.FEATURES))
+            self.register_buffer("feature_std", torch.ones(frame.FEATURES))
+            self.register_buffer("action_mean", torch.zeros(act_dim))
+            self.register_buffer("action_std", torch.ones(act_dim))
+            self.register_buffer("action_scale", torch.ones(()))
+
+    def set_frame_statistics(self, observations: torch.Tensor, act_mean: np.ndarray, act_std: np.ndarray) -> None:
+        """Feature statistics from the (normalized) training observations, and the action statistics the robot
+        denormalizes with; action_scale, their mean std, keeps the MLP's targets near unit size."""
+        assert self.frame is not None
+        with torch.no_grad():
+            features, _, _ = self.frame(observations)
+            self.feature_mean.copy_(features.mean(dim=0))
+            self.feature_std.copy_(torch.clamp(features.std(dim=0), min=STD_FLOOR))
+            self.action_mean.copy_(torch.as_tensor(act_mean))
+            self.action_std.copy_(torch.as_tensor(act_std))
+            self.action_scale.copy_(torch.as_tensor(float(np.mean(act_std))))
 
     def forward(self, observation: torch.Tensor) -> torch.Tensor:
-        # A constant target shape keeps the exported graph to one Reshape with a fixed [-1, chunk, act_dim].
-        return self.net(observation).reshape(-1, self.chunk, self.act_dim)
+        if self.frame is None:
+            # A constant target shape keeps the exported graph to one Reshape with a fixed [-1, chunk, act_dim].
+            return self.net(observation).reshape(-1, self.chunk, self.act_dim)
+        features, u, n = self.frame(observation)
+        along = self.net((features - self.feature_mean) / self.feature_std).reshape(-1, self.chunk, 2)
+        command = (along[:, :, 0:1] * u[:, None, :] + along[:, :, 1:2] * n[:, None, :]) * self.action_scale
+        return (command - self.action_mean) / self.action_std
+
+    def architecture(self) -> dict[str, typing.Any]:
+        """policy.json's training.architecture: what load_policy rebuilds the module from."""
+        spec: dict[str, typing.Any] = {"kind": "mlp", "hidden": self.hidden, "layers": self.layers, "frame": "none"}
+        if self.frame is not None:
+            spec.update({
+                "frame": "object-goal", "feature_mean": self.feature_mean.tolist(), "feature_std": self.feature_std.tolist(),
+                "action_scale": float(self.action_scale),
+            })
+        return spec
+
+
+def frame_policy(fields: list[dict[str, typing.Any]], obs_mean: np.ndarray, obs_std: np.ndarray, act_dim: int, chunk: int, hidden: int, layers: int) -> Policy:
+    frame = ObjectGoalFrame(frame_columns(fields), obs_mean, obs_std)
+    return Policy(int(len(obs_mean)), act_dim, chunk, hidden, layers, frame)
 
 
 def mean_loss(policy: Policy, observations: torch.Tensor, targets: torch.Tensor, batch: int = 8192) -> float:
@@ -105,42 +208,6 @@ def export_onnx(policy: Policy, obs_dim: int) -> bytes:
     return model.SerializeToString()
 
 
-def run_numpy(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list[np.ndarray] | None:
-    """Evaluate a graph made only of Gemm/MatMul/Add/Relu/Reshape/Constant/Identity; None on any other op."""
-    values = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
-    values.update(inputs)
-    for node in model.graph.node:
-        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        x = [values[name] for name in node.input if name]
-        if node.op_type == "Gemm":
-            a = x[0].T if attrs.get("transA", 0) else x[0]
-            b = x[1].T if attrs.get("transB", 0) else x[1]
-            y = attrs.get("alpha", 1.0) * (a @ b)
-            if len(x) > 2:
-                y = y + attrs.get("beta", 1.0) * x[2]
-        elif node.op_type == "MatMul":
-            y = x[0] @ x[1]
-        elif node.op_type == "Add":
-            y = x[0] + x[1]
-        elif node.op_type == "Relu":
-            y = np.maximum(x[0], 0)
-        elif node.op_type == "Reshape":
-            shape = [d if d != 0 or attrs.get("allowzero", 0) else x[0].shape[i] for i, d in enumerate(x[1])]
-            y = x[0].reshape(shape)
-        elif node.op_type == "Constant":
-            y = onnx.numpy_helper.to_array(attrs["value"])
-        elif node.op_type == "Identity":
-            y = x[0]
-        else:
-            return None
-        values[node.output[0]] = y
-    return [values[output.name] for output in model.graph.output]
-
-
-def graph_shape(value: onnx.ValueInfoProto) -> list[int]:
-    return [d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim]
-
-
 def verify_onnx(model_bytes: bytes, policy: Policy, obs_dim: int, chunk: int, act_dim: int) -> str:
     """Check the exported graph and compare its outputs with torch's; returns which numeric check ran."""
     model = onnx.load_model_from_string(model_bytes)
@@ -162,8 +229,6 @@ def verify_onnx(model_bytes: bytes, policy: Policy, obs_dim: int, chunk: int, ac
     else:
         got = ReferenceEvaluator(model).run(None, {"observation": observation})
         method = "onnx.reference"
-    if got is None:
-        return "skipped (onnx.reference is missing and the graph has ops the numpy evaluator does not know)"
     if got[0].shape != want.shape or not np.allclose(got[0], want, rtol=1e-4, atol=1e-5):
         raise RuntimeError(f"ONNX output differs from torch (max abs difference {np.abs(got[0] - want).max()})")
     return method
@@ -176,8 +241,11 @@ def verify_onnx(model_bytes: bytes, policy: Policy, obs_dim: int, chunk: int, ac
 def policy_metadata(
     *, name: str, version: str, task: str, created: str, sha256: str, obs_dim: int, act_dim: int, chunk: int,
     meta: dict[str, typing.Any], obs_mean: np.ndarray, obs_std: np.ndarray, act_mean: np.ndarray,
-    act_std: np.ndarray, training: dict[str, typing.Any],
+    act_std: np.ndarray, training: dict[str, typing.Any], architecture: dict[str, typing.Any] | None = None,
 ) -> dict[str, typing.Any]:
+    """policy.json; `architecture` (Policy.architecture()) goes into training.architecture for the next trainer."""
+    if architecture is not None:
+        training = {**training, "architecture": architecture}
     return {
         "format": METADATA_FORMAT,
         "name": name,

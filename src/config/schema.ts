@@ -210,6 +210,8 @@ export const ExplorationSchema = z.strictObject({
   log_std: finite.min(-10).max(1).nullable().default(null)
     .describe('a scheduled log standard deviation (normalized action units) used instead of the model\'s log-std output; it also makes a model without one stochastic; null: the model\'s'),
   std_scale: positive.default(1).describe('multiplies the standard deviation'),
+  correlation_s: finite.min(0).default(0)
+    .describe('time constant of the noise (s): 0 draws it afresh every tick; > 0 makes it an Ornstein–Uhlenbeck process with the same spread, so the robot wanders for that long in one direction instead of jittering in place'),
 });
 
 export const EpisodesSchema = z.strictObject({

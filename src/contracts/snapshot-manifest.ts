@@ -6,6 +6,7 @@
 // The arrays beside it (all rows of all episodes, each episode one contiguous run, in step order):
 //   observations.npy f32[N, Σ observation_fields.size]   actions.npy f32[N, action.joints.length]
 //   rewards.npy f32[N]   terminals.npy i32[N]   truncations.npy i32[N]   episode_index.npy i32[N]
+//   progress.npy f32[N]  Φ′ after each step, held over steps without an answer (0 before the first)
 // where N = Σ episodes[].steps and episode_index holds episodes[].index.
 import { z } from 'zod';
 

@@ -78,15 +78,27 @@ export interface ExplorationSettings {
   readonly seed: number;
   /** Every k-th episode (k, 2k, ...) is an evaluation episode that runs the mean; 0: none. */
   readonly evaluationEvery: number;
+  /** ρ in [0, 1): the noise's correlation from one tick to the next (noiseCorrelation); 0: white. */
+  readonly correlation?: number;
 }
 
 export const NO_EXPLORATION: ExplorationSettings = { enabled: false, seed: 0, evaluationEvery: 0 };
+
+/** ρ = exp(−Δt/τ) for a noise time constant τ (s) at the control rate; 0 (white) for τ = 0. */
+export function noiseCorrelation(timeConstantS: number, rateHz: number): number {
+  return timeConstantS > 0 ? Math.exp(-1 / (rateHz * timeConstantS)) : 0;
+}
 
 /**
  * Per-tick sampling. `perturb` takes the policy's mean (in `action`, physical units) and its per-joint std, keeps
  * the mean in `mean`, writes the sample into `action` and its log-density into `logProb`. The safety filter comes
  * after, on the sample. log π(a|s) = −½ Σ_j ((a_j − μ_j)/σ_j)² + 2·log σ_j + log 2π, in the command's units;
  * NaN on steps that ran the mean (nothing was sampled).
+ *
+ * With a correlation ρ > 0 the standard deviates form an Ornstein–Uhlenbeck process, ε_t = ρ·ε_{t−1} + √(1−ρ²)·z_t
+ * (ε_0 = z_0, z ~ N(0, 1)), so each ε_t is still N(0, 1) and a = μ + σ·ε keeps the policy's Gaussian at every
+ * step; what changes is that successive samples lean the same way (temporally correlated exploration, as pink or
+ * OU noise in off-policy RL). The recorded log-probability is that per-step Gaussian's.
  */
 export class Exploration {
   readonly mean: Float64Array;
@@ -96,10 +108,19 @@ export class Exploration {
   /** Whether the current episode is an evaluation episode (mean action by the config's schedule). */
   evaluationEpisode = false;
   private readonly rng: Xoshiro128;
+  /** The standard deviates of the last tick (correlated noise); NaN before the episode's first draw. */
+  private readonly deviates: Float64Array;
+  private readonly rho: number;
+  private readonly innovation: number;
 
   constructor(readonly settings: ExplorationSettings, actDim: number) {
     this.mean = new Float64Array(actDim);
     this.rng = new Xoshiro128(settings.seed);
+    this.deviates = new Float64Array(actDim).fill(Number.NaN);
+    const rho = settings.correlation ?? 0;
+    if (!(rho >= 0 && rho < 1)) throw new RangeError(`exploration correlation must be in [0, 1), got ${rho}`);
+    this.rho = rho;
+    this.innovation = Math.sqrt(1 - rho * rho);
   }
 
   /** At each episode's start (index counts from 0): reseed, and decide training or evaluation. */
@@ -108,6 +129,7 @@ export class Exploration {
     this.evaluationEpisode = k > 0 && (index + 1) % k === 0;
     this.exploring = this.settings.enabled && !this.evaluationEpisode;
     this.rng.reseed(this.settings.seed, episodeSeed);
+    this.deviates.fill(Number.NaN);
   }
 
   /** `std` null: the policy is deterministic, the mean runs. Allocates nothing. */
@@ -123,7 +145,10 @@ export class Exploration {
     for (let j = 0; j < n; j++) {
       const sigma = std[j];
       if (!(sigma > 0)) continue; // a joint with no spread runs its mean and adds nothing to the density
-      const eps = this.rng.normal();
+      const z = this.rng.normal();
+      const last = this.deviates[j];
+      const eps = last === last ? this.rho * last + this.innovation * z : z;
+      this.deviates[j] = eps;
       action[j] = mean[j] + sigma * eps;
       logProb -= 0.5 * (eps * eps + 2 * Math.log(sigma) + LOG_2PI);
     }

@@ -31,6 +31,7 @@ export const LearnConfigSchema = z.strictObject({
     enabled: z.boolean().default(true),
     log_std: z.number().min(-10).max(1).nullable().default(null).describe('scheduled log-std instead of the model\'s'),
     std_scale: z.number().positive().default(1),
+    correlation_s: z.number().min(0).default(0).describe('time constant of the exploration noise (s); 0: white'),
     evaluation_every: z.int().min(0).default(0),
   }).prefault({}),
   training: TrainingSchema.prefault({}).describe('the updater\'s training settings (see docs/updater-config-reference.md); algorithm filtered_bc by default here'),

@@ -82,6 +82,8 @@ export const UpdaterConfigSchema = z.strictObject({
       demo_fraction: z.number().min(0).max(1).default(0.5).describe('share of each batch drawn from demonstrations, the rest from robot episodes that ended in success'),
       symmetry: z.enum(['none', 'square-d4']).default('none').describe('augment the imitated episodes with the task\'s symmetries: square-d4, the 8 rotations and reflections of a square table seen from above (the push task)'),
       symmetry_center_m: z.number().default(0.4).describe('centre of the square table (m) for square-d4'),
+      progress_horizon: z.int().min(0).default(0).describe('steps: also imitate robot steps of any episode after which the progress model saw at least progress_min more progress within this many steps; 0: successful episodes only'),
+      progress_min: z.number().min(0).max(1).default(0.05).describe('progress (0–1) a step must be followed by within progress_horizon steps'),
       seed: z.int().min(0).default(1).describe('seed of the learner'),
     }).prefault({}).describe('settings of algorithm filtered_bc'),
   }).nullable().default(null).describe('training rounds (trainer/awr.py) on stored episodes; null: off'),

@@ -82,7 +82,7 @@ export async function writeTrainingSnapshot(
   const joints = base.action.joints;
   const obsDim = fields.reduce((s, f) => s + f.size, 0);
   const actDim = joints.length;
-  const parts: { obs: Float32Array; cmd: Float32Array; rewards: Float32Array; terminals: Int32Array; n: number }[] = [];
+  const parts: { obs: Float32Array; cmd: Float32Array; rewards: Float32Array; progress: Float32Array; terminals: Int32Array; n: number }[] = [];
   const manifestEpisodes: SnapshotEpisode[] = [];
   let skipped = 0;
   let unrecorded = 0;
@@ -90,7 +90,8 @@ export async function writeTrainingSnapshot(
     const ex = await store.exportEpisode(row.robot, row.episode);
     const sameLayout = JSON.stringify(ex.layout.observation) === JSON.stringify(fields) && JSON.stringify(ex.layout.joints) === JSON.stringify(joints);
     if (!sameLayout || ex.steps === 0) { skipped++; continue; }
-    const r = relabelRewards(rewardSource === 'simulator' ? simulatorRewards(ex.columns.progress, ex.columns.flags) : ex.columns.reward, ex.columns.flags, settings);
+    const rewardRecord = rewardSource === 'simulator' ? simulatorRewards(ex.columns.progress, ex.columns.flags) : ex.columns.reward;
+    const r = relabelRewards(rewardRecord, ex.columns.flags, settings);
     const n = ex.steps;
     for (const [what, values, width] of [['rewards', r.rewards, 1], ['observations', ex.columns.observation, obsDim], ['actions', ex.columns.command, actDim]] as const) {
       const at = firstNonFinite(values);
@@ -104,7 +105,7 @@ export async function writeTrainingSnapshot(
       index: parts.length, robot: ex.robot, episode: ex.episode, steps: n, outcome: ex.outcome, success: ex.outcome === 'success',
       policy_versions: ex.policyVersions, unrecorded_reward_steps: r.unrecordedSteps, gold_steps: r.goldSteps,
     });
-    parts.push({ obs: ex.columns.observation, cmd: ex.columns.command, rewards: r.rewards, terminals, n });
+    parts.push({ obs: ex.columns.observation, cmd: ex.columns.command, rewards: r.rewards, progress: heldProgress(rewardRecord.next_potential), terminals, n });
   }
   if (parts.length === 0) {
     throw new StriatumError('STRIATUM_ERR_SNAPSHOT', `no usable episodes: ${episodes.length} complete, ${skipped} with another layout than ${base.name} or no steps`);
@@ -113,6 +114,7 @@ export async function writeTrainingSnapshot(
   const obs = new Float32Array(total * obsDim);
   const cmd = new Float32Array(total * actDim);
   const rewards = new Float32Array(total);
+  const progress = new Float32Array(total);
   const terminals = new Int32Array(total);
   const truncations = new Int32Array(total);
   const index = new Int32Array(total);
@@ -121,6 +123,7 @@ export async function writeTrainingSnapshot(
     obs.set(p.obs, o * obsDim);
     cmd.set(p.cmd, o * actDim);
     rewards.set(p.rewards, o);
+    progress.set(p.progress, o);
     terminals.set(p.terminals, o);
     truncations[o + p.n - 1] = p.terminals[p.n - 1] === 1 ? 0 : 1; // time limit, failure or abort: bootstrap
     index.fill(e, o, o + p.n);
@@ -131,6 +134,7 @@ export async function writeTrainingSnapshot(
     ['observations.npy', encodeNpy(obs, [total, obsDim])],
     ['actions.npy', encodeNpy(cmd, [total, actDim])],
     ['rewards.npy', encodeNpy(rewards, [total])],
+    ['progress.npy', encodeNpy(progress, [total])],
     ['terminals.npy', encodeNpy(terminals, [total])],
     ['truncations.npy', encodeNpy(truncations, [total])],
     ['episode_index.npy', encodeNpy(index, [total])],
@@ -161,6 +165,20 @@ function simulatorRewards(progress: Float32Array, flags: Uint8Array): Record<Rew
     out.next_potential[t] = now;
     out.raw_progress[t] = now;
     out.task[t] = (flags[t] & FLAG_DONE) !== 0 && (flags[t] & FLAG_TRUNCATED) === 0 ? 1 : 0;
+  }
+  return out;
+}
+
+/**
+ * Φ′ after each step (the progress model's potential, or the simulator's progress for the oracle), each step
+ * without an answer holding the last one (0 before the first): the learner's view of progress within an episode.
+ */
+function heldProgress(nextPotential: Float32Array): Float32Array {
+  const out = new Float32Array(nextPotential.length);
+  let held = 0;
+  for (let t = 0; t < out.length; t++) {
+    if (Number.isFinite(nextPotential[t])) held = nextPotential[t];
+    out[t] = held;
   }
   return out;
 }
@@ -397,7 +415,8 @@ export class TrainingRounds {
       return [
         this.trainer, ...common, '--state', join(c.out_dir, LEARNER_DIR), '--updates', String(f.updates), '--lr', String(f.lr),
         '--demo-version', f.demo_version, '--demo-fraction', String(f.demo_fraction), '--symmetry', f.symmetry,
-        '--symmetry-center', String(f.symmetry_center_m), '--seed', String(f.seed),
+        '--symmetry-center', String(f.symmetry_center_m), '--progress-horizon', String(f.progress_horizon),
+        '--progress-min', String(f.progress_min), '--seed', String(f.seed),
       ];
     }
     const sac = c.sac;

@@ -302,8 +302,9 @@ class SmokeRunTest(unittest.TestCase):
         training = m["training"]
         self.assertEqual(list(training), [
             "algorithm", "dataset_episodes", "dataset_steps", "epochs",
-            "final_train_loss", "final_val_loss", "seed", "torch",
+            "final_train_loss", "final_val_loss", "seed", "torch", "architecture",
         ])
+        self.assertEqual(training["architecture"], {"kind": "mlp", "hidden": 32, "layers": 2, "frame": "none"})
         self.assertEqual((training["algorithm"], training["epochs"], training["seed"]), ("bc", self.epochs, 1))
         self.assertEqual((training["dataset_episodes"], training["dataset_steps"]), (19, 950))  # episode 3 failed
         self.assertIsInstance(training["final_val_loss"], float)

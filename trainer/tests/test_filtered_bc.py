@@ -46,6 +46,22 @@ class FilterTest(unittest.TestCase):
         self.assertEqual(kept, [])
 
 
+class ProgressFilterTest(unittest.TestCase):
+    def test_steps_followed_by_enough_progress_by_hand(self) -> None:
+        # Episode 0: Φ′ = 0.1, 0.1, 0.2, 0.3, 0.3, 0.3; episode 1: 0.5, 0.4, 0.4, 0.6. Horizon 2, minimum 0.1.
+        progress = np.array([0.1, 0.1, 0.2, 0.3, 0.3, 0.3, 0.5, 0.4, 0.4, 0.6])
+        index = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+        keep = filtered_bc.progress_rows(progress, index, horizon=2, minimum=0.1)
+        # Row t: max(Φ′_t, Φ′_{t+1}) − Φ′_{t−1} (Φ′_{t−1} = Φ′_t on the first row), within the episode:
+        # ep 0: 0.1−0.1=0, 0.2−0.1=0.1 ✓, 0.3−0.1=0.2 ✓, 0.3−0.2=0.1 ✓, 0.3−0.3=0, 0.3−0.3=0
+        # ep 1: 0.5−0.5=0 (never reads episode 0's rows), 0.4−0.5<0, 0.6−0.4=0.2 ✓, 0.6−0.4=0.2 ✓
+        self.assertEqual(keep.tolist(), [False, True, True, True, False, False, False, False, True, True])
+
+    def test_horizon_one_is_the_step_itself(self) -> None:
+        keep = filtered_bc.progress_rows(np.array([0.0, 0.2, 0.2, 0.5]), np.zeros(4, int), horizon=1, minimum=0.2)
+        self.assertEqual(keep.tolist(), [False, True, False, True])
+
+
 class SymmetryTest(unittest.TestCase):
     def test_eight_images_of_a_state_by_hand(self) -> None:
         # pusher (0.5, 0.3) moving (0.1, 0), block (0.6, 0.4), pad (0.2, 0.7), command (0.1, −0.2); centre 0.4.
