@@ -26,11 +26,8 @@ import mlp_policy  # noqa: E402
 from onnx_numpy import run_numpy  # noqa: E402
 from test_awr import write_snapshot  # noqa: E402
 from test_bc import write_dataset  # noqa: E402
+from test_filtered_bc import PUSH_FIELDS  # noqa: E402
 
-PUSH_FIELDS = [
-    {"name": "joint_positions", "size": 2}, {"name": "joint_velocities", "size": 2},
-    {"name": "block_position", "size": 2}, {"name": "pad_position", "size": 2},
-]
 OBS_MEAN = np.array([0.4, 0.4, 0, 0, 0.4, 0.4, 0.4, 0.4], np.float32)
 OBS_STD = np.array([0.14, 0.14, 0.14, 0.14, 0.14, 0.14, 0.19, 0.19], np.float32)
 ACT_MEAN = np.array([0.01, -0.02], np.float32)
