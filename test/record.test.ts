@@ -67,3 +67,25 @@ test('record refuses an --out folder that holds files, before recording; --force
   assert.equal(existsSync(join(out, 'frames_top.npy')), false, 'no file of the earlier recording is left beside the new one');
   assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine', 'files that are not the recording\'s stay');
 });
+
+test('record --model runs that policy in place of the config\'s; without a policy source it is refused', async () => {
+  const dir = tempDir();
+  const cfg = simConfig(writeLinearPolicy(dir));
+  cfg.transport.time_limit_s = 2;
+  const config = writeConfig(dir, cfg);
+  const still = writeLinearPolicy(dir, { gain: 0, name: 'still' }); // commands 0: the pusher never moves
+
+  const out = join(dir, 'still');
+  const r = await runCli(['record', '--config', config, '--out', out, '--episodes', '1', '--seed', '40', '--source', 'policy', '--model', still]);
+  assert.equal(r.code, 0, r.stderr);
+  const act = readNpy(join(out, 'actions.npy'));
+  assert.ok(act.data.length > 0);
+  assert.ok(Array.from(act.data).every((v) => v === 0), 'every command is the --model policy\'s, not the config\'s');
+  const own = await runCli(['record', '--config', config, '--out', join(dir, 'own'), '--episodes', '1', '--seed', '40', '--source', 'policy']);
+  assert.equal(own.code, 0, own.stderr);
+  assert.ok(Array.from(readNpy(join(dir, 'own', 'actions.npy')).data).some((v) => v !== 0), 'the config\'s policy moves');
+
+  const refused = await runCli(['record', '--config', config, '--out', join(dir, 'x'), '--episodes', '1', '--source', 'expert', '--model', still]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /--model needs --source policy or policy-noisy/);
+});

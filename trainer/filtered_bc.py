@@ -74,6 +74,9 @@ class Args:
     within this many steps, in any episode (progress.npy); 0: whole successful episodes only"""
     progress_min: float = 0.05
     """progress (0–1, the progress model's scale) a step must be followed by within --progress-horizon steps"""
+    tail_steps: int = 0
+    """imitate only the last this many steps of each kept robot episode (the approach and push that ended in the
+    success verdict, without the stalls and detours before it); 0: the whole episode. Demonstrations stay whole"""
     symmetry: str = "none"
     """augment kept episodes with the task's symmetries: none, or square-d4 (see common.py)"""
     symmetry_center: float = 0.4
@@ -93,8 +96,9 @@ class Args:
 def parse_args(argv: list[str] | None = None) -> Args:
     parsed = common.dataclass_parser(Args, "filtered_bc.py", (__doc__ or "").splitlines()[0]).parse_args(argv)
     args = Args(**vars(parsed))
-    if args.progress_horizon < 0:
-        raise SystemExit("filtered_bc.py: error: --progress-horizon must be 0 or more")
+    for name in ("progress_horizon", "tail_steps"):
+        if getattr(args, name) < 0:
+            raise SystemExit(f"filtered_bc.py: error: --{name.replace('_', '-')} must be 0 or more")
     for name in ("updates", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise SystemExit(f"filtered_bc.py: error: --{name.replace('_', '-')} must be at least 1")
@@ -111,9 +115,9 @@ def parse_args(argv: list[str] | None = None) -> Args:
 # The filter. No I/O, tested directly (trainer/tests/test_filtered_bc.py).
 
 
-def kept_rows(episode_index: np.ndarray, terminals: np.ndarray, demo_episodes: set[int]) -> tuple[np.ndarray, list[int]]:
-    """Row mask of the episodes to imitate (demonstrations, and episodes whose last row is a true terminal), and
-    the kept robot episodes' indices."""
+def kept_rows(episode_index: np.ndarray, terminals: np.ndarray, demo_episodes: set[int], tail_steps: int = 0) -> tuple[np.ndarray, list[int]]:
+    """Row mask of the episodes to imitate (demonstrations, and episodes whose last row is a true terminal; of
+    those robot episodes only the last `tail_steps` rows when it is above 0), and the kept robot episodes' indices."""
     starts, ends = episode_bounds(episode_index)
     keep = np.zeros(len(episode_index), dtype=bool)
     robot_kept: list[int] = []
@@ -122,7 +126,7 @@ def kept_rows(episode_index: np.ndarray, terminals: np.ndarray, demo_episodes: s
         if episode in demo_episodes:
             keep[start:end] = True
         elif terminals[end - 1]:
-            keep[start:end] = True
+            keep[max(start, end - tail_steps) if tail_steps > 0 else start : end] = True
             robot_kept.append(episode)
     return keep, robot_kept
 
@@ -170,7 +174,7 @@ def train(args: Args) -> None:
     gamma = args.gamma if args.gamma >= 0 else float(manifest["gamma"])
 
     demo_episodes = {int(e["index"]) for e in manifest["episodes"] if e.get("policy_versions") == [args.demo_version]}
-    keep, robot_kept = kept_rows(snapshot.episode_index, snapshot.terminals, demo_episodes)
+    keep, robot_kept = kept_rows(snapshot.episode_index, snapshot.terminals, demo_episodes, args.tail_steps)
     progress_kept = 0
     if args.progress_horizon > 0:
         progress_path = Path(args.data) / "progress.npy"
@@ -247,7 +251,7 @@ def train(args: Args) -> None:
         "algorithm": "filtered_bc", "parent_version": parent["version"], "parent_sha256": parent.get("sha256"),
         "round": rounds + 1, "dataset_episodes": len(episodes), "dataset_steps": len(snapshot.observations),
         "demo_episodes": len(demo_episodes), "robot_episodes": len(episodes) - len(demo_episodes),
-        "robot_episodes_kept": len(robot_kept), "progress_steps_kept": progress_kept, "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
+        "robot_episodes_kept": len(robot_kept), "tail_steps": args.tail_steps, "progress_steps_kept": progress_kept, "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
         "training_rows": len(x), "gradient_steps": args.updates, "gradient_steps_total": updates_done + args.updates,
         "optimizer_from": optimizer_from, "bc_loss_before": loss_before, "bc_loss_after": loss_after, "gamma": gamma,
         "seed": args.seed, "torch": torch.__version__,

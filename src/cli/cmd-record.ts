@@ -349,7 +349,7 @@ export const recordCommand: Command = {
   summary: 'record demonstrations (and failures) from the simulator to .npy files for the trainers',
   help: `Usage: striatum record --out DIR [--config FILE] [--episodes N] [--seed S]
                        [--source expert|noisy-expert|random|stall|policy|policy-noisy] [--frames CAMERAS]
-                       [--progress] [--after-success S] [--force]
+                       [--model FILE] [--progress] [--after-success S] [--force]
 
 Runs the simulator faster than real time with a scripted action source in place of the policy, through the
 same control loop, observation builder and safety filter as \`striatum run\`, and writes:
@@ -380,6 +380,8 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
                  then standing still until the time limit; policy: the config's policy (policy.model);
                  policy-noisy: that policy with the noisy expert's noise and wrong pushes, scaled per episode
                  (a quarter clean). Seeded from each episode's seed.
+  --model FILE   with --source policy or policy-noisy: run this ONNX policy (its metadata: the same path with
+                 .json) in place of policy.model, e.g. models/push-bc-one/policy.onnx
   --after-success S  keep each successful episode running S simulated seconds after its first success frame
                  (its frames are labelled by their own state), as a learning-mode episode runs on until the
                  success model's done rule fires`,
@@ -387,7 +389,7 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
     const { values } = parseFlags(args, {
       config: { type: 'string' }, out: { type: 'string' }, episodes: { type: 'string' }, seed: { type: 'string' },
       source: { type: 'string' }, frames: { type: 'string' }, progress: { type: 'boolean' }, force: { type: 'boolean' },
-      'after-success': { type: 'string' },
+      'after-success': { type: 'string' }, model: { type: 'string' },
     });
     if (values.out === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', 'record needs --out DIR');
     const sourceKind = (values.source ?? 'expert') as RecordSource;
@@ -419,6 +421,11 @@ DIR must be new or empty: a folder that holds anything is refused (exit 2) befor
       if (cfg.transport.kind === 'sim') cfg.transport.success_tail_s = tail;
     }
     const policySource = sourceKind === 'policy' || sourceKind === 'policy-noisy';
+    if (values.model !== undefined) {
+      if (!policySource) throw new StriatumError('STRIATUM_ERR_USAGE', `--model needs --source policy or policy-noisy (source ${sourceKind} runs no policy)`);
+      cfg.policy.model = resolve(values.model);
+      cfg.policy.metadata = undefined;
+    }
     const seed = intFlag('seed', values.seed, 0);
     if (seed !== undefined) cfg.episodes.seed = seed;
     const episodes = intFlag('episodes', values.episodes, 1) ?? 200;

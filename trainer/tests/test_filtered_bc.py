@@ -39,6 +39,14 @@ class FilterTest(unittest.TestCase):
         self.assertEqual(keep.tolist(), [True, True, True, True, True, False, False, True, True])
         self.assertEqual(kept, [1, 3])
 
+    def test_tail_steps_keep_the_end_of_successful_robot_episodes_and_whole_demonstrations(self) -> None:
+        # Demonstration 0 (4 rows), success 1 (5 rows), failure 2 (2 rows), success 3 (1 row, shorter than the tail).
+        index = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 3])
+        terminals = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1], bool)
+        keep, kept = filtered_bc.kept_rows(index, terminals, demo_episodes={0}, tail_steps=2)
+        self.assertEqual(keep.tolist(), [True] * 4 + [False, False, False, True, True] + [False, False] + [True])
+        self.assertEqual(kept, [1, 3])
+
     def test_a_terminal_before_the_last_row_does_not_count(self) -> None:
         # Only an episode's last row can end it; a stray mark in the middle is not a success.
         keep, kept = filtered_bc.kept_rows(np.array([0, 0, 0]), np.array([0, 1, 0], bool), demo_episodes=set())
