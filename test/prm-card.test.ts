@@ -49,7 +49,17 @@ test('the shipped PRMs give the card\'s verdicts and returns on held-out episode
   assert.equal(r.code, 0, r.stderr);
   const report = await evaluateRewardSignal({
     progressModel: join(PUSH_PRM, 'progress.json'), successModel: join(PUSH_PRM, 'success.json'), data: [out], threshold, doneUpdates,
+    horizonsS: [2, 10],
   });
+  // The first horizon is the robot's (2 s): it gives `return` and `auc`; the second is reported beside it.
+  assert.equal(report.horizon_s, 2);
+  assert.equal(report.auc_by_horizon['2'], report.auc);
+  assert.ok('10' in report.auc_by_horizon);
+  for (const v of report.verdicts) {
+    assert.equal(v.returns_by_horizon[0], v.return);
+    // A 10 s horizon discounts less: a success caught at frame d earns γ₁₀^(d−1)·R, more than γ₂^(d−1)·R.
+    if (v.detected_frame !== null && v.detected_frame > 1) assert.ok(v.returns_by_horizon[1] > v.return, `episode ${v.seed}: ${v.returns_by_horizon[1]} vs ${v.return}`);
+  }
   const measured: CardCheck = {
     seed: CHECK_SEED, threshold, done_updates: doneUpdates,
     episodes: report.verdicts.map((v) => [v.ground_truth, v.detected_frame, Math.round(v.return * 1e4) / 1e4]),

@@ -235,7 +235,7 @@ export function evaluationSection(report: PrmEvalReport, command: string): strin
 export const prmEvalCommand: Command = {
   summary: 'score a progress PRM with VOC on recorded episodes (successful, failed, reversed)',
   help: `Usage: striatum prm eval --model PRM.json --data DIR[,DIR...] [--camera top] [--max-episodes N] [--card README.md]
-                         [--success SUCCESS.json --success-threshold P [--done-updates K]]
+                         [--success SUCCESS.json --success-threshold P [--done-updates K] [--horizon S[,S...]]]
 
 Runs the progress model (metadata format striatum.prm/v1, kind progress or pairwise) in the robot's own PRM
 worker thread (the adapter, preprocessing and tokenizer \`striatum run\` uses; onnxruntime-node, one thread) over
@@ -251,22 +251,26 @@ learning-mode episode: the done rule (K answers in a row at P >= the threshold, 
 and its PRM-only return is computed with the robot's RewardShaper (docs/rewards.md). The report's reward_signal
 gives, against the simulator's ground truth, the share of real successes the done rule caught, the share of
 failed episodes it fired on, and the AUC of the returns (successful above failed); --card also fills the
-<!-- prm-success:begin --> ... <!-- prm-success:end --> section.`,
+<!-- prm-success:begin --> ... <!-- prm-success:end --> section. --horizon is the reward shaping's horizon in
+seconds (the robot config's reward.shaping.horizon_s, default 2): γ = exp(−0.1 s / S) per camera frame; with
+several, the first gives the return and its AUC and every one gets its AUC in auc_by_horizon.`,
   async run(args, logger: Logger) {
     const { values } = parseFlags(args, {
       model: { type: 'string' }, data: { type: 'string' }, camera: { type: 'string' }, 'max-episodes': { type: 'string' }, card: { type: 'string' },
-      success: { type: 'string' }, 'success-threshold': { type: 'string' }, 'done-updates': { type: 'string' },
+      success: { type: 'string' }, 'success-threshold': { type: 'string' }, 'done-updates': { type: 'string' }, horizon: { type: 'string' },
     });
     if (values.success !== undefined && values['success-threshold'] === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--success needs --success-threshold P (the config\'s success_threshold)');
     const threshold = Number(values['success-threshold']);
     if (values.success !== undefined && !(threshold >= 0 && threshold <= 1)) throw new StriatumError('STRIATUM_ERR_USAGE', `--success-threshold must be in [0, 1], got "${values['success-threshold']}"`);
     const doneUpdates = intFlag('done-updates', values['done-updates'], 1) ?? 1;
+    const horizonsS = values.horizon === undefined ? [2] : values.horizon.split(',').map((h) => Number(h.trim()));
+    if (!horizonsS.every((h) => Number.isFinite(h) && h > 0)) throw new StriatumError('STRIATUM_ERR_USAGE', `--horizon must be positive seconds, e.g. 2 or 2,10, got "${values.horizon}"`);
     if (values.model === undefined || values.data === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', 'prm eval needs --model PRM.json and --data DIR[,DIR...]');
     const data = values.data.split(',').map((d) => d.trim()).filter((d) => d !== '');
     const maxEpisodes = intFlag('max-episodes', values['max-episodes'], 1);
     const report = await evaluateProgressModel({ model: values.model, data, camera: values.camera, maxEpisodes, logger });
     const signal = values.success === undefined ? null : await evaluateRewardSignal({
-      progressModel: values.model, successModel: values.success, data, camera: values.camera, threshold, doneUpdates, maxEpisodes, logger,
+      progressModel: values.model, successModel: values.success, data, camera: values.camera, threshold, doneUpdates, maxEpisodes, horizonsS, logger,
     });
     if (values.card !== undefined) {
       let card: string;

@@ -28,8 +28,9 @@ export interface RewardSignalOptions {
   readonly doneUpdates: number;
   /** shaping.hysteresis. */
   readonly hysteresis?: number;
-  /** γ = exp(−frame period/horizon). */
-  readonly horizonS?: number;
+  /** γ = exp(−frame period/horizon): the first horizon (s) gives `return` and `auc`; every one gets an entry in
+   * `auc_by_horizon`. Default [2], the robot's default reward.shaping.horizon_s. */
+  readonly horizonsS?: readonly number[];
   readonly maxEpisodes?: number;
   readonly logger?: Logger;
 }
@@ -49,6 +50,8 @@ export interface EpisodeVerdict {
   /** Σ γ^k r_k from the first step, and the plain sum, PRM-only (R = 1). */
   return: number;
   return_sum: number;
+  /** Σ γ^k r_k for each horizon of the options, in their order. */
+  returns_by_horizon: number[];
 }
 
 export interface RewardSignalReport {
@@ -67,6 +70,9 @@ export interface RewardSignalReport {
   /** P(return of a random successful episode > that of a random failed one), ties half. */
   auc: number | null;
   auc_sum: number | null;
+  /** Shaping horizon (s) of `auc`, and the AUC of the discounted return at every horizon evaluated. */
+  horizon_s: number;
+  auc_by_horizon: Record<string, number | null>;
   by_source: Record<string, { successful: number; failed: number; detected: number; false_positives: number }>;
   verdicts: EpisodeVerdict[];
   seconds: number;
@@ -107,7 +113,10 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
     throw err;
   }
   const framePeriodS = 0.1; // the recorder's camera rate (10 Hz)
-  const shaper = new RewardShaper({ periodS: framePeriodS, horizonS: o.horizonS ?? 2 });
+  const horizons = o.horizonsS ?? [2];
+  if (horizons.length === 0 || !horizons.every((h) => Number.isFinite(h) && h > 0)) throw new StriatumError('STRIATUM_ERR_USAGE', `horizons must be positive seconds, got ${horizons.join(', ')}`);
+  const shapers = horizons.map((horizonS) => new RewardShaper({ periodS: framePeriodS, horizonS }));
+  const shaper = shapers[0];
   const detector = new SuccessDetector(o.threshold, o.doneUpdates, o.hysteresis ?? 0.05);
   const verdicts: EpisodeVerdict[] = [];
   try {
@@ -123,18 +132,20 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
         // Frame 0 is the start state s_0; frame k is s_k, judged after step k−1.
         detector.reset();
         detector.observe(p[0]);
-        shaper.beginEpisode(phi[0]);
+        for (const sh of shapers) sh.beginEpisode(phi[0]);
         let detected: number | null = detector.done ? 0 : null;
-        let g = 0;
+        const g = shapers.map(() => 0);
         let sum = 0;
         for (let k = 1; k < n && detected === null; k++) {
           detector.observe(p[k]);
-          shaper.observeProgress(phi[k]);
           if (detector.done) detected = k;
           const end = detected !== null ? STEP_TERMINAL : k === n - 1 ? STEP_TRUNCATED : STEP_CONTINUES;
-          const r = shaper.step(0, 0, end);
-          g += shaper.gamma ** (k - 1) * r.total;
-          sum += r.total;
+          shapers.forEach((sh, i) => {
+            sh.observeProgress(phi[k]);
+            const r = sh.step(0, 0, end);
+            g[i] += sh.gamma ** (k - 1) * r.total;
+            if (i === 0) sum += r.total;
+          });
         }
         let doneScore = Number.NEGATIVE_INFINITY;
         for (let k = 0; k + o.doneUpdates <= n; k++) {
@@ -144,7 +155,7 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
         }
         verdicts.push({
           dataset: dir, source: ep.source, seed: ep.seed, ground_truth: ep.success, first_success_frame: firstSuccess,
-          detected_frame: detected, done_score: doneScore, return: g, return_sum: sum,
+          detected_frame: detected, done_score: doneScore, return: g[0], return_sum: sum, returns_by_horizon: g,
         });
       }
     }
@@ -168,6 +179,8 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
     early_detections: ok.filter((v) => v.detected_frame !== null && v.first_success_frame !== null && v.detected_frame < v.first_success_frame).length,
     auc: rankAuc(ok.map((v) => v.return), bad.map((v) => v.return)),
     auc_sum: rankAuc(ok.map((v) => v.return_sum), bad.map((v) => v.return_sum)),
+    horizon_s: horizons[0],
+    auc_by_horizon: Object.fromEntries(horizons.map((h, i) => [String(h), rankAuc(ok.map((v) => v.returns_by_horizon[i]), bad.map((v) => v.returns_by_horizon[i]))])),
     by_source: bySource,
     verdicts,
     seconds: Math.round((performance.now() - started) / 100) / 10,
@@ -189,7 +202,7 @@ export function rewardSignalSection(r: RewardSignalReport, command: string): str
     `camera frame) and progress model \`${r.models.progress}\`, on held-out recordings ${datasets.map((d) => `\`${d}\`${seeds(d)}`).join(', ')}`,
     '(docs/seeds.md), replayed as learning-mode episodes: the done rule ends an episode as a success; otherwise it',
     'ends at its last frame (time limit, or 2 s after the first success frame). Ground truth = the simulator reached',
-    'success at some frame. PRM-only return = Σ γ^k r_k of docs/rewards.md (R = 1, γ = exp(−0.1 s / 2 s) per frame).',
+    `success at some frame. PRM-only return = Σ γ^k r_k of docs/rewards.md (R = 1, γ = exp(−0.1 s / ${r.horizon_s} s) per frame).`,
     '',
     '| metric | value |',
     '|---|---|',
@@ -199,6 +212,7 @@ export function rewardSignalSection(r: RewardSignalReport, command: string): str
     `| fired before the first success frame | ${r.early_detections} |`,
     `| AUC, PRM-only discounted return, successful vs failed | ${f(r.auc)} |`,
     `| AUC, undiscounted sum | ${f(r.auc_sum)} |`,
+    ...Object.entries(r.auc_by_horizon).filter(([h]) => Number(h) !== r.horizon_s).map(([h, v]) => `| AUC, discounted return with a ${h} s horizon | ${f(v)} |`),
     '',
     '| source | successful | caught | failed | false positives |',
     '|---|---|---|---|---|',
