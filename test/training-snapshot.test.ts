@@ -185,7 +185,15 @@ test('rounds: a crashing trainer, a trainer with bad output and too few steps ar
   const small = new TrainingRounds(store, trainingConfig(dir, { trainer: crash, python, min_steps: 1000 }), silentLogger, {}, null);
   assert.equal((await small.runRound()).outcome, 'skipped');
   assert.equal(small.state.rounds_skipped, 1);
-  assert.deepEqual(ready, [], 'no model is announced from a failed round');
+  // A trainer with nothing to learn from says so and writes no model: the round is skipped, not failed.
+  const idle = join(dir, 'idle.py');
+  writeFileSync(idle, 'print(\'{"event": "skipped", "reason": "no robot episode ended in success among 2"}\')\n');
+  const idleRounds = new TrainingRounds(store, trainingConfig(dir, { trainer: idle, python }), silentLogger, { onModelReady: (d) => { ready.push(d); } }, null);
+  const skipped = await idleRounds.runRound();
+  assert.deepEqual(skipped, { outcome: 'skipped', reason: 'no robot episode ended in success among 2' });
+  assert.equal(idleRounds.state.rounds_skipped, 1);
+  assert.equal(idleRounds.state.rounds_failed, 0);
+  assert.deepEqual(ready, [], 'no model is announced from a failed or skipped round');
 
   // The trigger: episodes_per_round completions start one round; it fails and is counted, and nothing throws.
   rounds.episodeCompleted();

@@ -5,7 +5,8 @@ the robot's own experience), keeps the demonstrations and every robot episode th
 learning mode: the success model's done rule said success, which is also the only step that earns r_gold), adds
 the task's symmetric copies of them (--symmetry), and continues the policy the robots run now, with its Adam state
 from the learner state on disk (--state), for --updates gradient steps of mean squared error on the commands those
-episodes wrote. Failed episodes teach nothing here: the reward decides which experience is imitated.
+episodes wrote. Failed episodes teach nothing here: the reward decides which experience is imitated. A round in
+which no robot episode is kept writes no model and prints {"event": "skipped", "reason": …} (exit status 0).
 
     /usr/bin/python3 trainer/filtered_bc.py --data SNAPSHOT --base models/push-bc-few --out OUT --state STATE
 
@@ -189,6 +190,11 @@ def train(args: Args) -> None:
         keep |= extra
     if not keep.any():
         raise TrainerError(f"nothing to imitate: no demonstrations (policy version {args.demo_version!r}) and no episode ended in success among {len(manifest['episodes'])}")
+    if not robot_kept and progress_kept == 0:
+        # Only the demonstrations would be imitated: the policy was cloned from them already, and more steps on
+        # them alone only move it (a one-demonstration clone went from 12.5% to 2.5% in such a round).
+        common.emit({"event": "skipped", "reason": f"no robot episode ended in success among {len(manifest['episodes']) - len(demo_episodes)}: nothing new to imitate, the policy stays"})
+        return
     is_demo = np.isin(snapshot.episode_index, list(demo_episodes))[keep]
     observations, actions = snapshot.observations[keep], snapshot.actions[keep]
     if args.symmetry == "square-d4":

@@ -201,15 +201,22 @@ function snapshotManifest(manifest: SnapshotManifest): SnapshotManifest {
 
 export interface TrainerRun {
   readonly child: ChildProcess;
-  readonly result: Promise<{ ok: true; done: Record<string, unknown> } | { ok: false; error: string }>;
+  readonly result: Promise<TrainerResult>;
 }
 
-/** Spawn the trainer; every JSON line on stdout goes to onRecord; the last stderr line is the error on failure. */
+/** done: a model was written; skipped: the trainer found nothing to learn from (a "skipped" line, exit 0, no model). */
+export type TrainerResult = { ok: true; done: Record<string, unknown> } | { ok: 'skipped'; reason: string } | { ok: false; error: string };
+
+/**
+ * Spawn the trainer; every JSON line on stdout goes to onRecord; the last stderr line is the error on failure. A
+ * trainer that has nothing to learn from prints {"event": "skipped", "reason": …} and exits 0 without a model.
+ */
 export function spawnTrainer(python: string, args: readonly string[], timeoutMs: number, onRecord: (r: Record<string, unknown>) => void): TrainerRun {
   const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
   let pending = '';
   let stderr = '';
   let done: Record<string, unknown> | null = null;
+  let skipped: string | null = null;
   let badLines = 0;
   child.stdout?.setEncoding('utf8').on('data', (text: string) => {
     pending += text;
@@ -223,17 +230,19 @@ export function spawnTrainer(python: string, args: readonly string[], timeoutMs:
       if (typeof record !== 'object' || record === null) { badLines++; continue; }
       const r = record as Record<string, unknown>;
       if (r.event === 'done') done = r;
+      if (r.event === 'skipped') skipped = typeof r.reason === 'string' ? r.reason : 'the trainer skipped the round';
       onRecord(r);
     }
   });
   child.stderr?.setEncoding('utf8').on('data', (text: string) => { stderr = (stderr + text).slice(-4096); });
-  const result = new Promise<{ ok: true; done: Record<string, unknown> } | { ok: false; error: string }>((resolve) => {
+  const result = new Promise<TrainerResult>((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (err) => { clearTimeout(timer); resolve({ ok: false, error: `cannot start ${python}: ${err.message}` }); });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const last = stderr.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? '';
       if (code !== 0) resolve({ ok: false, error: `trainer exited with ${signal ?? `status ${code}`}${last === '' ? '' : `: ${last}`}` });
+      else if (done === null && skipped !== null) resolve({ ok: 'skipped', reason: skipped });
       else if (done === null) resolve({ ok: false, error: `trainer exited 0 without a "done" line (${badLines} unparsable lines)` });
       else resolve({ ok: true, done });
     });
@@ -362,7 +371,13 @@ export class TrainingRounds {
     this.child = run.child;
     const result = await run.result;
     if (this.bar !== null) this.bar.write('\n');
-    if (!result.ok) return this.fail(result.error);
+    if (result.ok === false) return this.fail(result.error);
+    if (result.ok === 'skipped') {
+      s.rounds_skipped++;
+      this.log.info('training round skipped', { round: s.round, reason: result.reason });
+      this.update('idle');
+      return { outcome: 'skipped', reason: result.reason };
+    }
     let meta: PolicyMetadata;
     try {
       meta = checkModelDir(modelDir, base);

@@ -155,6 +155,26 @@ class SmokeTest(unittest.TestCase):
             self.assertIn("nothing to imitate", run.stderr)
             self.assertFalse((Path(tmp) / "out" / "policy.onnx").exists())
 
+    def test_a_round_with_demonstrations_but_no_kept_robot_episode_is_skipped(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            base, data, state = Path(tmp) / "base", Path(tmp) / "snap", Path(tmp) / "state"
+            write_base_policy(base)
+            write_snapshot(data, episodes=3, steps=10)
+            manifest = json.loads((data / "manifest.json").read_text())
+            for e in manifest["episodes"]:
+                e["policy_versions"] = ["demo"] if e["index"] == 0 else ["bc-1"]
+            (data / "manifest.json").write_text(json.dumps(manifest))
+            terminals = np.zeros(30, np.int32)
+            terminals[9] = 1  # only the demonstration ends in success
+            np.save(data / "terminals.npy", terminals)
+            run = run_round(data, base, Path(tmp) / "out", state)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            last = json.loads(run.stdout.strip().splitlines()[-1])
+            self.assertEqual(last["event"], "skipped")
+            self.assertIn("no robot episode ended in success among 2", last["reason"])
+            self.assertFalse((Path(tmp) / "out" / "policy.onnx").exists(), "no model: the robots keep theirs")
+            self.assertFalse((state / filtered_bc.STATE_FILE).exists(), "the learner state is untouched")
+
 
 if __name__ == "__main__":
     unittest.main()
