@@ -6,7 +6,8 @@ learning mode: the success model's done rule said success, which is also the onl
 the task's symmetric copies of them (--symmetry), and continues the policy the robots run now, with its Adam state
 from the learner state on disk (--state), for --updates gradient steps of mean squared error on the commands those
 episodes wrote. Failed episodes teach nothing here: the reward decides which experience is imitated. A round in
-which no robot episode is kept writes no model and prints {"event": "skipped", "reason": …} (exit status 0).
+which fewer than --min-kept robot episodes are kept writes no model and prints {"event": "skipped", "reason": …}
+(exit status 0).
 
     /usr/bin/python3 trainer/filtered_bc.py --data SNAPSHOT --base models/push-bc-few --out OUT --state STATE
 
@@ -75,6 +76,9 @@ class Args:
     within this many steps, in any episode (progress.npy); 0: whole successful episodes only"""
     progress_min: float = 0.05
     """progress (0–1, the progress model's scale) a step must be followed by within --progress-horizon steps"""
+    min_kept: int = 1
+    """skip the round (no model, {"event": "skipped"}) when fewer robot episodes than this are kept and no progress
+    step is; 0 always trains, on the demonstrations alone if nothing else is kept"""
     tail_steps: int = 0
     """imitate only the last this many steps of each kept robot episode (the approach and push that ended in the
     success verdict, without the stalls and detours before it); 0: the whole episode. Demonstrations stay whole"""
@@ -97,7 +101,7 @@ class Args:
 def parse_args(argv: list[str] | None = None) -> Args:
     parsed = common.dataclass_parser(Args, "filtered_bc.py", (__doc__ or "").splitlines()[0]).parse_args(argv)
     args = Args(**vars(parsed))
-    for name in ("progress_horizon", "tail_steps"):
+    for name in ("progress_horizon", "tail_steps", "min_kept"):
         if getattr(args, name) < 0:
             raise SystemExit(f"filtered_bc.py: error: --{name.replace('_', '-')} must be 0 or more")
     for name in ("updates", "batch_size", "threads"):
@@ -190,10 +194,10 @@ def train(args: Args) -> None:
         keep |= extra
     if not keep.any():
         raise TrainerError(f"nothing to imitate: no demonstrations (policy version {args.demo_version!r}) and no episode ended in success among {len(manifest['episodes'])}")
-    if not robot_kept and progress_kept == 0:
+    if len(robot_kept) < args.min_kept and progress_kept == 0:
         # Only the demonstrations would be imitated: the policy was cloned from them already, and more steps on
         # them alone only move it (a one-demonstration clone went from 12.5% to 2.5% in such a round).
-        common.emit({"event": "skipped", "reason": f"no robot episode ended in success among {len(manifest['episodes']) - len(demo_episodes)}: nothing new to imitate, the policy stays"})
+        common.emit({"event": "skipped", "reason": f"{len(robot_kept)} of {len(manifest['episodes']) - len(demo_episodes)} robot episodes ended in success (min_kept {args.min_kept}): nothing new to imitate, the policy stays"})
         return
     is_demo = np.isin(snapshot.episode_index, list(demo_episodes))[keep]
     observations, actions = snapshot.observations[keep], snapshot.actions[keep]

@@ -84,6 +84,7 @@ export const UpdaterConfigSchema = z.strictObject({
       symmetry_center_m: z.number().default(0.4).describe('centre of the square table (m) for square-d4'),
       progress_horizon: z.int().min(0).default(0).describe('steps: also imitate robot steps of any episode after which the progress model saw at least progress_min more progress within this many steps; 0: successful episodes only'),
       progress_min: z.number().min(0).max(1).default(0.05).describe('progress (0–1) a step must be followed by within progress_horizon steps'),
+      min_kept: z.int().min(0).default(1).describe('skip the round (the robots keep their policy) when fewer robot episodes than this ended in success and no progress step is kept; 0 always trains, on the demonstrations alone if nothing else is kept'),
       tail_steps: z.int().min(0).default(0).describe('imitate only the last this many steps of each robot episode the success model ended in success (the push that succeeded, without the stalls and detours before it); 0: the whole episode'),
       seed: z.int().min(0).default(1).describe('seed of the learner'),
     }).prefault({}).describe('settings of algorithm filtered_bc'),

@@ -171,7 +171,7 @@ class SmokeTest(unittest.TestCase):
             self.assertEqual(run.returncode, 0, run.stderr)
             last = json.loads(run.stdout.strip().splitlines()[-1])
             self.assertEqual(last["event"], "skipped")
-            self.assertIn("no robot episode ended in success among 2", last["reason"])
+            self.assertIn("0 of 2 robot episodes ended in success (min_kept 1)", last["reason"])
             self.assertFalse((Path(tmp) / "out" / "policy.onnx").exists(), "no model: the robots keep theirs")
             self.assertFalse((state / filtered_bc.STATE_FILE).exists(), "the learner state is untouched")
 
