@@ -330,9 +330,13 @@ export class TrainingRounds {
     if (locked.held) return locked.value;
     this.pending += pending;
     this.state.episodes_pending = this.pending;
+    return this.skip('another updater of this store is training');
+  }
+
+  /** A round that trains nothing: counted, one log line, the status back to idle; the robots keep their policy. */
+  private skip(reason: string, fields: Record<string, unknown> = {}): RoundResult {
     this.state.rounds_skipped++;
-    const reason = 'another updater of this store is training';
-    this.log.info('training round skipped', { reason });
+    this.log.info('training round skipped', { ...fields, reason });
     this.update('idle');
     return { outcome: 'skipped', reason };
   }
@@ -352,11 +356,7 @@ export class TrainingRounds {
     const roundDir = join(this.cfg.out_dir, `round-${s.round}-${stamp}`);
     const snapshot = await writeTrainingSnapshot(this.store, episodes, join(roundDir, 'snapshot'), base, this.settings, this.cfg.reward_source);
     if (snapshot.steps < this.cfg.min_steps) {
-      s.rounds_skipped++;
-      const reason = `snapshot holds ${snapshot.steps} steps (${snapshot.episodes} episodes), min_steps is ${this.cfg.min_steps}`;
-      this.log.info('training round skipped', { round: s.round, reason });
-      this.update('idle');
-      return { outcome: 'skipped', reason };
+      return this.skip(`snapshot holds ${snapshot.steps} steps (${snapshot.episodes} episodes), min_steps is ${this.cfg.min_steps}`, { round: s.round });
     }
     this.log.info('training round started', { round: s.round, episodes: snapshot.episodes, steps: snapshot.steps, skipped_episodes: snapshot.skippedEpisodes, unrecorded_reward_steps: snapshot.unrecordedRewardSteps, gamma: snapshot.gamma, dir: roundDir });
     const modelDir = join(roundDir, 'model');
@@ -372,12 +372,7 @@ export class TrainingRounds {
     const result = await run.result;
     if (this.bar !== null) this.bar.write('\n');
     if (result.ok === false) return this.fail(result.error);
-    if (result.ok === 'skipped') {
-      s.rounds_skipped++;
-      this.log.info('training round skipped', { round: s.round, reason: result.reason });
-      this.update('idle');
-      return { outcome: 'skipped', reason: result.reason };
-    }
+    if (result.ok === 'skipped') return this.skip(result.reason, { round: s.round });
     let meta: PolicyMetadata;
     try {
       meta = checkModelDir(modelDir, base);
