@@ -37,9 +37,12 @@ test('the shipped PRMs give the card\'s verdicts and returns on held-out episode
   const reward = loadConfig(join(REPO, 'examples/sim.yaml')).config.reward;
   const threshold = reward?.models.find((m) => m.kind === 'success')?.success_threshold ?? Number.NaN;
   const doneUpdates = reward?.shaping.done_updates ?? Number.NaN;
+  const horizonS = reward?.shaping.horizon_s ?? Number.NaN;
+  assert.notEqual(horizonS, 2, 'the check below compares the robot\'s horizon with a 2 s one');
   if (process.env.STRIATUM_UPDATE_CARD !== '1') {
     assert.equal(Number(/at P ≥ ([0-9.]+), every/.exec(card)?.[1]), threshold, 'the card states the config\'s success threshold');
     assert.equal(Number(/the done rule \(([0-9]+) answer\(s\) in a row/.exec(card)?.[1]), doneUpdates, 'and its done rule');
+    assert.equal(Number(/γ = exp\(−0\.1 s \/ ([0-9.]+) s\) per frame/.exec(card)?.[1]), horizonS, 'and its shaping horizon');
   }
 
   const dir = tempDir();
@@ -49,16 +52,18 @@ test('the shipped PRMs give the card\'s verdicts and returns on held-out episode
   assert.equal(r.code, 0, r.stderr);
   const report = await evaluateRewardSignal({
     progressModel: join(PUSH_PRM, 'progress.json'), successModel: join(PUSH_PRM, 'success.json'), data: [out], threshold, doneUpdates,
-    horizonsS: [2, 10],
+    horizonsS: [horizonS, 2],
   });
-  // The first horizon is the robot's (2 s): it gives `return` and `auc`; the second is reported beside it.
-  assert.equal(report.horizon_s, 2);
-  assert.equal(report.auc_by_horizon['2'], report.auc);
-  assert.ok('10' in report.auc_by_horizon);
+  // The first horizon is the robot's (examples/sim.yaml): it gives `return` and `auc`; the second is reported beside it.
+  assert.equal(report.horizon_s, horizonS);
+  assert.equal(report.auc_by_horizon[String(horizonS)], report.auc);
+  assert.ok('2' in report.auc_by_horizon);
   for (const v of report.verdicts) {
     assert.equal(v.returns_by_horizon[0], v.return);
-    // A 10 s horizon discounts less: a success caught at frame d earns γ₁₀^(d−1)·R, more than γ₂^(d−1)·R.
-    if (v.detected_frame !== null && v.detected_frame > 1) assert.ok(v.returns_by_horizon[1] > v.return, `episode ${v.seed}: ${v.returns_by_horizon[1]} vs ${v.return}`);
+    // A success caught at frame d earns γ^(d−1)·R: with a horizon longer than 2 s more than with 2 s, and less with a shorter one.
+    if (v.detected_frame !== null && v.detected_frame > 1) {
+      assert.ok((v.return > v.returns_by_horizon[1]) === (horizonS > 2), `episode ${v.seed}: ${v.return} at ${horizonS} s vs ${v.returns_by_horizon[1]} at 2 s`);
+    }
   }
   const measured: CardCheck = {
     seed: CHECK_SEED, threshold, done_updates: doneUpdates,

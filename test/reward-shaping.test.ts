@@ -3,8 +3,10 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { isStriatumError } from '../src/errors.js';
 import {
-  RewardShaper, STEP_CONTINUES, STEP_TERMINAL, STEP_TRUNCATED, discountFromHorizon, type StepEnd,
+  DEFAULT_HORIZON_S, RewardShaper, STEP_CONTINUES, STEP_TERMINAL, STEP_TRUNCATED, discountFromHorizon, type StepEnd,
 } from '../src/reward/shaping.js';
+import { UpdaterConfigSchema } from '../src/updater/config.js';
+import { relabelSettings } from '../src/updater/relabel.js';
 
 const close = (actual: number, expected: number, eps = 1e-12): void => {
   assert.ok(Math.abs(actual - expected) <= eps, `${actual} is not ${expected}`);
@@ -139,6 +141,17 @@ test('γ from a horizon in seconds: exp(−dt/τ)', () => {
   assert.throws(() => new RewardShaper({ periodS: 0.02, gamma: 0.9, horizonS: 2 }), config);
   assert.throws(() => new RewardShaper({ periodS: 0.02, gamma: 1.2 }), config);
   assert.throws(() => new RewardShaper({ periodS: 0.02, horizonS: 0 }), config);
+});
+
+test('the robot and the updater discount alike by default: a 10 s horizon', () => {
+  // The robot's reward pipeline uses DEFAULT_HORIZON_S when its config gives neither gamma nor horizon_s; the
+  // updater's relabeler must discount the same way or the shaping is no longer policy-invariant.
+  assert.equal(DEFAULT_HORIZON_S, 10);
+  const updater = UpdaterConfigSchema.parse({ broker: { url: 'mqtt://127.0.0.1:1883', username: 'u', password: 'p' }, store: { path: 'store.sqlite' },
+    training: { base_policy_dir: 'models/push', out_dir: 'rounds' } });
+  const shaping = updater.training?.shaping;
+  assert.equal(shaping?.horizon_s, DEFAULT_HORIZON_S);
+  close(relabelSettings({ ...shaping, success_margin: 0.05, period_s: 0.02 }).gamma, Math.exp(-0.002), 1e-15);
 });
 
 test('done needs K consecutive answers at ≥ 1 − δ and clears only below 1 − δ − h', () => {

@@ -252,7 +252,7 @@ and its PRM-only return is computed with the robot's RewardShaper (docs/rewards.
 gives, against the simulator's ground truth, the share of real successes the done rule caught, the share of
 failed episodes it fired on, and the AUC of the returns (successful above failed); --card also fills the
 <!-- prm-success:begin --> ... <!-- prm-success:end --> section. --horizon is the reward shaping's horizon in
-seconds (the robot config's reward.shaping.horizon_s, default 2): γ = exp(−0.1 s / S) per camera frame; with
+seconds (the robot config's reward.shaping.horizon_s, default 10): γ = exp(−0.1 s / S) per camera frame; with
 several, the first gives the return and its AUC and every one gets its AUC in auc_by_horizon.`,
   async run(args, logger: Logger) {
     const { values } = parseFlags(args, {

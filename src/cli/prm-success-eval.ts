@@ -11,7 +11,7 @@
 import { silentLogger, type Logger } from '../log.js';
 import { PrmReplay } from '../reward/prm/replay.js';
 import { SuccessDetector } from '../reward/prm/success-detector.js';
-import { RewardShaper, STEP_CONTINUES, STEP_TERMINAL, STEP_TRUNCATED } from '../reward/shaping.js';
+import { DEFAULT_HORIZON_S, RewardShaper, STEP_CONTINUES, STEP_TERMINAL, STEP_TRUNCATED } from '../reward/shaping.js';
 import { StriatumError } from '../errors.js';
 import { readNpy } from '../util/npy.js';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ export interface RewardSignalOptions {
   /** shaping.hysteresis. */
   readonly hysteresis?: number;
   /** γ = exp(−frame period/horizon): the first horizon (s) gives `return` and `auc`; every one gets an entry in
-   * `auc_by_horizon`. Default (also for an empty list) [2], the robot's default reward.shaping.horizon_s. */
+   * `auc_by_horizon`. Default (also for an empty list) the robot's default reward.shaping.horizon_s. */
   readonly horizonsS?: readonly number[];
   readonly maxEpisodes?: number;
   readonly logger?: Logger;
@@ -113,7 +113,7 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
     throw err;
   }
   const framePeriodS = 0.1; // the recorder's camera rate (10 Hz)
-  const horizons = o.horizonsS !== undefined && o.horizonsS.length > 0 ? o.horizonsS : [2]; // RewardShaper checks each
+  const horizons = o.horizonsS !== undefined && o.horizonsS.length > 0 ? o.horizonsS : [DEFAULT_HORIZON_S]; // RewardShaper checks each
   const shapers = horizons.map((horizonS) => new RewardShaper({ periodS: framePeriodS, horizonS }));
   const shaper = shapers[0];
   const detector = new SuccessDetector(o.threshold, o.doneUpdates, o.hysteresis ?? 0.05);

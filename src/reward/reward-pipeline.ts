@@ -36,7 +36,7 @@ import { PrmWorkerHost, UPDATE_OK, type PrmUpdate } from './prm/prm-worker.js';
 import { RndTerm } from './prm/rnd-term.js';
 import { SuccessDetector } from './prm/success-detector.js';
 import { RewardStep } from './reward-step.js';
-import { RewardShaper, STEP_CONTINUES, STEP_TERMINAL, STEP_TRUNCATED, type StepEnd } from './shaping.js';
+import { DEFAULT_HORIZON_S, RewardShaper, STEP_CONTINUES, STEP_TERMINAL, STEP_TRUNCATED, type StepEnd } from './shaping.js';
 import { ViewFusion } from './view-fusion.js';
 import { reversedValueOrderCorrelation, valueOrderCorrelation, vocF1 } from './voc.js';
 
@@ -182,7 +182,7 @@ export class RewardPipeline implements StepSink, SuccessJudge {
     this.shaper = new RewardShaper({
       periodS: o.periodS,
       gamma: s.gamma,
-      horizonS: s.gamma === null && s.horizon_s === null ? 2 : s.horizon_s,
+      horizonS: s.gamma === null && s.horizon_s === null ? DEFAULT_HORIZON_S : s.horizon_s,
       successMargin: s.delta,
       successReward: s.task_success_reward,
       doneUpdates: s.done_updates,

@@ -30,7 +30,8 @@
 //
 // γ comes from the config, or from the control period and a horizon τ in seconds: γ = exp(−dt/τ). A reward τ
 // seconds ahead is then weighted 1/e, whatever the control rate (the effective horizon 1/(1−γ) ≈ τ/dt steps).
-// At 50 Hz with τ = 2 s, γ = e^−0.01 ≈ 0.990.
+// The default τ is 10 s (DEFAULT_HORIZON_S; at 50 Hz γ = e^−0.002 ≈ 0.998). With a shorter horizon a success that
+// takes several seconds keeps only a few percent of R, and PRM-only returns rank episodes worse (docs/rewards.md).
 //
 // Everything is resolved in the constructor; step() allocates nothing and writes into one preallocated record.
 import { StriatumError } from '../errors.js';
@@ -41,6 +42,9 @@ export const STEP_CONTINUES = 0;
 export const STEP_TERMINAL = 1;
 export const STEP_TRUNCATED = 2;
 export type StepEnd = 0 | 1 | 2;
+
+/** τ in seconds when the config gives neither gamma nor horizon_s; the robot and the updater must agree on it. */
+export const DEFAULT_HORIZON_S = 10;
 
 export const SHAPING_DEFAULTS = {
   successMargin: 0.05,

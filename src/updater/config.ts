@@ -6,6 +6,7 @@ import { formatIssues, parseYamlText } from '../util/validation.js';
 import { unwritableDir } from '../util/fs-checks.js';
 import { DEFAULT_MAX_CHUNK_BYTES } from '../contracts/rollout.js';
 import { StriatumError } from '../errors.js';
+import { DEFAULT_HORIZON_S } from '../reward/shaping.js';
 import { isPostgresUrl, redactUrl } from './episode-store.js';
 
 const Name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1–64 letters, digits, - or _');
@@ -51,7 +52,7 @@ export const UpdaterConfigSchema = z.strictObject({
     out_dir: z.string().min(1).describe('each round writes <out_dir>/round-<n>-<stamp>/{snapshot,model}'),
     shaping: z.strictObject({
       gamma: z.number().gt(0).max(1).nullable().default(null).describe('discount per control step; null: derived from horizon_s'),
-      horizon_s: z.number().positive().nullable().default(2).describe('γ = exp(−period_s/horizon_s) when gamma is null'),
+      horizon_s: z.number().positive().nullable().default(DEFAULT_HORIZON_S).describe('γ = exp(−period_s/horizon_s) when gamma is null'),
       period_s: z.number().positive().default(0.02).describe('the robots\' control period'),
       success_margin: z.number().min(0).lt(1).default(0.05).describe('δ: progress ≥ 1 − δ earns r_gold'),
       task_success_reward: z.number().default(1).describe('R = r_gold: the reward on a true-terminal (success) step, as the robot\'s reward.shaping.task_success_reward'),

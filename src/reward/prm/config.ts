@@ -53,7 +53,7 @@ export type PrmModelConfig = z.infer<typeof PrmModelConfigSchema>;
 
 export const ShapingConfigSchema = z.strictObject({
   gamma: z.number().gt(0).max(1).nullable().default(null).describe('discount per control step; set this or horizon_s'),
-  horizon_s: positive.nullable().default(null).describe('γ = exp(−dt/τ); default 2 s when neither is set'),
+  horizon_s: positive.nullable().default(null).describe('γ = exp(−dt/τ); default 10 s when neither is set'),
   delta: z.number().min(0).lt(1).default(0.05).describe('progress ≥ 1 − δ earns the success bonus r_gold and counts toward done'),
   done_updates: z.int().min(1).default(3).describe('consecutive PRM answers at ≥ 1 − δ (or success-model answers at ≥ its threshold) before done'),
   hysteresis: z.number().min(0).default(0.05).describe('done clears when an answer falls below 1 − δ − hysteresis (threshold − hysteresis for success models)'),
