@@ -16,7 +16,7 @@ export type ToWorker =
   | { op: 'write'; id: number; header: RolloutHeaderInput; set: ColumnMessage; obsDim: number; actDim: number; frameBytes: number }
   | { op: 'read'; id: number; entry: SpoolEntry }
   | { op: 'begin'; base: MarkerBase }
-  | { op: 'remove'; entry: SpoolEntry }
+  | { op: 'remove'; entries: SpoolEntry[] }
   | { op: 'quarantine'; entry: SpoolEntry; reason: string }
   | { op: 'close' };
 
@@ -88,15 +88,17 @@ port.on('message', (msg: ToWorker) => {
       // journal (milliseconds while fsyncs run), and acks come in bursts of a whole updater batch; done here they
       // would hold up the next batch of writes. A delete lost to a crash is one harmless resend (the updater
       // acks it "duplicate").
-      let file: string | null;
-      try { file = (spool as SpoolDir).release(msg.entry); } catch { return; } // kept on disk: resent after a restart, acked "duplicate"
-      if (file === null) return;
-      unlinksPending++;
-      unlink(join((spool as SpoolDir).dir, file), () => {
-        unlinksPending--;
-        retrySoon(); // space came back: a failing write need not wait out its backoff
-        if (closeRequested) maybeClose();
-      });
+      for (const entry of msg.entries) {
+        let file: string | null;
+        try { file = (spool as SpoolDir).release(entry); } catch { continue; } // kept on disk: resent after a restart, acked "duplicate"
+        if (file === null) continue;
+        unlinksPending++;
+        unlink(join((spool as SpoolDir).dir, file), () => {
+          unlinksPending--;
+          retrySoon(); // space came back: a failing write need not wait out its backoff
+          if (closeRequested) maybeClose();
+        });
+      }
       return;
     }
     case 'quarantine':

@@ -52,7 +52,7 @@ export class Spool {
   private readonly reads = new Map<number, (payload: Uint8Array | null) => void>();
   private closing: Promise<void> | null = null;
   private flushWaiters: (() => void)[] = [];
-  private queued: ({ header: RolloutHeaderInput; set: ColumnSet } | { begin: MarkerBase })[] = [];
+  private queued: ({ header: RolloutHeaderInput; set: ColumnSet } | { begin: MarkerBase } | { remove: SpoolEntry })[] = [];
   private postScheduled = false;
   /** True between a write error and the next successful write. */
   failing = false;
@@ -97,16 +97,17 @@ export class Spool {
     if (this.closing !== null) throw new StriatumError('STRIATUM_ERR_INTERNAL', 'rollout spool is closing');
     this.writesPending++;
     this.queued.push({ header, set });
-    if (!this.postScheduled) {
-      this.postScheduled = true;
-      setImmediate(this.postQueued);
-    }
+    this.schedulePost();
   }
 
   /** An episode began: the worker marks it open on disk before its first chunk (posted between ticks, in order). */
   beginEpisode(base: MarkerBase): void {
     if (this.closing !== null) return;
     this.queued.push({ begin: base });
+    this.schedulePost();
+  }
+
+  private schedulePost(): void {
     if (!this.postScheduled) {
       this.postScheduled = true;
       setImmediate(this.postQueued);
@@ -117,7 +118,18 @@ export class Spool {
     this.postScheduled = false;
     const q = this.queued;
     this.queued = [];
+    let removes: SpoolEntry[] = [];
+    const postRemoves = () => {
+      if (removes.length === 0) return;
+      this.worker.postMessage({ op: 'remove', entries: removes } satisfies ToWorker);
+      removes = [];
+    };
     for (const item of q) {
+      if ('remove' in item) { // the acks of one updater batch arrive together: one message for all of them
+        removes.push(item.remove);
+        continue;
+      }
+      postRemoves();
       if ('begin' in item) {
         this.worker.postMessage({ op: 'begin', base: item.begin } satisfies ToWorker);
         continue;
@@ -129,6 +141,7 @@ export class Spool {
       const msg: ToWorker = { op: 'write', id, header, set: message, obsDim: set.obsDim, actDim: set.actDim, frameBytes: set.frameBytes };
       this.worker.postMessage(msg, transfer);
     }
+    postRemoves();
   };
 
   /** The bytes of a spooled chunk, verified against its CRC; null when gone or damaged (then quarantined). */
@@ -140,10 +153,15 @@ export class Spool {
     });
   }
 
-  /** The updater has the chunk: delete it. */
+  /** The updater has the chunk: delete it (posted between ticks with the other deletes of the same turn). */
   remove(entry: SpoolEntry): void {
     this.usedBytes -= entry.bytes;
-    this.worker.postMessage({ op: 'remove', entry } satisfies ToWorker);
+    if (this.closing === null) {
+      this.queued.push({ remove: entry });
+      this.schedulePost();
+    } else {
+      this.worker.postMessage({ op: 'remove', entries: [entry] } satisfies ToWorker); // the queue was flushed by close()
+    }
     this.onUsage?.();
   }
 

@@ -32,6 +32,8 @@ export interface MosquittoOptions {
   readonly shippedConf?: boolean;
   /** Lines appended to the shipped acl.conf, e.g. a robot's rollout-account block. */
   readonly aclExtra?: string;
+  /** More mosquitto.conf lines (the bench's --mosquitto-conf, e.g. `set_tcp_nodelay true`). */
+  readonly confExtra?: readonly string[];
 }
 
 export async function startMosquitto(accounts: Record<string, string>, options: MosquittoOptions = {}): Promise<MosquittoHandle> {
@@ -47,7 +49,7 @@ export async function startMosquitto(accounts: Record<string, string>, options: 
   const conf = options.shippedConf === true
     ? await fromShippedConf({ port, passwd, acl })
     : [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwd}`, `acl_file ${acl}`, 'persistence false', ''].join('\n');
-  writeFileSync(join(dir, 'mosquitto.conf'), conf);
+  writeFileSync(join(dir, 'mosquitto.conf'), options.confExtra === undefined ? conf : `${conf}\n${options.confExtra.join('\n')}\n`);
   // Started as root, mosquitto drops to its own user: it must be able to read these files.
   chmodSync(dir, 0o755);
   for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o644);
