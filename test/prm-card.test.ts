@@ -38,11 +38,18 @@ test('the shipped PRMs give the card\'s verdicts and returns on held-out episode
   const threshold = reward?.models.find((m) => m.kind === 'success')?.success_threshold ?? Number.NaN;
   const doneUpdates = reward?.shaping.done_updates ?? Number.NaN;
   const horizonS = reward?.shaping.horizon_s ?? Number.NaN;
+  // The done rule the learning runs use (examples/learn-robot.yaml: its success model's rate and threshold, its
+  // shaping's K): the card must give its numbers too, since that is what the learner is fed.
+  const learnReward = loadConfig(join(REPO, 'examples/learn-robot.yaml')).config.reward;
+  const learnModel = learnReward?.models.find((m) => m.kind === 'success');
+  const learnRule = { doneUpdates: learnReward?.shaping.done_updates ?? Number.NaN, threshold: learnModel?.success_threshold ?? Number.NaN, rateHz: learnModel?.rate_hz ?? Number.NaN };
   assert.notEqual(horizonS, 2, 'the check below compares the robot\'s horizon with a 2 s one');
   if (process.env.STRIATUM_UPDATE_CARD !== '1') {
     assert.equal(Number(/at P ≥ ([0-9.]+), every/.exec(card)?.[1]), threshold, 'the card states the config\'s success threshold');
     assert.equal(Number(/the done rule \(([0-9]+) answer\(s\) in a row/.exec(card)?.[1]), doneUpdates, 'and its done rule');
     assert.equal(Number(/γ = exp\(−0\.1 s \/ ([0-9.]+) s\) per frame/.exec(card)?.[1]), horizonS, 'and its shaping horizon');
+    assert.ok(card.includes(`| ${learnRule.doneUpdates} in a row at P ≥ ${learnRule.threshold}, ${learnRule.rateHz} Hz |`),
+      `the card gives the learning config's done rule (${learnRule.doneUpdates} in a row at P ≥ ${learnRule.threshold}, ${learnRule.rateHz} Hz)`);
   }
 
   const dir = tempDir();
@@ -53,7 +60,14 @@ test('the shipped PRMs give the card\'s verdicts and returns on held-out episode
   const report = await evaluateRewardSignal({
     progressModel: join(PUSH_PRM, 'progress.json'), successModel: join(PUSH_PRM, 'success.json'), data: [out], threshold, doneUpdates,
     horizonsS: [horizonS, 2],
+    // The robot's own rule again, and the learning config's.
+    extraRules: [{ doneUpdates, threshold, rateHz: 10 }, learnRule],
   });
+  // Replayed as an extra rule over the whole episode, the robot's rule fires on the same frame as the main replay.
+  for (const v of report.verdicts) assert.equal(v.extra_detections[0], v.detected_frame, `episode ${v.seed}: the same rule fires alike`);
+  assert.deepEqual([report.extra_rules[0].detection_rate, report.extra_rules[0].false_positive_rate], [report.detection_rate, report.false_positive_rate]);
+  // At half the rate a rule only sees even frames: it never fires on an odd one.
+  if (learnRule.rateHz === 5) for (const v of report.verdicts) assert.ok(v.extra_detections[1] === null || v.extra_detections[1] % 2 === 0);
   // The first horizon is the robot's (examples/sim.yaml): it gives `return` and `auc`; the second is reported beside it.
   assert.equal(report.horizon_s, horizonS);
   assert.equal(report.auc_by_horizon[String(horizonS)], report.auc);

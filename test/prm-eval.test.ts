@@ -5,6 +5,8 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { evaluateProgressModel } from '../src/cli/prm-eval.js';
+import { parseDoneRule } from '../src/cli/prm-success-eval.js';
+import { isStriatumError } from '../src/errors.js';
 import { TextTokenizer } from '../src/reward/prm/tokenizer.js';
 import { REPO, runCli, simConfig, tempDir, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
 
@@ -64,4 +66,12 @@ test('the robot\'s tokenizer gives the demo PRMs the ids trainer/prm.py gives', 
   const cut = new BigInt64Array(3);
   assert.equal(tokenizer.encodeInto('push the red block onto the green pad please now', 3, cut, null), 3);
   assert.deepEqual(Array.from(cut, Number), [vocab.push, vocab.the, vocab.red]);
+});
+
+test('prm eval refuses a done rule it cannot replay, naming the expected form', () => {
+  assert.deepEqual(parseDoneRule('3:0.9:5'), { doneUpdates: 3, threshold: 0.9, rateHz: 5 });
+  assert.deepEqual(parseDoneRule('2:0.94'), { doneUpdates: 2, threshold: 0.94, rateHz: 10 }, 'the camera rate by default');
+  for (const bad of ['0:0.9:5', '3:1.5:5', '3:0.9:3', '3:0.9:20', 'x', '3:0.9:5:1']) {
+    assert.throws(() => parseDoneRule(bad), (e: unknown) => isStriatumError(e, 'STRIATUM_ERR_USAGE') && /K:P:HZ/.test((e as Error).message), bad);
+  }
 });

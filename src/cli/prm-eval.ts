@@ -11,7 +11,8 @@ import { reversedValueOrderCorrelation, valueOrderCorrelation, vocF1 } from '../
 import { readNpy } from '../util/npy.js';
 import type { Command } from './flags.js';
 import { intFlag, parseFlags } from './flags.js';
-import { evaluateRewardSignal, rewardSignalSection } from './prm-success-eval.js';
+import { evaluateRewardSignal, parseDoneRule, rewardSignalSection } from './prm-success-eval.js';
+import { DEFAULT_HORIZON_S } from '../reward/shaping.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Recorded episodes.
@@ -235,7 +236,7 @@ export function evaluationSection(report: PrmEvalReport, command: string): strin
 export const prmEvalCommand: Command = {
   summary: 'score a progress PRM with VOC on recorded episodes (successful, failed, reversed)',
   help: `Usage: striatum prm eval --model PRM.json --data DIR[,DIR...] [--camera top] [--max-episodes N] [--card README.md]
-                         [--success SUCCESS.json --success-threshold P [--done-updates K] [--horizon S[,S...]]]
+                         [--success SUCCESS.json --success-threshold P [--done-updates K] [--horizon S[,S...]] [--extra-rule K:P:HZ[,...]]]
 
 Runs the progress model (metadata format striatum.prm/v1, kind progress or pairwise) in the robot's own PRM
 worker thread (the adapter, preprocessing and tokenizer \`striatum run\` uses; onnxruntime-node, one thread) over
@@ -253,24 +254,29 @@ gives, against the simulator's ground truth, the share of real successes the don
 failed episodes it fired on, and the AUC of the returns (successful above failed); --card also fills the
 <!-- prm-success:begin --> ... <!-- prm-success:end --> section. --horizon is the reward shaping's horizon in
 seconds (the robot config's reward.shaping.horizon_s, default 10): γ = exp(−0.1 s / S) per camera frame; with
-several, the first gives the return and its AUC and every one gets its AUC in auc_by_horizon.`,
+several, the first gives the return and its AUC and every one gets its AUC in auc_by_horizon. --extra-rule K:P:HZ[,...]
+replays the same answers under more done rules (K answers in a row at P >= P, the success model answering HZ times
+a second; a learning config's rate_hz and done_updates): each gets its caught and false-positive rates in
+extra_rules and a row in the card.`,
   async run(args, logger: Logger) {
     const { values } = parseFlags(args, {
       model: { type: 'string' }, data: { type: 'string' }, camera: { type: 'string' }, 'max-episodes': { type: 'string' }, card: { type: 'string' },
       success: { type: 'string' }, 'success-threshold': { type: 'string' }, 'done-updates': { type: 'string' }, horizon: { type: 'string' },
+      'extra-rule': { type: 'string' },
     });
     if (values.success !== undefined && values['success-threshold'] === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', '--success needs --success-threshold P (the config\'s success_threshold)');
     const threshold = Number(values['success-threshold']);
     if (values.success !== undefined && !(threshold >= 0 && threshold <= 1)) throw new StriatumError('STRIATUM_ERR_USAGE', `--success-threshold must be in [0, 1], got "${values['success-threshold']}"`);
     const doneUpdates = intFlag('done-updates', values['done-updates'], 1) ?? 1;
-    const horizonsS = values.horizon === undefined ? [2] : values.horizon.split(',').map((h) => Number(h.trim()));
+    const horizonsS = values.horizon === undefined ? [DEFAULT_HORIZON_S] : values.horizon.split(',').map((h) => Number(h.trim()));
     if (!horizonsS.every((h) => Number.isFinite(h) && h > 0)) throw new StriatumError('STRIATUM_ERR_USAGE', `--horizon must be positive seconds, e.g. 2 or 2,10, got "${values.horizon}"`);
+    const extraRules = values['extra-rule'] === undefined ? [] : values['extra-rule'].split(',').map(parseDoneRule);
     if (values.model === undefined || values.data === undefined) throw new StriatumError('STRIATUM_ERR_USAGE', 'prm eval needs --model PRM.json and --data DIR[,DIR...]');
     const data = values.data.split(',').map((d) => d.trim()).filter((d) => d !== '');
     const maxEpisodes = intFlag('max-episodes', values['max-episodes'], 1);
     const report = await evaluateProgressModel({ model: values.model, data, camera: values.camera, maxEpisodes, logger });
     const signal = values.success === undefined ? null : await evaluateRewardSignal({
-      progressModel: values.model, successModel: values.success, data, camera: values.camera, threshold, doneUpdates, maxEpisodes, horizonsS, logger,
+      progressModel: values.model, successModel: values.success, data, camera: values.camera, threshold, doneUpdates, maxEpisodes, horizonsS, extraRules, logger,
     });
     if (values.card !== undefined) {
       let card: string;

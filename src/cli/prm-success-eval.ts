@@ -31,8 +31,51 @@ export interface RewardSignalOptions {
   /** γ = exp(−frame period/horizon): the first horizon (s) gives `return` and `auc`; every one gets an entry in
    * `auc_by_horizon`. Default (also for an empty list) the robot's default reward.shaping.horizon_s. */
   readonly horizonsS?: readonly number[];
+  /** More done rules replayed on the same answers, e.g. the one a learning config runs (its success model at 5 Hz). */
+  readonly extraRules?: readonly DoneRule[];
   readonly maxEpisodes?: number;
   readonly logger?: Logger;
+}
+
+/** K answers in a row at P ≥ threshold, the success model answering rateHz times a second (at most the camera's 10). */
+export interface DoneRule {
+  readonly doneUpdates: number;
+  readonly threshold: number;
+  readonly rateHz: number;
+}
+
+/** How a done rule did on the same episodes as the main one. */
+export interface DoneRuleResult {
+  done_updates: number;
+  threshold: number;
+  rate_hz: number;
+  detection_rate: number | null;
+  false_positive_rate: number | null;
+  early_detections: number;
+}
+
+const CAMERA_HZ = 10; // the recorder's camera rate
+
+/** Parses `K:P:HZ` (e.g. `3:0.9:5`); the rate must divide the camera's 10 Hz. */
+export function parseDoneRule(text: string): DoneRule {
+  const [k, p, hz, ...rest] = text.split(':').map((s) => s.trim());
+  const rule = { doneUpdates: Number(k), threshold: Number(p), rateHz: Number(hz ?? CAMERA_HZ) };
+  const step = CAMERA_HZ / rule.rateHz;
+  if (rest.length > 0 || !Number.isInteger(rule.doneUpdates) || rule.doneUpdates < 1 || !(rule.threshold >= 0 && rule.threshold <= 1) || !Number.isInteger(step) || step < 1) {
+    throw new StriatumError('STRIATUM_ERR_USAGE', `a done rule is K:P:HZ (K ≥ 1 answers in a row at P in [0, 1], HZ dividing the camera's ${CAMERA_HZ} Hz, e.g. 3:0.9:5), got "${text}"`);
+  }
+  return rule;
+}
+
+/** Frame at which the rule fires over a whole episode's answers (the model answers every step-th frame), or null. */
+function firstDetection(rule: DoneRule, p: ArrayLike<number>, hysteresis: number): number | null {
+  const detector = new SuccessDetector(rule.threshold, rule.doneUpdates, hysteresis);
+  const step = Math.round(CAMERA_HZ / rule.rateHz);
+  for (let k = 0; k < p.length; k += step) {
+    detector.observe(p[k]);
+    if (detector.done) return k;
+  }
+  return null;
 }
 
 export interface EpisodeVerdict {
@@ -52,6 +95,8 @@ export interface EpisodeVerdict {
   return_sum: number;
   /** Σ γ^k r_k for each horizon of the options, in their order. */
   returns_by_horizon: number[];
+  /** For each extra rule, in order: the frame it fired at, or null. */
+  extra_detections: (number | null)[];
 }
 
 export interface RewardSignalReport {
@@ -73,6 +118,8 @@ export interface RewardSignalReport {
   /** Shaping horizon (s) of `auc`, and the AUC of the discounted return at every horizon evaluated. */
   horizon_s: number;
   auc_by_horizon: Record<string, number | null>;
+  /** The extra done rules on the same episodes, in the order given. */
+  extra_rules: DoneRuleResult[];
   by_source: Record<string, { successful: number; failed: number; detected: number; false_positives: number }>;
   verdicts: EpisodeVerdict[];
   seconds: number;
@@ -117,6 +164,7 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
   const shapers = horizons.map((horizonS) => new RewardShaper({ periodS: framePeriodS, horizonS }));
   const shaper = shapers[0];
   const detector = new SuccessDetector(o.threshold, o.doneUpdates, o.hysteresis ?? 0.05);
+  const extraRules = o.extraRules ?? [];
   const verdicts: EpisodeVerdict[] = [];
   try {
     for (const { dir, rec, success: gtFrames } of recordings) {
@@ -155,6 +203,7 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
         verdicts.push({
           dataset: dir, source: ep.source, seed: ep.seed, ground_truth: ep.success, first_success_frame: firstSuccess,
           detected_frame: detected, done_score: doneScore, return: g[0], return_sum: sum, returns_by_horizon: g,
+          extra_detections: extraRules.map((rule) => firstDetection(rule, p, o.hysteresis ?? 0.05)),
         });
       }
     }
@@ -180,6 +229,15 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
     auc_sum: rankAuc(ok.map((v) => v.return_sum), bad.map((v) => v.return_sum)),
     horizon_s: horizons[0],
     auc_by_horizon: Object.fromEntries(horizons.map((h, i) => [String(h), rankAuc(ok.map((v) => v.returns_by_horizon[i]), bad.map((v) => v.returns_by_horizon[i]))])),
+    extra_rules: extraRules.map((rule, i) => {
+      const fired = (v: EpisodeVerdict) => v.extra_detections[i] !== null;
+      return {
+        done_updates: rule.doneUpdates, threshold: rule.threshold, rate_hz: rule.rateHz,
+        detection_rate: ok.length === 0 ? null : ok.filter(fired).length / ok.length,
+        false_positive_rate: bad.length === 0 ? null : bad.filter(fired).length / bad.length,
+        early_detections: ok.filter((v) => fired(v) && v.first_success_frame !== null && (v.extra_detections[i] as number) < v.first_success_frame).length,
+      };
+    }),
     by_source: bySource,
     verdicts,
     seconds: Math.round((performance.now() - started) / 100) / 10,
@@ -213,6 +271,16 @@ export function rewardSignalSection(r: RewardSignalReport, command: string): str
     `| AUC, undiscounted sum | ${f(r.auc_sum)} |`,
     ...Object.entries(r.auc_by_horizon).filter(([h]) => Number(h) !== r.horizon_s).map(([h, v]) => `| AUC, discounted return with a ${h} s horizon | ${f(v)} |`),
     '',
+    ...(r.extra_rules.length === 0 ? [] : [
+      'The same answers under other done rules (each replayed over the whole episode; a rule at 5 Hz sees every second',
+      'frame), e.g. the one a learning config runs:',
+      '',
+      '| done rule | real successes caught | false positives | fired before the first success frame |',
+      '|---|---|---|---|',
+      `| ${r.done_updates} in a row at P ≥ ${r.threshold}, 10 Hz (above) | ${pct(r.detection_rate)} | ${pct(r.false_positive_rate)} | ${r.early_detections} |`,
+      ...r.extra_rules.map((x) => `| ${x.done_updates} in a row at P ≥ ${x.threshold}, ${x.rate_hz} Hz | ${pct(x.detection_rate)} | ${pct(x.false_positive_rate)} | ${x.early_detections} |`),
+      '',
+    ]),
     '| source | successful | caught | failed | false positives |',
     '|---|---|---|---|---|',
     ...Object.entries(r.by_source).map(([s, v]) => `| ${s} | ${v.successful} | ${v.detected} | ${v.failed} | ${v.false_positives} |`),
