@@ -11,6 +11,7 @@
 //   [--robots 1,4,8] [--stores sqlite,postgres] [--compression none|gzip] [--broker aedes|mosquitto]
 //   [--window N: the robots' rollout.max_inflight, default the config's] [--buffers N: the recorder's column sets,
 //   rollout.buffers, default the config's] [--pg-setting name=value ...] [--mosquitto-conf 'line' ...]
+//   [--repeat N: alternate N runs of the path and of the bare publisher; medians and their ratio]
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
@@ -74,7 +75,7 @@ if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
 const { values } = parseArgs({
   options: {
     steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' }, robots: { type: 'string' },
-    stores: { type: 'string' }, buffers: { type: 'string' }, 'mosquitto-conf': { type: 'string', multiple: true }, compression: { type: 'string' }, window: { type: 'string' }, 'pg-setting': { type: 'string', multiple: true },
+    stores: { type: 'string' }, buffers: { type: 'string' }, repeat: { type: 'string' }, 'mosquitto-conf': { type: 'string', multiple: true }, compression: { type: 'string' }, window: { type: 'string' }, 'pg-setting': { type: 'string', multiple: true },
   },
 });
 const STEPS = Number(values.steps ?? 50_000);
@@ -85,6 +86,8 @@ const STORES = (values.stores ?? 'sqlite,postgres').split(',') as ('sqlite' | 'p
 const BUFFERS = values.buffers === undefined ? RolloutConfigSchema.parse({}).buffers : Number(values.buffers);
 /** More mosquitto.conf lines (`--mosquitto-conf 'set_tcp_nodelay true'`, repeatable), printed with the results. */
 const MOSQUITTO_CONF = values['mosquitto-conf'] ?? [];
+/** Alternated runs of the path and the bare publisher per store and robot count (`--repeat N`, default 1). */
+const REPEAT = Math.max(1, Number(values.repeat ?? 1));
 const COMPRESSION = (values.compression ?? 'none') as 'none' | 'gzip';
 /** The robots' in-flight window (rollout.max_inflight); default: the config's default. */
 const WINDOW = values.window === undefined ? RolloutConfigSchema.parse({}).max_inflight : Number(values.window);
@@ -376,34 +379,47 @@ for (const kind of STORES) {
     store = { url: postgres!.url.replace(/\/postgres$/, '/bench') };
   }
   for (const robots of ROBOT_COUNTS) {
-    // A fresh updater process per run, so its totals (batches, store time, CPU) are this run's.
-    const updater = startUpdaterProcess(broker.url, store);
-    runningUpdater = updater;
-    while (!updater.subscribed()) await sleep(20);
-    const startedAt = performance.now();
-    const cpu0 = process.cpuUsage();
-    const run = await fleetRun(broker.url, robots);
-    const cpu1 = process.cpuUsage(cpu0);
-    const heldSeconds = (performance.now() - startedAt) / 1000;
-    updater.child.kill('SIGTERM');
-    await updater.exited;
-    runningUpdater = null;
-    const u = updater.stopped();
-    // The baseline right after, against the same broker: as many bare publishers, the same payload and count.
-    payload ??= Buffer.alloc(Math.round(run.bytes_per_step_wire * CHUNK), 7);
-    const bare = await mqttJsBaseline(broker.url, payload, Math.ceil(STEPS / CHUNK), 8, robots);
+    const reps: { path: Record<string, unknown> & { steps_per_s: number }; bare: Awaited<ReturnType<typeof mqttJsBaseline>> }[] = [];
+    for (let rep = 0; rep < REPEAT; rep++) {
+      // A fresh updater process per run, so its totals (batches, store time, CPU) are this run's.
+      const updater = startUpdaterProcess(broker.url, store);
+      runningUpdater = updater;
+      while (!updater.subscribed()) await sleep(20);
+      const startedAt = performance.now();
+      const cpu0 = process.cpuUsage();
+      const run = await fleetRun(broker.url, robots);
+      const cpu1 = process.cpuUsage(cpu0);
+      const heldSeconds = (performance.now() - startedAt) / 1000;
+      updater.child.kill('SIGTERM');
+      await updater.exited;
+      runningUpdater = null;
+      const u = updater.stopped();
+      // The baseline right after, against the same broker: as many bare publishers, the same payload and count.
+      payload ??= Buffer.alloc(Math.round(run.bytes_per_step_wire * CHUNK), 7);
+      const bare = await mqttJsBaseline(broker.url, payload, Math.ceil(STEPS / CHUNK), 8, robots);
+      reps.push({ bare, path: {
+        store: kind, ...run,
+        // The updater process over this run (warm-up chunks included, start-up not): its batches, time in the
+        // store's transactions, and CPU in cores; the robots' process (recorders, spool workers, MQTT clients) beside it.
+        updater: u === null ? null : {
+          chunks_stored: u.stored, batches: u.batches, chunks_per_batch: round(u.stored / Math.max(1, u.batches), 2),
+          store_ms_per_batch: round(u.store_ms / Math.max(1, u.batches), 2), cpu_cores: round(u.cpu_ms / 1000 / heldSeconds, 2),
+        },
+        robots_process_cpu_cores: round((cpu1.user + cpu1.system) / 1e6 / heldSeconds, 2),
+      } });
+      process.stderr.write(`${kind} ×${robots}: ${run.steps_per_s} steps/s (bare MQTT.js ${bare.steps_per_s_equiv})\n`);
+    }
+    // With --repeat, path and bare publisher alternate; the ratio is median over median (the bare rate alone moves
+    // by half between runs on a shared machine), and the breakdown is the run nearest the median.
+    const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2; };
+    const pathMedian = median(reps.map((r) => r.path.steps_per_s));
+    const bareMedian = median(reps.map((r) => r.bare.steps_per_s_equiv));
+    const nearest = reps.reduce((a, b) => (Math.abs(b.path.steps_per_s - pathMedian) < Math.abs(a.path.steps_per_s - pathMedian) ? b : a));
     results.push({
-      store: kind, ...run,
-      // The updater process over this run (warm-up chunks included, start-up not): its batches, time in the
-      // store's transactions, and CPU in cores; the robots' process (recorders, spool workers, MQTT clients) beside it.
-      updater: u === null ? null : {
-        chunks_stored: u.stored, batches: u.batches, chunks_per_batch: round(u.stored / Math.max(1, u.batches), 2),
-        store_ms_per_batch: round(u.store_ms / Math.max(1, u.batches), 2), cpu_cores: round(u.cpu_ms / 1000 / heldSeconds, 2),
-      },
-      robots_process_cpu_cores: round((cpu1.user + cpu1.system) / 1e6 / heldSeconds, 2),
-      bare_mqttjs_qos1_window8: bare, ratio_vs_bare: round(run.steps_per_s / bare.steps_per_s_equiv, 3),
+      ...nearest.path, steps_per_s: Math.round(pathMedian), bare_mqttjs_qos1_window8: { ...nearest.bare, steps_per_s_equiv: Math.round(bareMedian) },
+      ratio_vs_bare: round(pathMedian / bareMedian, 3),
+      ...(REPEAT > 1 ? { repeats: { steps_per_s: reps.map((r) => r.path.steps_per_s), bare_steps_per_s_equiv: reps.map((r) => r.bare.steps_per_s_equiv) } } : {}),
     });
-    process.stderr.write(`${kind} ×${robots}: ${run.steps_per_s} steps/s (bare MQTT.js ${bare.steps_per_s_equiv})\n`);
   }
 }
 
