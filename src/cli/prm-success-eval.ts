@@ -159,7 +159,7 @@ export async function evaluateRewardSignal(o: RewardSignalOptions): Promise<Rewa
     await progress.close();
     throw err;
   }
-  const framePeriodS = 0.1; // the recorder's camera rate (10 Hz)
+  const framePeriodS = 1 / CAMERA_HZ;
   const horizons = o.horizonsS !== undefined && o.horizonsS.length > 0 ? o.horizonsS : [DEFAULT_HORIZON_S]; // RewardShaper checks each
   const shapers = horizons.map((horizonS) => new RewardShaper({ periodS: framePeriodS, horizonS }));
   const shaper = shapers[0];
