@@ -14,7 +14,7 @@
 //   [--repeat N: alternate N runs of the path and of the bare publisher; medians and their ratio]
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -364,6 +364,7 @@ async function failed(err: unknown): Promise<void> {
   runningUpdater?.child.kill('SIGKILL');
   if (!stopped.broker) await broker.stop().catch(() => undefined);
   if (!stopped.postgres) await postgres?.destroy().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
   process.exit(1);
 }
 const results: Record<string, unknown>[] = [];
@@ -442,6 +443,8 @@ if (captured.chunk !== null) {
 stopped.postgres = true;
 await postgres?.destroy();
 const sqliteBytes = STORES.includes('sqlite') ? statSync(join(dir, 'store.sqlite')).size : null;
+// The spools and stores: several GB for a long run, and nothing in them is read afterwards.
+rmSync(dir, { recursive: true, force: true });
 
 process.stdout.write(`${JSON.stringify({
   bench: 'rollout-throughput',

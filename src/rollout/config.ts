@@ -25,7 +25,7 @@ export const RolloutConfigSchema = z.strictObject({
   buffers: z.int().min(2).max(64).default(8).describe('column buffer sets in rotation between the loop and the spool worker'),
   ack_timeout_ms: z.int().min(50).default(10_000).describe('resend a chunk when the updater has not acknowledged it in this time'),
   ack_timeout_max_ms: z.int().min(50).default(120_000).describe('the resend timeout doubles per attempt up to this'),
-  max_inflight: z.int().min(1).max(256).default(32).describe('chunks published and not yet acknowledged at once (each held in memory while in flight); the rate is at most this many chunks per ack round trip'),
+  max_inflight: z.int().min(1).max(256).default(64).describe('chunks published and not yet acknowledged at once (each held in memory while in flight); the rate is at most this many chunks per ack round trip'),
   memory_budget_mb: z.number().positive().default(32).describe('spooled chunks also kept in memory for publishing, up to this; the rest are read back from disk, and chunks in flight stay within it (one at least)'),
   reconnect_min_ms: z.int().min(10).default(1000),
   reconnect_max_ms: z.int().min(10).default(30_000),

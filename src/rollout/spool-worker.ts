@@ -8,12 +8,12 @@ import { unlink } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { encodeRolloutChunk, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
-import { viewColumns, type ColumnMessage } from './column-set.js';
+import { viewColumns, type ColumnMessage, type ColumnRef } from './column-set.js';
 import { SpoolDir, type MarkerBase, type SpoolEntry, type SpoolScan } from './spool-dir.js';
 
 export type ToWorker =
   | { op: 'open'; dir: string; compression: RolloutCompression; capacityBytes: number | null }
-  | { op: 'write'; id: number; header: RolloutHeaderInput; set: ColumnMessage; obsDim: number; actDim: number; frameBytes: number }
+  | { op: 'write'; id: number; header: RolloutHeaderInput; set: ColumnRef; obsDim: number; actDim: number; frameBytes: number }
   | { op: 'read'; id: number; entry: SpoolEntry }
   | { op: 'begin'; base: MarkerBase }
   | { op: 'remove'; entries: SpoolEntry[] }
@@ -23,7 +23,7 @@ export type ToWorker =
 export type FromWorker =
   | { op: 'opened'; scan: SpoolScan }
   | { op: 'open-failed'; error: string }
-  | { op: 'written'; id: number; entry: SpoolEntry; payload: Uint8Array; set: ColumnMessage; encodeUs: number; writeUs: number }
+  | { op: 'written'; id: number; entry: SpoolEntry; payload: Uint8Array; encodeUs: number; writeUs: number }
   | { op: 'write-error'; id: number; error: string; attempt: number }
   | { op: 'read'; id: number; payload: Uint8Array | null; error: string | null }
   | { op: 'closed' };
@@ -47,11 +47,14 @@ let unlinksPending = 0;
 /** After a failed write, the retry writes the oldest chunk alone (a batch may not fit where one chunk does). */
 let oneAtATime = false;
 
-function transferOf(set: ColumnMessage): ArrayBuffer[] {
-  const list = [set.observation, set.action, set.actionMean, set.logProb, set.command, set.progress, ...set.reward, set.flags, set.step, set.stampMs].map((a) => a.buffer as ArrayBuffer);
-  if (set.frames !== null) list.push(set.frames.buffer as ArrayBuffer);
-  if (set.frameStep !== null) list.push(set.frameStep.buffer as ArrayBuffer);
-  return list;
+/** The recorder's column sets by key: shared memory, sent once per set and kept. */
+const sets = new Map<number, ColumnMessage>();
+
+function columnsOf(ref: ColumnRef): ColumnMessage {
+  if (ref.columns !== null && ref.keep) sets.set(ref.key, ref.columns);
+  const columns = ref.columns ?? sets.get(ref.key);
+  if (columns === undefined) throw new Error(`column set ${ref.key} was never sent to the spool worker`);
+  return columns;
 }
 
 port.on('message', (msg: ToWorker) => {
@@ -152,7 +155,8 @@ function drainBatch(): void {
     for (const w of batch) {
       if (w.payload !== null) continue;
       const t0 = performance.now();
-      w.payload = encodeRolloutChunk(w.msg.header, viewColumns(w.msg.set, w.msg.obsDim, w.msg.actDim, w.msg.frameBytes), s.compression);
+      const ref = w.msg.set;
+      w.payload = encodeRolloutChunk(w.msg.header, viewColumns(columnsOf(ref), ref.n, ref.m, w.msg.obsDim, w.msg.actDim, w.msg.frameBytes), s.compression);
       w.encodeUs = (performance.now() - t0) * 1000;
     }
     const t0 = performance.now();
@@ -176,8 +180,8 @@ function drainBatch(): void {
       const payload = w.payload as Uint8Array;
       const bytes = payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength ? payload : payload.slice();
       port!.postMessage(
-        { op: 'written', id: w.msg.id, entry: entries[i], payload: bytes, set: w.msg.set, encodeUs: w.encodeUs, writeUs } satisfies FromWorker,
-        [bytes.buffer as ArrayBuffer, ...transferOf(w.msg.set)],
+        { op: 'written', id: w.msg.id, entry: entries[i], payload: bytes, encodeUs: w.encodeUs, writeUs } satisfies FromWorker,
+        [bytes.buffer as ArrayBuffer],
       );
     }
   }

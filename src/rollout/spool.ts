@@ -1,10 +1,10 @@
-// The robot-side handle on the spool worker. Everything here returns at once: a cut chunk's buffers are
-// transferred to the worker (no copy), and come back through onReleased once the chunk is on disk.
+// The robot-side handle on the spool worker. Everything here returns at once: a cut chunk's set (shared memory,
+// see column-set.ts) goes to the worker by key, and comes back through onReleased once the chunk is on disk.
 import { Worker } from 'node:worker_threads';
 import { compressionAvailable, type RolloutCompression, type RolloutHeaderInput } from '../contracts/rollout.js';
 import { StriatumError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ColumnSet } from './column-set.js';
+import type { ColumnRef, ColumnSet } from './column-set.js';
 import type { MarkerBase, SpoolEntry, SpoolScan } from './spool-dir.js';
 import type { FromWorker, ToWorker } from './spool-worker.js';
 
@@ -49,6 +49,8 @@ export class Spool {
 
   private nextId = 1;
   private readonly inFlight = new Map<number, ColumnSet>();
+  /** Sets whose columns the worker already holds. */
+  private readonly knownSets = new Set<number>();
   private readonly reads = new Map<number, (payload: Uint8Array | null) => void>();
   private closing: Promise<void> | null = null;
   private flushWaiters: (() => void)[] = [];
@@ -90,8 +92,8 @@ export class Spool {
 
   /**
    * Hand a filled set to the worker. Returns at once: the set is queued and posted from a setImmediate, so
-   * the structured-clone cost of postMessage (tens of µs) lands between control ticks, not inside one. The
-   * set comes back, empty, through onReleased.
+   * the cost of postMessage lands between control ticks, not inside one. The set must not be written until it
+   * comes back, empty, through onReleased.
    */
   submit(header: RolloutHeaderInput, set: ColumnSet): void {
     if (this.closing !== null) throw new StriatumError('STRIATUM_ERR_INTERNAL', 'rollout spool is closing');
@@ -137,9 +139,11 @@ export class Spool {
       const { header, set } = item;
       const id = this.nextId++;
       this.inFlight.set(id, set);
-      const { message, transfer } = set.toMessage();
-      const msg: ToWorker = { op: 'write', id, header, set: message, obsDim: set.obsDim, actDim: set.actDim, frameBytes: set.frameBytes };
-      this.worker.postMessage(msg, transfer);
+      const keep = set.capacity > 0; // not a one-off empty set
+      const known = this.knownSets.has(set.key);
+      if (keep && !known) this.knownSets.add(set.key);
+      const ref: ColumnRef = { key: set.key, n: set.n, m: set.m, columns: known ? null : set.columns(), keep };
+      this.worker.postMessage({ op: 'write', id, header, set: ref, obsDim: set.obsDim, actDim: set.actDim, frameBytes: set.frameBytes } satisfies ToWorker);
     }
     postRemoves();
   };
@@ -217,7 +221,7 @@ export class Spool {
         }
         this.onWritten?.(m.entry, m.payload);
         if (set !== undefined) {
-          set.adopt(m.set);
+          set.reset();
           this.onReleased?.(set);
         }
         this.onUsage?.();
