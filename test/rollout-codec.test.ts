@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import {
-  REWARD_COMPONENTS, ROLLOUT_VERSION, decodeRolloutChunk, encodeRolloutChunk, type RewardComponent, type RolloutColumns,
+  REWARD_COMPONENTS, ROLLOUT_VERSION, checkRolloutChunk, decodeRolloutChunk, encodeRolloutChunk, type RewardComponent, type RolloutColumns,
   type RolloutHeaderInput, type RolloutLayout,
 } from '../src/contracts/rollout.js';
 
@@ -213,4 +213,39 @@ test('codec property: arbitrary bytes never throw and are never accepted', () =>
     const r = decodeRolloutChunk(b, LIMITS);
     assert.equal(r.ok, false);
   }), { numRuns: 500 });
+});
+
+test('codec property: the updater\'s check-only path accepts and refuses exactly what the full decode does', () => {
+  // The updater validates with checkRolloutChunk (no column copies) and stores the body; training later decodes
+  // it in full. Whatever the check accepts must decode, with the same step range, and vice versa.
+  const agree = (payload: Uint8Array) => {
+    const d = decodeRolloutChunk(payload, LIMITS);
+    const c = checkRolloutChunk(payload, LIMITS);
+    assert.equal(c.ok, d.ok, d.ok ? 'check refused a chunk the decoder reads' : `check accepted a chunk the decoder refuses (${d.code}: ${d.error})`);
+    if (c.ok && d.ok) {
+      const n = d.value.header.n;
+      assert.equal(c.value.firstStep, n > 0 ? d.value.columns.step[0] : null);
+      assert.equal(c.value.lastStep, n > 0 ? d.value.columns.step[n - 1] : null);
+      assert.deepEqual(c.value.header, d.value.header);
+      assert.deepEqual(bytes(c.value.body), bytes(d.value.body));
+    } else if (!c.ok && !d.ok) {
+      assert.equal(c.code, d.code);
+      assert.equal(c.error, d.error);
+    }
+  };
+  const raw = decode(encodeRolloutChunk(header(3), columns(3), 'none')) as Record<string, any>;
+  const inner = decode(raw.body) as Record<string, any>;
+  const rewrap = (body: Record<string, unknown>) => { const b = encode(body); return encode({ ...raw, body: b, body_bytes: b.byteLength }); };
+  agree(rewrap({ ...inner, step: bytes(new Int32Array([5, 4, 6])) }));
+  agree(rewrap({ ...inner, stamp_ms: inner.stamp_ms.subarray(0, 16) }));
+  agree(rewrap({ ...inner, flags: new Uint8Array(2) }));
+  agree(encodeRolloutChunk(header(0, { final: true, outcome: 'success' }), columns(0), 'none'));
+  fc.assert(fc.property(
+    fc.integer({ min: 0, max: 12 }), fc.constantFrom('none' as const, 'gzip' as const), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(),
+    (n, compression, at, value, mutate) => {
+      const payload = encodeRolloutChunk(header(n, n === 0 ? { final: true, outcome: 'timeout' } : {}), columns(n, LAYOUT, 1 + (at % 7)), compression);
+      if (mutate) payload[at % payload.byteLength] = value;
+      agree(payload);
+    },
+  ), { numRuns: 400 });
 });

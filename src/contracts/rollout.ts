@@ -201,25 +201,32 @@ const chunkEncoder = new Encoder({ initialBufferSize: 64 * 1024 });
 export const RejectCodeSchema = z.enum(['oversized', 'malformed', 'version', 'invalid', 'unsupported', 'robot_mismatch']);
 export type RejectCode = z.infer<typeof RejectCodeSchema>;
 
-export interface DecodedRolloutChunk {
+/** A chunk validated as decodeRolloutChunk validates it, without its columns materialised: what a store needs. */
+export interface CheckedRolloutChunk {
   readonly header: RolloutHeader;
-  readonly columns: RolloutColumns;
   /** The body exactly as received (still compressed): what the store keeps. */
   readonly body: Uint8Array;
+  /** The step column's first and last entries (null for an empty chunk). */
+  readonly firstStep: number | null;
+  readonly lastStep: number | null;
+}
+
+export interface DecodedRolloutChunk extends CheckedRolloutChunk {
+  readonly columns: RolloutColumns;
 }
 
 /** What could be read of a rejected chunk's identity, so the robot can be told which one was refused. */
 export interface ChunkIdentity { robot: string; episode: string; chunk: number }
 
-export type DecodeResult =
-  | { ok: true; value: DecodedRolloutChunk }
-  | { ok: false; code: RejectCode; error: string; identity: ChunkIdentity | null };
+export type Rejected = { ok: false; code: RejectCode; error: string; identity: ChunkIdentity | null };
+export type DecodeResult = { ok: true; value: DecodedRolloutChunk } | Rejected;
+export type CheckResult = { ok: true; value: CheckedRolloutChunk } | Rejected;
 
 export interface DecodeLimits {
   readonly maxBytes: number;
 }
 
-function reject(code: RejectCode, error: string, identity: ChunkIdentity | null = null): DecodeResult {
+function reject(code: RejectCode, error: string, identity: ChunkIdentity | null = null): Rejected {
   return { ok: false, code, error, identity };
 }
 
@@ -302,16 +309,33 @@ function firstIssue(error: z.ZodError): string {
   return `${where}: ${first?.message ?? 'invalid'}`;
 }
 
-/** An aligned copy of `bytes` as a typed array, or null when the length is not `count` elements. */
-function typed<T>(bytes: Uint8Array, count: number, width: number, make: (b: ArrayBuffer) => T): T | null {
+/**
+ * An aligned copy of `bytes` as a typed array, or null when the length is not `count` elements. With `copy`
+ * false only the length is checked, and the answer is an empty array (the check-only path allocates nothing).
+ */
+function typed<T>(bytes: Uint8Array, count: number, width: number, make: (b: ArrayBuffer) => T, copy = true): T | null {
   if (bytes.byteLength !== count * width) return null;
-  const copy = new ArrayBuffer(bytes.byteLength);
-  new Uint8Array(copy).set(bytes);
-  return make(copy);
+  if (!copy) return make(NO_BYTES);
+  const out = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(out).set(bytes);
+  return make(out);
 }
+const NO_BYTES = new ArrayBuffer(0);
 
 /** Decode and validate one chunk; never throws. */
 export function decodeRolloutChunk(payload: Uint8Array, limits: DecodeLimits): DecodeResult {
+  return decodeChunk(payload, limits, true) as DecodeResult;
+}
+
+/**
+ * Validate one chunk exactly as decodeRolloutChunk does, without copying its columns out (the updater's ingest:
+ * the store keeps the body as received and needs only the step column's ends); never throws.
+ */
+export function checkRolloutChunk(payload: Uint8Array, limits: DecodeLimits): CheckResult {
+  return decodeChunk(payload, limits, false);
+}
+
+function decodeChunk(payload: Uint8Array, limits: DecodeLimits, copy: boolean): DecodeResult | CheckResult {
   if (payload.byteLength > limits.maxBytes) return reject('oversized', `chunk of ${payload.byteLength} bytes exceeds ${limits.maxBytes}`);
   let raw: unknown;
   try {
@@ -333,16 +357,25 @@ export function decodeRolloutChunk(payload: Uint8Array, limits: DecodeLimits): D
   const maxBody = limits.maxBytes * MAX_BODY_EXPANSION;
   if (header.body_bytes > maxBody) return reject('oversized', `body of ${header.body_bytes} bytes exceeds ${maxBody}`, identity);
 
-  const columns = decodeRolloutBody(header, body);
+  const columns = decodeBody(header, body, copy);
   if (!columns.ok) return reject(columns.code, columns.error, identity);
-  return { ok: true, value: { header, body, columns: columns.value } };
+  const { firstStep, lastStep } = columns;
+  return copy ? { ok: true, value: { header, body, columns: columns.value, firstStep, lastStep } } : { ok: true, value: { header, body, firstStep, lastStep } };
 }
 
 export type BodyResult = { ok: true; value: RolloutColumns } | { ok: false; code: RejectCode; error: string };
 
 /** Decompress and decode a chunk body against its (already validated) header; never throws. */
 export function decodeRolloutBody(header: RolloutHeader, body: Uint8Array): BodyResult {
-  const fail = (code: RejectCode, error: string): BodyResult => ({ ok: false, code, error });
+  const r = decodeBody(header, body, true);
+  return r.ok ? { ok: true, value: r.value } : r;
+}
+
+type BodyCheck = { ok: true; value: RolloutColumns; firstStep: number | null; lastStep: number | null } | { ok: false; code: RejectCode; error: string };
+
+/** decodeRolloutBody; with `copy` false every column is checked but none copied out (the columns come back empty). */
+function decodeBody(header: RolloutHeader, body: Uint8Array, copy: boolean): BodyCheck {
+  const fail = (code: RejectCode, error: string): BodyCheck => ({ ok: false, code, error });
   let plain: Uint8Array;
   try {
     plain = decompress(body, header.compression, header.body_bytes);
@@ -368,46 +401,46 @@ export function decodeRolloutBody(header: RolloutHeader, body: Uint8Array): Body
   const bad = (name: string, bytes: Uint8Array, want: number) =>
     fail('invalid', `column ${name} has ${bytes.byteLength} bytes, expected ${want} for n=${n}`);
 
-  const observation = typed(c.observation, n * obs, 4, f32);
+  const observation = typed(c.observation, n * obs, 4, f32, copy);
   if (observation === null) return bad('observation', c.observation, n * obs * 4);
-  const action = typed(c.action, n * act, 4, f32);
+  const action = typed(c.action, n * act, 4, f32, copy);
   if (action === null) return bad('action', c.action, n * act * 4);
   let actionMean = action;
   if (c.action_mean !== undefined) {
-    const m = typed(c.action_mean, n * act, 4, f32);
+    const m = typed(c.action_mean, n * act, 4, f32, copy);
     if (m === null) return bad('action_mean', c.action_mean, n * act * 4);
     actionMean = m;
   }
   let logProb: Float32Array;
   if (c.log_prob !== undefined) {
-    const l = typed(c.log_prob, n, 4, f32);
+    const l = typed(c.log_prob, n, 4, f32, copy);
     if (l === null) return bad('log_prob', c.log_prob, n * 4);
     logProb = l;
   } else {
-    logProb = new Float32Array(n).fill(Number.NaN);
+    logProb = copy ? new Float32Array(n).fill(Number.NaN) : new Float32Array(0);
   }
-  const command = typed(c.command, n * act, 4, f32);
+  const command = typed(c.command, n * act, 4, f32, copy);
   if (command === null) return bad('command', c.command, n * act * 4);
-  const progress = typed(c.progress, n, 4, f32);
+  const progress = typed(c.progress, n, 4, f32, copy);
   if (progress === null) return bad('progress', c.progress, n * 4);
   const reward = {} as Record<RewardComponent, Float32Array>;
   for (const k of REWARD_COMPONENTS) {
     const b = c.reward[k];
     if (!layout.reward.includes(k)) {
       if (b !== undefined) return fail('invalid', `column reward.${k} is not in the layout`);
-      reward[k] = new Float32Array(n).fill(Number.NaN);
+      reward[k] = copy ? new Float32Array(n).fill(Number.NaN) : new Float32Array(0);
       continue;
     }
     if (b === undefined) return fail('invalid', `column reward.${k} is missing`);
-    const a = typed(b, n, 4, f32);
+    const a = typed(b, n, 4, f32, copy);
     if (a === null) return bad(`reward.${k}`, b, n * 4);
     reward[k] = a;
   }
   if (c.flags.byteLength !== n) return bad('flags', c.flags, n);
-  const flags = new Uint8Array(c.flags);
-  const step = typed(c.step, n, 4, (b) => new Int32Array(b));
+  const flags = copy ? new Uint8Array(c.flags) : new Uint8Array(0);
+  const step = typed(c.step, n, 4, (b) => new Int32Array(b), copy);
   if (step === null) return bad('step', c.step, n * 4);
-  const stampMs = typed(c.stamp_ms, n, 8, (b) => new Float64Array(b));
+  const stampMs = typed(c.stamp_ms, n, 8, (b) => new Float64Array(b), copy);
   if (stampMs === null) return bad('stamp_ms', c.stamp_ms, n * 8);
 
   let frames: Uint8Array | null = null;
@@ -418,15 +451,19 @@ export function decodeRolloutBody(header: RolloutHeader, body: Uint8Array): Body
     if (c.frames === null || c.frame_step === null) return fail('invalid', 'camera in the layout but no frames column');
     const m = c.frame_step.byteLength / 4;
     if (!Number.isInteger(m) || m > n) return fail('invalid', `frame_step has ${c.frame_step.byteLength} bytes, not a whole number of at most n frames`);
-    frameStep = typed(c.frame_step, m, 4, (b) => new Int32Array(b));
+    frameStep = typed(c.frame_step, m, 4, (b) => new Int32Array(b), copy);
     const per = frameBytes(layout);
     if (c.frames.byteLength !== m * per) return bad('frames', c.frames, m * per);
-    frames = new Uint8Array(c.frames);
+    frames = copy ? new Uint8Array(c.frames) : new Uint8Array(0);
   }
+  // The step column as written (little-endian int32, as every supported platform stores it), copied or not.
+  const steps = new DataView(c.step.buffer, c.step.byteOffset, c.step.byteLength);
   for (let i = 1; i < n; i++) {
-    if (step[i] <= step[i - 1]) return fail('invalid', `column step is not increasing at row ${i}`);
+    if (steps.getInt32(4 * i, true) <= steps.getInt32(4 * (i - 1), true)) return fail('invalid', `column step is not increasing at row ${i}`);
   }
-  return { ok: true, value: { observation, action, actionMean, logProb, command, progress, reward, flags, step, stampMs, frames, frameStep } };
+  const firstStep = n > 0 ? steps.getInt32(0, true) : null;
+  const lastStep = n > 0 ? steps.getInt32(4 * (n - 1), true) : null;
+  return { ok: true, value: { observation, action, actionMean, logProb, command, progress, reward, flags, step, stampMs, frames, frameStep }, firstStep, lastStep };
 }
 
 /** Decode a body the store kept (validated when it arrived) back into columns. */

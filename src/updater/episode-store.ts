@@ -2,13 +2,13 @@
 // default) or PostgreSQL (one store for several updaters). Both keep the same exactly-once rule: a chunk is
 // keyed by (robot, episode, chunk), a chunk and its episode's bookkeeping commit in one transaction, and the
 // updater acks only after that commit. SQLite answers synchronously, PostgreSQL with promises; callers await.
-import type { DecodedRolloutChunk } from '../contracts/rollout.js';
+import type { CheckedRolloutChunk } from '../contracts/rollout.js';
 import type { EpisodeRow, ExportedEpisode, StoreResult, StoreTotals } from './store.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
 export interface IncomingChunk {
-  readonly chunk: DecodedRolloutChunk;
+  readonly chunk: CheckedRolloutChunk;
   /** Bytes as received on the wire (the store keeps it for sizing). */
   readonly wireBytes: number;
 }

@@ -12,7 +12,7 @@
 // the runner raise and clear an alarm. Meanwhile the robots' spools hold the data; chunks arriving while paused
 // wait (up to MAX_QUEUED_WHILE_PAUSED, the rest unacked, so their robots resend them later).
 import {
-  ROLLOUT_VERSION, decodeRolloutChunk, peekChunkIdentity, type RejectCode, type RolloutAck, type UpdaterStatus,
+  ROLLOUT_VERSION, checkRolloutChunk, peekChunkIdentity, type RejectCode, type RolloutAck, type UpdaterStatus,
 } from '../contracts/rollout.js';
 import { robotOfTopic, topics } from '../contracts/topics.js';
 import { crc32c } from '../transports/serial/crc32c.js';
@@ -95,7 +95,7 @@ export class Ingest {
   handle(topic: string, payload: Uint8Array): Promise<IngestResult> {
     const robot = robotOfTopic(topic);
     if (robot === null || topic !== topics.rollout(robot)) return Promise.resolve({ outcome: 'ignored', ack: null, ackTopic: null });
-    const decoded = decodeRolloutChunk(payload, { maxBytes: this.o.maxChunkBytes });
+    const decoded = checkRolloutChunk(payload, { maxBytes: this.o.maxChunkBytes });
     if (!decoded.ok) {
       // A chunk that will never be accepted is always answered, or the robot would resend it forever: by its
       // identity (decoded, or read from its first bytes when it is too big or damaged), else by its CRC-32C.

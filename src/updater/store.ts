@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  REWARD_COMPONENTS, decodeStoredBody, type DecodedRolloutChunk, type RewardComponent, type RolloutColumns,
+  REWARD_COMPONENTS, decodeStoredBody, type CheckedRolloutChunk, type RewardComponent, type RolloutColumns,
   type RolloutHeader, type RolloutLayout,
 } from '../contracts/rollout.js';
 import { StriatumError } from '../errors.js';
@@ -85,13 +85,12 @@ export interface ExportedEpisode {
 export interface StoreTotals { chunks: number; episodes: number; complete: number; steps: number; bodyBytes: number }
 
 /** The columns of one chunk's row, the same in SQLite and PostgreSQL. */
-export function chunkRow(chunk: DecodedRolloutChunk, wireBytes: number, receivedAt: string) {
+export function chunkRow(chunk: CheckedRolloutChunk, wireBytes: number, receivedAt: string) {
   const h = chunk.header;
-  const c = chunk.columns;
   const { body_bytes: _b, ...headerJson } = h;
   return {
     robot: h.robot, episode: h.episode, chunk: h.chunk, n: h.n,
-    first_step: h.n > 0 ? c.step[0] : null, last_step: h.n > 0 ? c.step[h.n - 1] : null,
+    first_step: chunk.firstStep, last_step: chunk.lastStep,
     final: h.final ? 1 : 0, outcome: h.outcome, end_reason: h.end_reason, skipped_steps: h.skipped_steps,
     policy_version: h.policy_version, task: h.task, instruction: h.instruction, compression: h.compression,
     body_bytes: h.body_bytes, wire_bytes: wireBytes, header: JSON.stringify({ ...headerJson, body_bytes: h.body_bytes }),
@@ -161,7 +160,7 @@ export class RolloutStore implements EpisodeStore {
   private readonly episodeFinal: Database.Statement;
   private readonly upsertEpisode: Database.Statement;
   private readonly wasComplete: Database.Statement;
-  private readonly storeTx: (chunk: DecodedRolloutChunk, wireBytes: number) => StoreResult;
+  private readonly storeTx: (chunk: CheckedRolloutChunk, wireBytes: number) => StoreResult;
   private readonly storeBatchTx: (batch: readonly IncomingChunk[]) => StoreResult[];
   private trainingLocked = false;
 
@@ -227,7 +226,7 @@ export class RolloutStore implements EpisodeStore {
       VALUES (@robot, @episode, @task, @instruction, @policy_version, @chunks, @steps, @skipped_steps, @final_chunk, @outcome, @end_reason, @complete, @first_received_at, @last_received_at)`);
     this.wasComplete = db.prepare('SELECT complete FROM episodes WHERE robot = ? AND episode = ?');
 
-    const storeOne = (chunk: DecodedRolloutChunk, wireBytes: number): StoreResult => {
+    const storeOne = (chunk: CheckedRolloutChunk, wireBytes: number): StoreResult => {
       const h = chunk.header;
       const info = this.insertChunk.run(chunkRow(chunk, wireBytes, new Date().toISOString()));
       if (info.changes === 0) return { status: 'duplicate', completed: false };
@@ -262,7 +261,7 @@ export class RolloutStore implements EpisodeStore {
   }
 
   /** Store one validated chunk (one transaction, durable on return). */
-  storeChunk(chunk: DecodedRolloutChunk, wireBytes: number): StoreResult {
+  storeChunk(chunk: CheckedRolloutChunk, wireBytes: number): StoreResult {
     return this.storeTx(chunk, wireBytes);
   }
 
