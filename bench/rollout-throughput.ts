@@ -12,6 +12,7 @@
 //   [--window N: the robots' rollout.max_inflight, default the config's] [--buffers N: the recorder's column sets,
 //   rollout.buffers, default the config's] [--pg-setting name=value ...] [--mosquitto-conf 'line' ...]
 //   [--repeat N: alternate N runs of the path and of the bare publisher; medians and their ratio]
+//   [--warmup-s S: untimed feeding before each run is measured, default 2; the bare publishers warm up as long]
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -75,7 +76,7 @@ if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
 const { values } = parseArgs({
   options: {
     steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' }, robots: { type: 'string' },
-    stores: { type: 'string' }, buffers: { type: 'string' }, repeat: { type: 'string' }, 'mosquitto-conf': { type: 'string', multiple: true }, compression: { type: 'string' }, window: { type: 'string' }, 'pg-setting': { type: 'string', multiple: true },
+    stores: { type: 'string' }, buffers: { type: 'string' }, 'warmup-s': { type: 'string' }, repeat: { type: 'string' }, 'mosquitto-conf': { type: 'string', multiple: true }, compression: { type: 'string' }, window: { type: 'string' }, 'pg-setting': { type: 'string', multiple: true },
   },
 });
 const STEPS = Number(values.steps ?? 50_000);
@@ -89,6 +90,8 @@ const MOSQUITTO_CONF = values['mosquitto-conf'] ?? [];
 /** Alternated runs of the path and the bare publisher per store and robot count (`--repeat N`, default 1). */
 const REPEAT = Math.max(1, Number(values.repeat ?? 1));
 const COMPRESSION = (values.compression ?? 'none') as 'none' | 'gzip';
+/** Seconds each run feeds untimed before it measures (`--warmup-s`, default 2); the bare publisher likewise. */
+const WARMUP_S = Number(values['warmup-s'] ?? 2);
 /** The robots' in-flight window (rollout.max_inflight); default: the config's default. */
 const WINDOW = values.window === undefined ? RolloutConfigSchema.parse({}).max_inflight : Number(values.window);
 const brokerKind = values.broker ?? (MOSQUITTO !== null ? 'mosquitto' : 'aedes');
@@ -179,7 +182,10 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
   const maxBacklog = Math.max(32, 2 * WINDOW);
   const busy = () => service.publisher.backlog + service.spool.writesPending >= maxBacklog || service.spool.writesPending >= BUFFERS - 2 || !rec.recording;
   while (!service.publisher.connectedToBroker) await sleep(5);
-  for (let i = 0; i < 4; i++) { // warm-up: JIT, connection, first fsyncs
+  // Warm-up, untimed: connections, first fsyncs, and the JIT of this process and of the fresh updater process (a
+  // production updater has run for days; compiling its hot paths cost ~8% of the machine in a 4 s run).
+  const warmUntil = performance.now() + WARMUP_S * 1000;
+  for (let i = 0; i < 4 || performance.now() < warmUntil; i++) {
     while (busy()) await sleep(1);
     feed(CHUNK, false);
     await new Promise((r) => setImmediate(r));
@@ -259,20 +265,27 @@ async function mqttJsBaseline(url: string, payload: Buffer, count: number, windo
   let lastAt = 0;
   sub.on('message', () => { got++; lastAt = performance.now(); });
   await sub.subscribeAsync(topics.updaterBench(), { qos: 1 });
-  const t0 = performance.now();
-  await Promise.all(pubs.map((pub) => new Promise<void>((resolve) => {
+  /** Every publisher publishes `count` payloads (or, with null, until `untilMs`), at most `window` unacked; resolves with how many. */
+  const publishAll = async (count: number | null, untilMs = 0) => (await Promise.all(pubs.map((pub) => new Promise<number>((resolve) => {
     let inflight = 0;
     let sent = 0;
+    const more = () => (count === null ? performance.now() < untilMs : sent < count);
     const pump = () => {
-      while (inflight < window && sent < count) {
+      while (inflight < window && more()) {
         inflight++;
         sent++;
         pub.publish(topics.updaterBench(), payload, { qos: 1 }, () => { inflight--; pump(); });
       }
-      if (sent === count && inflight === 0) resolve();
+      if (!more() && inflight === 0) resolve(sent);
     };
     pump();
-  })));
+  })))).reduce((a, b) => a + b, 0);
+  // Warm-up, untimed, as long as the recorder's path gets.
+  const warm = await publishAll(null, performance.now() + WARMUP_S * 1000);
+  while (got < warm && !(got > 0 && performance.now() - lastAt > 3000)) await sleep(1);
+  got = 0;
+  const t0 = performance.now();
+  await publishAll(count);
   const total = count * publishers;
   // A broker drops QoS 1 messages for a subscriber that lags by more than its queue (Mosquitto's
   // max_queued_messages, 1000): then the rate is what the subscriber received, over the time it took, and the
@@ -455,6 +468,7 @@ process.stdout.write(`${JSON.stringify({
   chunk_steps: CHUNK,
   compression: COMPRESSION,
   robot_window: WINDOW,
+  warmup_s: WARMUP_S,
   postgres_settings: PG_SETTINGS,
   mosquitto_conf: MOSQUITTO_CONF,
   steps_per_robot: STEPS,
