@@ -1,6 +1,6 @@
 // Shared test fixtures: temp dirs, configs for the simulated robot, real ONNX policies, the CLI as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +11,20 @@ import { linearPolicyModel } from './onnx-builder.js';
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(REPO, 'dist/src/cli/main.js');
 
+const tempDirs: string[] = [];
+
+/** A fresh directory under the system's temp dir, removed when the test file's process exits (keep them with STRIATUM_KEEP_TEST_DIRS=1). */
 export function tempDir(prefix = 'striatum-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (tempDirs.length === 0 && process.env.STRIATUM_KEEP_TEST_DIRS !== '1') {
+    process.once('exit', () => {
+      for (const d of tempDirs) {
+        try { rmSync(d, { recursive: true, force: true }); } catch { /* left behind, as before */ }
+      }
+    });
+  }
+  tempDirs.push(dir);
+  return dir;
 }
 
 export function freePort(): Promise<number> {
