@@ -75,10 +75,27 @@ if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
 
 const { values } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h' },
     steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' }, robots: { type: 'string' },
     stores: { type: 'string' }, buffers: { type: 'string' }, 'warmup-s': { type: 'string' }, repeat: { type: 'string' }, 'mosquitto-conf': { type: 'string', multiple: true }, compression: { type: 'string' }, window: { type: 'string' }, 'pg-setting': { type: 'string', multiple: true },
   },
 });
+if (values.help === true) {
+  process.stdout.write(`usage: node dist/bench/rollout-throughput.js [options]   (prints one JSON object)
+  --steps N            steps per robot and run (default 50000)
+  --chunk-steps N      steps per chunk (default 250)
+  --robots 1,4,8       robot counts, each a run with its own updater process
+  --stores sqlite,postgres
+  --compression none|gzip
+  --broker aedes|mosquitto   (default mosquitto when installed)
+  --window N           rollout.max_inflight (default: the config's)
+  --buffers N          rollout.buffers (default: the config's)
+  --warmup-s S         untimed feeding before each run is measured, and as long for the bare publishers (default 2)
+  --repeat N           alternate N runs of the path and of the bare publishers; medians and their ratio
+  --pg-setting name=value, --mosquitto-conf 'line'   (repeatable)
+`);
+  process.exit(0);
+}
 const STEPS = Number(values.steps ?? 50_000);
 const CHUNK = Number(values['chunk-steps'] ?? 250);
 const ROBOT_COUNTS = (values.robots ?? '1,4,8').split(',').map(Number);
