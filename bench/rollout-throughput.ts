@@ -193,6 +193,15 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
       hook?.(entry, bytes);
     })(service.spool.onWritten);
   }
+  // The feeder waits for the spool to change (a chunk written or acknowledged), as a control loop would find a
+  // free set on its next tick, not for a 1 ms timer: the bare publishers' pump is driven by their PUBACKs too.
+  let wake: (() => void) | null = null;
+  const onUsage = service.spool.onUsage;
+  service.spool.onUsage = () => {
+    onUsage?.();
+    if (wake !== null) { const w = wake; wake = null; w(); }
+  };
+  const spoolChanged = () => new Promise<void>((resolve) => { wake = resolve; });
   const drained = async () => { while (service.publisher.backlog > 0 || service.spool.writesPending > 0) await sleep(1); };
   // Backpressure: never more than twice the window (at least 32) unacknowledged and 2 column sets always free,
   // so nothing is counted as unrecorded and the rate is what the whole path sustains.
@@ -221,7 +230,7 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
     if (busy()) {
       const onSpool = service.spool.writesPending >= BUFFERS - 2;
       const tw = performance.now();
-      await sleep(0);
+      await Promise.race([spoolChanged(), sleep(50)]);
       waitedMs[onSpool ? 'spool' : 'acks'] += performance.now() - tw;
       continue;
     }
