@@ -293,6 +293,39 @@ test('recorder: steps are cut into chunks by count, the episode end closes with 
   }
 });
 
+test('recorder: two buffer sets, reused for 60 chunks as fast as the spool frees them: every step of every chunk lands as recorded', async () => {
+  // The sets are shared memory that the spool worker reads while it encodes: a set refilled before the worker
+  // released it would show up here as rows of a later chunk.
+  const dir = tempDir();
+  const { spool, recorder } = await openRecorder(dir, { buffers: 2, chunkSteps: 10 });
+  const steps = new SyntheticSteps();
+  recorder.onEpisodeStart({ episode: 0, instruction: 'push it' });
+  let fed = 0;
+  let missed = 0;
+  while (fed < 600) {
+    if (!recorder.recording) { await new Promise((r) => setImmediate(r)); continue; }
+    const before = recorder.stats.unrecordedSteps;
+    recorder.onStep(steps.next(0, fed, fed === 599));
+    missed += recorder.stats.unrecordedSteps - before;
+    fed++;
+  }
+  recorder.onEpisodeEnd({ episode: 0, instruction: 'push it', outcome: 'timeout' });
+  await spool.flushed();
+  await spool.close();
+  assert.equal(missed, 0);
+  const chunks = decodeAll(dir);
+  assert.equal(chunks.length, 61); // 60 full chunks and the zero-step final one
+  assert.deepEqual(chunks.flatMap((c) => [...c.columns.step]), Array.from({ length: 600 }, (_, i) => i));
+  for (const c of chunks) {
+    for (let r = 0; r < c.header.n; r++) {
+      const i = c.columns.step[r];
+      assert.deepEqual([...c.columns.observation.subarray(r * 4, r * 4 + 4)], [0, 1, 2, 3].map((k) => i * 8 + k));
+      assert.deepEqual([...c.columns.action.subarray(r * 2, r * 2 + 2)], [i, -i]);
+      assert.equal(c.columns.stampMs[r], i * 20);
+    }
+  }
+});
+
 test('recorder: chunks are cut by time too, and a policy change starts a new chunk', async () => {
   const dir = tempDir();
   const { spool, recorder } = await openRecorder(dir, { chunkSteps: 100, chunkMs: 100 });
