@@ -85,6 +85,8 @@ export class ColumnSet {
     this.frameStep = frameBytes > 0 ? take((b, o, l) => new Int32Array(b, o, l), maxFrames, 4) : null;
     this.flags = take((b, o, l) => new Uint8Array(b, o, l), capacity, 1);
     this.frames = frameBytes > 0 ? take((b, o, l) => new Uint8Array(b, o, l), frameBytes * maxFrames, 1) : null;
+    // The size above and the views must describe the same columns.
+    if (at !== bytes) throw new Error(`column set layout: ${at} bytes of views in a ${bytes}-byte buffer`);
   }
 
   /** The columns as the worker keeps them. */
