@@ -111,6 +111,10 @@ export class Recorder implements StepSink {
   private intervention = 0;
   private pendingSkipped = 0;
   private stepsSinceCheck = 0;
+  /** The current set is complete (chunk_steps or chunk_ms reached): cut before the next step is written, or as the
+   * episode's final chunk if the episode ends first, so an episode that ends on a chunk boundary does not send an
+   * empty final chunk of its own. */
+  private complete = false;
   private full = false;
   pauseReason: PauseReason | null = null;
   private pausedSteps = 0;
@@ -167,8 +171,10 @@ export class Recorder implements StepSink {
     return `${this.runId}:${index}`;
   }
 
+  /** Whether the next step will be recorded: not paused, and a complete chunk waiting to be cut has a free set to
+   * go on with. */
   get recording(): boolean {
-    return this.pauseReason === null;
+    return this.pauseReason === null && (!this.complete || this.pool.length > 0);
   }
 
   /**
@@ -181,6 +187,7 @@ export class Recorder implements StepSink {
       this.beginEpisode(step.episode, null, step);
     }
     this.stepsSinceCheck++;
+    if (this.complete) this.cut(false, null, null);
     if (this.pauseReason !== null) {
       this.stats.unrecordedSteps++;
       this.pendingSkipped++;
@@ -231,7 +238,7 @@ export class Recorder implements StepSink {
     if (cam !== null && step.step % cam.everySteps === 0 && set.m < set.maxFrames) this.recordFrame(cam, set, step.step);
     set.n = r + 1;
     if (r === 0) set.firstStampMs = step.stampMs;
-    if (set.n >= set.capacity || step.stampMs - set.firstStampMs >= this.o.chunkMs) this.cut(false, null, null);
+    this.complete = set.n >= set.capacity || step.stampMs - set.firstStampMs >= this.o.chunkMs;
   }
 
   /** Optional: gives the episode its instruction before the first step. */
@@ -314,6 +321,7 @@ export class Recorder implements StepSink {
       final, outcome: final ? outcome ?? 'aborted' : null, end_reason: endReason,
     };
     this.pendingSkipped = 0;
+    this.complete = false;
     this.stats.stepsRecorded += set.n;
     this.stats.chunksCut++;
     if (final) this.stats.episodesClosed++;
