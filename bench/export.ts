@@ -6,8 +6,7 @@
 //    then the same with it on: the tick's compute time and wake-up lateness (p50, p99, max), the recorder's own
 //    onStep cost, and steps recorded/dropped.
 // Prints one JSON object. Usage: node dist/bench/export.js [--episodes 40] [--steps 500] [--hz 200] [--seconds 10]
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,6 +23,7 @@ import { silentLogger } from '../src/log.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 import { Ingest } from '../src/updater/ingest.js';
 import { RolloutStore } from '../src/updater/store.js';
+import { benchTempDir } from './temp-dir.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
@@ -35,7 +35,7 @@ const HZ = Number(values.hz);
 const SECONDS = Number(values.seconds);
 const OBS = 64;
 const ACT = 6;
-const dir = mkdtempSync(join(tmpdir(), 'striatum-bench-export-'));
+const dir = benchTempDir('striatum-bench-export-');
 
 function duSize(path: string): number {
   const st = statSync(path);
@@ -58,10 +58,11 @@ const storePath = join(dir, 'store.db');
       flags: new Uint8Array(STEPS), step: Int32Array.from({ length: STEPS }, (_, i) => i), stampMs: Float64Array.from({ length: STEPS }, (_, i) => i * 20),
       frames: null, frameStep: null,
     };
-    ingest.handle(topics.rollout('bench-1'), encodeRolloutChunk({
+    const result = await ingest.handle(topics.rollout('bench-1'), encodeRolloutChunk({
       v: ROLLOUT_VERSION, robot: 'bench-1', episode: `aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee:${e}`, chunk: 0, policy_version: 'p1', task: 'push', instruction: 'push',
       stamp: new Date().toISOString(), stamp_origin_unix_ms: null, layout, n: STEPS, skipped_steps: 0, final: true, outcome: 'success', end_reason: null,
     }, cols, 'none'));
+    if (result.outcome !== 'stored') throw new Error(`bench episode ${e} was not stored: ${JSON.stringify(result)}`);
   }
   store.close();
 }

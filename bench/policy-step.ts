@@ -10,8 +10,6 @@
 // and exit status instead of numbers; so does a loop that has not finished in three times its expected duration.
 // Usage: node --expose-gc dist/bench/policy-step.js [--ticks N] [--rate HZ] [--segments K] [--config FILE]
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +21,7 @@ import { LatencyHistogram } from '../src/util/histogram.js';
 import { RealtimeClock } from '../src/control/scheduler.js';
 import { silentLogger } from '../src/log.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
+import { benchTempDir } from './temp-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({ options: { ticks: { type: 'string' }, rate: { type: 'string' }, config: { type: 'string' }, segments: { type: 'string' } } });
@@ -118,7 +117,7 @@ class PlainBaseline {
 }
 
 function cBaseline(program: 'sleep_jitter' | 'spin_jitter', extraArgs: readonly string[]): unknown {
-  const out = mkdtempSync(join(tmpdir(), 'striatum-bench-'));
+  const out = benchTempDir('striatum-bench-');
   const bin = join(out, program);
   try {
     execFileSync('cc', ['-O2', '-o', bin, join(ROOT, `bench/c/${program}.c`)]);

@@ -11,8 +11,8 @@
 // Prints one JSON object. Usage:
 //   node dist/bench/prm.js [--model M.onnx | cnn] [--size 224] [--channels 32] [--views 2] [--seconds 5]
 //                          [--rate 100] [--ticks 2000] [--prm-rate 5] [--threads 1] [--config FILE]
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,7 @@ import { RewardPipeline } from '../src/reward/reward-pipeline.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 import type { RobotTransport } from '../src/transports/types.js';
 import { convProgressModel } from '../test/helpers/onnx-builder.js';
+import { benchTempDir } from './temp-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values: args } = parseArgs({
@@ -52,7 +53,7 @@ const CAMERA = 96; // the sim's frame size
 function benchModel(): { path: string; builtin: boolean } {
   const model = args.model ?? fileURLToPath(new URL('../../models/push-prm/progress.onnx', import.meta.url));
   if (model !== 'cnn') return { path: resolve(model), builtin: false };
-  const dir = mkdtempSync(join(tmpdir(), 'striatum-prm-bench-'));
+  const dir = benchTempDir('striatum-prm-bench-');
   const path = join(dir, 'cnn-progress.onnx');
   writeFileSync(path, convProgressModel({ size: SIZE, channels: CHANNELS }));
   writeFileSync(join(dir, 'cnn-progress.json'), JSON.stringify({

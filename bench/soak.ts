@@ -5,8 +5,7 @@
 // RSS growth <= 5 %, 0 faults, 0 lost steps. CI does not run it.
 // Usage: node --expose-gc dist/bench/soak.js [--minutes 10]
 import { createServer } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -19,6 +18,7 @@ import { createLogger } from '../src/log.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { runUpdater } from '../src/updater/updater.js';
+import { benchTempDir } from './temp-dir.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const ROBOT = 'soak-1';
@@ -43,7 +43,7 @@ function freePort(): Promise<number> {
 const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const dir = mkdtempSync(join(tmpdir(), 'striatum-soak-'));
+const dir = benchTempDir('striatum-soak-');
 const port = await freePort();
 const url = `mqtt://127.0.0.1:${port}`;
 
