@@ -23,7 +23,7 @@ import { silentLogger } from '../src/log.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 import { Ingest } from '../src/updater/ingest.js';
 import { RolloutStore } from '../src/updater/store.js';
-import { benchTempDir } from './temp-dir.js';
+import { tempDir } from '../test/helpers/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
@@ -35,7 +35,7 @@ const HZ = Number(values.hz);
 const SECONDS = Number(values.seconds);
 const OBS = 64;
 const ACT = 6;
-const dir = benchTempDir('striatum-bench-export-');
+const dir = tempDir('striatum-bench-export-');
 
 function duSize(path: string): number {
   const st = statSync(path);

@@ -21,7 +21,7 @@ import { LatencyHistogram } from '../src/util/histogram.js';
 import { RealtimeClock } from '../src/control/scheduler.js';
 import { silentLogger } from '../src/log.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
-import { benchTempDir } from './temp-dir.js';
+import { tempDir } from '../test/helpers/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({ options: { ticks: { type: 'string' }, rate: { type: 'string' }, config: { type: 'string' }, segments: { type: 'string' } } });
@@ -117,7 +117,7 @@ class PlainBaseline {
 }
 
 function cBaseline(program: 'sleep_jitter' | 'spin_jitter', extraArgs: readonly string[]): unknown {
-  const out = benchTempDir('striatum-bench-');
+  const out = tempDir('striatum-bench-');
   const bin = join(out, program);
   try {
     execFileSync('cc', ['-O2', '-o', bin, join(ROOT, `bench/c/${program}.c`)]);

@@ -28,7 +28,7 @@ import { RewardPipeline } from '../src/reward/reward-pipeline.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 import type { RobotTransport } from '../src/transports/types.js';
 import { convProgressModel } from '../test/helpers/onnx-builder.js';
-import { benchTempDir } from './temp-dir.js';
+import { tempDir } from '../test/helpers/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values: args } = parseArgs({
@@ -53,7 +53,7 @@ const CAMERA = 96; // the sim's frame size
 function benchModel(): { path: string; builtin: boolean } {
   const model = args.model ?? fileURLToPath(new URL('../../models/push-prm/progress.onnx', import.meta.url));
   if (model !== 'cnn') return { path: resolve(model), builtin: false };
-  const dir = benchTempDir('striatum-prm-bench-');
+  const dir = tempDir('striatum-prm-bench-');
   const path = join(dir, 'cnn-progress.onnx');
   writeFileSync(path, convProgressModel({ size: SIZE, channels: CHANNELS }));
   writeFileSync(join(dir, 'cnn-progress.json'), JSON.stringify({

@@ -18,7 +18,7 @@ import { createLogger } from '../src/log.js';
 import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { runUpdater } from '../src/updater/updater.js';
-import { benchTempDir } from './temp-dir.js';
+import { tempDir } from '../test/helpers/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const ROBOT = 'soak-1';
@@ -43,7 +43,7 @@ function freePort(): Promise<number> {
 const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const dir = benchTempDir('striatum-soak-');
+const dir = tempDir('striatum-soak-');
 const port = await freePort();
 const url = `mqtt://127.0.0.1:${port}`;
 
