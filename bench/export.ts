@@ -9,7 +9,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { writeFileSync } from 'node:fs';
 import { loadConfig } from '../src/config/load.js';
@@ -24,11 +23,10 @@ import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 import { Ingest } from '../src/updater/ingest.js';
 import { RolloutStore } from '../src/updater/store.js';
 import { tempDir } from '../test/helpers/fixtures.js';
+import { benchArgs } from './bench-args.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const { values } = parseArgs({
-  options: { episodes: { type: 'string', default: '40' }, steps: { type: 'string', default: '500' }, hz: { type: 'string', default: '200' }, seconds: { type: 'string', default: '10' } },
-});
+const values = benchArgs(import.meta.url, { episodes: { type: 'string', default: '40' }, steps: { type: 'string', default: '500' }, hz: { type: 'string', default: '200' }, seconds: { type: 'string', default: '10' } });
 const EPISODES = Number(values.episodes);
 const STEPS = Number(values.steps);
 const HZ = Number(values.hz);

@@ -8,14 +8,14 @@
 // curve, the best point. Not part of CI (a run takes up to time_limit_min; CI runs test/learn-smoke.test.ts).
 // With --runs 0,1,2 every variant runs once per run number (independent seeds for everything); the JSON then
 // gives each run's curve and the spread of the final and best held-out success. Writes curves.svg beside them.
-//   node dist/bench/learning.js [--config examples/learn.yaml] [--out data/bench-learning] [--variants learned,oracle,no-exploration] [--runs 0]
+// Usage: node dist/bench/learning.js [--config examples/learn.yaml] [--out data/bench-learning] [--variants learned,oracle,no-exploration] [--runs 0]
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { parse as parseYaml, stringify } from 'yaml';
 import { curvesSvg, type CurvePoint, type LearningCurve } from '../src/learn/curve.js';
+import { benchArgs } from './bench-args.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const VARIANTS: Record<string, (c: Record<string, any>) => Record<string, any>> = {
@@ -34,7 +34,7 @@ function runLearn(config: string, out: string): Promise<number | null> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string' }, out: { type: 'string' }, variants: { type: 'string' }, runs: { type: 'string' } } });
+  const values = benchArgs(import.meta.url, { config: { type: 'string' }, out: { type: 'string' }, variants: { type: 'string' }, runs: { type: 'string' } });
   const configPath = resolve(values.config ?? 'examples/learn.yaml');
   const out = resolve(values.out ?? 'data/bench-learning');
   const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, any>;

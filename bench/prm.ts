@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './bench-args.js';
 import ort from 'onnxruntime-node';
 import { loadConfig } from '../src/config/load.js';
 import { LatencyHistogram } from '../src/util/histogram.js';
@@ -31,12 +31,10 @@ import { convProgressModel } from '../test/helpers/onnx-builder.js';
 import { tempDir } from '../test/helpers/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const { values: args } = parseArgs({
-  options: {
-    model: { type: 'string' }, size: { type: 'string' }, channels: { type: 'string' }, views: { type: 'string' },
-    seconds: { type: 'string' }, rate: { type: 'string' }, ticks: { type: 'string' }, 'prm-rate': { type: 'string' },
-    threads: { type: 'string' }, config: { type: 'string' },
-  },
+const args = benchArgs(import.meta.url, {
+  model: { type: 'string' }, size: { type: 'string' }, channels: { type: 'string' }, views: { type: 'string' },
+  seconds: { type: 'string' }, rate: { type: 'string' }, ticks: { type: 'string' }, 'prm-rate': { type: 'string' },
+  threads: { type: 'string' }, config: { type: 'string' },
 });
 const SIZE = Number(args.size ?? 224);
 const CHANNELS = Number(args.channels ?? 64);

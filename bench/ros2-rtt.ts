@@ -11,15 +11,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { RealtimeClock } from '../src/control/scheduler.js';
 import { silentLogger } from '../src/log.js';
 import { CommandEncoder, commandLayout } from '../src/transports/ros2/command-encoder.js';
 import { CycloneDdsBackend } from '../src/transports/ros2/cyclonedds-backend.js';
 import { JointStateMatcher } from '../src/transports/ros2/joint-state-matcher.js';
 import { FLOAT64_MULTI_ARRAY, JOINT_STATE } from '../src/transports/ros2/messages.js';
+import { benchArgs } from './bench-args.js';
 
-const { values } = parseArgs({ options: { count: { type: 'string' }, segments: { type: 'string' }, rate: { type: 'string' }, joints: { type: 'string' } } });
+const values = benchArgs(import.meta.url, { count: { type: 'string' }, segments: { type: 'string' }, rate: { type: 'string' }, joints: { type: 'string' } });
 const COUNT = Number(values.count ?? 1000);
 const SEGMENTS = Number(values.segments ?? 2);
 const RATE = Number(values.rate ?? 500);

@@ -18,7 +18,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ReadStream } from 'node:tty';
 import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs';
 import { SerialPort } from 'serialport';
@@ -33,8 +32,9 @@ import { SerialTransport } from '../src/transports/serial/serial-transport.js';
 import { readSchemaHash } from '../src/transports/serial/schema-hash.js';
 import { SbpSimulator, defaultSimulatorBinary, type SbpSimEvent } from '../src/transports/serial/sim-process.js';
 import type { JointCommand, JointState } from '../src/transports/types.js';
+import { benchArgs } from './bench-args.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, joints: { type: 'string' } } });
+const values = benchArgs(import.meta.url, { seconds: { type: 'string' }, rate: { type: 'string' }, joints: { type: 'string' } });
 const SECONDS = Number(values.seconds ?? 10);
 const RATE = Number(values.rate ?? 500);
 const JOINTS = Number(values.joints ?? 6);

@@ -9,7 +9,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
@@ -19,13 +18,14 @@ import { RobotRuntime } from '../src/runtime/robot-runtime.js';
 import { UpdaterConfigSchema } from '../src/updater/config.js';
 import { runUpdater } from '../src/updater/updater.js';
 import { tempDir } from '../test/helpers/fixtures.js';
+import { benchArgs } from './bench-args.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const ROBOT = 'soak-1';
 const PASS = { updater: 'soak-updater-pass', operator: 'soak-operator-pass' };
 const RSS_GROWTH_MAX = 0.05;
 
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' } } });
+const values = benchArgs(import.meta.url, { minutes: { type: 'string', default: '10' } });
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${values.minutes}`);
 const runMs = minutes * 60_000;
