@@ -821,8 +821,9 @@ change). Adam, cosine learning rate from {args.lr:g}, batch {args.batch_size}.
   per positive (the HIL-SERL lesson), {args.hard_negative_fraction:.0%} of them near misses (progress >= {args.hard_negative_progress}).
   Binary cross-entropy. The training prior is {1 / (1 + args.success_negatives):.0%} positive, far above the
   natural one: the output is a score to threshold. The threshold is calibrated per episode on the validation
-  episodes for the done rule (`--done-updates` answers in a row): the lowest at which at most 1% of the failed
-  validation episodes would fire; the evaluation below checks it on held-out episodes.
+  episodes for the done rule (`--done-updates` answers in a row): the lowest at which it would fire on at most 1%
+  of the negatives, the failed validation episodes and the successful ones before their first success frame (a
+  rule that fires there ends an episode in success too early); the evaluation below checks it on held-out episodes.
 
 | argument | value |
 |---|---|
@@ -962,11 +963,12 @@ def validate(net: PrmNet, frames: Frames, val: np.ndarray, args: Args, rng: np.r
     truth = frames.success[rows]
     said = score >= 0.5
     hard = ~truth & (frames.progress[rows] >= args.hard_negative_progress)
-    threshold, recall, false_positives = calibrate_success(score, frames.episode[rows], truth, args.done_updates)
+    threshold, recall, false_positives, early = calibrate_success(score, frames.episode[rows], truth, args.done_updates)
     return {
         f"calibrated threshold (done rule: {args.done_updates} answer(s) in a row)": threshold,
         "episodes caught at that threshold, successful": recall,
         "episodes flagged at that threshold, failed": false_positives,
+        "episodes ended before their first success frame at that threshold, successful": early,
         "positive frames": int(truth.sum()),
         "recall at 0.5": float(said[truth].mean()) if truth.any() else None,
         "precision at 0.5": float(truth[said].mean()) if said.any() else None,
@@ -992,22 +994,32 @@ def done_scores(score: np.ndarray, episode: np.ndarray, k: int) -> tuple[np.ndar
 
 
 def calibrate_success(score: np.ndarray, episode: np.ndarray, truth: np.ndarray, k: int,
-                      max_false_positive: float = 0.01) -> tuple[float, float | None, float | None]:
-    """The lowest threshold at which the done rule flags at most max_false_positive of the failed episodes (those
-    with no success frame), and at least 0.5, with the shares of successful episodes caught and failed ones
-    flagged there. Judged per episode, as the runtime uses it."""
+                      max_false_positive: float = 0.01) -> tuple[float, float | None, float | None, float | None]:
+    """The lowest threshold (at least 0.5) at which the done rule fires on at most max_false_positive of the
+    negatives, judged per episode as the runtime uses it. Negatives are the failed episodes (no success frame) and
+    the part of every successful episode before its first success frame: a rule that fires there ends the episode
+    in success before the block is on the pad. Returns the threshold and, there, the shares of successful episodes
+    caught, of failed ones flagged, and of successful ones the rule would end early."""
     ids, best = done_scores(score, episode, k)
     succeeded = np.array([truth[episode == e].any() for e in ids])
-    failed = np.sort(best[~succeeded])
+    early = np.full(len(ids), -np.inf)
+    for i in np.flatnonzero(succeeded):
+        rows = np.flatnonzero(episode == ids[i])
+        first = int(np.argmax(truth[rows]))
+        if first > 0:
+            early[i] = done_scores(score[rows[:first]], np.zeros(first, np.int64), k)[1][0]
+    negatives = np.sort(np.concatenate([best[~succeeded], early[succeeded]]))
     threshold = 0.5
-    if len(failed):
-        allowed = int(np.floor(max_false_positive * len(failed)))
-        worst = failed[len(failed) - 1 - allowed]  # flagging only the `allowed` highest failed episodes
-        threshold = max(threshold, float(np.nextafter(np.float32(worst), np.float32(1))))
+    if len(negatives):
+        allowed = int(np.floor(max_false_positive * len(negatives)))
+        worst = negatives[len(negatives) - 1 - allowed]  # firing only on the `allowed` highest negatives
+        if np.isfinite(worst):
+            threshold = max(threshold, float(np.nextafter(np.float32(worst), np.float32(1))))
     threshold = float(min(threshold, 0.999))
     recall = float((best[succeeded] >= threshold).mean()) if succeeded.any() else None
     flagged = float((best[~succeeded] >= threshold).mean()) if (~succeeded).any() else None
-    return threshold, recall, flagged
+    ended_early = float((early[succeeded] >= threshold).mean()) if succeeded.any() else None
+    return threshold, recall, flagged, ended_early
 
 
 def roc_auc(score: np.ndarray, truth: np.ndarray) -> float | None:

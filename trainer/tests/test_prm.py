@@ -240,6 +240,32 @@ class SamplingTest(unittest.TestCase):
             self.assertEqual(sorted(out_single.reshape(-1).tolist()), sorted(single.reshape(-1).tolist()))
 
 
+class SuccessCalibrationTest(unittest.TestCase):
+    @staticmethod
+    def episodes(*scores_and_truth: tuple[list[float], list[bool]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        score = np.concatenate([np.array(s, np.float32) for s, _ in scores_and_truth])
+        truth = np.concatenate([np.array(t, bool) for _, t in scores_and_truth])
+        episode = np.concatenate([np.full(len(s), i) for i, (s, _) in enumerate(scores_and_truth)])
+        return score, episode, truth
+
+    def test_a_score_before_the_first_success_frame_counts_as_a_false_positive(self) -> None:
+        # Two failed episodes stay below 0.5; the successful one answers 0.85 while the block is still on its way.
+        score, episode, truth = self.episodes(
+            ([0.1, 0.3, 0.2], [False] * 3), ([0.4, 0.2], [False] * 2),
+            ([0.2, 0.85, 0.3, 0.95, 0.97], [False, False, False, True, True]))
+        threshold, recall, flagged, early = prm.calibrate_success(score, episode, truth, 1)
+        self.assertGreater(threshold, 0.85)  # 0.5 would end the successful episode two frames early
+        self.assertLess(threshold, 0.95)
+        self.assertEqual((recall, flagged, early), (1.0, 0.0, 0.0))
+
+    def test_the_done_rule_needs_k_answers_in_a_row_before_success_too(self) -> None:
+        # With k = 2 the lone 0.9 before success cannot fire: the threshold stays at its floor.
+        score, episode, truth = self.episodes(
+            ([0.1, 0.3], [False] * 2), ([0.9, 0.2, 0.9, 0.95, 0.96], [False, False, False, True, True]))
+        threshold, recall, flagged, early = prm.calibrate_success(score, episode, truth, 2)
+        self.assertEqual((threshold, recall, flagged, early), (0.5, 1.0, 0.0, 0.0))
+
+
 class ValueOrderCorrelationTest(unittest.TestCase):
     def test_matches_src_reward_voc(self) -> None:
         self.assertEqual(prm.value_order_correlation([0.1, 0.2, 0.5, 0.9]), 1.0)
