@@ -7,6 +7,10 @@
 // (the spool or the acks), and the CPU the robots' process and the updater process used, in cores. Also the recorder's onStep cost, bytes per step, and
 // mosquitto_pub's rate for one payload. The updater runs as its own process, as in production; the robots run
 // in this process (each with its own spool worker thread and MQTT connection).
+// The disk, per run: bytes each process sent to storage (/proc/<pid>/io write_bytes: the robots' spools, the
+// updater's store) and what the device wrote (/sys/dev/block/<dev>/stat, the file system's journal included), per
+// step, beside the disk alone in the same run (the same bytes appended in 576 KiB writes, fdatasync after each,
+// as a spool batch does): the bound that disk puts on the path is its MB/s over the path's bytes per step.
 // Prints one JSON object. Usage: node dist/bench/rollout-throughput.js [--steps N per robot] [--chunk-steps N]
 //   [--robots 1,4,8] [--stores sqlite,postgres] [--compression none|gzip] [--broker aedes|mosquitto]
 //   [--window N: the robots' rollout.max_inflight, default the config's] [--buffers N: the recorder's column sets,
@@ -15,7 +19,7 @@
 //   [--warmup-s S: untimed feeding before each run is measured, default 2; the bare publishers warm up as long]
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +63,25 @@ const ACT_ROWS = Array.from({ length: TABLE_ROWS }, (_, r) => ACT_TABLE.subarray
 const TIMED_EVERY = 16;
 type StoreSpec = { path: string } | { url: string };
 
+/** Bytes this process (all its threads) has sent to the storage layer so far: /proc/self/io's write_bytes. */
+function writeBytes(): number {
+  const m = /^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+  return m === null ? Number.NaN : Number(m[1]);
+}
+
+/** Bytes the block device holding `path` has written so far (its stat's sectors written × 512), or NaN. */
+function deviceBytesWritten(path: string): number {
+  const dev = statSync(path).dev;
+  const major = Math.floor(dev / 256) & 0xfff;
+  const minor = (dev & 0xff) | ((Math.floor(dev / 4096) & ~0xff) >>> 0);
+  try {
+    const f = readFileSync(`/sys/dev/block/${major}:${minor}/stat`, 'utf8').trim().split(/\s+/);
+    return Number(f[6]) * 512;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
   const a = JSON.parse(process.env.STRIATUM_BENCH_ARGS as string) as { url: string; store: StoreSpec };
   const updater = await runUpdater({
@@ -66,22 +89,20 @@ if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
     config: UpdaterConfigSchema.parse({ id: 'bench-updater', broker: { url: a.url, username: 'updater', password: PASS.updater }, store: a.store }),
   });
   const cpu0 = process.cpuUsage(); // from here: the run's work, not module loading and start-up
+  const written0 = writeBytes();
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
   const cpu = process.cpuUsage(cpu0);
-  await updater.close();
-  process.stderr.write(`${JSON.stringify({ msg: 'bench updater cpu', cpu_ms: (cpu.user + cpu.system) / 1000 })}\n`);
+  await updater.close(); // its last commit and checkpoint count as the run's
+  process.stderr.write(`${JSON.stringify({ msg: 'bench updater cpu', cpu_ms: (cpu.user + cpu.system) / 1000, write_bytes: writeBytes() - written0 })}\n`);
   process.exit(0);
 }
 
-const { values } = parseArgs({
-  options: {
-    help: { type: 'boolean', short: 'h' },
-    steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' }, robots: { type: 'string' },
-    stores: { type: 'string' }, buffers: { type: 'string' }, 'warmup-s': { type: 'string' }, repeat: { type: 'string' }, 'mosquitto-conf': { type: 'string', multiple: true }, compression: { type: 'string' }, window: { type: 'string' }, 'pg-setting': { type: 'string', multiple: true },
-  },
-});
-if (values.help === true) {
-  process.stdout.write(`usage: node dist/bench/rollout-throughput.js [options]   (prints one JSON object)
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  steps: { type: 'string' }, 'chunk-steps': { type: 'string' }, broker: { type: 'string' }, robots: { type: 'string' },
+  stores: { type: 'string' }, buffers: { type: 'string' }, 'warmup-s': { type: 'string' }, repeat: { type: 'string' }, 'mosquitto-conf': { type: 'string', multiple: true }, compression: { type: 'string' }, window: { type: 'string' }, 'pg-setting': { type: 'string', multiple: true },
+} as const;
+const USAGE = `usage: node dist/bench/rollout-throughput.js [options]   (prints one JSON object)
   --steps N            steps per robot and run (default 50000)
   --chunk-steps N      steps per chunk (default 250)
   --robots 1,4,8       robot counts, each a run with its own updater process
@@ -93,7 +114,17 @@ if (values.help === true) {
   --warmup-s S         untimed feeding before each run is measured, and as long for the bare publishers (default 2)
   --repeat N           alternate N runs of the path and of the bare publishers; medians and their ratio
   --pg-setting name=value, --mosquitto-conf 'line'   (repeatable)
-`);
+Scratch files (spools, SQLite store, disk probe) go under $TMPDIR: TMPDIR=/dev/shm takes the disk out of the path.
+`;
+let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+try {
+  ({ values } = parseArgs({ options: OPTIONS }));
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help === true) {
+  process.stdout.write(USAGE);
   process.exit(0);
 }
 const STEPS = Number(values.steps ?? 50_000);
@@ -137,11 +168,12 @@ function startUpdaterProcess(url: string, store: StoreSpec) {
   return {
     child, exited, subscribed: () => log.includes('"updater subscribed"'),
     /** The updater's own totals, from its last log line (after SIGTERM). */
-    stopped: (): { stored: number; batches: number; store_ms: number; cpu_ms: number } | null => {
+    stopped: (): { stored: number; steps_stored: number; batches: number; store_ms: number; cpu_ms: number; write_bytes: number } | null => {
       const line = log.split('\n').find((l) => l.includes('"updater stopped"'));
       const cpu = log.split('\n').find((l) => l.includes('"bench updater cpu"'));
       if (line === undefined) return null;
-      return { ...JSON.parse(line) as { stored: number; batches: number; store_ms: number }, cpu_ms: cpu === undefined ? Number.NaN : (JSON.parse(cpu) as { cpu_ms: number }).cpu_ms };
+      const c = cpu === undefined ? { cpu_ms: Number.NaN, write_bytes: Number.NaN } : JSON.parse(cpu) as { cpu_ms: number; write_bytes: number };
+      return { ...JSON.parse(line) as { stored: number; steps_stored: number; batches: number; store_ms: number }, cpu_ms: c.cpu_ms, write_bytes: c.write_bytes };
     },
   };
 }
@@ -211,9 +243,11 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
   // Warm-up, untimed: connections, first fsyncs, and the JIT of this process and of the fresh updater process (a
   // production updater has run for days; compiling its hot paths cost ~8% of the machine in a 4 s run).
   const warmUntil = performance.now() + WARMUP_S * 1000;
+  let warmSteps = 0;
   for (let i = 0; i < 4 || performance.now() < warmUntil; i++) {
     while (busy()) await sleep(1);
     feed(CHUNK, false);
+    warmSteps += CHUNK;
     await new Promise((r) => setImmediate(r));
   }
   await drained();
@@ -247,7 +281,7 @@ async function robotRun(url: string, robot: string, steps: number, go: Promise<v
   const stats = service.stats();
   const ack = service.publisher.ackLatency;
   const result = {
-    steps: fed, seconds, chunks, payloadPerChunk, bytesPerStepWire: ((payloadPerChunk + framing) * chunks) / fed,
+    steps: fed, warmSteps, seconds, chunks, payloadPerChunk, bytesPerStepWire: ((payloadPerChunk + framing) * chunks) / fed,
     unrecorded: stats.recorder.unrecordedSteps, resent: stats.publisher.resent,
     encodeUsPerChunk: (service.spool.workerUs.encode - enc0) / chunks, writeUsPerChunk: (service.spool.workerUs.write - wr0) / chunks,
     ack, perStep, perCut, waitedMs,
@@ -269,7 +303,7 @@ async function fleetRun(url: string, robots: number) {
   const mean = (f: (r: (typeof results)[number]) => number) => results.reduce((s, r) => s + f(r), 0) / results.length;
   const r0 = results[0];
   return {
-    robots, steps, seconds: round(seconds, 2), steps_per_s: Math.round(steps / seconds),
+    robots, steps, steps_with_warmup: steps + results.reduce((s, r) => s + r.warmSteps, 0), seconds: round(seconds, 2), steps_per_s: Math.round(steps / seconds),
     chunk_payload_bytes_mean: Math.round(mean((r) => r.payloadPerChunk)), bytes_per_step_wire: round(mean((r) => r.bytesPerStepWire), 1),
     unrecorded_steps: results.reduce((s, r) => s + r.unrecorded, 0), resent: results.reduce((s, r) => s + r.resent, 0),
     per_chunk_ms: {
@@ -370,6 +404,29 @@ async function storeOnly(store: EpisodeStore, chunks: number, payload: Uint8Arra
   return out;
 }
 
+/**
+ * The disk alone: `bytes` appended to a fresh file in `blockKiB` writes, fdatasync after every `syncKiB`. 576 KiB
+ * synced each is a spool batch of 6 chunks; 4 MiB writes synced every 64 MiB is about the most the disk takes.
+ */
+function diskAlone(bytes: number, blockKiB: number, syncKiB: number) {
+  const file = join(dir, 'disk-alone.bin');
+  const block = Buffer.alloc(blockKiB * 1024, 7);
+  const fd = openSync(file, 'w');
+  const t0 = performance.now();
+  let written = 0;
+  let unsynced = 0;
+  while (written < bytes) {
+    const n = writeSync(fd, block);
+    written += n;
+    unsynced += n;
+    if (unsynced >= syncKiB * 1024 || written >= bytes) { fdatasyncSync(fd); unsynced = 0; }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  closeSync(fd);
+  rmSync(file);
+  return { bytes: written, seconds: round(seconds, 2), mb_per_s: round(written / seconds / 1e6, 1) };
+}
+
 async function mosquittoPubBaseline(url: string, port: number, payload: Buffer, count: number) {
   const file = join(dir, 'payload.bin');
   writeFileSync(file, payload);
@@ -427,13 +484,29 @@ for (const kind of STORES) {
       while (!updater.subscribed()) await sleep(20);
       const startedAt = performance.now();
       const cpu0 = process.cpuUsage();
+      const written0 = writeBytes();
+      const device0 = deviceBytesWritten(dir);
       const run = await fleetRun(broker.url, robots);
       const cpu1 = process.cpuUsage(cpu0);
+      const robotsWritten = writeBytes() - written0;
       const heldSeconds = (performance.now() - startedAt) / 1000;
       updater.child.kill('SIGTERM');
       await updater.exited;
       runningUpdater = null;
+      const deviceWritten = deviceBytesWritten(dir) - device0;
       const u = updater.stopped();
+      // Every step fed (warm-up included) went through the spool and the store by the end of the run.
+      const perStep = (b: number) => round(b / run.steps_with_warmup, 0);
+      const aloneBytes = Math.min(deviceWritten, 1 << 30);
+      const alone = { spool_like_576k_fdatasync_each: diskAlone(aloneBytes, 576, 576), sequential_4m_fdatasync_per_64m: diskAlone(aloneBytes, 4096, 65_536) };
+      const disk = {
+        // PostgreSQL's own writes are its server's (the updater only sends rows): the device's figure counts them.
+        robots_process_bytes_per_step: perStep(robotsWritten), updater_process_bytes_per_step: perStep(u?.write_bytes ?? Number.NaN),
+        device_bytes_per_step: perStep(deviceWritten), device_mb_per_s_during_run: round(deviceWritten / heldSeconds / 1e6, 1),
+        disk_alone: alone,
+        // The fastest this path can be on this disk: the disk's best sequential rate over the bytes a step costs it.
+        path_bound_steps_per_s: Math.round((alone.sequential_4m_fdatasync_per_64m.mb_per_s * 1e6) / (deviceWritten / run.steps_with_warmup)),
+      };
       // The baseline right after, against the same broker: as many bare publishers, the same payload and count.
       payload ??= Buffer.alloc(Math.round(run.bytes_per_step_wire * CHUNK), 7);
       const bare = await mqttJsBaseline(broker.url, payload, Math.ceil(STEPS / CHUNK), 8, robots);
@@ -446,6 +519,7 @@ for (const kind of STORES) {
           store_ms_per_batch: round(u.store_ms / Math.max(1, u.batches), 2), cpu_cores: round(u.cpu_ms / 1000 / heldSeconds, 2),
         },
         robots_process_cpu_cores: round((cpu1.user + cpu1.system) / 1e6 / heldSeconds, 2),
+        disk,
       } });
       process.stderr.write(`${kind} ×${robots}: ${run.steps_per_s} steps/s (bare MQTT.js ${bare.steps_per_s_equiv})\n`);
     }
@@ -455,9 +529,15 @@ for (const kind of STORES) {
     const medianRun = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[(xs.length - 1) >> 1];
     const path = medianRun(reps, (r) => r.path.steps_per_s).path;
     const bare = medianRun(reps, (r) => r.bare.steps_per_s_equiv).bare;
+    const bound = (path.disk as { path_bound_steps_per_s: number }).path_bound_steps_per_s;
     results.push({
       ...path, bare_mqttjs_qos1_window8: bare, ratio_vs_bare: round(path.steps_per_s / bare.steps_per_s_equiv, 3),
-      ...(REPEAT > 1 ? { repeats: { steps_per_s: reps.map((r) => r.path.steps_per_s), bare_steps_per_s_equiv: reps.map((r) => r.bare.steps_per_s_equiv) } } : {}),
+      // The ratio the path could reach if everything but the disk were free.
+      disk_bound_ratio_vs_bare: round(bound / bare.steps_per_s_equiv, 3),
+      ...(REPEAT > 1 ? { repeats: {
+        steps_per_s: reps.map((r) => r.path.steps_per_s), bare_steps_per_s_equiv: reps.map((r) => r.bare.steps_per_s_equiv),
+        disk_bound_steps_per_s: reps.map((r) => (r.path.disk as { path_bound_steps_per_s: number }).path_bound_steps_per_s),
+      } } : {}),
     });
   }
 }

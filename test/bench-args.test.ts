@@ -22,3 +22,16 @@ for (const name of BENCHES) {
     assert.ok(bad.stderr.includes(`bench/${name}: `), 'the usage follows the error');
   });
 }
+
+test('bench/rollout-throughput: --help lists its flags; an unknown flag exits 2 with the reason', () => {
+  const script = join(REPO, 'dist/bench/rollout-throughput.js');
+  const help = spawnSync(process.execPath, [script, '--help'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: node dist\/bench\/rollout-throughput\.js/);
+  assert.match(help.stdout, /--buffers N/);
+  const bad = spawnSync(process.execPath, [script, '--no-such-flag'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /Unknown option '--no-such-flag'/);
+  assert.doesNotMatch(bad.stderr, /\sat .*\.js:\d+:\d+/, 'no stack trace');
+  assert.match(bad.stderr, /usage: node dist\/bench\/rollout-throughput\.js/);
+});

@@ -22,7 +22,7 @@ export const RolloutConfigSchema = z.strictObject({
   chunk_ms: z.int().min(10).default(2000).describe('a chunk is cut when its first step is this old (loop time)'),
   compression: RolloutCompressionSchema.default('none').describe('body compression; zstd needs Node.js 22.15 or later'),
   max_chunk_bytes: z.int().min(1024).default(DEFAULT_MAX_CHUNK_BYTES).describe('the updater\'s cap on one chunk; the recorder refuses settings that could exceed it'),
-  buffers: z.int().min(2).max(64).default(8).describe('column buffer sets in rotation between the loop and the spool worker'),
+  buffers: z.int().min(2).max(64).default(16).describe('column buffer sets in rotation between the loop and the spool worker (each holds one chunk)'),
   ack_timeout_ms: z.int().min(50).default(10_000).describe('resend a chunk when the updater has not acknowledged it in this time'),
   ack_timeout_max_ms: z.int().min(50).default(120_000).describe('the resend timeout doubles per attempt up to this'),
   max_inflight: z.int().min(1).max(256).default(64).describe('chunks published and not yet acknowledged at once (each held in memory while in flight); the rate is at most this many chunks per ack round trip'),

@@ -209,7 +209,7 @@ export async function runUpdater(options: UpdaterOptions): Promise<RunningUpdate
       await client.endAsync().catch(() => undefined);
       await store.close();
       log.info('updater stopped', {
-        stored: ingest.counts.stored, duplicate: ingest.counts.duplicate, rejected: ingest.counts.rejected,
+        stored: ingest.counts.stored, steps_stored: ingest.stepsStored, duplicate: ingest.counts.duplicate, rejected: ingest.counts.rejected,
         batches: ingest.batches, store_ms: Math.round(ingest.storeMs),
       });
     },
