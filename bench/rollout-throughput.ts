@@ -9,8 +9,8 @@
 // in this process (each with its own spool worker thread and MQTT connection).
 // The disk, per run: bytes each process sent to storage (/proc/<pid>/io write_bytes: the robots' spools, the
 // updater's store) and what the device wrote (/sys/dev/block/<dev>/stat, the file system's journal included), per
-// step, beside the disk alone in the same run (the same bytes appended in 576 KiB writes, fdatasync after each,
-// as a spool batch does): the bound that disk puts on the path is its MB/s over the path's bytes per step.
+// step, beside the disk alone in the same run (the same bytes appended in 576 KiB writes, fdatasync after each, as
+// a spool batch does, and in 4 MiB writes synced every 64 MiB). The bare publishers run at least as long as the path.
 // Prints one JSON object. Usage: node dist/bench/rollout-throughput.js [--steps N per robot] [--chunk-steps N]
 //   [--robots 1,4,8] [--stores sqlite,postgres] [--compression none|gzip] [--broker aedes|mosquitto]
 //   [--window N: the robots' rollout.max_inflight, default the config's] [--buffers N: the recorder's column sets,
@@ -316,8 +316,12 @@ async function fleetRun(url: string, robots: number) {
   };
 }
 
-/** `publishers` bare MQTT.js clients at once, each publishing `count` payloads QoS 1 (at most `window` unacked), timed until one subscriber has them all. */
-async function mqttJsBaseline(url: string, payload: Buffer, count: number, window: number, publishers: number) {
+/**
+ * `publishers` bare MQTT.js clients at once, each publishing `count` payloads QoS 1 (at most `window` unacked), and
+ * on for at least `minSeconds` (the path's own run time: a baseline of a fraction of a second moved ×3 between
+ * runs), timed until one subscriber has them all.
+ */
+async function mqttJsBaseline(url: string, payload: Buffer, count: number, window: number, publishers: number, minSeconds = 0) {
   const sub = mqtt.connect(url, { username: 'updater', password: PASS.updater, clientId: 'bench-sub', reconnectPeriod: 0 });
   const pubs = Array.from({ length: publishers }, (_, i) => mqtt.connect(url, { username: 'updater', password: PASS.updater, clientId: `bench-pub-${i}`, reconnectPeriod: 0 }));
   await Promise.all([sub, ...pubs].map((c) => new Promise((r) => c.once('connect', r))));
@@ -325,11 +329,11 @@ async function mqttJsBaseline(url: string, payload: Buffer, count: number, windo
   let lastAt = 0;
   sub.on('message', () => { got++; lastAt = performance.now(); });
   await sub.subscribeAsync(topics.updaterBench(), { qos: 1 });
-  /** Every publisher publishes `count` payloads (or, with null, until `untilMs`), at most `window` unacked; resolves with how many. */
+  /** Every publisher publishes `count` payloads and until `untilMs`, at most `window` unacked; resolves with how many. */
   const publishAll = async (count: number | null, untilMs = 0) => (await Promise.all(pubs.map((pub) => new Promise<number>((resolve) => {
     let inflight = 0;
     let sent = 0;
-    const more = () => (count === null ? performance.now() < untilMs : sent < count);
+    const more = () => (count !== null && sent < count) || performance.now() < untilMs;
     const pump = () => {
       while (inflight < window && more()) {
         inflight++;
@@ -345,8 +349,7 @@ async function mqttJsBaseline(url: string, payload: Buffer, count: number, windo
   while (got < warm && !(got > 0 && performance.now() - lastAt > 3000)) await sleep(1);
   got = 0;
   const t0 = performance.now();
-  await publishAll(count);
-  const total = count * publishers;
+  const total = await publishAll(count, t0 + minSeconds * 1000);
   // A broker drops QoS 1 messages for a subscriber that lags by more than its queue (Mosquitto's
   // max_queued_messages, 1000): then the rate is what the subscriber received, over the time it took, and the
   // drops are reported (the recorder's path never loses one: every chunk is resent until acked).
@@ -503,13 +506,13 @@ for (const kind of STORES) {
         // PostgreSQL's own writes are its server's (the updater only sends rows): the device's figure counts them.
         robots_process_bytes_per_step: perStep(robotsWritten), updater_process_bytes_per_step: perStep(u?.write_bytes ?? Number.NaN),
         device_bytes_per_step: perStep(deviceWritten), device_mb_per_s_during_run: round(deviceWritten / heldSeconds / 1e6, 1),
+        // The disk alone right after (on a virtual disk its rate moves between runs as much as the path's does).
         disk_alone: alone,
-        // The fastest this path can be on this disk: the disk's best sequential rate over the bytes a step costs it.
-        path_bound_steps_per_s: Math.round((alone.sequential_4m_fdatasync_per_64m.mb_per_s * 1e6) / (deviceWritten / run.steps_with_warmup)),
       };
-      // The baseline right after, against the same broker: as many bare publishers, the same payload and count.
+      // The baseline right after, against the same broker: as many bare publishers, the same payload and count, and
+      // on for at least as long as the path ran.
       payload ??= Buffer.alloc(Math.round(run.bytes_per_step_wire * CHUNK), 7);
-      const bare = await mqttJsBaseline(broker.url, payload, Math.ceil(STEPS / CHUNK), 8, robots);
+      const bare = await mqttJsBaseline(broker.url, payload, Math.ceil(STEPS / CHUNK), 8, robots, run.seconds);
       reps.push({ bare, path: {
         store: kind, ...run,
         // The updater process over this run (warm-up chunks included, start-up not): its batches, time in the
@@ -529,14 +532,10 @@ for (const kind of STORES) {
     const medianRun = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[(xs.length - 1) >> 1];
     const path = medianRun(reps, (r) => r.path.steps_per_s).path;
     const bare = medianRun(reps, (r) => r.bare.steps_per_s_equiv).bare;
-    const bound = (path.disk as { path_bound_steps_per_s: number }).path_bound_steps_per_s;
     results.push({
       ...path, bare_mqttjs_qos1_window8: bare, ratio_vs_bare: round(path.steps_per_s / bare.steps_per_s_equiv, 3),
-      // The ratio the path could reach if everything but the disk were free.
-      disk_bound_ratio_vs_bare: round(bound / bare.steps_per_s_equiv, 3),
       ...(REPEAT > 1 ? { repeats: {
         steps_per_s: reps.map((r) => r.path.steps_per_s), bare_steps_per_s_equiv: reps.map((r) => r.bare.steps_per_s_equiv),
-        disk_bound_steps_per_s: reps.map((r) => (r.path.disk as { path_bound_steps_per_s: number }).path_bound_steps_per_s),
       } } : {}),
     });
   }
