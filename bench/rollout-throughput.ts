@@ -168,12 +168,12 @@ function startUpdaterProcess(url: string, store: StoreSpec) {
   return {
     child, exited, subscribed: () => log.includes('"updater subscribed"'),
     /** The updater's own totals, from its last log line (after SIGTERM). */
-    stopped: (): { stored: number; steps_stored: number; batches: number; store_ms: number; cpu_ms: number; write_bytes: number } | null => {
+    stopped: (): { stored: number; batches: number; store_ms: number; cpu_ms: number; write_bytes: number } | null => {
       const line = log.split('\n').find((l) => l.includes('"updater stopped"'));
       const cpu = log.split('\n').find((l) => l.includes('"bench updater cpu"'));
       if (line === undefined) return null;
       const c = cpu === undefined ? { cpu_ms: Number.NaN, write_bytes: Number.NaN } : JSON.parse(cpu) as { cpu_ms: number; write_bytes: number };
-      return { ...JSON.parse(line) as { stored: number; steps_stored: number; batches: number; store_ms: number }, cpu_ms: c.cpu_ms, write_bytes: c.write_bytes };
+      return { ...JSON.parse(line) as { stored: number; batches: number; store_ms: number }, cpu_ms: c.cpu_ms, write_bytes: c.write_bytes };
     },
   };
 }
