@@ -11,6 +11,9 @@
 // updater's store) and what the device wrote (/sys/dev/block/<dev>/stat, the file system's journal included), per
 // step, beside the disk alone in the same run (the same bytes appended in 576 KiB writes, fdatasync after each, as
 // a spool batch does, and in 4 MiB writes synced every 64 MiB). The bare publishers run at least as long as the path.
+// The CPU, per run: Mosquitto's (/proc/<pid>/stat) and the whole machine's busy cores (/proc/stat), for the path and
+// the bare publishers alike, and each one's machine CPU per chunk; the stages alone report their own CPU per chunk.
+// Where both are CPU-bound on the same cores, the ratio is the bare publisher's CPU per message over the path's.
 // Prints one JSON object. Usage: node dist/bench/rollout-throughput.js [--steps N per robot] [--chunk-steps N]
 //   [--robots 1,4,8] [--stores sqlite,postgres] [--compression none|gzip] [--broker aedes|mosquitto]
 //   [--window N: the robots' rollout.max_inflight, default the config's] [--buffers N: the recorder's column sets,
@@ -82,6 +85,24 @@ function deviceBytesWritten(path: string): number {
   }
 }
 
+/** CPU seconds a process has used so far (user + system, its threads included: /proc/<pid>/stat), or NaN. */
+function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ, 100 on Linux)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds the whole machine has been busy so far (every core; idle and I/O wait excluded: /proc/stat). */
+function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  return (f.reduce((a, b) => a + b, 0) - f[3] - f[4]) / 100;
+}
+
 if (process.env.STRIATUM_BENCH_ROLE === 'updater') {
   const a = JSON.parse(process.env.STRIATUM_BENCH_ARGS as string) as { url: string; store: StoreSpec };
   const updater = await runUpdater({
@@ -147,10 +168,11 @@ const dir = mkdtempSync(join(tmpdir(), 'striatum-bench-rollout-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
-async function startBroker(): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+/** The broker; `pid` is Mosquitto's (aedes runs inside this process, so its CPU counts as the robots' process's). */
+async function startBroker(): Promise<{ url: string; port: number; pid?: number; stop(): Promise<void> }> {
   if (brokerKind === 'mosquitto') {
     const m = await startMosquitto(PASS, { confExtra: MOSQUITTO_CONF });
-    return { url: m.url, port: m.port, stop: () => m.stop() };
+    return { url: m.url, port: m.port, pid: m.proc.pid, stop: () => m.stop() };
   }
   const b = await EmbeddedBroker.start({
     host: '127.0.0.1', port: 0, wsPort: null, logger: silentLogger,
@@ -321,7 +343,7 @@ async function fleetRun(url: string, robots: number) {
  * on for at least `minSeconds` (the path's own run time: a baseline of a fraction of a second moved ×3 between
  * runs), timed until one subscriber has them all.
  */
-async function mqttJsBaseline(url: string, payload: Buffer, count: number, window: number, publishers: number, minSeconds = 0) {
+async function mqttJsBaseline(url: string, brokerPid: number | undefined, payload: Buffer, count: number, window: number, publishers: number, minSeconds = 0) {
   const sub = mqtt.connect(url, { username: 'updater', password: PASS.updater, clientId: 'bench-sub', reconnectPeriod: 0 });
   const pubs = Array.from({ length: publishers }, (_, i) => mqtt.connect(url, { username: 'updater', password: PASS.updater, clientId: `bench-pub-${i}`, reconnectPeriod: 0 }));
   await Promise.all([sub, ...pubs].map((c) => new Promise((r) => c.once('connect', r))));
@@ -349,16 +371,20 @@ async function mqttJsBaseline(url: string, payload: Buffer, count: number, windo
   while (got < warm && !(got > 0 && performance.now() - lastAt > 3000)) await sleep(1);
   got = 0;
   const t0 = performance.now();
+  const busy0 = machineBusySeconds();
+  const brokerCpu0 = processCpuSeconds(brokerPid);
   const total = await publishAll(count, t0 + minSeconds * 1000);
   // A broker drops QoS 1 messages for a subscriber that lags by more than its queue (Mosquitto's
   // max_queued_messages, 1000): then the rate is what the subscriber received, over the time it took, and the
   // drops are reported (the recorder's path never loses one: every chunk is resent until acked).
   while (got < total && !(got > 0 && performance.now() - lastAt > 3000)) await sleep(1);
   const seconds = ((got < total ? lastAt : performance.now()) - t0) / 1000;
+  const heldSeconds = (performance.now() - t0) / 1000;
+  const cpu = { machine_busy_cores: round((machineBusySeconds() - busy0) / heldSeconds, 2), broker_cpu_cores: round((processCpuSeconds(brokerPid) - brokerCpu0) / heldSeconds, 2) };
   await Promise.all([sub, ...pubs].map((c) => c.endAsync()));
   return {
     publishers, messages: total, window, seconds: round(seconds, 2), msgs_per_s: Math.round(got / seconds), steps_per_s_equiv: Math.round((got / seconds) * CHUNK),
-    dropped_by_broker: total - got,
+    dropped_by_broker: total - got, ...cpu, machine_cpu_ms_per_message: round((cpu.machine_busy_cores * heldSeconds * 1000) / Math.max(1, got), 2),
   };
 }
 
@@ -395,13 +421,18 @@ async function storeOnly(store: EpisodeStore, chunks: number, payload: Uint8Arra
     const ingest = new Ingest(store, { maxChunkBytes: 8 << 20, logger: silentLogger, maxBatch: batch });
     const copies = Array.from({ length: chunks }, (_, i) => encode({ ...raw, episode: `${randomUUID()}:${i}`, chunk: 0 }));
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < copies.length; i += batch) {
       const rs = await Promise.all(copies.slice(i, i + batch).map((c) => ingest.handle(topics.rollout(captured.robot), c)));
       const bad = rs.find((r) => r.outcome !== 'stored');
       if (bad !== undefined) throw new Error(`store-only chunk not stored: ${JSON.stringify(bad)}`);
     }
     const seconds = (performance.now() - t0) / 1000;
-    out[`batch_${batch}`] = { chunks, seconds: round(seconds, 2), chunks_per_s: Math.round(chunks / seconds), steps_per_s_equiv: Math.round((chunks / seconds) * CHUNK), ms_per_commit: round((ingest.storeMs / ingest.batches), 2) };
+    const cpu = process.cpuUsage(cpu0); // this process: decode, checks, the store client (not PostgreSQL's server)
+    out[`batch_${batch}`] = {
+      chunks, seconds: round(seconds, 2), chunks_per_s: Math.round(chunks / seconds), steps_per_s_equiv: Math.round((chunks / seconds) * CHUNK),
+      ms_per_commit: round((ingest.storeMs / ingest.batches), 2), cpu_ms_per_chunk: round((cpu.user + cpu.system) / 1000 / chunks, 2),
+    };
   }
   await store.close();
   return out;
@@ -487,10 +518,14 @@ for (const kind of STORES) {
       while (!updater.subscribed()) await sleep(20);
       const startedAt = performance.now();
       const cpu0 = process.cpuUsage();
+      const busy0 = machineBusySeconds();
+      const brokerCpu0 = processCpuSeconds(broker.pid);
       const written0 = writeBytes();
       const device0 = deviceBytesWritten(dir);
       const run = await fleetRun(broker.url, robots);
       const cpu1 = process.cpuUsage(cpu0);
+      const busy1 = machineBusySeconds();
+      const brokerCpu1 = processCpuSeconds(broker.pid);
       const robotsWritten = writeBytes() - written0;
       const heldSeconds = (performance.now() - startedAt) / 1000;
       updater.child.kill('SIGTERM');
@@ -512,7 +547,7 @@ for (const kind of STORES) {
       // The baseline right after, against the same broker: as many bare publishers, the same payload and count, and
       // on for at least as long as the path ran.
       payload ??= Buffer.alloc(Math.round(run.bytes_per_step_wire * CHUNK), 7);
-      const bare = await mqttJsBaseline(broker.url, payload, Math.ceil(STEPS / CHUNK), 8, robots, run.seconds);
+      const bare = await mqttJsBaseline(broker.url, broker.pid, payload, Math.ceil(STEPS / CHUNK), 8, robots, run.seconds);
       reps.push({ bare, path: {
         store: kind, ...run,
         // The updater process over this run (warm-up chunks included, start-up not): its batches, time in the
@@ -522,6 +557,11 @@ for (const kind of STORES) {
           store_ms_per_batch: round(u.store_ms / Math.max(1, u.batches), 2), cpu_cores: round(u.cpu_ms / 1000 / heldSeconds, 2),
         },
         robots_process_cpu_cores: round((cpu1.user + cpu1.system) / 1e6 / heldSeconds, 2),
+        // Mosquitto's own CPU, and every core's busy time over the run (this machine's other load included): the
+        // path is CPU-bound when this is close to the core count.
+        broker_cpu_cores: round((brokerCpu1 - brokerCpu0) / heldSeconds, 2),
+        machine_busy_cores: round((busy1 - busy0) / heldSeconds, 2),
+        machine_cpu_ms_per_chunk: round(((busy1 - busy0) * 1000) / (run.steps_with_warmup / CHUNK), 2),
         disk,
       } });
       process.stderr.write(`${kind} ×${robots}: ${run.steps_per_s} steps/s (bare MQTT.js ${bare.steps_per_s_equiv})\n`);
@@ -541,7 +581,7 @@ for (const kind of STORES) {
   }
 }
 
-const mqttjsWide = await mqttJsBaseline(broker.url, payload as Buffer, Math.ceil(STEPS / CHUNK), 256, 1);
+const mqttjsWide = await mqttJsBaseline(broker.url, broker.pid, payload as Buffer, Math.ceil(STEPS / CHUNK), 256, 1);
 let mosqPub: Awaited<ReturnType<typeof mosquittoPubBaseline>> | { skipped: string };
 try {
   mosqPub = await mosquittoPubBaseline(broker.url, broker.port, payload as Buffer, Math.ceil(STEPS / CHUNK));
@@ -555,7 +595,7 @@ const storeOnly_: Record<string, unknown> = {};
 if (captured.chunk !== null) {
   for (const kind of STORES) {
     const location = kind === 'sqlite' ? join(dir, 'store-only.sqlite') : (postgres as NonNullable<typeof postgres>).url;
-    storeOnly_[kind] = await storeOnly(await openEpisodeStore(location, { logger: silentLogger }), 200, captured.chunk);
+    storeOnly_[kind] = await storeOnly(await openEpisodeStore(location, { logger: silentLogger }), 1000, captured.chunk);
   }
 }
 stopped.postgres = true;
