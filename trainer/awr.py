@@ -48,7 +48,7 @@ import onnx.numpy_helper
 import torch
 import torch.nn as nn
 from common import TrainerError, episode_bounds, load_array
-from mlp_policy import STD_FLOOR, Policy
+from mlp_policy import STD_FLOOR, Ensemble, Policy
 from onnx_numpy import run_numpy
 
 # The manifest's schema is declared in src/contracts/snapshot-manifest.ts and written here by `npm run docs`.
@@ -204,10 +204,11 @@ FRAME_OPS = frozenset({"Mul", "Sub", "Div", "Sqrt", "Neg", "Slice", "Concat", "R
 """Ops the object-goal frame adds around the MLP in an exported graph."""
 
 
-def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Policy:
+def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Policy | Ensemble:
     """A Policy holding the weights of a bc.py-exported graph, rebuilt as policy.json's training.architecture says
-    (a plain MLP when it says nothing). Refuses any other architecture: ops other than the MLP's (and the frame's),
-    layers that do not chain, unequal hidden widths, and a rebuilt module whose outputs differ from the graph's."""
+    (a plain MLP when it says nothing; an Ensemble of such MLPs when it names `ensemble` members). Refuses any other
+    architecture: ops other than the MLP's (and the frame's, and the ensemble's mean), layers that do not chain,
+    unequal hidden widths, and a rebuilt module whose outputs differ from the graph's."""
     try:
         model = onnx.load(str(model_path))
     except Exception as error:  # onnx raises OSError, DecodeError or its own errors: all mean unreadable
@@ -216,8 +217,11 @@ def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Po
     framed = architecture.get("frame") == "object-goal"
     if architecture.get("frame") not in mlp_policy.FRAMES:
         raise TrainerError(f"{model_path}: policy.json names frame {architecture.get('frame')!r}, not one of {', '.join(mlp_policy.FRAMES)}")
+    members = architecture.get("ensemble", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+        raise TrainerError(f"{model_path}: policy.json names ensemble {members!r}, not a member count")
     init = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
-    allowed = {"Gemm", "MatMul", "Add", "Relu", "Reshape", "Constant", "Identity"} | (FRAME_OPS if framed else set())
+    allowed = {"Gemm", "MatMul", "Add", "Relu", "Reshape", "Constant", "Identity"} | (FRAME_OPS if framed else set()) | ({"Mul"} if members > 1 else set())
     layers: list[tuple[np.ndarray, np.ndarray]] = []  # (weight [out, in], bias [out]) in graph order
     relus = 0
     pending: np.ndarray | None = None  # a MatMul's weight waiting for its Add
@@ -240,10 +244,28 @@ def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Po
             pending = None
         elif node.op_type == "Relu":
             relus += 1
-    if not layers or relus != len(layers) - 1:
-        raise TrainerError(f"{model_path}: found {len(layers)} linear layers and {relus} ReLUs, not bc.py's MLP")
+    if not layers or len(layers) % members or relus != len(layers) - members:
+        raise TrainerError(f"{model_path}: found {len(layers)} linear layers and {relus} ReLUs, not bc.py's MLP" + (f" {members} times" if members > 1 else ""))
     obs_dim = metadata["inputs"][0]["shape"][1]
     chunk, act_dim = metadata["outputs"][0]["shape"][1:]
+    per = len(layers) // members
+    rebuilt = [_mlp_from_layers(model_path, layers[k * per : (k + 1) * per], architecture, metadata, framed, obs_dim, chunk, act_dim) for k in range(members)]
+    policy: Policy | Ensemble = rebuilt[0] if members == 1 else Ensemble(rebuilt)
+    if framed or members > 1:  # the frame's constants come from policy.json, the mean from the graph: check both
+        observation = np.random.default_rng(0).standard_normal((8, obs_dim)).astype(np.float32)
+        (want,) = run_numpy(model, {"observation": observation})[:1]
+        with torch.no_grad():
+            got = policy(torch.from_numpy(observation)).numpy()
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-4, atol=1e-4):
+            raise TrainerError(f"{model_path}: the graph's outputs differ from the module policy.json describes (max {np.abs(got - want).max():.3g})")
+    return policy
+
+
+def _mlp_from_layers(
+    model_path: Path, layers: list[tuple[np.ndarray, np.ndarray]], architecture: dict[str, typing.Any], metadata: dict[str, typing.Any],
+    framed: bool, obs_dim: int, chunk: int, act_dim: int,
+) -> Policy:
+    """One MLP (in the object-goal frame when `framed`) holding these linear layers' weights."""
     widths = [w.shape[0] for w, _ in layers[:-1]]
     if len(layers) < 2 or len(set(widths)) != 1:
         raise TrainerError(f"{model_path}: hidden widths {widths} are not one repeated width (bc.py's MLP)")
@@ -273,13 +295,6 @@ def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Po
         for linear, (weight, bias) in zip(linears, layers):
             linear.weight.copy_(torch.from_numpy(np.array(weight, dtype=np.float32)))
             linear.bias.copy_(torch.from_numpy(np.array(bias, dtype=np.float32)))
-    if framed:  # the frame's constants come from policy.json: check that graph and metadata agree
-        observation = np.random.default_rng(0).standard_normal((8, obs_dim)).astype(np.float32)
-        (want,) = run_numpy(model, {"observation": observation})[:1]
-        with torch.no_grad():
-            got = policy(torch.from_numpy(observation)).numpy()
-        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-4, atol=1e-4):
-            raise TrainerError(f"{model_path}: the graph's outputs differ from the module policy.json describes (max {np.abs(got - want).max():.3g})")
     return policy
 
 

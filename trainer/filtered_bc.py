@@ -22,11 +22,15 @@ Choices (documented here once):
 - Normalization: the parent's observation and action statistics, kept (the robot denormalizes with policy.json).
 - Learning rate: cosine from --lr to --lr/10 within each round; Adam's moments continue between rounds when the
   robots still run the version the state was saved with.
+- Ensemble (--ensemble E > 1): E copies of the MLP, each drawing its own batches, released as one graph that
+  outputs their mean (mlp_policy.Ensemble). A first round from a single MLP starts every member from it; the batch
+  order alone then sets them apart. Each member gets --updates gradient steps, so a round costs E times the time.
 - The state is written atomically after the model, so an updater restart resumes where the last round ended.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import hashlib
@@ -79,6 +83,9 @@ class Args:
     min_kept: int = 1
     """skip the round (no model, {"event": "skipped"}) when fewer robot episodes than this are kept and no progress
     step is; 0 always trains, on the demonstrations alone if nothing else is kept"""
+    ensemble: int = 1
+    """members trained side by side on the same kept episodes, each on its own batches, released as one graph that
+    outputs their mean; 1: one MLP. A round continues an ensemble of the same size, or starts one from a single MLP"""
     tail_steps: int = 0
     """imitate only the last this many steps of each kept robot episode (the approach and push that ended in the
     success verdict, without the stalls and detours before it); 0: the whole episode. Demonstrations stay whole"""
@@ -104,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> Args:
     for name in ("progress_horizon", "tail_steps", "min_kept"):
         if getattr(args, name) < 0:
             raise SystemExit(f"filtered_bc.py: error: --{name.replace('_', '-')} must be 0 or more")
-    for name in ("updates", "batch_size", "threads"):
+    for name in ("updates", "batch_size", "threads", "ensemble"):
         if getattr(args, name) < 1:
             raise SystemExit(f"filtered_bc.py: error: --{name.replace('_', '-')} must be at least 1")
     if not args.lr > 0:
@@ -174,7 +181,13 @@ def train(args: Args) -> None:
         raise TrainerError(f"{base / 'policy.json'} predicts chunks of {parent['action']['chunk']}; filtered_bc.py trains chunk 1")
     if len(parent["outputs"]) > 1:
         raise TrainerError(f"{base} is a Gaussian policy ({parent['version']}); filtered_bc.py continues deterministic MLPs (exploration comes from the robot's scheduled log-std)")
-    policy = load_policy_weights(base / parent.get("model", "policy.onnx"), parent)
+    loaded = load_policy_weights(base / parent.get("model", "policy.onnx"), parent)
+    members = list(loaded.members) if isinstance(loaded, mlp_policy.Ensemble) else [loaded]
+    if len(members) == 1 and args.ensemble > 1:
+        members = [copy.deepcopy(members[0]) for _ in range(args.ensemble)]
+    if len(members) != args.ensemble:
+        raise TrainerError(f"{base} is the mean of {len(members)} MLPs ({parent['version']}); --ensemble {args.ensemble} cannot continue it (set it to {len(members)})")
+    policy: mlp_policy.Policy | mlp_policy.Ensemble = members[0] if len(members) == 1 else mlp_policy.Ensemble(members)
     obs_dim, act_dim = snapshot.observations.shape[1], snapshot.actions.shape[1]
     gamma = args.gamma if args.gamma >= 0 else float(manifest["gamma"])
 
@@ -220,7 +233,7 @@ def train(args: Args) -> None:
     optimizer_from = "fresh"
     if state is not None:
         rounds, updates_done = int(state["rounds"]), int(state["updates"])
-        if state["actor_version"] == parent["version"]:
+        if state["actor_version"] == parent["version"] and int(state.get("ensemble", 1)) == len(members):
             optimizer.load_state_dict(state["optimizer"])
             for group in optimizer.param_groups:
                 group["lr"] = args.lr
@@ -234,12 +247,17 @@ def train(args: Args) -> None:
     loss_sum = 0.0
     policy.train()
     for step in range(1, args.updates + 1):
-        rows = torch.from_numpy(mixed_batch(rng, demo_rows, robot_rows, args.batch_size, args.demo_fraction))
-        loss = nn.functional.mse_loss(policy(x[rows]), y[rows])
+        # Every member its own batch (with one member: exactly the single MLP's draws); the loss is their sum.
+        losses = []
+        for member in members:
+            rows = torch.from_numpy(mixed_batch(rng, demo_rows, robot_rows, args.batch_size, args.demo_fraction))
+            losses.append(nn.functional.mse_loss(member(x[rows]), y[rows]))
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
+        loss = loss / len(members)  # reported per member
         loss_sum += float(loss)
         if not np.isfinite(float(loss)):
             raise TrainerError(f"loss became {float(loss)} at gradient step {step}; try a lower --lr")
@@ -262,7 +280,7 @@ def train(args: Args) -> None:
         "round": rounds + 1, "dataset_episodes": len(episodes), "dataset_steps": len(snapshot.observations),
         "demo_episodes": len(demo_episodes), "robot_episodes": len(episodes) - len(demo_episodes),
         "robot_episodes_kept": len(robot_kept), "tail_steps": args.tail_steps, "progress_steps_kept": progress_kept, "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
-        "training_rows": len(x), "gradient_steps": args.updates, "gradient_steps_total": updates_done + args.updates,
+        "training_rows": len(x), "ensemble": len(members), "gradient_steps": args.updates, "gradient_steps_total": updates_done + args.updates,
         "optimizer_from": optimizer_from, "bc_loss_before": loss_before, "bc_loss_after": loss_after, "gamma": gamma,
         "seed": args.seed, "torch": torch.__version__,
     }
@@ -280,7 +298,7 @@ def train(args: Args) -> None:
     common.write_atomic(out / "policy.json", (json.dumps(metadata, indent=2) + "\n").encode())
     # Last: a state that names this version exists only once its model does.
     save_state(state_path, {
-        "format": STATE_FORMAT, "actor_version": version, "optimizer": optimizer.state_dict(),
+        "format": STATE_FORMAT, "actor_version": version, "ensemble": len(members), "optimizer": optimizer.state_dict(),
         "rounds": rounds + 1, "updates": updates_done + args.updates,
     })
     common.emit({
@@ -301,7 +319,7 @@ Round {t['round']} of success-filtered behaviour cloning on `{metadata['task']}`
 {t['torch']}), continued from `{t['parent_version']}`. Of {t['dataset_episodes']} stored episodes it imitated the
 {t['demo_episodes']} demonstrations and the {t['robot_episodes_kept']} of {t['robot_episodes']} robot episodes that
 the success reward model ended in success ({t['kept_steps']} steps, {t['training_rows']} rows with symmetry
-{t['symmetry']}), for {t['gradient_steps']} gradient steps ({t['gradient_steps_total']} in all). BC loss on those rows:
+{t['symmetry']}), for {t['gradient_steps']} gradient steps ({t['gradient_steps_total']} in all){f", each of {t['ensemble']} MLPs on its own batches; the graph outputs their mean" if t['ensemble'] > 1 else ""}. BC loss on those rows:
 {t['bc_loss_before']:.5f} before, {t['bc_loss_after']:.5f} after (normalized action units).
 
 | argument | value |

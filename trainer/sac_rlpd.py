@@ -404,6 +404,8 @@ def train(args: Args) -> None:
                 f"{state['actor_version'] if state else 'no actor'}: restore {state_path} or start from a deterministic base"
             )
         mean_net = load_policy_weights(base / parent.get("model", "policy.onnx"), parent)
+        if isinstance(mean_net, mlp_policy.Ensemble):
+            raise TrainerError(f"{base} is the mean of {len(mean_net.members)} MLPs ({parent['version']}); sac_rlpd.py continues one plain MLP")
         if mean_net.frame is not None:
             raise TrainerError(f"{base} sees the observation through the {mean_net.architecture()['frame']} frame; sac_rlpd.py continues plain MLPs")
         actor = Actor(mean_net, obs_dim, act_dim, args.init_log_std)

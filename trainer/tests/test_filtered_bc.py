@@ -100,10 +100,10 @@ class SymmetryTest(unittest.TestCase):
             common.augment_square_d4(np.zeros((1, 8), np.float32), np.zeros((1, 2), np.float32), PUSH_FIELDS, "position", 0.4)
 
 
-def run_round(data: Path, base: Path, out: Path, state: Path) -> subprocess.CompletedProcess[str]:
+def run_round(data: Path, base: Path, out: Path, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(TRAINER / "filtered_bc.py"), "--data", str(data), "--base", str(base), "--out", str(out),
-         "--state", str(state), "--updates", "300", "--batch-size", "64", "--threads", "1", "--demo-version", "demo"],
+         "--state", str(state), "--updates", "300", "--batch-size", "64", "--threads", "1", "--demo-version", "demo", *extra],
         capture_output=True, text=True, timeout=300,
     )
 
@@ -143,6 +143,53 @@ class SmokeTest(unittest.TestCase):
             self.assertEqual(t["parent_version"], meta["version"])
             self.assertEqual(t["optimizer_from"], "learner state")
             self.assertEqual(t["gradient_steps_total"], 600)
+
+    def test_an_ensemble_releases_the_mean_of_its_members_and_the_next_round_continues_it(self) -> None:
+        import awr  # noqa: PLC0415
+        import torch  # noqa: PLC0415
+
+        with tempfile.TemporaryDirectory() as tmp:
+            base, data, state = Path(tmp) / "base", Path(tmp) / "snap", Path(tmp) / "state"
+            write_base_policy(base)
+            write_snapshot(data, episodes=8, steps=40)
+            manifest = json.loads((data / "manifest.json").read_text())
+            for e in manifest["episodes"]:
+                e["policy_versions"] = ["demo"] if e["index"] == 0 else ["bc-1"]
+            (data / "manifest.json").write_text(json.dumps(manifest))
+            index = np.load(data / "episode_index.npy")
+            np.save(data / "actions.npy", np.where((index % 2 == 0)[:, None], 0.5, -0.5).astype(np.float32) * np.ones((1, 2), np.float32))
+
+            first = run_round(data, base, Path(tmp) / "r1", state, "--ensemble", "3")
+            self.assertEqual(first.returncode, 0, first.stderr)
+            meta = json.loads((Path(tmp) / "r1" / "policy.json").read_text())
+            self.assertEqual(meta["training"]["architecture"]["ensemble"], 3)
+            self.assertEqual(meta["training"]["ensemble"], 3)
+            self.assertIn("each of 3 MLPs on its own batches", (Path(tmp) / "r1" / "policy.card.md").read_text())
+            # The released graph is one model whose output is the mean of three MLPs that started from the same base
+            # and were set apart by their batches (the loader checks its rebuilt mean against the graph).
+            loaded = awr.load_policy_weights(Path(tmp) / "r1" / "policy.onnx", meta)
+            self.assertIsInstance(loaded, mlp_policy.Ensemble)
+            first_layers = [next(iter(m.net)).weight.detach() for m in loaded.members]
+            self.assertFalse(torch.equal(first_layers[0], first_layers[1]))
+            self.assertFalse(torch.equal(first_layers[1], first_layers[2]))
+            obs = np.load(data / "observations.npy")
+            out = mlp_policy.run_numpy(onnx.load(str(Path(tmp) / "r1" / "policy.onnx")), {"observation": obs})
+            assert out is not None
+            self.assertGreater(float(out[0].mean()), 0.4)  # the successes' command, not the failures'
+            with torch.no_grad():
+                members_mean = sum(m(torch.from_numpy(obs)) for m in loaded.members) / 3
+            np.testing.assert_allclose(out[0], members_mean.numpy(), rtol=1e-4, atol=1e-5)
+
+            second = run_round(data, Path(tmp) / "r1", Path(tmp) / "r2", state, "--ensemble", "3")
+            self.assertEqual(second.returncode, 0, second.stderr)
+            t = json.loads((Path(tmp) / "r2" / "policy.json").read_text())["training"]
+            self.assertEqual((t["round"], t["parent_version"], t["optimizer_from"]), (2, meta["version"], "learner state"))
+
+            # Another member count cannot continue it: one line, no model.
+            third = run_round(data, Path(tmp) / "r2", Path(tmp) / "r3", state, "--ensemble", "2")
+            self.assertEqual(third.returncode, 1)
+            self.assertIn("--ensemble 2 cannot continue it (set it to 3)", third.stderr)
+            self.assertFalse((Path(tmp) / "r3" / "policy.onnx").exists())
 
     def test_a_snapshot_with_nothing_to_imitate_fails_with_one_line(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:

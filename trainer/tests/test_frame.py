@@ -127,6 +127,35 @@ class LoadTest(unittest.TestCase):
             (graph_out,) = run_numpy(__import__("onnx").load(str(Path(tmp) / "policy.onnx")), {"observation": x})
             np.testing.assert_allclose(graph_out, policy(torch.from_numpy(x)).detach().numpy(), atol=1e-5)
 
+    def test_an_ensemble_of_frame_policies_exports_and_loads_as_their_mean(self) -> None:
+        members = [random_frame_policy(3) for _ in range(3)]  # one frame and normalization, different weights
+        for seed, member in zip((4, 5), members[1:]):
+            torch.manual_seed(seed)
+            for layer in member.net:
+                if isinstance(layer, torch.nn.Linear):
+                    layer.reset_parameters()
+        with self.assertRaisesRegex(common.TrainerError, "one architecture"):  # members must share frame statistics
+            mlp_policy.Ensemble([members[0], random_frame_policy(4)])
+        ensemble = mlp_policy.Ensemble(members)
+        model = mlp_policy.export_onnx(ensemble, 8)
+        self.assertEqual(mlp_policy.verify_onnx(model, ensemble, 8, 1, 2), "numpy")
+        with tempfile.TemporaryDirectory() as tmp:
+            meta = self.write(Path(tmp), ensemble)
+            self.assertEqual(meta["training"]["architecture"]["ensemble"], 3)
+            loaded = awr.load_policy_weights(Path(tmp) / "policy.onnx", meta)
+            self.assertIsInstance(loaded, mlp_policy.Ensemble)
+            x = np.random.default_rng(1).standard_normal((16, 8)).astype(np.float32)
+            with torch.no_grad():
+                want = sum(m(torch.from_numpy(x)) for m in members).numpy() / 3
+                for got, member in zip(loaded.members, members):  # each member back where it was
+                    np.testing.assert_allclose(got(torch.from_numpy(x)).numpy(), member(torch.from_numpy(x)).numpy(), atol=1e-6)
+            (graph_out,) = run_numpy(__import__("onnx").load(str(Path(tmp) / "policy.onnx")), {"observation": x})
+            np.testing.assert_allclose(graph_out, want, atol=1e-5)
+            # Metadata that names another member count is refused.
+            meta["training"]["architecture"]["ensemble"] = 2
+            with self.assertRaisesRegex(common.TrainerError, "not bc.py's MLP 2 times"):
+                awr.load_policy_weights(Path(tmp) / "policy.onnx", meta)
+
     def test_metadata_that_disagrees_with_the_graph_is_refused(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             meta = self.write(Path(tmp), random_frame_policy(4))
