@@ -1,5 +1,6 @@
 // `striatum learn` on a tiny configuration (the CI smoke run): embedded broker, updater, one demonstration, one
-// exploring robot process, a sac_rlpd round producing a Gaussian policy the robots load, held-out evaluation,
+// exploring robot process, a sac_rlpd round producing a Gaussian policy the robots load (and a filtered_bc round
+// releasing the mean of two MLPs), held-out evaluation,
 // learning-curve.json and .svg. And Ctrl-C: a clean stop that keeps every stored episode.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,8 @@ function writeLearnConfig(dir: string, o: { budget: number; timeLimitS: number; 
     training: {
       algorithm: o.algorithm ?? 'sac_rlpd', episodes_per_round: o.demos + o.budget, min_steps: 10, threads: 1,
       sac: { min_updates: 40, max_updates: 40, hidden: 16, critics: 2, actor_warmup: 10 },
-      filtered_bc: { updates: 50, symmetry: 'square-d4', min_kept: 0 }, // 2 s episodes rarely succeed: train anyway
+      // 2 s episodes rarely succeed: train anyway; two members, so the robots load and run an ensemble's graph.
+      filtered_bc: { updates: 50, symmetry: 'square-d4', min_kept: 0, ensemble: 2 },
     },
   }));
   return file;
@@ -68,6 +70,8 @@ test('striatum learn with filtered_bc: the release continues the base and the ro
   assert.equal(model.training.parent_version, 'bc-few-7');
   assert.equal(model.training.demo_episodes, 1, 'the demonstration is imitated');
   assert.equal(model.training.symmetry, 'square-d4');
+  assert.equal(model.training.architecture.ensemble, 2, 'the release is one graph of two MLPs\' mean');
+  assert.equal(learned.eval_episodes, 2, 'the robots loaded and ran it on the held-out seeds');
   assert.ok(existsSync(join(dir, 'out/rounds/learner/learner.npz')), 'the learner state is kept for the next round');
 });
 
