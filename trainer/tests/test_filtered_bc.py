@@ -108,20 +108,29 @@ def run_round(data: Path, base: Path, out: Path, state: Path, *extra: str) -> su
     )
 
 
+def mark_first_as_demonstration(data: Path) -> None:
+    """Episode 0 of the snapshot becomes a demonstration (policy version "demo"), the others robot episodes."""
+    manifest = json.loads((data / "manifest.json").read_text())
+    for e in manifest["episodes"]:
+        e["policy_versions"] = ["demo"] if e["index"] == 0 else ["bc-1"]
+    (data / "manifest.json").write_text(json.dumps(manifest))
+
+
+def write_labelled_snapshot(base: Path, data: Path) -> None:
+    """A base policy and 8 episodes of 40 steps: episode 0 a demonstration; even episodes end in a true terminal and
+    command (+0.5, +0.5), odd ones time out and command (−0.5, −0.5), so only the first may be learned."""
+    write_base_policy(base)
+    write_snapshot(data, episodes=8, steps=40)
+    mark_first_as_demonstration(data)
+    index = np.load(data / "episode_index.npy")
+    np.save(data / "actions.npy", np.where((index % 2 == 0)[:, None], 0.5, -0.5).astype(np.float32) * np.ones((1, 2), np.float32))
+
+
 class SmokeTest(unittest.TestCase):
     def test_two_rounds_imitate_successes_not_failures_and_the_second_continues_the_first(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             base, data, state = Path(tmp) / "base", Path(tmp) / "snap", Path(tmp) / "state"
-            write_base_policy(base)
-            write_snapshot(data, episodes=8, steps=40)  # even episodes end in a true terminal, odd ones time out
-            manifest = json.loads((data / "manifest.json").read_text())
-            for e in manifest["episodes"]:
-                e["policy_versions"] = ["demo"] if e["index"] == 0 else ["bc-1"]
-            (data / "manifest.json").write_text(json.dumps(manifest))
-            # Successful episodes command (+0.5, +0.5), failed ones (−0.5, −0.5): only the first may be learned.
-            index = np.load(data / "episode_index.npy")
-            actions = np.where((index % 2 == 0)[:, None], 0.5, -0.5).astype(np.float32) * np.ones((1, 2), np.float32)
-            np.save(data / "actions.npy", actions)
+            write_labelled_snapshot(base, data)
 
             first = run_round(data, base, Path(tmp) / "r1", state)
             self.assertEqual(first.returncode, 0, first.stderr)
@@ -150,14 +159,7 @@ class SmokeTest(unittest.TestCase):
 
         with tempfile.TemporaryDirectory() as tmp:
             base, data, state = Path(tmp) / "base", Path(tmp) / "snap", Path(tmp) / "state"
-            write_base_policy(base)
-            write_snapshot(data, episodes=8, steps=40)
-            manifest = json.loads((data / "manifest.json").read_text())
-            for e in manifest["episodes"]:
-                e["policy_versions"] = ["demo"] if e["index"] == 0 else ["bc-1"]
-            (data / "manifest.json").write_text(json.dumps(manifest))
-            index = np.load(data / "episode_index.npy")
-            np.save(data / "actions.npy", np.where((index % 2 == 0)[:, None], 0.5, -0.5).astype(np.float32) * np.ones((1, 2), np.float32))
+            write_labelled_snapshot(base, data)
 
             first = run_round(data, base, Path(tmp) / "r1", state, "--ensemble", "3")
             self.assertEqual(first.returncode, 0, first.stderr)
@@ -207,10 +209,7 @@ class SmokeTest(unittest.TestCase):
             base, data, state = Path(tmp) / "base", Path(tmp) / "snap", Path(tmp) / "state"
             write_base_policy(base)
             write_snapshot(data, episodes=3, steps=10)
-            manifest = json.loads((data / "manifest.json").read_text())
-            for e in manifest["episodes"]:
-                e["policy_versions"] = ["demo"] if e["index"] == 0 else ["bc-1"]
-            (data / "manifest.json").write_text(json.dumps(manifest))
+            mark_first_as_demonstration(data)
             terminals = np.zeros(30, np.int32)
             terminals[9] = 1  # only the demonstration ends in success
             np.save(data / "terminals.npy", terminals)
