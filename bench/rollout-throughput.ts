@@ -380,11 +380,13 @@ async function mqttJsBaseline(url: string, brokerPid: number | undefined, payloa
   while (got < total && !(got > 0 && performance.now() - lastAt > 3000)) await sleep(1);
   const seconds = ((got < total ? lastAt : performance.now()) - t0) / 1000;
   const heldSeconds = (performance.now() - t0) / 1000;
-  const cpu = { machine_busy_cores: round((machineBusySeconds() - busy0) / heldSeconds, 2), broker_cpu_cores: round((processCpuSeconds(brokerPid) - brokerCpu0) / heldSeconds, 2) };
+  const busy = machineBusySeconds() - busy0;
+  const brokerCpu = processCpuSeconds(brokerPid) - brokerCpu0;
   await Promise.all([sub, ...pubs].map((c) => c.endAsync()));
   return {
     publishers, messages: total, window, seconds: round(seconds, 2), msgs_per_s: Math.round(got / seconds), steps_per_s_equiv: Math.round((got / seconds) * CHUNK),
-    dropped_by_broker: total - got, ...cpu, machine_cpu_ms_per_message: round((cpu.machine_busy_cores * heldSeconds * 1000) / Math.max(1, got), 2),
+    dropped_by_broker: total - got, machine_busy_cores: round(busy / heldSeconds, 2), broker_cpu_cores: round(brokerCpu / heldSeconds, 2),
+    machine_cpu_ms_per_message: round((busy * 1000) / Math.max(1, got), 2),
   };
 }
 
