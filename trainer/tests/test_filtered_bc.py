@@ -20,9 +20,11 @@ import onnx
 TRAINER = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TRAINER))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import awr  # noqa: E402
 import common  # noqa: E402
 import filtered_bc  # noqa: E402
 import mlp_policy  # noqa: E402
+import torch  # noqa: E402  (after common: it sets OMP_WAIT_POLICY before torch loads)
 from test_awr import write_base_policy, write_snapshot  # noqa: E402
 
 PUSH_FIELDS = [
@@ -154,9 +156,6 @@ class SmokeTest(unittest.TestCase):
             self.assertEqual(t["gradient_steps_total"], 600)
 
     def test_an_ensemble_releases_the_mean_of_its_members_and_the_next_round_continues_it(self) -> None:
-        import awr  # noqa: PLC0415
-        import torch  # noqa: PLC0415
-
         with tempfile.TemporaryDirectory() as tmp:
             base, data, state = Path(tmp) / "base", Path(tmp) / "snap", Path(tmp) / "state"
             write_labelled_snapshot(base, data)
