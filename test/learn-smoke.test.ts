@@ -23,8 +23,9 @@ function writeLearnConfig(dir: string, o: { budget: number; timeLimitS: number; 
     training: {
       algorithm: o.algorithm ?? 'sac_rlpd', episodes_per_round: o.demos + o.budget, min_steps: 10, threads: 1,
       sac: { min_updates: 40, max_updates: 40, hidden: 16, critics: 2, actor_warmup: 10 },
-      // 2 s episodes rarely succeed: train anyway; two members, so the robots load and run an ensemble's graph.
-      filtered_bc: { updates: 50, symmetry: 'square-d4', min_kept: 0, ensemble: 2 },
+      // 2 s episodes rarely succeed: train anyway; two members, so the robots load and run an ensemble's graph;
+      // velocity noise reaches the trainer.
+      filtered_bc: { updates: 50, symmetry: 'square-d4', min_kept: 0, ensemble: 2, velocity_noise: 0.01 },
     },
   }));
   return file;
@@ -71,6 +72,7 @@ test('striatum learn with filtered_bc: the release continues the base and the ro
   assert.equal(model.training.demo_episodes, 1, 'the demonstration is imitated');
   assert.equal(model.training.symmetry, 'square-d4');
   assert.equal(model.training.architecture.ensemble, 2, 'the release is one graph of two MLPs\' mean');
+  assert.equal(model.training.velocity_noise, 0.01, 'the velocity noise reached the trainer');
   assert.equal(learned.eval_episodes, 2, 'the robots loaded and ran it on the held-out seeds');
   assert.ok(existsSync(join(dir, 'out/rounds/learner/learner.npz')), 'the learner state is kept for the next round');
 });

@@ -56,6 +56,9 @@ class Args:
     and its pad, so every demonstration also teaches its shifted and rotated copies; see mlp_policy.ObjectGoalFrame)"""
     symmetry_center: float = 0.4
     """centre of the square (m) for --symmetry square-d4: the table's middle"""
+    velocity_noise: float = 0.0
+    """m/s: add N(0, σ²) to the measured joint velocities of every batch (fresh each step), so the policy acts on
+    positions instead of repeating its last command; 0: off (common.velocity_noise_scale)"""
     successful_only: bool = True
     """train only on episodes that meta.json marks successful"""
     threads: int = 2
@@ -90,6 +93,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
         parser.error(f"--symmetry must be one of {', '.join(common.SYMMETRIES)}")
     if args.frame not in mlp_policy.FRAMES:
         parser.error(f"--frame must be one of {', '.join(mlp_policy.FRAMES)}")
+    if not 0 <= args.velocity_noise < 1:
+        parser.error("--velocity-noise must be in [0, 1) m/s")
     if args.symmetry != "none" and args.chunk != 1:
         parser.error("--symmetry needs --chunk 1")
     return args
@@ -321,6 +326,8 @@ def train(args: Args) -> None:
         optimizer, T_max=args.epochs * steps_per_epoch, eta_min=args.lr / 100
     )
     batch_order = torch.Generator().manual_seed(args.seed)
+    noise_scale = torch.from_numpy(common.velocity_noise_scale(meta["observation_fields"], obs_std, args.velocity_noise))
+    noise_draws = torch.Generator().manual_seed(args.seed + 1)
 
     history: list[dict[str, typing.Any]] = []
     for epoch in range(1, args.epochs + 1):
@@ -329,7 +336,10 @@ def train(args: Args) -> None:
         learning_rate = schedule.get_last_lr()[0]
         loss_sum = torch.zeros(())
         for batch in torch.randperm(len(obs_train), generator=batch_order).split(args.batch_size):
-            loss = nn.functional.mse_loss(policy(obs_train[batch]), act_train[batch])
+            inputs = obs_train[batch]
+            if args.velocity_noise > 0:
+                inputs = inputs + torch.randn(inputs.shape, generator=noise_draws) * noise_scale
+            loss = nn.functional.mse_loss(policy(inputs), act_train[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

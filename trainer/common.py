@@ -266,6 +266,27 @@ POINT_FIELDS = frozenset({"joint_positions", "block_position", "pad_position"})
 VECTOR_FIELDS = frozenset({"joint_velocities"})
 
 
+VELOCITY_FIELDS = frozenset({"joint_velocities"})
+
+
+def velocity_noise_scale(fields: list[dict[str, typing.Any]], obs_std: np.ndarray, sigma: float) -> np.ndarray:
+    """Per normalized observation column, the std of the noise that adds N(0, sigma²) (m/s) to the measured joint
+    velocities and nothing elsewhere: the training-time input noise of --velocity-noise. Why: the joints follow
+    their command with a 30 ms lag, so the measured velocity is nearly the last command, and a clone that can read it
+    learns to repeat what it did (the copycat problem of behaviour cloning from histories: de Haan et al. 2019,
+    Wen et al. 2020) instead of acting on where the pusher and the block are."""
+    scale = np.zeros(len(obs_std), np.float32)
+    column = 0
+    for field in fields:
+        size = int(field["size"])
+        if field["name"] in VELOCITY_FIELDS:
+            scale[column : column + size] = sigma / obs_std[column : column + size]
+        column += size
+    if sigma > 0 and not scale.any():
+        raise TrainerError(f"--velocity-noise needs an observation field named {' or '.join(sorted(VELOCITY_FIELDS))}; the policy sees {', '.join(f['name'] for f in fields)}")
+    return scale
+
+
 def square_d4_matrices() -> list[np.ndarray]:
     """The 8 signed permutation matrices of the square's symmetry group; the identity first."""
     matrices = []

@@ -89,6 +89,9 @@ class Args:
     tail_steps: int = 0
     """imitate only the last this many steps of each kept robot episode (the approach and push that ended in the
     success verdict, without the stalls and detours before it); 0: the whole episode. Demonstrations stay whole"""
+    velocity_noise: float = 0.0
+    """m/s: add N(0, σ²) to the measured joint velocities of every training batch (fresh each step), so the policy
+    acts on positions instead of repeating its last command; 0: off (common.velocity_noise_scale)"""
     symmetry: str = "none"
     """augment kept episodes with the task's symmetries: none, or square-d4 (see common.py)"""
     symmetry_center: float = 0.4
@@ -116,6 +119,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
             raise SystemExit(f"filtered_bc.py: error: --{name.replace('_', '-')} must be at least 1")
     if not args.lr > 0:
         raise SystemExit("filtered_bc.py: error: --lr must be positive")
+    if not 0 <= args.velocity_noise < 1:
+        raise SystemExit("filtered_bc.py: error: --velocity-noise must be in [0, 1) m/s")
     if not 0 <= args.demo_fraction <= 1:
         raise SystemExit("filtered_bc.py: error: --demo-fraction must be in [0, 1]")
     if args.symmetry not in common.SYMMETRIES:
@@ -240,6 +245,8 @@ def train(args: Args) -> None:
             optimizer_from = "learner state"
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.updates, eta_min=args.lr / 10)
     rng = np.random.default_rng(args.seed + rounds)
+    noise_scale = torch.from_numpy(common.velocity_noise_scale(parent["observation"]["fields"], obs_std, args.velocity_noise))
+    noise_draws = torch.Generator().manual_seed(args.seed + rounds)
     loss_before = mlp_policy.mean_loss(policy, x, y)
 
     history: list[dict[str, typing.Any]] = []
@@ -251,7 +258,10 @@ def train(args: Args) -> None:
         losses = []
         for member in members:
             rows = torch.from_numpy(mixed_batch(rng, demo_rows, robot_rows, args.batch_size, args.demo_fraction))
-            losses.append(nn.functional.mse_loss(member(x[rows]), y[rows]))
+            inputs = x[rows]
+            if args.velocity_noise > 0:
+                inputs = inputs + torch.randn(inputs.shape, generator=noise_draws) * noise_scale
+            losses.append(nn.functional.mse_loss(member(inputs), y[rows]))
         loss = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -279,7 +289,7 @@ def train(args: Args) -> None:
         "algorithm": "filtered_bc", "parent_version": parent["version"], "parent_sha256": parent.get("sha256"),
         "round": rounds + 1, "dataset_episodes": len(episodes), "dataset_steps": len(snapshot.observations),
         "demo_episodes": len(demo_episodes), "robot_episodes": len(episodes) - len(demo_episodes),
-        "robot_episodes_kept": len(robot_kept), "tail_steps": args.tail_steps, "progress_steps_kept": progress_kept, "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
+        "robot_episodes_kept": len(robot_kept), "tail_steps": args.tail_steps, "velocity_noise": args.velocity_noise, "progress_steps_kept": progress_kept, "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
         "training_rows": len(x), "ensemble": len(members), "gradient_steps": args.updates, "gradient_steps_total": updates_done + args.updates,
         "optimizer_from": optimizer_from, "bc_loss_before": loss_before, "bc_loss_after": loss_after, "gamma": gamma,
         "seed": args.seed, "torch": torch.__version__,
@@ -319,7 +329,7 @@ Round {t['round']} of success-filtered behaviour cloning on `{metadata['task']}`
 {t['torch']}), continued from `{t['parent_version']}`. Of {t['dataset_episodes']} stored episodes it imitated the
 {t['demo_episodes']} demonstrations and the {t['robot_episodes_kept']} of {t['robot_episodes']} robot episodes that
 the success reward model ended in success ({t['kept_steps']} steps, {t['training_rows']} rows with symmetry
-{t['symmetry']}), for {t['gradient_steps']} gradient steps ({t['gradient_steps_total']} in all){f", each of {t['ensemble']} MLPs on its own batches; the graph outputs their mean" if t['ensemble'] > 1 else ""}. BC loss on those rows:
+{t['symmetry']}), for {t['gradient_steps']} gradient steps ({t['gradient_steps_total']} in all){f", each of {t['ensemble']} MLPs on its own batches; the graph outputs their mean" if t['ensemble'] > 1 else ""}{f", with N(0, {t['velocity_noise']}²) m/s added to the joint velocities it sees" if t['velocity_noise'] > 0 else ""}. BC loss on those rows:
 {t['bc_loss_before']:.5f} before, {t['bc_loss_after']:.5f} after (normalized action units).
 
 | argument | value |

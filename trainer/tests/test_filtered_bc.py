@@ -7,6 +7,7 @@ policy imitates the successful episodes and not the failed ones.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -102,6 +103,16 @@ class SymmetryTest(unittest.TestCase):
             common.augment_square_d4(np.zeros((1, 8), np.float32), np.zeros((1, 2), np.float32), PUSH_FIELDS, "position", 0.4)
 
 
+class VelocityNoiseTest(unittest.TestCase):
+    def test_noise_only_on_the_velocity_columns_in_normalized_units(self) -> None:
+        std = np.array([0.1, 0.2, 0.05, 0.02, 0.3, 0.3, 0.3, 0.3], np.float32)
+        scale = common.velocity_noise_scale(PUSH_FIELDS, std, 0.01)
+        np.testing.assert_allclose(scale, [0, 0, 0.2, 0.5, 0, 0, 0, 0], rtol=1e-6)
+        self.assertFalse(common.velocity_noise_scale(PUSH_FIELDS, std, 0.0).any())
+        with self.assertRaisesRegex(common.TrainerError, "needs an observation field named joint_velocities"):
+            common.velocity_noise_scale([{"name": "joint_positions", "size": 2}], std[:2], 0.01)
+
+
 def run_round(data: Path, base: Path, out: Path, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(TRAINER / "filtered_bc.py"), "--data", str(data), "--base", str(base), "--out", str(out),
@@ -126,6 +137,34 @@ def write_labelled_snapshot(base: Path, data: Path) -> None:
     mark_first_as_demonstration(data)
     index = np.load(data / "episode_index.npy")
     np.save(data / "actions.npy", np.where((index % 2 == 0)[:, None], 0.5, -0.5).astype(np.float32) * np.ones((1, 2), np.float32))
+
+
+def write_copycat_snapshot(base: Path, data: Path) -> None:
+    """Episodes in which the measured joint velocity is a fifth of the last command, exactly, and the command is +0.5
+    where the first joint's position is positive and −0.5 where it is negative: a clone can read it off either."""
+    fields = [{"name": "joint_positions", "size": 2}, {"name": "joint_velocities", "size": 2}]
+    torch.manual_seed(0)
+    model = mlp_policy.export_onnx(mlp_policy.Policy(4, 2, 1, 32, 2), 4)
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "policy.onnx").write_bytes(model)
+    (base / "policy.json").write_text(json.dumps(mlp_policy.policy_metadata(
+        name="push-bc", version="bc-1", task="push", created="2026-01-01T00:00:00Z", sha256=hashlib.sha256(model).hexdigest(),
+        obs_dim=4, act_dim=2, chunk=1, meta={"observation_fields": fields, "action": {"mode": "velocity", "joints": ["shoulder", "elbow"]}},
+        obs_mean=np.zeros(4, np.float32), obs_std=np.ones(4, np.float32), act_mean=np.zeros(2, np.float32),
+        act_std=np.ones(2, np.float32), training={"algorithm": "bc"})))
+    write_snapshot(data, episodes=8, steps=40)
+    manifest = json.loads((data / "manifest.json").read_text())
+    manifest["observation_fields"] = fields
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    mark_first_as_demonstration(data)
+    obs = np.load(data / "observations.npy")
+    command = np.repeat(0.5 * np.sign(obs[:, :1]), 2, axis=1).astype(np.float32)
+    obs[:, 2:4] = 0.2 * command
+    np.save(data / "observations.npy", obs)
+    np.save(data / "actions.npy", command)
+    terminals = np.zeros(len(obs), np.int32)
+    terminals[39::40] = 1  # every episode ends in success
+    np.save(data / "terminals.npy", terminals)
 
 
 class SmokeTest(unittest.TestCase):
@@ -191,6 +230,28 @@ class SmokeTest(unittest.TestCase):
             self.assertEqual(third.returncode, 1)
             self.assertIn("--ensemble 2 cannot continue it (set it to 3)", third.stderr)
             self.assertFalse((Path(tmp) / "r3" / "policy.onnx").exists())
+
+    def test_velocity_noise_makes_the_policy_act_on_positions_not_on_its_last_command(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            base, data = Path(tmp) / "base", Path(tmp) / "snap"
+            write_copycat_snapshot(base, data)
+            rng = np.random.default_rng(1)
+            probe = rng.standard_normal((400, 4)).astype(np.float32)
+            rule = np.sign(probe[:, 0])
+            probe[:, 2:4] = -0.1 * rule[:, None]  # the last command was the other way
+
+            agreement = {}
+            for sigma in ("0", "0.5"):
+                run = run_round(data, base, Path(tmp) / f"out-{sigma}", Path(tmp) / f"state-{sigma}", "--velocity-noise", sigma, "--updates", "600")
+                self.assertEqual(run.returncode, 0, run.stderr)
+                out = mlp_policy.run_numpy(onnx.load(str(Path(tmp) / f"out-{sigma}" / "policy.onnx")), {"observation": probe})
+                assert out is not None
+                agreement[sigma] = float(np.mean(np.sign(out[0][:, 0, 0]) == rule))
+            meta = json.loads((Path(tmp) / "out-0.5" / "policy.json").read_text())
+            self.assertEqual(meta["training"]["velocity_noise"], 0.5)
+            self.assertIn("N(0, 0.5²) m/s added to the joint velocities", (Path(tmp) / "out-0.5" / "policy.card.md").read_text())
+            self.assertGreater(agreement["0.5"], 0.9)  # follows where the joint is
+            self.assertLess(agreement["0"], 0.8)  # partly repeats its last command
 
     def test_a_snapshot_with_nothing_to_imitate_fails_with_one_line(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
