@@ -264,9 +264,7 @@ def check_against_schema(document: typing.Any, schema: dict[str, typing.Any], so
 SYMMETRIES = ("none", "square-d4")
 POINT_FIELDS = frozenset({"joint_positions", "block_position", "pad_position"})
 VECTOR_FIELDS = frozenset({"joint_velocities"})
-
-
-VELOCITY_FIELDS = frozenset({"joint_velocities"})
+VELOCITY_FIELD = "joint_velocities"
 
 
 def velocity_noise_scale(fields: list[dict[str, typing.Any]], obs_std: np.ndarray, sigma: float) -> np.ndarray:
@@ -279,11 +277,11 @@ def velocity_noise_scale(fields: list[dict[str, typing.Any]], obs_std: np.ndarra
     column = 0
     for field in fields:
         size = int(field["size"])
-        if field["name"] in VELOCITY_FIELDS:
+        if field["name"] == VELOCITY_FIELD:
             scale[column : column + size] = sigma / obs_std[column : column + size]
         column += size
     if sigma > 0 and not scale.any():
-        raise TrainerError(f"--velocity-noise needs an observation field named {' or '.join(sorted(VELOCITY_FIELDS))}; the policy sees {', '.join(f['name'] for f in fields)}")
+        raise TrainerError(f"--velocity-noise needs an observation field named {VELOCITY_FIELD}; the policy sees {', '.join(f['name'] for f in fields)}")
     return scale
 
 
