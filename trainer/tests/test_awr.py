@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import typing
 import unittest
 from pathlib import Path
 
@@ -27,18 +28,20 @@ FIELDS = [{"name": "joint_positions", "size": 2}, {"name": "block_position", "si
 ACTION = {"mode": "velocity", "joints": ["shoulder", "elbow"]}
 
 
-def write_base_policy(directory: Path, hidden: int = 16, layers: int = 2, chunk: int = 1, seed: int = 0) -> mlp_policy.Policy:
-    """A random mlp_policy.Policy exported exactly as bc.py exports it, with its metadata."""
+def write_base_policy(directory: Path, hidden: int = 16, layers: int = 2, chunk: int = 1, seed: int = 0,
+                      fields: list[dict[str, typing.Any]] = FIELDS) -> mlp_policy.Policy:
+    """A random mlp_policy.Policy exported exactly as bc.py exports it, with its metadata (observation `fields`)."""
+    obs_dim = sum(int(f["size"]) for f in fields)
     torch.manual_seed(seed)
-    policy = mlp_policy.Policy(4, 2, chunk, hidden, layers)
-    model = mlp_policy.export_onnx(policy, 4)
+    policy = mlp_policy.Policy(obs_dim, 2, chunk, hidden, layers)
+    model = mlp_policy.export_onnx(policy, obs_dim)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "policy.onnx").write_bytes(model)
     meta = mlp_policy.policy_metadata(
         name="push-bc", version="bc-1", task="push", created="2026-01-01T00:00:00Z",
-        sha256=hashlib.sha256(model).hexdigest(), obs_dim=4, act_dim=2, chunk=chunk,
-        meta={"observation_fields": FIELDS, "action": ACTION},
-        obs_mean=np.zeros(4, np.float32), obs_std=np.ones(4, np.float32),
+        sha256=hashlib.sha256(model).hexdigest(), obs_dim=obs_dim, act_dim=2, chunk=chunk,
+        meta={"observation_fields": fields, "action": ACTION},
+        obs_mean=np.zeros(obs_dim, np.float32), obs_std=np.ones(obs_dim, np.float32),
         act_mean=np.zeros(2, np.float32), act_std=np.ones(2, np.float32), training={"algorithm": "bc"},
     )
     (directory / "policy.json").write_text(json.dumps(meta))

@@ -7,7 +7,6 @@ policy imitates the successful episodes and not the failed ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -143,15 +142,7 @@ def write_copycat_snapshot(base: Path, data: Path) -> None:
     """Episodes in which the measured joint velocity is a fifth of the last command, exactly, and the command is +0.5
     where the first joint's position is positive and −0.5 where it is negative: a clone can read it off either."""
     fields = [{"name": "joint_positions", "size": 2}, {"name": "joint_velocities", "size": 2}]
-    torch.manual_seed(0)
-    model = mlp_policy.export_onnx(mlp_policy.Policy(4, 2, 1, 32, 2), 4)
-    base.mkdir(parents=True, exist_ok=True)
-    (base / "policy.onnx").write_bytes(model)
-    (base / "policy.json").write_text(json.dumps(mlp_policy.policy_metadata(
-        name="push-bc", version="bc-1", task="push", created="2026-01-01T00:00:00Z", sha256=hashlib.sha256(model).hexdigest(),
-        obs_dim=4, act_dim=2, chunk=1, meta={"observation_fields": fields, "action": {"mode": "velocity", "joints": ["shoulder", "elbow"]}},
-        obs_mean=np.zeros(4, np.float32), obs_std=np.ones(4, np.float32), act_mean=np.zeros(2, np.float32),
-        act_std=np.ones(2, np.float32), training={"algorithm": "bc"})))
+    write_base_policy(base, hidden=32, fields=fields)
     write_snapshot(data, episodes=8, steps=40)
     manifest = json.loads((data / "manifest.json").read_text())
     manifest["observation_fields"] = fields
