@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DEMO_PASSWORDS } from '../src/config/cross-checks.js';
 import { parseConfigText } from '../src/config/load.js';
 import { isStriatumError } from '../src/errors.js';
+import { loadLearnConfig } from '../src/learn/config.js';
 import { loadUpdaterConfig } from '../src/updater/config.js';
 import { freePort, REPO, runCli, simConfig, startCli, tempDir, waitFor, writeConfig, writeLinearPolicy } from './helpers/fixtures.js';
 
@@ -399,4 +400,27 @@ test('a shipped demo password is refused when the embedded broker listens beyond
   const r = await runCli(['config', 'check', writeConfig(dir, open)]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^ {2}mqtt\.users\[0\]\.password: /m);
+});
+
+test('a learn config whose demonstration or training seeds reach into the evaluation seeds is refused, naming the field', () => {
+  const shipped = parse(readFileSync(join(REPO, 'examples/learn.yaml'), 'utf8'));
+  const dir = tempDir('learn-seeds');
+  const problems = (changes: Record<string, any>): string[] => {
+    const file = join(dir, 'learn.yaml');
+    writeFileSync(file, JSON.stringify({ ...shipped, ...changes }));
+    try {
+      loadLearnConfig(file);
+    } catch (err) {
+      assert.ok(isStriatumError(err, 'STRIATUM_ERR_CONFIG'), String(err));
+      return [...err.details];
+    }
+    return [];
+  };
+  assert.deepEqual(problems({}), []);
+  const demos = problems({ demonstrations: { episodes: 3, first_seed: 8_999_999 } });
+  assert.equal(demos.length, 1);
+  assert.match(demos[0], /^demonstrations\.first_seed: demonstration seeds 8999999–9000001 overlap the evaluation seeds 9000000–9000199/);
+  const evaluation = problems({ evaluation: { episodes: 200, first_seed: 2_000_050 } });
+  assert.equal(evaluation.length, 1);
+  assert.match(evaluation[0], /^evaluation\.first_seed: evaluation seeds 2000050–2000249 overlap run 0's training seeds/);
 });

@@ -89,6 +89,9 @@ class Args:
     tail_steps: int = 0
     """imitate only the last this many steps of each kept robot episode (the approach and push that ended in the
     success verdict, without the stalls and detours before it); 0: the whole episode. Demonstrations stay whole"""
+    top_fraction: float = 1.0
+    """imitate only this fraction of the kept robot episodes, those with the highest PRM-only discounted return
+    (rewards.npy, γ of the snapshot): the quickest pushes to a success verdict; 1: every kept episode"""
     velocity_noise: float = 0.0
     """m/s: add N(0, σ²) to the measured joint velocities of every training batch (fresh each step), so the policy
     acts on positions instead of repeating its last command; 0: off (common.velocity_noise_scale)"""
@@ -121,6 +124,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
         raise SystemExit("filtered_bc.py: error: --lr must be positive")
     if not 0 <= args.velocity_noise < 1:
         raise SystemExit("filtered_bc.py: error: --velocity-noise must be in [0, 1) m/s")
+    if not 0 < args.top_fraction <= 1:
+        raise SystemExit("filtered_bc.py: error: --top-fraction must be in (0, 1]")
     if not 0 <= args.demo_fraction <= 1:
         raise SystemExit("filtered_bc.py: error: --demo-fraction must be in [0, 1]")
     if args.symmetry not in common.SYMMETRIES:
@@ -146,6 +151,29 @@ def kept_rows(episode_index: np.ndarray, terminals: np.ndarray, demo_episodes: s
             keep[max(start, end - tail_steps) if tail_steps > 0 else start : end] = True
             robot_kept.append(episode)
     return keep, robot_kept
+
+
+def top_by_return(keep: np.ndarray, robot_kept: list[int], episode_index: np.ndarray, rewards: np.ndarray, gamma: float, fraction: float) -> tuple[np.ndarray, list[int]]:
+    """Of the kept robot episodes, the ceil(fraction·n) with the highest discounted return Σ γ^t r_t (ties: the
+    earlier episode); their rows stay in the mask, the other kept robot episodes' rows leave it. Every kept episode
+    ends in the success verdict, so the return ranks them by how soon it came (γ^T) and how far they started
+    (−Φ(s0) of the shaping): the cleanest pushes, as %BC keeps the best-returning share of its data."""
+    if fraction >= 1 or not robot_kept:
+        return keep, robot_kept
+    starts, ends = episode_bounds(episode_index)
+    bounds = {int(episode_index[s]): (s, e) for s, e in zip(starts, ends)}
+    returns = {}
+    for episode in robot_kept:
+        start, end = bounds[episode]
+        returns[episode] = float(np.sum(rewards[start:end].astype(np.float64) * gamma ** np.arange(end - start)))
+    ranked = sorted(robot_kept, key=lambda e: (-returns[e], robot_kept.index(e)))
+    best = set(ranked[: int(np.ceil(fraction * len(robot_kept)))])
+    keep = keep.copy()
+    for episode in robot_kept:
+        if episode not in best:
+            start, end = bounds[episode]
+            keep[start:end] = False
+    return keep, [e for e in robot_kept if e in best]
 
 
 def progress_rows(progress: np.ndarray, episode_index: np.ndarray, horizon: int, minimum: float) -> np.ndarray:
@@ -198,6 +226,8 @@ def train(args: Args) -> None:
 
     demo_episodes = {int(e["index"]) for e in manifest["episodes"] if e.get("policy_versions") == [args.demo_version]}
     keep, robot_kept = kept_rows(snapshot.episode_index, snapshot.terminals, demo_episodes, args.tail_steps)
+    successes = len(robot_kept)
+    keep, robot_kept = top_by_return(keep, robot_kept, snapshot.episode_index, snapshot.rewards, gamma, args.top_fraction)
     progress_kept = 0
     if args.progress_horizon > 0:
         progress_path = Path(args.data) / "progress.npy"
@@ -289,7 +319,7 @@ def train(args: Args) -> None:
         "algorithm": "filtered_bc", "parent_version": parent["version"], "parent_sha256": parent.get("sha256"),
         "round": rounds + 1, "dataset_episodes": len(episodes), "dataset_steps": len(snapshot.observations),
         "demo_episodes": len(demo_episodes), "robot_episodes": len(episodes) - len(demo_episodes),
-        "robot_episodes_kept": len(robot_kept), "tail_steps": args.tail_steps, "velocity_noise": args.velocity_noise, "progress_steps_kept": progress_kept, "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
+        "robot_episodes_kept": len(robot_kept), "robot_episodes_succeeded": successes, "top_fraction": args.top_fraction, "tail_steps": args.tail_steps, "velocity_noise": args.velocity_noise, "progress_steps_kept": progress_kept, "kept_steps": int(keep.sum()), "symmetry": args.symmetry,
         "training_rows": len(x), "ensemble": len(members), "gradient_steps": args.updates, "gradient_steps_total": updates_done + args.updates,
         "optimizer_from": optimizer_from, "bc_loss_before": loss_before, "bc_loss_after": loss_after, "gamma": gamma,
         "seed": args.seed, "torch": torch.__version__,
@@ -327,8 +357,8 @@ def model_card(metadata: dict[str, typing.Any], args: Args, history: list[dict[s
 
 Round {t['round']} of success-filtered behaviour cloning on `{metadata['task']}` (`trainer/filtered_bc.py`, torch
 {t['torch']}), continued from `{t['parent_version']}`. Of {t['dataset_episodes']} stored episodes it imitated the
-{t['demo_episodes']} demonstrations and the {t['robot_episodes_kept']} of {t['robot_episodes']} robot episodes that
-the success reward model ended in success ({t['kept_steps']} steps, {t['training_rows']} rows with symmetry
+{t['demo_episodes']} demonstrations and {f"the {t['robot_episodes_kept']} with the highest PRM-only return of the {t['robot_episodes_succeeded']}" if t['top_fraction'] < 1 else f"the {t['robot_episodes_kept']}"} of {t['robot_episodes']} robot
+episodes that the success reward model ended in success ({t['kept_steps']} steps, {t['training_rows']} rows with symmetry
 {t['symmetry']}), for {t['gradient_steps']} gradient steps ({t['gradient_steps_total']} in all){f", each of {t['ensemble']} MLPs on its own batches; the graph outputs their mean" if t['ensemble'] > 1 else ""}{f", with N(0, {t['velocity_noise']}²) m/s added to the joint velocities it sees" if t['velocity_noise'] > 0 else ""}. BC loss on those rows:
 {t['bc_loss_before']:.5f} before, {t['bc_loss_after']:.5f} after (normalized action units).
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { StriatumError } from '../errors.js';
 import { UpdaterConfigSchema } from '../updater/config.js';
 import { formatIssues } from '../util/validation.js';
-import { SEEDS } from './seeds.js';
+import { SEEDS, seedRanges } from './seeds.js';
 
 const TrainingSchema = UpdaterConfigSchema.shape.training.unwrap().unwrap().omit({ enabled: true, base_policy_dir: true, out_dir: true });
 
@@ -21,7 +21,7 @@ export const LearnConfigSchema = z.strictObject({
   time_limit_min: z.number().positive().default(30).describe('stop after this much wall time'),
   demonstrations: z.strictObject({
     episodes: z.int().min(0).default(10).describe('scripted-expert episodes recorded through the reward models before the robots start (the learner\'s demonstration buffer); 0: none'),
-    first_seed: z.int().min(0).default(SEEDS.demonstrations.first),
+    first_seed: z.int().min(0).default(SEEDS.demonstrations.first).describe('seed of the first demonstration; the base policy\'s card names the demonstration it was cloned from'),
   }).prefault({}),
   evaluation: z.strictObject({
     episodes: z.int().min(1).default(200).describe('held-out episodes per released policy (mean action, no rollouts: not experience)'),
@@ -35,6 +35,18 @@ export const LearnConfigSchema = z.strictObject({
     evaluation_every: z.int().min(0).default(0),
   }).prefault({}),
   training: TrainingSchema.prefault({}).describe('the updater\'s training settings (see docs/updater-config-reference.md); algorithm filtered_bc by default here'),
+}).superRefine((c, ctx) => {
+  // A held-out success rate is only held out when no demonstration or training episode ran an evaluation seed.
+  const seeds = seedRanges(c.run, c.robots, c.demonstrations.episodes, c.demonstrations.first_seed, c.evaluation.episodes, c.evaluation.first_seed);
+  const [first, last] = seeds.evaluation;
+  const overlaps = ([a, b]: [number, number]) => a <= last && first <= b;
+  const span = ([a, b]: [number, number]) => `${a}–${b}`;
+  if (c.demonstrations.episodes > 0 && overlaps(seeds.demonstrations)) {
+    ctx.addIssue({ code: 'custom', path: ['demonstrations', 'first_seed'], message: `demonstration seeds ${span(seeds.demonstrations)} overlap the evaluation seeds ${span(seeds.evaluation)}` });
+  }
+  if (overlaps(seeds.training)) {
+    ctx.addIssue({ code: 'custom', path: ['evaluation', 'first_seed'], message: `evaluation seeds ${span(seeds.evaluation)} overlap run ${c.run}'s training seeds ${span(seeds.training)}` });
+  }
 });
 export type LearnConfig = z.infer<typeof LearnConfigSchema>;
 

@@ -296,7 +296,7 @@ export class LearnRun {
     const curve: LearningCurve = {
       format: 'striatum.learning-curve/v1', target_success: cfg.target_success, episode_budget: cfg.episode_budget, robots: cfg.robots,
       algorithm: cfg.training.algorithm,
-      seeds: seedRanges(cfg.run, cfg.robots, cfg.demonstrations.episodes, cfg.evaluation.episodes, cfg.evaluation.first_seed),
+      seeds: seedRanges(cfg.run, cfg.robots, cfg.demonstrations.episodes, cfg.demonstrations.first_seed, cfg.evaluation.episodes, cfg.evaluation.first_seed),
       points: [...this.points], ...curveSummary(this.points, cfg.target_success),
       training_episodes: this.completeEpisodes(null), wall_s: Math.round(this.wallS * 10) / 10, stopped: this.stopReason ?? 'running',
     };

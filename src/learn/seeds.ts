@@ -18,9 +18,9 @@ export function trainingSeed(run: number, robot: number): number {
 }
 
 /** The ranges as [first, last] pairs, for learning-curve.json and model cards. */
-export function seedRanges(run: number, robots: number, demos: number, evalEpisodes: number, evalFirst: number): Record<string, [number, number]> {
+export function seedRanges(run: number, robots: number, demos: number, demoFirst: number, evalEpisodes: number, evalFirst: number): Record<string, [number, number]> {
   return {
-    demonstrations: [SEEDS.demonstrations.first, SEEDS.demonstrations.first + demos - 1],
+    demonstrations: [demoFirst, demoFirst + demos - 1],
     training: [trainingSeed(run, 0), trainingSeed(run, robots - 1) + SEEDS.training.perRobot - 1],
     evaluation: [evalFirst, evalFirst + evalEpisodes - 1],
     prm_training: [SEEDS.prmTraining.first, SEEDS.prmTraining.last],

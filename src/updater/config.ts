@@ -87,6 +87,7 @@ export const UpdaterConfigSchema = z.strictObject({
       progress_min: z.number().min(0).max(1).default(0.05).describe('progress (0–1) a step must be followed by within progress_horizon steps'),
       min_kept: z.int().min(0).default(1).describe('skip the round (the robots keep their policy) when fewer robot episodes than this ended in success and no progress step is kept; 0 always trains, on the demonstrations alone if nothing else is kept'),
       tail_steps: z.int().min(0).default(0).describe('imitate only the last this many steps of each robot episode the success model ended in success (the push that succeeded, without the stalls and detours before it); 0: the whole episode'),
+      top_fraction: z.number().gt(0).max(1).default(1).describe('imitate only this share of the robot episodes the success model ended in success: those with the highest PRM-only discounted return (the quickest pushes to the verdict); 1: all of them'),
       velocity_noise: z.number().min(0).lt(1).default(0).describe('m/s: add N(0, σ²) to the measured joint velocities of every training batch, so the policy acts on where the pusher and the block are instead of repeating its last command (the copycat problem of behaviour cloning); 0: off'),
       ensemble: z.int().min(1).max(16).default(1).describe('MLPs trained side by side on the same kept episodes, each on its own batches, released as one graph that outputs their mean (each costs a round\'s updates); 1: one MLP'),
       seed: z.int().min(0).default(1).describe('seed of the learner'),

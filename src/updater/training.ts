@@ -426,7 +426,7 @@ export class TrainingRounds {
         this.trainer, ...common, '--state', join(c.out_dir, LEARNER_DIR), '--updates', String(f.updates), '--lr', String(f.lr),
         '--demo-version', f.demo_version, '--demo-fraction', String(f.demo_fraction), '--symmetry', f.symmetry,
         '--symmetry-center', String(f.symmetry_center_m), '--progress-horizon', String(f.progress_horizon),
-        '--progress-min', String(f.progress_min), '--tail-steps', String(f.tail_steps), '--velocity-noise', String(f.velocity_noise), '--min-kept', String(f.min_kept), '--ensemble', String(f.ensemble), '--seed', String(f.seed),
+        '--progress-min', String(f.progress_min), '--tail-steps', String(f.tail_steps), '--top-fraction', String(f.top_fraction), '--velocity-noise', String(f.velocity_noise), '--min-kept', String(f.min_kept), '--ensemble', String(f.ensemble), '--seed', String(f.seed),
       ];
     }
     const sac = c.sac;

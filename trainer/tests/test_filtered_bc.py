@@ -49,6 +49,22 @@ class FilterTest(unittest.TestCase):
         self.assertEqual(keep.tolist(), [True] * 4 + [False, False, False, True, True] + [False, False] + [True])
         self.assertEqual(kept, [1, 3])
 
+    def test_top_fraction_keeps_the_kept_robot_episodes_with_the_highest_discounted_return(self) -> None:
+        # Demonstration 0; successes 1, 2 and 4; failure 3. γ = 0.5. Returns by hand:
+        # ep 1: 0 + 0.5·0 + 0.25·1 = 0.25; ep 2: 0 + 0.5·2 = 1.0; ep 4: 0.4 (one row). Failure 3 is never kept.
+        index = np.array([0, 0, 1, 1, 1, 2, 2, 3, 3, 4])
+        terminals = np.array([0, 1, 0, 0, 1, 0, 1, 0, 0, 1], bool)
+        rewards = np.array([0, 9, 0, 0, 1, 0, 2, 5, 5, 0.4])
+        keep, kept = filtered_bc.kept_rows(index, terminals, demo_episodes={0})
+        half, best = filtered_bc.top_by_return(keep, kept, index, rewards, gamma=0.5, fraction=0.5)
+        self.assertEqual(best, [2, 4])  # ceil(0.5 · 3) = 2: returns 1.0 and 0.4 beat 0.25, listed in episode order
+        self.assertEqual(half.tolist(), [True, True, False, False, False, True, True, False, False, True])
+        third, best = filtered_bc.top_by_return(keep, kept, index, rewards, gamma=0.5, fraction=0.3)
+        self.assertEqual(best, [2])
+        self.assertEqual(third.tolist(), [True, True] + [False] * 3 + [True, True] + [False] * 3)
+        every, best = filtered_bc.top_by_return(keep, kept, index, rewards, gamma=0.5, fraction=1.0)
+        self.assertEqual((every.tolist(), best), (keep.tolist(), kept))
+
     def test_a_terminal_before_the_last_row_does_not_count(self) -> None:
         # Only an episode's last row can end it; a stray mark in the middle is not a success.
         keep, kept = filtered_bc.kept_rows(np.array([0, 0, 0]), np.array([0, 1, 0], bool), demo_episodes=set())
