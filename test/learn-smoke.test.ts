@@ -19,13 +19,13 @@ function writeLearnConfig(dir: string, o: { budget: number; timeLimitS: number; 
   writeFileSync(file, stringify({
     robot_template: 'robot.yaml', base_policy_dir: join(REPO, o.algorithm === 'filtered_bc' ? 'models/push-bc-few' : 'models/push-bc-small'), out_dir: 'out',
     robots: 1, episode_budget: o.budget, target_success: 1, time_limit_min: 3,
-    demonstrations: { episodes: o.demos }, evaluation: { episodes: 2 },
+    demonstrations: { episodes: o.demos, first_seed: 1005 }, evaluation: { episodes: 2 },
     training: {
       algorithm: o.algorithm ?? 'sac_rlpd', episodes_per_round: o.demos + o.budget, min_steps: 10, threads: 1,
       sac: { min_updates: 40, max_updates: 40, hidden: 16, critics: 2, actor_warmup: 10 },
       // 2 s episodes rarely succeed: train anyway; two members, so the robots load and run an ensemble's graph;
-      // velocity noise reaches the trainer.
-      filtered_bc: { updates: 50, symmetry: 'square-d4', min_kept: 0, ensemble: 2, velocity_noise: 0.01 },
+      // velocity noise and the return filter reach the trainer.
+      filtered_bc: { updates: 50, symmetry: 'square-d4', min_kept: 0, ensemble: 2, velocity_noise: 0.01, top_fraction: 0.5 },
     },
   }));
   return file;
@@ -73,6 +73,8 @@ test('striatum learn with filtered_bc: the release continues the base and the ro
   assert.equal(model.training.symmetry, 'square-d4');
   assert.equal(model.training.architecture.ensemble, 2, 'the release is one graph of two MLPs\' mean');
   assert.equal(model.training.velocity_noise, 0.01, 'the velocity noise reached the trainer');
+  assert.equal(model.training.top_fraction, 0.5, 'the return filter reached the trainer');
+  assert.deepEqual(curve.seeds.demonstrations, [1005, 1005], 'the curve names the demonstration seed the config asked for');
   assert.equal(learned.eval_episodes, 2, 'the robots loaded and ran it on the held-out seeds');
   assert.ok(existsSync(join(dir, 'out/rounds/learner/learner.npz')), 'the learner state is kept for the next round');
 });
