@@ -166,7 +166,7 @@ def top_by_return(keep: np.ndarray, robot_kept: list[int], episode_index: np.nda
     for episode in robot_kept:
         start, end = bounds[episode]
         returns[episode] = float(np.sum(rewards[start:end].astype(np.float64) * gamma ** np.arange(end - start)))
-    ranked = sorted(robot_kept, key=lambda e: (-returns[e], robot_kept.index(e)))
+    ranked = sorted(robot_kept, key=lambda e: -returns[e])  # stable: on a tie the earlier episode first
     best = set(ranked[: int(np.ceil(fraction * len(robot_kept)))])
     keep = keep.copy()
     for episode in robot_kept:
