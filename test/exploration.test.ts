@@ -9,16 +9,16 @@ import {
   REWARD_COMPONENTS, ROLLOUT_VERSION, decodeRolloutChunk, encodeRolloutChunk, type RewardComponent, type RolloutColumns,
   type RolloutHeaderInput,
 } from '../src/contracts/rollout.js';
-import { Exploration, Xoshiro128, gaussianLogProb, noiseCorrelation } from '../src/control/exploration.js';
+import { Exploration, Xoshiro128, gaussianLogProb, noiseCorrelation, stallBursts } from '../src/control/exploration.js';
 import type { StepView } from '../src/control/step.js';
 import { buildOnnxModel } from './helpers/onnx-builder.js';
 import { SIM_FIELDS, tempDir } from './helpers/fixtures.js';
 import { simLoop } from './helpers/loop-harness.js';
 
-/** velocity mean = 2·(block − pusher), log-std = logStd (constant), as a model with two outputs. */
-function writeGaussianPolicy(dir: string, logStd: number): string {
+/** velocity mean = gain·(block − pusher), log-std = logStd (constant), as a model with two outputs. */
+function writeGaussianPolicy(dir: string, logStd: number, gain = 2): string {
   const W = new Array<number>(16).fill(0);
-  for (let j = 0; j < 2; j++) { W[j * 2 + j] = -2; W[(4 + j) * 2 + j] = 2; }
+  for (let j = 0; j < 2; j++) { W[j * 2 + j] = -gain; W[(4 + j) * 2 + j] = gain; }
   const model = buildOnnxModel({
     inputs: [{ name: 'observation', shape: ['batch', 8] }],
     outputs: [{ name: 'action', shape: ['batch', 1, 2] }, { name: 'log_std', shape: ['batch', 2] }],
@@ -142,6 +142,44 @@ test('correlated exploration noise keeps the spread and leans the same way from 
   assert.throws(() => new Exploration({ enabled: true, seed: 1, evaluationEvery: 0, correlation: 1 }, 1), /\[0, 1\)/);
 });
 
+test('a robot that stands still or dithers in place gets a burst of wider noise, and moving on resets the watch', () => {
+  // 10 Hz, watch 1 s (10 ticks), still below 0.1 of the 1 m/s limit: a net travel under 0.1 m over the window.
+  const stall = stallBursts({ after_s: 1, speed: 0.1, std_scale: 4, duration_s: 0.5 }, 10);
+  assert.deepEqual(stall, { afterTicks: 10, burstTicks: 5, speed: 0.1, stdScale: 4 });
+  const e = new Exploration({ enabled: true, seed: 3, evaluationEvery: 0, stall }, 1, [1], 0.1);
+  const std = Float64Array.from([0.05]);
+  const action = new Float64Array(1);
+  /** One tick at joint position p; the σ the sample was drawn with, read back from its log-probability. */
+  const tick = (p: number): number => {
+    action[0] = 0;
+    e.perturb(action, std, [p]);
+    // log N(a; 0, σ²) = −½((a/σ)² + 2 ln σ + ln 2π): only the σ actually used matches the recorded value.
+    return [0.05, 0.2].find((s) => Math.abs(e.logProb - gaussianLogProb(action, [0], [s])) < 1e-9) ?? Number.NaN;
+  };
+  e.beginEpisode(0, 7);
+  // Dithering ±4 cm around 0.3 m: no net travel, so the 11th tick (a full window behind it) starts a burst.
+  const widths: number[] = [];
+  for (let t = 0; t < 16; t++) widths.push(tick(0.3 + (t % 2 === 0 ? 0.04 : -0.04)));
+  assert.deepEqual(widths, [...new Array<number>(10).fill(0.05), 0.2, 0.2, 0.2, 0.2, 0.2, 0.05], 'ten still ticks, then five at 4σ');
+  assert.equal(e.bursts, 1);
+  // Moving at 0.5 m/s (0.05 m a tick) never counts as still.
+  e.beginEpisode(1, 8);
+  for (let t = 0; t < 40; t++) assert.equal(tick(t * 0.05), 0.05, `tick ${t} moves and keeps the policy's spread`);
+  assert.equal(e.bursts, 0);
+  // After a burst the window refills: the next one needs ten fresh still ticks.
+  e.beginEpisode(2, 9);
+  const again: number[] = [];
+  for (let t = 0; t < 32; t++) again.push(tick(0.3));
+  assert.deepEqual(again.map((w) => (w === 0.2 ? 1 : 0)).join(''), '00000000001111100000000001111100');
+  assert.equal(e.bursts, 2);
+  // Evaluation episodes run the mean whatever the robot does.
+  const evalEvery = new Exploration({ enabled: true, seed: 3, evaluationEvery: 1, stall }, 1, [1], 0.1);
+  evalEvery.beginEpisode(0, 7);
+  for (let t = 0; t < 20; t++) { action[0] = 0.01; evalEvery.perturb(action, std, [0.3]); assert.equal(action[0], 0.01); }
+  assert.equal(evalEvery.bursts, 0);
+  assert.throws(() => new Exploration({ enabled: true, seed: 3, evaluationEvery: 0, stall }, 2, [1], 0.1), /one velocity limit per joint/);
+});
+
 test('training episodes sample around the mean, the safety filter clamps the sample, and a seed repeats the noise', async () => {
   // σ = e^0.5 ≈ 1.65 m/s against a 0.25 m/s velocity limit: most samples are out of range before the filter.
   const rows = await runGaussian(0.5, { seed: 5 });
@@ -175,6 +213,36 @@ test('evaluation episodes (every k-th) and exploration off run the mean and reco
   }
   const off = await runGaussian(0.5, { enabled: false, episodes: 1 });
   assert.ok(off.every((r) => r.action.every((v, j) => v === r.mean[j]) && Number.isNaN(r.logProb)));
+});
+
+test('in the control loop a policy that parks gets bursts of wider noise from the measured joints, and moves', async () => {
+  // A Gaussian policy whose mean is 0 (it waits) with σ = e^−6 ≈ 2.5 mm/s: the pusher stands still. After 0.5 s
+  // (25 ticks at 50 Hz) the spread widens 40× for 0.4 s (correlated noise: it leans one way); the written commands
+  // stay inside the velocity limit.
+  const stall = stallBursts({ after_s: 0.5, speed: 0.05, std_scale: 40, duration_s: 0.4 }, 50);
+  const rows: (Row & { position: number[] })[] = [];
+  const { loop, transport } = await simLoop(writeGaussianPolicy(tempDir(), -6, 0), {
+    episodes: 1, timeLimitS: 2,
+    exploration: { enabled: true, seed: 5, evaluationEvery: 0, stall, correlation: noiseCorrelation(0.5, 50) },
+    onStep: (s: StepView) => rows.push({
+      episode: s.episode, action: [...s.action], mean: [...(s.actionMean as Float64Array)], command: [...s.command], logProb: s.logProb as number,
+      position: [...s.observation.subarray(0, 2)],
+    }),
+  });
+  await loop.run();
+  await transport.close();
+  const sigma = Math.exp(-6);
+  const wide = rows.map((r) => Math.abs(r.logProb - gaussianLogProb(r.action, r.mean, [40 * sigma, 40 * sigma])) < 1e-6);
+  const narrow = rows.map((r) => Math.abs(r.logProb - gaussianLogProb(r.action, r.mean, [sigma, sigma])) < 1e-6);
+  assert.ok(rows.length >= 99, `${rows.length} steps`);
+  assert.ok(wide.every((w, i) => w !== narrow[i]), 'every step is drawn from one of the two Gaussians');
+  const firstBurst = wide.indexOf(true);
+  assert.equal(firstBurst, 25, 'the first burst starts once the pusher has stood still for 0.5 s');
+  assert.deepEqual(wide.slice(25, 45), new Array<boolean>(20).fill(true), 'and lasts 0.4 s');
+  const travel = (a: number, b: number) => Math.hypot(rows[b].position[0] - rows[a].position[0], rows[b].position[1] - rows[a].position[1]);
+  assert.ok(travel(0, 24) < 0.01, `still before the burst: ${travel(0, 24)} m`);
+  assert.ok(travel(25, 45) > 0.02, `the burst moves the pusher: ${travel(25, 45)} m`);
+  for (const r of rows) for (const c of r.command) assert.ok(Math.abs(c) <= 0.25 + 1e-9, 'the safety filter still bounds the command');
 });
 
 test('a rollout chunk carries the mean and the log-probability; a chunk without them decodes with mean = action', () => {

@@ -200,8 +200,8 @@ def load_snapshot(directory: Path) -> Snapshot:
     )
 
 
-FRAME_OPS = frozenset({"Mul", "Sub", "Div", "Sqrt", "Neg", "Slice", "Concat", "ReduceSum", "Unsqueeze"})
-"""Ops the object-goal frame adds around the MLP in an exported graph."""
+FRAME_OPS = frozenset({"Mul", "Sub", "Div", "Sqrt", "Neg", "Slice", "Concat", "ReduceSum", "Unsqueeze", "Min"})
+"""Ops the object-goal frame adds around the MLP in an exported graph (Min: the goal horizon)."""
 
 
 def load_policy_weights(model_path: Path, metadata: dict[str, typing.Any]) -> Policy | Ensemble:
@@ -280,8 +280,11 @@ def _mlp_from_layers(
             raise TrainerError(f"{model_path}: layer widths do not chain ({w_in.shape} then {w_out.shape})")
     if framed:
         obs, act = metadata["observation"], metadata["action"]
+        horizon = architecture.get("goal_horizon")
+        if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, (int, float)) or not horizon > 0):
+            raise TrainerError(f"{model_path}: policy.json names goal horizon {horizon!r}, not a distance > 0")
         policy = mlp_policy.frame_policy(obs["fields"], np.asarray(obs["mean"], np.float32), np.asarray(obs["std"], np.float32),
-                                         act_dim, chunk, widths[0], len(widths))
+                                         act_dim, chunk, widths[0], len(widths), None if horizon is None else float(horizon))
         with torch.no_grad():
             policy.feature_mean.copy_(torch.tensor(architecture["feature_mean"], dtype=torch.float32))
             policy.feature_std.copy_(torch.tensor(architecture["feature_std"], dtype=torch.float32))

@@ -54,6 +54,9 @@ class Args:
     frame: str = "none"
     """how the policy sees the scene: none (the observation as recorded), or object-goal (in the frame of the block
     and its pad, so every demonstration also teaches its shifted and rotated copies; see mlp_policy.ObjectGoalFrame)"""
+    goal_horizon: float = 0.0
+    """m, with --frame object-goal: the policy sees a goal farther than this as this far (mlp_policy.ObjectGoalFrame),
+    so a demonstration covers goals farther away than it started from; 0: the true distance"""
     symmetry_center: float = 0.4
     """centre of the square (m) for --symmetry square-d4: the table's middle"""
     velocity_noise: float = 0.0
@@ -78,6 +81,10 @@ pusher's offset from the block and its velocity along and across the block-to-pa
 distance; it predicts the command along and across that line, which the graph turns back onto the table. A scene
 shifted or rotated on the table gets the same command shifted or rotated."""
 
+HORIZON_NOTE = """
+A pad farther than {h} m from the block is seen at {h} m (`--goal-horizon {h}`): the policy pushes toward a far pad as
+it pushes toward one {h} m away."""
+
 
 def parse_args(argv: list[str] | None = None) -> Args:
     parser = common.dataclass_parser(Args, "bc.py", (__doc__ or "").splitlines()[0])
@@ -93,6 +100,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
         parser.error(f"--symmetry must be one of {', '.join(common.SYMMETRIES)}")
     if args.frame not in mlp_policy.FRAMES:
         parser.error(f"--frame must be one of {', '.join(mlp_policy.FRAMES)}")
+    if args.goal_horizon < 0 or (args.goal_horizon > 0 and args.frame != "object-goal"):
+        parser.error(f"--goal-horizon must be >= 0 m and needs --frame object-goal (got {args.goal_horizon} with --frame {args.frame})")
     if not 0 <= args.velocity_noise < 1:
         parser.error("--velocity-noise must be in [0, 1) m/s")
     if args.symmetry != "none" and args.chunk != 1:
@@ -212,7 +221,7 @@ def model_card(
 
 A behaviour-cloning policy for the `{metadata['task']}` task: an MLP ({args.layers} hidden layers of {args.hidden},
 ReLU) from a normalized observation to a chunk of {metadata['action']['chunk']} normalized
-{metadata['action']['mode']} commands for joints {', '.join(metadata['action']['joints'])}.{FRAME_NOTE if args.frame == "object-goal" else ""}
+{metadata['action']['mode']} commands for joints {', '.join(metadata['action']['joints'])}.{FRAME_NOTE if args.frame == "object-goal" else ""}{HORIZON_NOTE.format(h=args.goal_horizon) if args.goal_horizon > 0 else ""}
 Created {metadata['created']} by `trainer/bc.py` (torch {training['torch']}).
 `policy.onnx` sha256: `{metadata['sha256']}`.
 
@@ -316,7 +325,8 @@ def train(args: Args) -> None:
     obs_val, act_val = tensors(dataset.observations[val_rows], targets[val_rows])
 
     if args.frame == "object-goal":
-        policy = mlp_policy.frame_policy(meta["observation_fields"], obs_mean, obs_std, act_dim, args.chunk, args.hidden, args.layers)
+        policy = mlp_policy.frame_policy(meta["observation_fields"], obs_mean, obs_std, act_dim, args.chunk, args.hidden, args.layers,
+                                         args.goal_horizon if args.goal_horizon > 0 else None)
         policy.set_frame_statistics(obs_train, act_mean, act_std)
     else:
         policy = Policy(obs_dim, act_dim, args.chunk, args.hidden, args.layers)

@@ -81,12 +81,22 @@ class ObjectGoalFrame(nn.Module):
     distance d, and the effector's velocity along u and n. The same scene shifted or rotated on the table gives the
     same features, and the command is predicted along u and n and turned back, so one demonstration teaches every
     shifted and rotated copy of itself (a canonicalized, SE(2)-equivariant policy). The table's walls break the
-    symmetry near the edges: the network does not see them."""
+    symmetry near the edges: the network does not see them.
+
+    With a goal horizon h the distance feature is min(d, h): a goal farther than h looks like one at h, so a
+    demonstration that started its push h or more from the goal also covers goals farther away than any it saw (one
+    demonstration from 0.23 m parks behind the block when the pad is 0.4 m away; docs/learning.md). The direction u
+    is unchanged."""
 
     FEATURES = 5
 
-    def __init__(self, columns: dict[str, int], obs_mean: np.ndarray, obs_std: np.ndarray):
+    def __init__(self, columns: dict[str, int], obs_mean: np.ndarray, obs_std: np.ndarray, goal_horizon: float | None = None):
         super().__init__()
+        if goal_horizon is not None and not goal_horizon > 0:
+            raise TrainerError(f"the goal horizon must be > 0 m, got {goal_horizon}")
+        self.goal_horizon = goal_horizon
+        if goal_horizon is not None:
+            self.register_buffer("horizon", torch.tensor([goal_horizon], dtype=torch.float32))
         self.columns = columns
         self.register_buffer("obs_mean", torch.as_tensor(obs_mean, dtype=torch.float32))
         self.register_buffer("obs_std", torch.as_tensor(obs_std, dtype=torch.float32))
@@ -101,8 +111,9 @@ class ObjectGoalFrame(nn.Module):
         u = to_goal / distance
         n = torch.cat([-u[:, 1:2], u[:, 0:1]], dim=1)
         offset = effector - obj
+        seen = distance if self.goal_horizon is None else torch.minimum(distance, self.horizon)
         features = torch.cat([
-            (offset * u).sum(dim=1, keepdim=True), (offset * n).sum(dim=1, keepdim=True), distance,
+            (offset * u).sum(dim=1, keepdim=True), (offset * n).sum(dim=1, keepdim=True), seen,
             (velocity * u).sum(dim=1, keepdim=True), (velocity * n).sum(dim=1, keepdim=True),
         ], dim=1)
         return features, u, n
@@ -160,6 +171,8 @@ class Policy(nn.Module):
                 "frame": "object-goal", "feature_mean": self.feature_mean.tolist(), "feature_std": self.feature_std.tolist(),
                 "action_scale": float(self.action_scale),
             })
+            if self.frame.goal_horizon is not None:
+                spec["goal_horizon"] = self.frame.goal_horizon
         return spec
 
 
@@ -189,8 +202,11 @@ class Ensemble(nn.Module):
         return {**self.members[0].architecture(), "ensemble": len(self.members)}
 
 
-def frame_policy(fields: list[dict[str, typing.Any]], obs_mean: np.ndarray, obs_std: np.ndarray, act_dim: int, chunk: int, hidden: int, layers: int) -> Policy:
-    frame = ObjectGoalFrame(frame_columns(fields), obs_mean, obs_std)
+def frame_policy(
+    fields: list[dict[str, typing.Any]], obs_mean: np.ndarray, obs_std: np.ndarray, act_dim: int, chunk: int, hidden: int, layers: int,
+    goal_horizon: float | None = None,
+) -> Policy:
+    frame = ObjectGoalFrame(frame_columns(fields), obs_mean, obs_std, goal_horizon)
     return Policy(int(len(obs_mean)), act_dim, chunk, hidden, layers, frame)
 
 

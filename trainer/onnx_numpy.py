@@ -47,6 +47,10 @@ def run_numpy(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list[np.
             y = x[0].astype(dtypes[a["to"]])
         elif op in ("Add", "Sub", "Mul", "Div", "Equal"):
             y = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Equal": np.equal}[op](x[0], x[1])
+        elif op in ("Min", "Max"):  # variadic, broadcasting
+            y = x[0]
+            for other in x[1:]:
+                y = (np.minimum if op == "Min" else np.maximum)(y, other)
         elif op == "Neg":
             y = np.negative(x[0])
         elif op == "Sqrt":

@@ -203,6 +203,13 @@ export const ControlSchema = z.strictObject({
   link_timeout_ms: positive.default(200).describe('no fresh robot state for this long is a fault'),
 });
 
+export const StallSchema = z.strictObject({
+  after_s: positive.default(1).describe('a burst starts when over this long no joint has made net progress of `speed` (dithering in place counts as still)'),
+  speed: finite.gt(0).max(1).default(0.05).describe('fraction of each joint\'s velocity limit: a net speed over after_s below it counts as standing still'),
+  std_scale: positive.default(5).describe('multiplies the standard deviation during a burst'),
+  duration_s: positive.default(1.5).describe('length of a burst; the stillness count starts again after it'),
+});
+
 export const ExplorationSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('training episodes sample the command from the policy\'s Gaussian (mean and log-std outputs); false runs the mean'),
   seed: z.int().min(0).default(1).describe('seed of the sampling noise; each episode\'s stream is (seed, episode seed), so a rerun draws the same noise'),
@@ -212,6 +219,8 @@ export const ExplorationSchema = z.strictObject({
   std_scale: positive.default(1).describe('multiplies the standard deviation'),
   correlation_s: finite.min(0).default(0)
     .describe('time constant of the noise (s): 0 draws it afresh every tick; > 0 makes it an Ornstein–Uhlenbeck process with the same spread, so the robot wanders for that long in one direction instead of jittering in place'),
+  stall: StallSchema.nullable().default(null)
+    .describe('bursts of wider noise when the robot stands still in a training episode (a policy parked where its mean is about zero never leaves on noise of the usual spread); null: none'),
 });
 
 export const EpisodesSchema = z.strictObject({

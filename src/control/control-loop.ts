@@ -147,7 +147,7 @@ export class ControlLoop {
     this.action = new Float64Array(n);
     this.hold = new Float64Array(n);
     this.command = { mode: options.mode, targets: new Float64Array(n) };
-    this.exploration = new Exploration(options.exploration ?? NO_EXPLORATION, n);
+    this.exploration = new Exploration(options.exploration ?? NO_EXPLORATION, n, options.limits.velocityMax, this.periodS);
     this.settle = options.clock.realtime ? null : options.settle ?? null;
     this.step = {
       episode: 0, step: 0, stampMs: 0, observation: this.observation, action: this.action,
@@ -255,7 +255,7 @@ export class ControlLoop {
         const pending = this.source.act(this.observation, this.action);
         if (pending !== undefined) await pending;
         // Sampling comes before the safety filter: whatever is drawn, the robot only gets a filtered command.
-        this.exploration.perturb(this.action, this.source.actionStd ?? null);
+        this.exploration.perturb(this.action, this.source.actionStd ?? null, state.positions);
         this.policyTime.record(this.source.lastStepUs);
         if (!this.safety.apply(this.action, state.positions, targets)) this.fault('nan_action');
       } catch (err) {

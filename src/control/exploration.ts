@@ -80,6 +80,24 @@ export interface ExplorationSettings {
   readonly evaluationEvery: number;
   /** ρ in [0, 1): the noise's correlation from one tick to the next (noiseCorrelation); 0: white. */
   readonly correlation?: number;
+  /** Bursts of wider noise while the robot stands still in a training episode; absent: none. */
+  readonly stall?: StallBursts;
+}
+
+/**
+ * A policy that has settled where its mean command is about zero (parked behind the object, waiting, or dithering
+ * in place) is an attractor: noise of the usual spread is pulled back into it and never finds what lies beyond.
+ * When over the last `afterTicks` ticks no joint has travelled more than `speed` of its velocity limit would carry
+ * it, the spread is multiplied by `stdScale` for `burstTicks` ticks; then the watch starts again. Only joint
+ * positions are read, so it works on any robot; the burst's samples are recorded with their own (wider)
+ * Gaussian's log-probability.
+ */
+export interface StallBursts {
+  readonly afterTicks: number;
+  readonly burstTicks: number;
+  /** Fraction of each joint's velocity limit: a net speed over the window below it counts as standing still. */
+  readonly speed: number;
+  readonly stdScale: number;
 }
 
 export const NO_EXPLORATION: ExplorationSettings = { enabled: false, seed: 0, evaluationEvery: 0 };
@@ -87,6 +105,19 @@ export const NO_EXPLORATION: ExplorationSettings = { enabled: false, seed: 0, ev
 /** ρ = exp(−Δt/τ) for a noise time constant τ (s) at the control rate; 0 (white) for τ = 0. */
 export function noiseCorrelation(timeConstantS: number, rateHz: number): number {
   return timeConstantS > 0 ? Math.exp(-1 / (rateHz * timeConstantS)) : 0;
+}
+
+/** Stall bursts in ticks at the control rate, from the config's seconds (each at least one tick). */
+export function stallBursts(
+  stall: { readonly after_s: number; readonly speed: number; readonly std_scale: number; readonly duration_s: number },
+  rateHz: number,
+): StallBursts {
+  return {
+    afterTicks: Math.max(1, Math.round(stall.after_s * rateHz)),
+    burstTicks: Math.max(1, Math.round(stall.duration_s * rateHz)),
+    speed: stall.speed,
+    stdScale: stall.std_scale,
+  };
 }
 
 /**
@@ -112,8 +143,35 @@ export class Exploration {
   private readonly deviates: Float64Array;
   private readonly rho: number;
   private readonly innovation: number;
+  /** Negative: the ticks left in the current burst; 0 otherwise. */
+  private stallTicks = 0;
+  /** The last afterTicks + 1 joint positions (stall bursts), a ring indexed by `seen`. */
+  private readonly positions: Float64Array | null;
+  /** Positions written to the ring since the episode began or the last burst ended. */
+  private seen = 0;
+  /** The stall window in seconds (afterTicks at the control rate), for the distance a joint must travel in it. */
+  private readonly windowS: number;
+  /** Bursts started in this episode (status and tests). */
+  bursts = 0;
 
-  constructor(readonly settings: ExplorationSettings, actDim: number) {
+  /** velocityMax: per-joint velocity limits, read only with `settings.stall`. */
+  constructor(
+    readonly settings: ExplorationSettings,
+    actDim: number,
+    private readonly velocityMax: ArrayLike<number> | null = null,
+    periodS = 0,
+  ) {
+    const stall = settings.stall;
+    this.positions = stall !== undefined ? new Float64Array((stall.afterTicks + 1) * actDim) : null;
+    this.windowS = stall !== undefined ? stall.afterTicks * periodS : 0;
+    if (stall !== undefined) {
+      if (!(Number.isInteger(stall.afterTicks) && stall.afterTicks >= 1 && Number.isInteger(stall.burstTicks) && stall.burstTicks >= 1)) {
+        throw new RangeError(`stall bursts need whole tick counts ≥ 1, got after ${stall.afterTicks}, burst ${stall.burstTicks}`);
+      }
+      if (!(stall.speed > 0 && stall.stdScale > 0)) throw new RangeError('stall speed and std scale must be > 0');
+      if (velocityMax === null || velocityMax.length !== actDim) throw new RangeError('stall bursts need one velocity limit per joint');
+      if (!(periodS > 0)) throw new RangeError('stall bursts need the control period');
+    }
     this.mean = new Float64Array(actDim);
     this.rng = new Xoshiro128(settings.seed);
     this.deviates = new Float64Array(actDim).fill(Number.NaN);
@@ -130,10 +188,50 @@ export class Exploration {
     this.exploring = this.settings.enabled && !this.evaluationEpisode;
     this.rng.reseed(this.settings.seed, episodeSeed);
     this.deviates.fill(Number.NaN);
+    this.stallTicks = 0;
+    this.seen = 0;
+    this.bursts = 0;
   }
 
-  /** `std` null: the policy is deterministic, the mean runs. Allocates nothing. */
-  perturb(action: Float64Array, std: Float64Array | null): void {
+  /** Whether this tick's sample is drawn from the widened Gaussian of a stall burst. */
+  get inBurst(): boolean {
+    return this.stallTicks < 0;
+  }
+
+  /**
+   * Advance the stall detector on the measured joint positions; true while a burst runs (this tick included). The
+   * robot stands still when no joint's net travel over the last `afterTicks` ticks is `speed` of its velocity limit
+   * over that time: a policy that dithers in place is as stuck as one that stopped.
+   */
+  private burstStep(positions: ArrayLike<number>): boolean {
+    const stall = this.settings.stall as StallBursts;
+    if (this.stallTicks < 0) {
+      this.stallTicks++;
+      if (this.stallTicks === 0) this.seen = 0; // the window refills after a burst
+      return true;
+    }
+    const n = this.mean.length;
+    const window = stall.afterTicks;
+    const slot = (this.seen % (window + 1)) * n;
+    const ring = this.positions as Float64Array;
+    for (let j = 0; j < n; j++) ring[slot + j] = positions[j];
+    this.seen++;
+    if (this.seen <= window) return false;
+    const oldest = (this.seen % (window + 1)) * n; // the sample `window` ticks before this one
+    const limits = this.velocityMax as ArrayLike<number>;
+    for (let j = 0; j < n; j++) {
+      if (Math.abs(positions[j] - ring[oldest + j]) >= stall.speed * limits[j] * this.windowS) return false;
+    }
+    this.stallTicks = -(stall.burstTicks - 1);
+    this.bursts++;
+    return true;
+  }
+
+  /**
+   * `std` null: the policy is deterministic, the mean runs. `positions`: the joints' measured positions, read
+   * for stall bursts (null: no burst). Allocates nothing.
+   */
+  perturb(action: Float64Array, std: Float64Array | null, positions: ArrayLike<number> | null = null): void {
     const mean = this.mean;
     const n = mean.length;
     for (let j = 0; j < n; j++) mean[j] = action[j];
@@ -141,9 +239,12 @@ export class Exploration {
       this.logProb = Number.NaN;
       return;
     }
+    const widen = this.settings.stall !== undefined && positions !== null && this.burstStep(positions)
+      ? (this.settings.stall as StallBursts).stdScale
+      : 1;
     let logProb = 0;
     for (let j = 0; j < n; j++) {
-      const sigma = std[j];
+      const sigma = std[j] * widen;
       if (!(sigma > 0)) continue; // a joint with no spread runs its mean and adds nothing to the density
       const z = this.rng.normal();
       const last = this.deviates[j];

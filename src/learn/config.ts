@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { StriatumError } from '../errors.js';
+import { StallSchema } from '../config/schema.js';
 import { UpdaterConfigSchema } from '../updater/config.js';
 import { formatIssues } from '../util/validation.js';
 import { SEEDS, seedRanges } from './seeds.js';
@@ -32,6 +33,7 @@ export const LearnConfigSchema = z.strictObject({
     log_std: z.number().min(-10).max(1).nullable().default(null).describe('scheduled log-std instead of the model\'s'),
     std_scale: z.number().positive().default(1),
     correlation_s: z.number().min(0).default(0).describe('time constant of the exploration noise (s); 0: white'),
+    stall: StallSchema.nullable().default(null).describe('bursts of wider noise while a robot stands still (robot config exploration.stall)'),
     evaluation_every: z.int().min(0).default(0),
   }).prefault({}),
   training: TrainingSchema.prefault({}).describe('the updater\'s training settings (see docs/updater-config-reference.md); algorithm filtered_bc by default here'),

@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { RobotConfig } from '../config/schema.js';
 import { CONTRACT_VERSION, type StatusMessage, type TelemetryMessage } from '../contracts/messages.js';
 import { ControlLoop } from '../control/control-loop.js';
-import { noiseCorrelation } from '../control/exploration.js';
+import { noiseCorrelation, stallBursts } from '../control/exploration.js';
 import { HookSink, type EpisodeSummary, type StepSink, type StepView } from '../control/step.js';
 import { allocateJointState, resolveObservationFields, type ObservationField } from '../control/observation.js';
 import { RealtimeClock, VirtualClock } from '../control/scheduler.js';
@@ -348,6 +348,7 @@ export class RobotRuntime {
         ? {
           enabled: cfg.exploration.enabled, seed: cfg.exploration.seed, evaluationEvery: cfg.exploration.evaluation_every,
           correlation: noiseCorrelation(cfg.exploration.correlation_s, cfg.control.rate_hz),
+          stall: cfg.exploration.stall !== null ? stallBursts(cfg.exploration.stall, cfg.control.rate_hz) : undefined,
         }
         : undefined,
       sinks,

@@ -70,6 +70,19 @@ class FeaturesTest(unittest.TestCase):
         np.testing.assert_allclose(u[0].numpy(), [0, 1], atol=1e-6)
         np.testing.assert_allclose(n[0].numpy(), [-1, 0], atol=1e-6)
 
+    def test_a_goal_horizon_shows_a_far_goal_at_the_horizon(self) -> None:
+        # The scene above with the pad 0.3 m from the block: with a 0.2 m horizon d reads 0.2, the rest is unchanged;
+        # a pad 0.1 m away (inside the horizon) reads its true distance.
+        frame = mlp_policy.ObjectGoalFrame(mlp_policy.frame_columns(PUSH_FIELDS), OBS_MEAN, OBS_STD, goal_horizon=0.2)
+        far = np.array([0.25, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2, 0.5], np.float32)
+        near = np.array([0.25, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2, 0.3], np.float32)
+        features, u, _ = frame(torch.from_numpy((np.stack([far, near]) - OBS_MEAN) / OBS_STD))
+        np.testing.assert_allclose(features[0].numpy(), [-0.1, -0.05, 0.2, 0.2, -0.1], atol=1e-5)
+        np.testing.assert_allclose(features[1].numpy(), [-0.1, -0.05, 0.1, 0.2, -0.1], atol=1e-5)
+        np.testing.assert_allclose(u.numpy(), [[0, 1], [0, 1]], atol=1e-6)
+        with self.assertRaisesRegex(common.TrainerError, "goal horizon"):
+            mlp_policy.ObjectGoalFrame(mlp_policy.frame_columns(PUSH_FIELDS), OBS_MEAN, OBS_STD, goal_horizon=0.0)
+
     def test_fields_it_cannot_place_are_refused(self) -> None:
         with self.assertRaisesRegex(common.TrainerError, "gripper"):
             mlp_policy.frame_columns([*PUSH_FIELDS, {"name": "gripper", "size": 1}])
@@ -127,6 +140,30 @@ class LoadTest(unittest.TestCase):
             (graph_out,) = run_numpy(__import__("onnx").load(str(Path(tmp) / "policy.onnx")), {"observation": x})
             np.testing.assert_allclose(graph_out, policy(torch.from_numpy(x)).detach().numpy(), atol=1e-5)
 
+    def test_a_goal_horizon_survives_export_and_load(self) -> None:
+        torch.manual_seed(5)
+        policy = mlp_policy.frame_policy(PUSH_FIELDS, OBS_MEAN, OBS_STD, 2, 1, 16, 2, goal_horizon=0.15)
+        scenes = torch.from_numpy((np.random.default_rng(5).uniform(0.1, 0.7, (64, 8)).astype(np.float32) - OBS_MEAN) / OBS_STD)
+        policy.set_frame_statistics(scenes, ACT_MEAN, ACT_STD)
+        # Pads 0.3 and 0.45 m from the block, everything else equal: beyond the horizon, one command.
+        a = np.array([0.3, 0.25, 0.05, -0.1, 0.35, 0.3, 0.35, 0.6], np.float32)
+        b = np.array([0.3, 0.25, 0.05, -0.1, 0.35, 0.3, 0.35, 0.75], np.float32)
+        np.testing.assert_allclose(command(policy, a), command(policy, b), atol=1e-6)
+        self.assertGreater(np.abs(command(random_frame_policy(5), a) - command(random_frame_policy(5), b)).max(), 1e-4)
+        with tempfile.TemporaryDirectory() as tmp:
+            meta = self.write(Path(tmp), policy)
+            self.assertEqual(meta["training"]["architecture"]["goal_horizon"], 0.15)
+            loaded = awr.load_policy_weights(Path(tmp) / "policy.onnx", meta)
+            self.assertEqual(loaded.frame.goal_horizon, 0.15)
+            x = np.random.default_rng(2).standard_normal((16, 8)).astype(np.float32)
+            (graph_out,) = run_numpy(__import__("onnx").load(str(Path(tmp) / "policy.onnx")), {"observation": x})
+            with torch.no_grad():
+                np.testing.assert_allclose(loaded(torch.from_numpy(x)).numpy(), graph_out, atol=1e-5)
+            # policy.json that names no horizon describes another module: the load refuses it.
+            meta["training"]["architecture"].pop("goal_horizon")
+            with self.assertRaisesRegex(common.TrainerError, "differ"):
+                awr.load_policy_weights(Path(tmp) / "policy.onnx", meta)
+
     def test_an_ensemble_of_frame_policies_exports_and_loads_as_their_mean(self) -> None:
         members = [random_frame_policy(3) for _ in range(3)]  # one frame and normalization, different weights
         for seed, member in zip((4, 5), members[1:]):
@@ -181,12 +218,15 @@ class TrainAndContinueTest(unittest.TestCase):
             write_dataset(root / "data", episodes=6, steps=30)
             bc = subprocess.run(
                 [sys.executable, str(TRAINER / "bc.py"), "--data", str(root / "data"), "--out", str(root / "base"),
-                 "--epochs", "3", "--hidden", "16", "--val-fraction", "0", "--frame", "object-goal", "--threads", "1"],
+                 "--epochs", "3", "--hidden", "16", "--val-fraction", "0", "--frame", "object-goal", "--goal-horizon", "0.2",
+                 "--threads", "1"],
                 capture_output=True, text=True, timeout=300,
             )
             self.assertEqual(bc.returncode, 0, bc.stderr)
             base_meta = json.loads((root / "base" / "policy.json").read_text())
             self.assertEqual(base_meta["training"]["architecture"]["frame"], "object-goal")
+            self.assertEqual(base_meta["training"]["architecture"]["goal_horizon"], 0.2)
+            self.assertIn("seen at 0.2 m", (root / "base" / "policy.card.md").read_text())
             self.assertEqual(json.loads(bc.stdout.splitlines()[-1])["onnx_check"], "numpy")
 
             write_snapshot(root / "snap", episodes=4, steps=20)
@@ -205,8 +245,19 @@ class TrainAndContinueTest(unittest.TestCase):
             meta = json.loads((root / "r1" / "policy.json").read_text())
             self.assertEqual(meta["training"]["architecture"]["frame"], "object-goal")
             self.assertEqual(meta["training"]["architecture"]["feature_mean"], base_meta["training"]["architecture"]["feature_mean"])
+            self.assertEqual(meta["training"]["architecture"]["goal_horizon"], 0.2, "the continued policy keeps the horizon")
             loaded = awr.load_policy_weights(root / "r1" / "policy.onnx", meta)
             self.assertIsNotNone(loaded.frame)
+
+    def test_a_goal_horizon_without_the_frame_is_refused(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = subprocess.run(
+                [sys.executable, str(TRAINER / "bc.py"), "--data", tmp, "--out", str(Path(tmp) / "out"), "--goal-horizon", "0.2"],
+                capture_output=True, text=True, timeout=120,
+            )
+            self.assertEqual(result.returncode, 2)
+            self.assertIn("--goal-horizon", result.stderr)
+            self.assertFalse((Path(tmp) / "out").exists())
 
 
 if __name__ == "__main__":
