@@ -74,12 +74,20 @@ export function curvesSvg(series: readonly { label: string | null; points: reado
       parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
       for (const p of c.points) parts.push(`<circle cx="${x(p.episodes).toFixed(1)}" cy="${y(p.success_rate).toFixed(1)}" r="3" fill="${color}"><title>${escapeXml(p.version)}: ${(p.success_rate * 100).toFixed(1)}% after ${p.episodes} episodes</title></circle>`);
     }
-    if (c.label !== null) {
-      const ly = M.top + 8 + k * 16;
-      parts.push(`<line x1="${M.left + 10}" y1="${ly}" x2="${M.left + 28}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
-      parts.push(`<text x="${M.left + 34}" y="${ly + 4}">${escapeXml(c.label)}</text>`);
-    }
   });
+  // The legend sits in the lower right, on white, where success curves that start low and climb rarely are.
+  const labelled = series.map((c, k) => ({ label: c.label, color: COLORS[k % COLORS.length] })).filter((c) => c.label !== null);
+  if (labelled.length > 0) {
+    const width = 40 + 6.5 * Math.max(...labelled.map((c) => (c.label as string).length));
+    const left = W - M.right - width - 8;
+    const top = H - M.bottom - 10 - labelled.length * 16;
+    parts.push(`<rect x="${left}" y="${top - 4}" width="${width}" height="${labelled.length * 16 + 6}" fill="white" fill-opacity="0.9" stroke="#ccc"/>`);
+    labelled.forEach((c, i) => {
+      const ly = top + 8 + i * 16;
+      parts.push(`<line x1="${left + 8}" y1="${ly}" x2="${left + 26}" y2="${ly}" stroke="${c.color}" stroke-width="2"/>`);
+      parts.push(`<text x="${left + 32}" y="${ly + 4}">${escapeXml(c.label as string)}</text>`);
+    });
+  }
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
