@@ -172,6 +172,16 @@ test('a robot that stands still or dithers in place gets a burst of wider noise,
   for (let t = 0; t < 32; t++) again.push(tick(0.3));
   assert.deepEqual(again.map((w) => (w === 0.2 ? 1 : 0)).join(''), '00000000001111100000000001111100');
   assert.equal(e.bursts, 2);
+  // A one-tick burst refills the window the same way.
+  const single = new Exploration({ enabled: true, seed: 3, evaluationEvery: 0, stall: stallBursts({ after_s: 1, speed: 0.1, std_scale: 4, duration_s: 0.1 }, 10) }, 1, [1], 0.1);
+  single.beginEpisode(0, 9);
+  const pattern: number[] = [];
+  for (let t = 0; t < 24; t++) {
+    action[0] = 0;
+    single.perturb(action, std, [0.3]);
+    pattern.push(Math.abs(single.logProb - gaussianLogProb(action, [0], [0.2])) < 1e-9 ? 1 : 0);
+  }
+  assert.equal(pattern.join(''), '000000000010000000000100');
   // Evaluation episodes run the mean whatever the robot does.
   const evalEvery = new Exploration({ enabled: true, seed: 3, evaluationEvery: 1, stall }, 1, [1], 0.1);
   evalEvery.beginEpisode(0, 7);

@@ -193,11 +193,6 @@ export class Exploration {
     this.bursts = 0;
   }
 
-  /** Whether this tick's sample is drawn from the widened Gaussian of a stall burst. */
-  get inBurst(): boolean {
-    return this.stallTicks < 0;
-  }
-
   /**
    * Advance the stall detector on the measured joint positions; true while a burst runs (this tick included). The
    * robot stands still when no joint's net travel over the last `afterTicks` ticks is `speed` of its velocity limit
@@ -207,7 +202,6 @@ export class Exploration {
     const stall = this.settings.stall as StallBursts;
     if (this.stallTicks < 0) {
       this.stallTicks++;
-      if (this.stallTicks === 0) this.seen = 0; // the window refills after a burst
       return true;
     }
     const n = this.mean.length;
@@ -223,6 +217,7 @@ export class Exploration {
       if (Math.abs(positions[j] - ring[oldest + j]) >= stall.speed * limits[j] * this.windowS) return false;
     }
     this.stallTicks = -(stall.burstTicks - 1);
+    this.seen = 0; // the window refills after the burst
     this.bursts++;
     return true;
   }
